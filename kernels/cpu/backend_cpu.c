@@ -1,0 +1,167 @@
+/* The CPU backend: OpenBLAS for matrix products, plain loops over the shared
+ * formulas of kernels/math.h for everything elementwise. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "trainer/err.h"
+
+/* OpenBLAS's own thread-count control; declared here because not every
+ * packaging of cblas.h declares it. */
+void openblas_set_num_threads(int num_threads);
+
+static int cpu_alloc(backend *be, void **out, size_t bytes)
+{
+    (void)be;
+    /* 64-byte alignment for vector loads; aligned_alloc wants a multiple. */
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p)
+        return err_set("out of host memory allocating %zu bytes", bytes);
+    memset(p, 0, rounded);
+    *out = p;
+    return 0;
+}
+
+static void cpu_release(backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static int cpu_copy(backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    if (bytes)
+        memmove(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                    int ldc)
+{
+    (void)be;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return 0;
+}
+
+static int cpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int rows,
+                                int cols, act_kind act)
+{
+    (void)be;
+    for (int r = 0; r < rows; r++) {
+        float *zr = z + (size_t)r * cols, *yr = y + (size_t)r * cols;
+        if (act == ACT_RELU) { /* the common case, kept branch-free */
+            for (int c = 0; c < cols; c++) {
+                float v = zr[c] + bias[c];
+                zr[c] = v;
+                yr[c] = v > 0.0f ? v : 0.0f;
+            }
+            continue;
+        }
+        for (int c = 0; c < cols; c++) {
+            float v = zr[c] + bias[c];
+            zr[c] = v;
+            yr[c] = math_act(act, v);
+        }
+    }
+    return 0;
+}
+
+static int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z,
+                            const float *y, size_t n, act_kind act)
+{
+    (void)be;
+    if (act == ACT_RELU) {
+        for (size_t i = 0; i < n; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) dz[i] = dy[i] * math_act_grad(act, z[i], y[i]);
+    return 0;
+}
+
+static int cpu_bias_grad(backend *be, float *db, const float *dz, int rows, int cols)
+{
+    (void)be;
+    memset(db, 0, sizeof(float) * (size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        const float *dr = dz + (size_t)r * cols;
+        for (int c = 0; c < cols; c++) db[c] += dr[c];
+    }
+    return 0;
+}
+
+static int cpu_xent(backend *be, const float *z, const int32_t *labels, int rows, int cols,
+                    float scale, float *dz, float *stats)
+{
+    (void)be;
+    for (int r = 0; r < rows; r++) {
+        int pred;
+        float *dr = dz ? dz + (size_t)r * cols : NULL;
+        stats[2 * r] = math_xent_row(z + (size_t)r * cols, cols, labels[r], scale, dr, &pred);
+        stats[2 * r + 1] = pred == labels[r] ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+static int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, float rate,
+                               uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * math_dropout_scale(seed, layer, step, first + i, rate);
+    return 0;
+}
+
+static int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
+{
+    (void)be;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    *out = s;
+    return 0;
+}
+
+static int cpu_adam(backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                    const adam_hyper *h)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++) math_adam(&p[i], g[i], &m[i], &v[i], h);
+    return 0;
+}
+
+static void cpu_destroy(backend *be)
+{
+    free(be);
+}
+
+backend *backend_cpu_open(int threads)
+{
+    backend *be = calloc(1, sizeof *be);
+    if (!be) {
+        err_set("out of host memory opening the CPU backend");
+        return NULL;
+    }
+    if (threads > 0)
+        openblas_set_num_threads(threads);
+    be->name = "cpu";
+    be->alloc = cpu_alloc;
+    be->release = cpu_release;
+    be->upload = cpu_copy;
+    be->download = cpu_copy;
+    be->copy = cpu_copy;
+    be->gemm = cpu_gemm;
+    be->bias_act_forward = cpu_bias_act_forward;
+    be->act_backward = cpu_act_backward;
+    be->bias_grad = cpu_bias_grad;
+    be->xent = cpu_xent;
+    be->dropout_forward = cpu_dropout_forward;
+    be->dropout_backward = cpu_dropout_forward; /* the mask is its own derivative */
+    be->sumsq = cpu_sumsq;
+    be->adam = cpu_adam;
+    be->destroy = cpu_destroy;
+    return be;
+}

@@ -1,0 +1,131 @@
+/* math: elementwise formulas shared by every backend.
+ *
+ * Each function here is the single definition of its formula: the CPU loops
+ * call it, and the CUDA kernels call it (ACCEL_HD makes it a device function
+ * under nvcc). The CPU unit tests therefore check the arithmetic the GPU runs. */
+#ifndef ACCEL_MATH_H
+#define ACCEL_MATH_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/hd.h"
+#include "kernels/rng.h"
+
+typedef enum { ACT_NONE = 0, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU } act_kind;
+
+/* True when the derivative can be computed from the output alone, so the
+ * layer need not keep its pre-activation. */
+static inline ACCEL_HD int math_act_grad_needs_input(act_kind a)
+{
+    return a == ACT_GELU;
+}
+
+static inline ACCEL_HD float math_sigmoid(float z)
+{
+    /* Two branches so exp never overflows. */
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+static inline ACCEL_HD float math_act(act_kind a, float z)
+{
+    switch (a) {
+    case ACT_RELU:
+        return z > 0.0f ? z : 0.0f;
+    case ACT_TANH:
+        return tanhf(z);
+    case ACT_SIGMOID:
+        return math_sigmoid(z);
+    case ACT_GELU: /* the exact (erf) form, as PyTorch's default */
+        return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f));
+    default:
+        return z;
+    }
+}
+
+/* d act / d z, given the input z and the output y = act(z). */
+static inline ACCEL_HD float math_act_grad(act_kind a, float z, float y)
+{
+    switch (a) {
+    case ACT_RELU:
+        return y > 0.0f ? 1.0f : 0.0f;
+    case ACT_TANH:
+        return 1.0f - y * y;
+    case ACT_SIGMOID:
+        return y * (1.0f - y);
+    case ACT_GELU: {
+        float cdf = 0.5f * (1.0f + erff(z * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * expf(-0.5f * z * z);
+        return cdf + z * pdf;
+    }
+    default:
+        return 1.0f;
+    }
+}
+
+/* Softmax cross-entropy of one row of k logits against `label`, forward and
+ * backward in one pass. Writes d loss / d logits, times `scale` (1 / global
+ * batch, so the gradients of all ranks add up to the batch mean) into dz when
+ * dz is not NULL. Returns the row's loss; *pred gets the arg-max. */
+static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, float scale,
+                                           float *dz, int *pred)
+{
+    float mx = z[0];
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (z[j] > mx) {
+            mx = z[j];
+            best = j;
+        }
+    float sum = 0.0f;
+    for (int j = 0; j < k; j++) sum += expf(z[j] - mx);
+    float lse = logf(sum);
+    if (dz) {
+        float inv = 1.0f / sum;
+        for (int j = 0; j < k; j++)
+            dz[j] = (expf(z[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
+    }
+    *pred = best;
+    return lse + mx - z[label];
+}
+
+/* Inverted dropout: an element is kept with probability 1 - rate and then
+ * scaled by 1 / (1 - rate). The decision is a pure function of its
+ * coordinates, so the backward pass and every rank recompute the same mask. */
+static inline ACCEL_HD float math_dropout_scale(uint64_t seed, uint32_t layer, uint32_t step,
+                                                uint64_t index, float rate)
+{
+    float u = rng_uniform(seed, RNG_STREAM_DROPOUT | layer, step, index);
+    return u >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+/* Hyper-parameters of one Adam step, folded so the per-element work is small. */
+typedef struct {
+    float lr;
+    float beta1, beta2, eps;
+    float weight_decay; /* decoupled (AdamW): p *= 1 - lr * weight_decay */
+    float l2;           /* coupled (Adam): g += l2 * p */
+    float grad_scale;   /* gradient clipping folded in: 1 when not clipping */
+    float bias_corr1;   /* 1 - beta1^t */
+    float bias_corr2_sqrt; /* sqrt(1 - beta2^t) */
+} adam_hyper;
+
+/* One element of Adam (Kingma & Ba) with bias correction, and with either
+ * coupled L2 (torch.optim.Adam's weight_decay) or decoupled weight decay
+ * (AdamW, Loshchilov & Hutter), in PyTorch's order of operations. */
+static inline ACCEL_HD void math_adam(float *p, float g, float *m, float *v, const adam_hyper *h)
+{
+    g = g * h->grad_scale + h->l2 * *p;
+    float mm = h->beta1 * *m + (1.0f - h->beta1) * g;
+    float vv = h->beta2 * *v + (1.0f - h->beta2) * g * g;
+    float x = *p * (1.0f - h->lr * h->weight_decay);
+    float denom = sqrtf(vv) / h->bias_corr2_sqrt + h->eps;
+    *p = x - (h->lr / h->bias_corr1) * mm / denom;
+    *m = mm;
+    *v = vv;
+}
+
+#endif

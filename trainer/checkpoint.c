@@ -1,0 +1,262 @@
+#include "trainer/checkpoint.h"
+
+#include <dirent.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trainer/err.h"
+#include "trainer/fsutil.h"
+
+/* ---- HDF5 errors ---------------------------------------------------------- */
+
+/* Keeps the description of the innermost HDF5 error, which says what went
+ * wrong (e.g. "unable to open file"), where the outer ones only say where. */
+static herr_t keep_first_desc(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc)
+        snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+static int h5_fail(const char *call, const char *object, const char *path)
+{
+    char desc[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
+    H5Eclear2(H5E_DEFAULT);
+    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object,
+                   desc[0] ? ": " : "", desc);
+}
+
+/* HDF5 prints its error stack to stderr by default; this project reports
+ * errors itself, in one line. */
+static void h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+static int write_attr_i64(hid_t file, const char *name, int64_t v, const char *path)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    if (space < 0)
+        return h5_fail("H5Screate", name, path);
+    hid_t a = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 ? h5_fail("H5Acreate2", name, path) : 0;
+    if (rc == 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) < 0)
+        rc = h5_fail("H5Awrite", name, path);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc;
+}
+
+static int write_attr_u64(hid_t file, const char *name, uint64_t v, const char *path)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    if (space < 0)
+        return h5_fail("H5Screate", name, path);
+    hid_t a = H5Acreate2(file, name, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 ? h5_fail("H5Acreate2", name, path) : 0;
+    if (rc == 0 && H5Awrite(a, H5T_NATIVE_UINT64, &v) < 0)
+        rc = h5_fail("H5Awrite", name, path);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc;
+}
+
+/* Writes a float32 dataset at `name` (intermediate groups created). */
+static int write_floats(hid_t file, const char *name, const float *data, int rank,
+                        const hsize_t *dims, const char *path)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+        return h5_fail("H5Pset_create_intermediate_group", name, path);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = space < 0 ? -1
+                        : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT,
+                                     H5P_DEFAULT);
+    int rc = 0;
+    if (space < 0)
+        rc = h5_fail("H5Screate_simple", name, path);
+    else if (d < 0)
+        rc = h5_fail("H5Dcreate2", name, path);
+    else if (H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = h5_fail("H5Dwrite", name, path);
+    if (d >= 0 && H5Dclose(d) < 0 && rc == 0)
+        rc = h5_fail("H5Dclose", name, path);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Pclose(lcpl);
+    return rc;
+}
+
+static int write_string(hid_t file, const char *name, const char *text, const char *path)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        return h5_fail("H5Tset_size", name, path);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (d < 0)
+        rc = h5_fail("H5Dcreate2", name, path);
+    else if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0)
+        rc = h5_fail("H5Dwrite", name, path);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc;
+}
+
+/* Writes one flat buffer (parameters or a moment) as per-layer datasets
+ * under `root`. */
+static int write_tree(hid_t file, const char *root, const model *m, const float *flat,
+                      const char *path)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        if (!l->n_weight)
+            continue;
+        char name[256];
+        hsize_t wdims[2] = {(hsize_t)l->out, (hsize_t)l->in}, bdims[1] = {(hsize_t)l->out};
+        snprintf(name, sizeof name, "%s/%s/weight", root, l->name);
+        if (write_floats(file, name, flat + l->param_offset, 2, wdims, path) < 0)
+            return -1;
+        snprintf(name, sizeof name, "%s/%s/bias", root, l->name);
+        if (write_floats(file, name, flat + l->param_offset + l->n_weight, 1, bdims, path) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int write_attrs(hid_t file, const config *cfg, const ckpt_state *st, const char *path)
+{
+    if (write_attr_i64(file, "format_version", CKPT_FORMAT_VERSION, path) < 0 ||
+        write_attr_i64(file, "step", st->step, path) < 0 ||
+        write_attr_i64(file, "epoch", st->epoch, path) < 0 ||
+        write_attr_i64(file, "step_in_epoch", st->step_in_epoch, path) < 0 ||
+        write_attr_i64(file, "samples_seen", st->samples_seen, path) < 0 ||
+        write_attr_i64(file, "world_size", st->world_size, path) < 0 ||
+        write_attr_u64(file, "seed", cfg->seed, path) < 0)
+        return -1;
+    return 0;
+}
+
+/* Brings the flat buffers to the host: parameters, m and v, one after another. */
+static float *download_state(const model *m)
+{
+    size_t n = m->n_params;
+    float *host = malloc(sizeof(float) * 3 * (n ? n : 1));
+    if (!host) {
+        err_set("out of host memory for a checkpoint of %zu parameters", n);
+        return NULL;
+    }
+    backend *be = m->be;
+    if (be->download(be, host, m->params, sizeof(float) * n) < 0 ||
+        be->download(be, host + n, m->adam_m, sizeof(float) * n) < 0 ||
+        be->download(be, host + 2 * n, m->adam_v, sizeof(float) * n) < 0) {
+        free(host);
+        return NULL;
+    }
+    return host;
+}
+
+static int write_file(const char *tmp, const model *m, const config *cfg, const ckpt_state *st,
+                      const float *host)
+{
+    size_t n = m->n_params;
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return h5_fail("H5Fcreate", "/", tmp);
+    int rc = write_tree(file, "/model", m, host, tmp);
+    if (rc == 0)
+        rc = write_tree(file, "/optimizer/m", m, host + n, tmp);
+    if (rc == 0)
+        rc = write_tree(file, "/optimizer/v", m, host + 2 * n, tmp);
+    if (rc == 0)
+        rc = write_string(file, "/config", cfg->text ? cfg->text : "", tmp);
+    if (rc == 0)
+        rc = write_attrs(file, cfg, st, tmp);
+    /* Closing flushes HDF5's buffers: a failure here (a full disk) is real. */
+    if (H5Fclose(file) < 0 && rc == 0)
+        rc = h5_fail("H5Fclose", "/", tmp);
+    return rc;
+}
+
+int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
+              char *path, size_t size)
+{
+    h5_quiet();
+    char tmp[4096];
+    snprintf(path, size, "%s/ckpt-%lld.h5", dir, (long long)st->step);
+    snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.h5.tmp.%ld", dir, (long long)st->step,
+             (long)getpid());
+    float *host = download_state(m);
+    if (!host)
+        return -1;
+    int rc = write_file(tmp, m, cfg, st, host);
+    free(host);
+    if (rc == 0)
+        rc = fs_commit(tmp, path);
+    if (rc < 0)
+        unlink(tmp); /* the earlier checkpoints stay as they were */
+    return rc;
+}
+
+/* ---- pruning --------------------------------------------------------------- */
+
+static int parse_ckpt_name(const char *name, long long *step)
+{
+    char tail;
+    return sscanf(name, "ckpt-%lld.h%c", step, &tail) == 2 && tail == '5' &&
+           !strcmp(strrchr(name, '.'), ".h5");
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+int ckpt_prune(const char *dir, int keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_errno("cannot list checkpoint directory %s", dir);
+    long long *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long s;
+        if (!parse_ckpt_name(e->d_name, &s))
+            continue;
+        if (n == cap) {
+            long long *ns = realloc(steps, sizeof *ns * (cap = cap ? 2 * cap : 16));
+            if (!ns) {
+                free(steps);
+                closedir(d);
+                return err_set("out of memory listing %s", dir);
+            }
+            steps = ns;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    qsort(steps, n, sizeof *steps, cmp_ll);
+    int rc = 0;
+    for (size_t i = 0; i + (size_t)keep < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/ckpt-%lld.h5", dir, steps[i]);
+        if (unlink(path) < 0 && rc == 0)
+            rc = err_errno("cannot delete old checkpoint %s", path);
+    }
+    free(steps);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* checkpoint: HDF5 files that hold a training run's whole state.
+ *
+ * Layout (float32 unless noted), readable by h5dump or h5py alone:
+ *   /model/<layer>/weight, /model/<layer>/bias      parameters
+ *   /optimizer/m/<layer>/<param>, /optimizer/v/...  Adam moments
+ *   /config                                         the config text (string)
+ *   root attributes (int64): format_version, step, epoch, step_in_epoch,
+ *                            samples_seen, world_size; seed (uint64)
+ * <layer> is the layer's name (layer<i> by default); layers without
+ * parameters have no group.
+ *
+ * A checkpoint is written to a temporary name in the same directory,
+ * flushed, and renamed to ckpt-<step>.h5, so a crash at any moment leaves
+ * the previous checkpoints whole. */
+#ifndef ACCEL_CHECKPOINT_H
+#define ACCEL_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trainer/config.h"
+#include "trainer/model.h"
+
+#define CKPT_FORMAT_VERSION 1
+
+typedef struct {
+    int64_t step;          /* optimizer updates done */
+    int64_t epoch;         /* the epoch the next step belongs to */
+    int64_t step_in_epoch; /* the next step's position in it */
+    int64_t samples_seen;
+    int64_t world_size;
+} ckpt_state;
+
+/* Writes dir/ckpt-<step>.h5; its path goes into path (size bytes). */
+int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
+              char *path, size_t size);
+
+/* Deletes all but the newest `keep` ckpt-<step>.h5 files in dir. */
+int ckpt_prune(const char *dir, int keep);
+
+#endif

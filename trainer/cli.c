@@ -1,0 +1,82 @@
+#include "trainer/cli.h"
+
+#include <string.h>
+
+#include "trainer/config.h"
+#include "trainer/err.h"
+
+/* Takes the value of --opt VALUE or --opt=VALUE. */
+static int option_value(int argc, char **argv, int *i, const char *opt, const char **value)
+{
+    size_t n = strlen(opt);
+    if (argv[*i][n] == '=') {
+        *value = argv[*i] + n + 1;
+        return 0;
+    }
+    if (*i + 1 >= argc)
+        return err_set("%s needs a value (see --help)", opt);
+    *value = argv[++*i];
+    return 0;
+}
+
+static bool is_option(const char *arg, const char *opt)
+{
+    size_t n = strlen(opt);
+    return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+int cli_parse(int argc, char **argv, cli_args *args)
+{
+    memset(args, 0, sizeof *args);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            args->help = true;
+        } else if (!strcmp(a, "--version")) {
+            args->version = true;
+        } else if (is_option(a, "--set")) {
+            if (args->n_sets == CLI_MAX_SETS)
+                return err_set("too many --set options (at most %d)", CLI_MAX_SETS);
+            if (option_value(argc, argv, &i, "--set", &args->sets[args->n_sets++]) < 0)
+                return -1;
+        } else if (is_option(a, "--resume")) {
+            if (option_value(argc, argv, &i, "--resume", &args->resume) < 0)
+                return -1;
+            if (!args->resume[0])
+                return err_set("--resume needs 'auto' or a checkpoint path");
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return err_set("unknown option '%s' (see --help)", a);
+        } else if (args->config_path) {
+            return err_set("more than one config file given ('%s' and '%s')", args->config_path,
+                           a);
+        } else {
+            args->config_path = a;
+        }
+    }
+    if (!args->help && !args->version && !args->config_path)
+        return err_set("no config file given (usage: accel-train CONFIG [options]; see --help)");
+    return 0;
+}
+
+void cli_print_usage(FILE *out)
+{
+    fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH]\n"
+          "       accel-train --help | --version\n"
+          "\n"
+          "Trains the model that CONFIG (an INI file) describes.\n"
+          "\n"
+          "options:\n"
+          "  --set section.key=value  override a config key, whether or not the file sets it\n"
+          "                           (repeatable; a layer key is addressed by the layer's\n"
+          "                           name, e.g. --set layer0.units=512)\n"
+          "  --resume auto|PATH       continue from the newest checkpoint, or from PATH\n"
+          "  --help                   this text, then every config key\n"
+          "  --version                the version\n"
+          "\n"
+          "exit status: 0 done; 1 an error (one line on stderr says which); 2 a bad command "
+          "line\n"
+          "\n"
+          "config keys (section, key, meaning, default):\n",
+          out);
+    config_print_help(out);
+}

@@ -1,0 +1,25 @@
+/* cli: the command line.
+ *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH]
+ *   accel-train --help | --version */
+#ifndef ACCEL_CLI_H
+#define ACCEL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CLI_MAX_SETS 256
+
+typedef struct {
+    const char *config_path;
+    const char *sets[CLI_MAX_SETS];
+    int n_sets;
+    const char *resume;
+    bool help, version;
+} cli_args;
+
+/* Fills args from argv; errors are usage errors. */
+int cli_parse(int argc, char **argv, cli_args *args);
+
+void cli_print_usage(FILE *out);
+
+#endif

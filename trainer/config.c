@@ -1,0 +1,704 @@
+/* config: the key table, the INI reader on top of libinih, and --set. */
+#include "trainer/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/err.h"
+
+typedef enum { KT_INT, KT_LONG, KT_U64, KT_REAL, KT_BOOL, KT_STR, KT_ENUM } key_type;
+
+/* Bounds: a value must satisfy lo <= v (or lo < v with LO_OPEN) and likewise
+ * for hi; hi = NOLIMIT leaves the top unchecked. */
+#define NOLIMIT HUGE_VAL
+enum { LO_OPEN = 1, HI_OPEN = 2 };
+
+typedef struct {
+    const char *section;
+    const char *key;
+    key_type type;
+    size_t offset; /* into config, or into layer_cfg for layer keys */
+    size_t size;   /* for KT_STR: the buffer size */
+    const char *def;
+    double lo, hi;
+    int open;
+    const char *choices; /* for KT_ENUM: "a|b|c", the value is the index */
+    const char *help;
+} key_def;
+
+#define C(field) offsetof(config, field), sizeof(((config *)0)->field)
+#define L(field) offsetof(layer_cfg, field), sizeof(((layer_cfg *)0)->field)
+
+static const key_def cfg_keys[] = {
+    {"run", "name", KT_STR, C(run_name), "run", 0, 0, 0, NULL,
+     "name of the run (letters, digits, '-', '_', '.')"},
+    {"run", "seed", KT_U64, C(seed), "42", 0, NOLIMIT, 0, NULL,
+     "seed of every random choice: initialization, shuffle, dropout"},
+    {"run", "dir", KT_STR, C(run_dir), "", 0, 0, 0, NULL,
+     "where metrics.jsonl and checkpoints go (empty: runs/<name>)"},
+    {"run", "device", KT_ENUM, C(device), "auto", 0, 0, 0, "auto|cpu|cuda",
+     "compute device: auto uses a GPU when there is one"},
+    {"run", "threads", KT_INT, C(threads), "0", 0, 4096, 0, NULL,
+     "CPU threads for matrix products (0: OpenBLAS's own choice)"},
+
+    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx",
+     "dataset format: idx (MNIST / Fashion-MNIST, gzipped or raw)"},
+    {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
+     NULL, "training split: IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) "
+           "or IMAGES,LABELS"},
+    {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0,
+     NULL, "test split, same forms as train (empty: no evaluation)"},
+    {"data", "batch_size", KT_INT, C(batch_size), "64", 1, 1 << 24, 0, NULL,
+     "global batch size, over all ranks"},
+    {"data", "shuffle", KT_BOOL, C(shuffle), "true", 0, 0, 0, NULL,
+     "shuffle the training order every epoch (seeded)"},
+    {"data", "eval_batch_size", KT_INT, C(eval_batch_size), "1000", 1, 1 << 24, 0, NULL,
+     "batch size for evaluation"},
+
+    {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data"},
+    {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
+     "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop)"},
+    {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
+     "steps between log lines and metrics records"},
+
+    {"optimizer", "type", KT_ENUM, C(optim_type), "adam", 0, 0, 0, "adam|adamw",
+     "adam (weight decay as L2 in the gradient) or adamw (decoupled weight decay)"},
+    {"optimizer", "lr", KT_REAL, C(lr), "0.001", 0, NOLIMIT, LO_OPEN, NULL, "peak learning rate"},
+    {"optimizer", "beta1", KT_REAL, C(beta1), "0.9", 0, 1, HI_OPEN, NULL,
+     "decay of the first moment"},
+    {"optimizer", "beta2", KT_REAL, C(beta2), "0.999", 0, 1, HI_OPEN, NULL,
+     "decay of the second moment"},
+    {"optimizer", "eps", KT_REAL, C(eps), "1e-8", 0, NOLIMIT, LO_OPEN, NULL,
+     "added to the denominator"},
+    {"optimizer", "weight_decay", KT_REAL, C(weight_decay), "0", 0, NOLIMIT, 0, NULL,
+     "weight decay (0: none)"},
+    {"optimizer", "clip_norm", KT_REAL, C(clip_norm), "0", 0, NOLIMIT, 0, NULL,
+     "clip gradients to this global L2 norm (0: off)"},
+    {"optimizer", "schedule", KT_ENUM, C(schedule), "constant", 0, 0, 0, "constant|cosine",
+     "learning-rate schedule after warmup"},
+    {"optimizer", "warmup_steps", KT_INT, C(warmup_steps), "0", 0, 1 << 30, 0, NULL,
+     "linear warmup from lr/warmup_steps to lr over this many steps"},
+    {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, NOLIMIT, 0, NULL,
+     "where the cosine schedule ends"},
+
+    {"checkpoint", "dir", KT_STR, C(ckpt_dir), "", 0, 0, 0, NULL,
+     "checkpoint directory (empty: <run.dir>/checkpoints)"},
+    {"checkpoint", "every_steps", KT_INT, C(ckpt_every_steps), "0", 0, 1 << 30, 0, NULL,
+     "steps between checkpoints (0: only the final one)"},
+    {"checkpoint", "keep", KT_INT, C(ckpt_keep), "3", 1, 1 << 20, 0, NULL,
+     "how many of the newest checkpoints to keep"},
+};
+
+/* Which layer types a layer key applies to, as a bit mask of layer_type. */
+#define FOR_ALL 0x3u
+#define FOR_DENSE (1u << LAYER_DENSE)
+#define FOR_DROPOUT (1u << LAYER_DROPOUT)
+
+typedef struct {
+    key_def k;
+    unsigned applies;
+    bool required;
+} layer_key_def;
+
+static const layer_key_def layer_keys[] = {
+    {{"layer", "type", KT_ENUM, L(type), NULL, 0, 0, 0, "dense|dropout", "the layer's kind"},
+     FOR_ALL, true},
+    {{"layer", "name", KT_STR, L(name), "", 0, 0, 0, NULL,
+      "name in checkpoints and --set (default layer<i>, counting from 0)"},
+     FOR_ALL, false},
+    {{"layer", "units", KT_INT, L(units), NULL, 1, 1 << 24, 0, NULL, "dense: output features"},
+     FOR_DENSE, true},
+    {{"layer", "activation", KT_ENUM, L(activation), "none", 0, 0, 0,
+      "none|relu|tanh|sigmoid|gelu", "dense: activation after the affine map"},
+     FOR_DENSE, false},
+    {{"layer", "init", KT_ENUM, L(init), "auto", 0, 0, 0, "auto|he_uniform|glorot_uniform",
+      "dense: weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"},
+     FOR_DENSE, false},
+    {{"layer", "rate", KT_REAL, L(rate), NULL, 0, 1, HI_OPEN, NULL,
+      "dropout: probability of zeroing an element"},
+     FOR_DROPOUT, true},
+};
+
+#define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+#define N_LAYER_KEYS (sizeof layer_keys / sizeof layer_keys[0])
+static const char *const sections[] = {"run", "data", "train", "optimizer", "checkpoint",
+                                       "layer"};
+
+/* ---- values ------------------------------------------------------------ */
+
+/* The index of `value` in a "a|b|c" list, or -1. */
+static int choice_index(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0)
+            return i;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return -1;
+}
+
+/* Checks v against the key's bounds; the message quotes the raw value. */
+static int check_bounds(const key_def *k, double v, const char *value)
+{
+    bool lo_bad = (k->open & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
+    bool hi_bad = k->hi != NOLIMIT && ((k->open & HI_OPEN) ? !(v < k->hi) : !(v <= k->hi));
+    if (!lo_bad && !hi_bad)
+        return 0;
+    const char *kind = (k->type == KT_REAL) ? "a number" : "an integer";
+    if (k->hi == NOLIMIT)
+        return err_set("expected %s %s %g, got '%s'", kind, (k->open & LO_OPEN) ? ">" : ">=",
+                       k->lo, value);
+    return err_set("expected %s in %c%g, %g%c, got '%s'", kind, (k->open & LO_OPEN) ? '(' : '[',
+                   k->lo, k->hi, (k->open & HI_OPEN) ? ')' : ']', value);
+}
+
+static int parse_integer(const key_def *k, const char *value, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (end == value || *end != '\0' || errno == ERANGE)
+        return err_set("expected an integer, got '%s'", value);
+    if (check_bounds(k, (double)v, value) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_value(const key_def *k, void *base, const char *value)
+{
+    char *field = (char *)base + k->offset;
+    switch (k->type) {
+    case KT_INT:
+    case KT_LONG: {
+        long long v = 0;
+        if (parse_integer(k, value, &v) < 0)
+            return -1;
+        if (k->type == KT_INT)
+            *(int *)field = (int)v;
+        else
+            *(long *)field = (long)v;
+        return 0;
+    }
+    case KT_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 0);
+        if (end == value || *end != '\0' || errno == ERANGE || value[0] == '-')
+            return err_set("expected a non-negative integer, got '%s'", value);
+        *(uint64_t *)field = v;
+        return 0;
+    }
+    case KT_REAL: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end != '\0' || errno == ERANGE || !isfinite(v))
+            return err_set("expected a number, got '%s'", value);
+        if (check_bounds(k, v, value) < 0)
+            return -1;
+        *(double *)field = v;
+        return 0;
+    }
+    case KT_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+            *(bool *)field = true;
+        else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+            *(bool *)field = false;
+        else
+            return err_set("expected true or false, got '%s'", value);
+        return 0;
+    case KT_STR:
+        if (strlen(value) >= k->size)
+            return err_set("expected at most %zu characters, got %zu", k->size - 1,
+                           strlen(value));
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case KT_ENUM: {
+        int i = choice_index(k->choices, value);
+        if (i < 0) {
+            char list[256];
+            snprintf(list, sizeof list, "%s", k->choices);
+            for (char *p = list; *p; p++)
+                if (*p == '|')
+                    *p = ',';
+            return err_set("expected one of %s, got '%s'", list, value);
+        }
+        *(int *)field = i;
+        return 0;
+    }
+    }
+    return err_set("internal error: bad key type");
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+static int find_key(const char *section, const char *key)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(cfg_keys[i].section, section) && !strcmp(cfg_keys[i].key, key))
+            return (int)i;
+    return -1;
+}
+
+static int find_layer_key(const char *key)
+{
+    for (size_t i = 0; i < N_LAYER_KEYS; i++)
+        if (!strcmp(layer_keys[i].k.key, key))
+            return (int)i;
+    return -1;
+}
+
+static bool is_section(const char *name)
+{
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        if (!strcmp(sections[i], name))
+            return true;
+    return false;
+}
+
+static int unknown_key(const char *section, const char *key)
+{
+    char known[512] = "";
+    size_t used = 0;
+    bool layer = !strcmp(section, "layer");
+    size_t n = layer ? N_LAYER_KEYS : N_KEYS;
+    for (size_t i = 0; i < n; i++) {
+        const key_def *k = layer ? &layer_keys[i].k : &cfg_keys[i];
+        if (strcmp(k->section, section) != 0)
+            continue;
+        used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
+                                 k->key);
+        if (used >= sizeof known)
+            break;
+    }
+    return err_set("unknown key '%s' in [%s] (known: %s)", key, section, known);
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static void layer_defaults(layer_cfg *l, int line)
+{
+    memset(l, 0, sizeof *l);
+    l->type = -1;
+    l->line = line;
+    for (size_t i = 0; i < N_LAYER_KEYS; i++)
+        if (layer_keys[i].k.def)
+            parse_value(&layer_keys[i].k, l, layer_keys[i].k.def);
+}
+
+void config_defaults(config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (parse_value(&cfg_keys[i], cfg, cfg_keys[i].def) < 0)
+            abort(); /* a bad default in the table is a programming error */
+}
+
+/* ---- the INI file ------------------------------------------------------- */
+
+typedef struct {
+    config *cfg;
+    const char *path;
+    const char *text; /* the whole file */
+    size_t pos;
+    int line;         /* the line libinih is working on */
+    bool failed;      /* an error is recorded; keep the first */
+    char section[64]; /* the current section, as the reader saw it */
+    unsigned char seen[N_KEYS];
+    int seen_line[N_KEYS];
+} ini_state;
+
+static int fail_at(ini_state *st, int line, const char *what)
+{
+    if (!st->failed) {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", what);
+        err_set("%s:%d: %s", st->path, line, msg);
+        st->failed = true;
+    }
+    return 0; /* tells libinih this line failed */
+}
+
+/* Looks at a line the way libinih will, to learn of section headers: libinih
+ * reports a section only with its keys, so a repeated [layer] would
+ * otherwise be invisible, and a misspelled empty section silently accepted. */
+static void see_line(ini_state *st, const char *line)
+{
+    while (*line == ' ' || *line == '\t') line++;
+    if (*line != '[')
+        return;
+    const char *end = strchr(line, ']');
+    if (!end)
+        return; /* libinih reports the malformed header */
+    size_t len = (size_t)(end - line - 1);
+    char name[64];
+    if (len >= sizeof name)
+        len = sizeof name - 1;
+    memcpy(name, line + 1, len);
+    name[len] = '\0';
+    /* libinih trims whitespace inside the brackets; do the same */
+    char *s = name;
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+    snprintf(st->section, sizeof st->section, "%s", s);
+    if (!is_section(st->section)) {
+        char what[256];
+        snprintf(what, sizeof what,
+                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint or "
+                 "layer)",
+                 st->section);
+        fail_at(st, st->line, what);
+        return;
+    }
+    if (!strcmp(st->section, "layer")) {
+        config *cfg = st->cfg;
+        if (cfg->n_layers == CFG_MAX_LAYERS) {
+            fail_at(st, st->line, "too many [layer] sections (at most 256)");
+            return;
+        }
+        layer_defaults(&cfg->layers[cfg->n_layers++], st->line);
+    }
+}
+
+/* libinih's line source: hands out the file one line at a time, counting. */
+static char *ini_reader_fn(char *buf, int size, void *stream)
+{
+    ini_state *st = stream;
+    if (st->text[st->pos] == '\0' || st->failed)
+        return NULL;
+    const char *start = st->text + st->pos;
+    const char *nl = strchr(start, '\n');
+    size_t len = nl ? (size_t)(nl - start + 1) : strlen(start);
+    st->line++;
+    if (len >= (size_t)size) {
+        fail_at(st, st->line, "line too long (at most 198 characters)");
+        return NULL;
+    }
+    memcpy(buf, start, len);
+    buf[len] = '\0';
+    st->pos += len;
+    see_line(st, buf);
+    return buf;
+}
+
+static int handle_layer_key(ini_state *st, const char *key, const char *value)
+{
+    config *cfg = st->cfg;
+    layer_cfg *l = &cfg->layers[cfg->n_layers - 1];
+    int i = find_layer_key(key);
+    if (i < 0) {
+        unknown_key("layer", key);
+        char what[ERR_MSG_MAX];
+        snprintf(what, sizeof what, "%s", err_msg());
+        return fail_at(st, st->line, what);
+    }
+    if (l->set_mask & (1u << i)) {
+        char what[256];
+        snprintf(what, sizeof what, "key '%s' given twice in this [layer] (first on line %d)",
+                 key, l->key_line[i]);
+        return fail_at(st, st->line, what);
+    }
+    if (parse_value(&layer_keys[i].k, l, value) < 0) {
+        char what[ERR_MSG_MAX];
+        snprintf(what, sizeof what, "[layer] %s: %s", key, err_msg());
+        return fail_at(st, st->line, what);
+    }
+    l->set_mask |= 1u << i;
+    l->key_line[i] = st->line;
+    return 1;
+}
+
+static int ini_handler_fn(void *user, const char *section, const char *key, const char *value)
+{
+    ini_state *st = user;
+    if (st->failed)
+        return 0;
+    if (!strcmp(section, "layer"))
+        return handle_layer_key(st, key, value);
+    if (!is_section(section)) {
+        char what[128];
+        snprintf(what, sizeof what, "key '%s' outside any section", key);
+        return fail_at(st, st->line, section[0] ? "unknown section" : what);
+    }
+    int i = find_key(section, key);
+    if (i < 0) {
+        unknown_key(section, key);
+        char what[ERR_MSG_MAX];
+        snprintf(what, sizeof what, "%s", err_msg());
+        return fail_at(st, st->line, what);
+    }
+    if (st->seen[i]) {
+        char what[256];
+        snprintf(what, sizeof what, "key '%s' given twice in [%s] (first on line %d)", key,
+                 section, st->seen_line[i]);
+        return fail_at(st, st->line, what);
+    }
+    if (parse_value(&cfg_keys[i], st->cfg, value) < 0) {
+        char what[ERR_MSG_MAX];
+        snprintf(what, sizeof what, "[%s] %s: %s", section, key, err_msg());
+        return fail_at(st, st->line, what);
+    }
+    st->seen[i] = 1;
+    st->seen_line[i] = st->line;
+    return 1;
+}
+
+/* Reads a whole (small) text file. */
+static char *read_text_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_errno("cannot open config %s", path);
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len + 1 == cap) {
+            if (cap >= (1u << 20)) {
+                err_set("%s: config file larger than 1 MiB", path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    if (!buf && !err_msg()[0])
+        err_set("out of memory reading %s", path);
+    if (buf && ferror(f)) {
+        err_errno("cannot read config %s", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[len] = '\0';
+        if (strlen(buf) != len) {
+            err_set("%s: not a text file (contains a NUL byte)", path);
+            free(buf);
+            buf = NULL;
+        }
+    }
+    return buf;
+}
+
+int config_load(config *cfg, const char *path)
+{
+    err_clear();
+    char *text = read_text_file(path);
+    if (!text)
+        return -1;
+    snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    ini_state st = {.cfg = cfg, .path = path, .text = text};
+    int rc = ini_parse_stream(ini_reader_fn, &st, ini_handler_fn, &st);
+    if (st.failed) {
+        free(text);
+        return -1;
+    }
+    if (rc != 0) {
+        free(text);
+        if (rc < 0)
+            return err_set("%s: cannot parse (out of memory)", path);
+        return err_set("%s:%d: expected 'key = value', '[section]' or a comment", path, rc);
+    }
+    free(cfg->text);
+    cfg->text = text;
+    return 0;
+}
+
+/* ---- --set -------------------------------------------------------------- */
+
+static int find_layer_by_name(const config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_layers; i++)
+        if (!strcmp(cfg->layers[i].name, name))
+            return i;
+    char buf[CFG_NAME_MAX];
+    for (int i = 0; i < cfg->n_layers; i++)
+        if (!cfg->layers[i].name[0] && !strcmp(config_layer_name(cfg, i, buf, sizeof buf), name))
+            return i;
+    return -1;
+}
+
+static int append_text(config *cfg, const char *line)
+{
+    size_t old = cfg->text ? strlen(cfg->text) : 0;
+    char *nt = realloc(cfg->text, old + strlen(line) + 10);
+    if (!nt)
+        return err_set("out of memory");
+    strcpy(nt + old, old && nt[old - 1] != '\n' ? "\n; --set " : "; --set ");
+    strcat(nt, line);
+    strcat(nt, "\n");
+    cfg->text = nt;
+    return 0;
+}
+
+static int set_layer_key(config *cfg, int li, const char *key, const char *value)
+{
+    layer_cfg *l = &cfg->layers[li];
+    int i = find_layer_key(key);
+    if (i < 0)
+        return unknown_key("layer", key);
+    if (parse_value(&layer_keys[i].k, l, value) < 0)
+        return -1;
+    l->set_mask |= 1u << i;
+    l->key_line[i] = 0;
+    return 0;
+}
+
+int config_set(config *cfg, const char *assignment)
+{
+    char buf[CFG_STR_MAX + 128];
+    if (strlen(assignment) >= sizeof buf)
+        return err_set("--set %.40s...: too long", assignment);
+    strcpy(buf, assignment);
+    char *eq = strchr(buf, '=');
+    char *dot = strchr(buf, '.');
+    if (!eq || !dot || dot > eq)
+        return err_set("--set %s: expected section.key=value", assignment);
+    *eq = '\0';
+    *dot = '\0';
+    const char *section = buf, *key = dot + 1, *value = eq + 1;
+    int rc;
+    if (is_section(section) && strcmp(section, "layer") != 0) {
+        int i = find_key(section, key);
+        rc = i < 0 ? unknown_key(section, key) : parse_value(&cfg_keys[i], cfg, value);
+    } else {
+        int li = find_layer_by_name(cfg, section);
+        if (li < 0)
+            return err_set("--set %s: no section or layer named '%s' (sections: run, data, "
+                           "train, optimizer, checkpoint; layers by name, e.g. layer0)",
+                           assignment, section);
+        rc = set_layer_key(cfg, li, key, value);
+    }
+    if (rc < 0)
+        return err_prefix("--set %s", assignment);
+    return append_text(cfg, assignment);
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
+            return false;
+    return true;
+}
+
+static int validate_layer(const config *cfg, int li)
+{
+    const layer_cfg *l = &cfg->layers[li];
+    const char *src = cfg->source;
+    if (l->type < 0)
+        return err_set("%s:%d: [layer] needs a type (dense or dropout)", src, l->line);
+    const char *tname = l->type == LAYER_DENSE ? "dense" : "dropout";
+    for (size_t i = 0; i < N_LAYER_KEYS; i++) {
+        bool given = l->set_mask & (1u << i);
+        bool applies = layer_keys[i].applies & (1u << l->type);
+        int line = given && l->key_line[i] ? l->key_line[i] : l->line;
+        if (given && !applies)
+            return err_set("%s:%d: [layer] key '%s' does not apply to a %s layer", src, line,
+                           layer_keys[i].k.key, tname);
+        if (!given && applies && layer_keys[i].required)
+            return err_set("%s:%d: [layer] a %s layer needs '%s'", src, l->line, tname,
+                           layer_keys[i].k.key);
+    }
+    if ((l->set_mask & 2u) && !valid_name(l->name))
+        return err_set("%s:%d: [layer] name '%s': expected letters, digits, '-', '_' or '.'",
+                       src, l->line, l->name);
+    for (int j = 0; j < li; j++) {
+        char a[CFG_NAME_MAX], b[CFG_NAME_MAX];
+        if (!strcmp(config_layer_name(cfg, j, a, sizeof a),
+                    config_layer_name(cfg, li, b, sizeof b)))
+            return err_set("%s:%d: [layer] name '%s' is already used by the layer on line %d",
+                           src, l->line, b, cfg->layers[j].line);
+    }
+    return 0;
+}
+
+int config_validate(const config *cfg)
+{
+    if (cfg->n_layers == 0)
+        return err_set("%s: no [layer] sections: the model needs at least one layer",
+                       cfg->source);
+    for (int i = 0; i < cfg->n_layers; i++)
+        if (validate_layer(cfg, i) < 0)
+            return -1;
+    const layer_cfg *last = &cfg->layers[cfg->n_layers - 1];
+    if (last->type != LAYER_DENSE)
+        return err_set("%s:%d: the last layer must be dense: its outputs are the class logits",
+                       cfg->source, last->line);
+    if (!valid_name(cfg->run_name))
+        return err_set("%s: [run] name '%s': expected letters, digits, '-', '_' or '.'",
+                       cfg->source, cfg->run_name);
+    if (cfg->min_lr > cfg->lr)
+        return err_set("%s: [optimizer] min_lr (%g) is above lr (%g)", cfg->source, cfg->min_lr,
+                       cfg->lr);
+    return 0;
+}
+
+const char *config_layer_name(const config *cfg, int i, char *buf, size_t size)
+{
+    if (cfg->layers[i].name[0])
+        snprintf(buf, size, "%s", cfg->layers[i].name);
+    else
+        snprintf(buf, size, "layer%d", i);
+    return buf;
+}
+
+/* ---- help ---------------------------------------------------------------- */
+
+static void print_key(FILE *out, const key_def *k, bool required)
+{
+    char def[96];
+    if (k->type == KT_ENUM)
+        snprintf(def, sizeof def, "%s%s%s", k->choices, k->def ? ", default " : "",
+                 k->def ? k->def : "");
+    else
+        snprintf(def, sizeof def, "%s", required ? "required" : k->def[0] ? k->def : "\"\"");
+    fprintf(out, "  %-16s %s\n  %-16s   (%s)\n", k->key, k->help, "", def);
+}
+
+void config_print_help(FILE *out)
+{
+    const char *last = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(last, cfg_keys[i].section) != 0)
+            fprintf(out, "\n[%s]\n", last = cfg_keys[i].section);
+        print_key(out, &cfg_keys[i], false);
+    }
+    fprintf(out, "\n[layer]  (repeated, in order; the last one must be dense)\n");
+    for (size_t i = 0; i < N_LAYER_KEYS; i++)
+        print_key(out, &layer_keys[i].k, layer_keys[i].required);
+}
+
+void config_free(config *cfg)
+{
+    free(cfg->text);
+    cfg->text = NULL;
+}

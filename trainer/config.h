@@ -1,0 +1,105 @@
+/* config: the training configuration, read from an INI file (libinih) and
+ * overridden by --set.
+ *
+ * Every key lives in one table (config.c) that gives its section, type,
+ * default, bounds and help text; parsing, --set, the defaults and --help all
+ * read that table, so they cannot drift apart. The model is a list of
+ * repeated [layer] sections, in file order (Darknet-style). */
+#ifndef ACCEL_CONFIG_H
+#define ACCEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernels/backend.h"
+
+#define CFG_STR_MAX 512
+#define CFG_NAME_MAX 64
+#define CFG_MAX_LAYERS 256
+
+typedef enum { LAYER_DENSE = 0, LAYER_DROPOUT } layer_type;
+typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
+typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
+typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
+typedef enum { DATA_IDX = 0 } data_format_kind;
+
+typedef struct {
+    int type; /* layer_type; -1 until `type` is read */
+    char name[CFG_NAME_MAX]; /* "" means the default, layer<i> */
+    int units;
+    int activation; /* act_kind */
+    int init;       /* init_kind */
+    double rate;
+    int line;          /* line of the [layer] header, for messages */
+    unsigned set_mask; /* which layer keys were given, a bit per key */
+    int key_line[16];  /* where each given key was */
+} layer_cfg;
+
+typedef struct {
+    char source[CFG_STR_MAX]; /* the file name, for messages */
+
+    /* [run] */
+    char run_name[CFG_NAME_MAX];
+    uint64_t seed;
+    char run_dir[CFG_STR_MAX];
+    int device; /* device_kind */
+    int threads;
+
+    /* [data] */
+    int data_format; /* data_format_kind */
+    char data_train[CFG_STR_MAX];
+    char data_test[CFG_STR_MAX];
+    int batch_size; /* global, over all ranks */
+    bool shuffle;
+    int eval_batch_size;
+
+    /* [train] */
+    int epochs;
+    long max_steps; /* -1: no limit; 0: initialize, checkpoint, stop */
+    int log_every;
+
+    /* [optimizer] */
+    int optim_type; /* optim_kind */
+    double lr, beta1, beta2, eps, weight_decay, clip_norm;
+    int schedule; /* schedule_kind */
+    int warmup_steps;
+    double min_lr;
+
+    /* [checkpoint] */
+    char ckpt_dir[CFG_STR_MAX]; /* "" means <run.dir>/checkpoints */
+    int ckpt_every_steps;
+    int ckpt_keep;
+
+    layer_cfg layers[CFG_MAX_LAYERS];
+    int n_layers;
+
+    /* The text that produced this configuration: the file, then one
+     * "; --set ..." line per override. Stored in checkpoints. */
+    char *text;
+} config;
+
+/* Fills cfg with every default. */
+void config_defaults(config *cfg);
+
+/* Reads an INI file into cfg (after config_defaults). Errors name the file
+ * and line: "<file>:<line>: <what was expected>". */
+int config_load(config *cfg, const char *path);
+
+/* Applies one "section.key=value" override. A layer key is addressed by the
+ * layer's name (its `name` key, or layer<i> counting from 0). */
+int config_set(config *cfg, const char *assignment);
+
+/* Checks what only the whole configuration can tell (e.g. a layer type's
+ * required keys). Run after every override is applied. */
+int config_validate(const config *cfg);
+
+/* The name of layer i: its `name` key, or layer<i>. */
+const char *config_layer_name(const config *cfg, int i, char *buf, size_t size);
+
+/* Prints every section and key with its default and meaning. */
+void config_print_help(FILE *out);
+
+void config_free(config *cfg);
+
+#endif

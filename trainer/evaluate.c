@@ -1,0 +1,46 @@
+#include "trainer/evaluate.h"
+
+#include <stdlib.h>
+
+#include "trainer/err.h"
+
+/* Runs the rows [first, first + rows) of ds through the model, adding to sums. */
+static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int64_t *idx,
+                      float *hx, int32_t *hy, double *sums)
+{
+    backend *be = m->be;
+    for (int i = 0; i < rows; i++) idx[i] = first + i;
+    dataset_gather(ds, idx, rows, hx, hy);
+    if (be->upload(be, m->x, hx, sizeof(float) * (size_t)rows * ds->features) < 0 ||
+        be->upload(be, m->y, hy, sizeof(int32_t) * (size_t)rows) < 0)
+        return -1;
+    if (model_forward(m, rows, false) < 0)
+        return -1;
+    return model_loss(m, rows, 1.0f, false, &sums[0], &sums[1]);
+}
+
+int evaluate(model *m, const dataset *ds, const comm_info *ci, int batch, double *loss,
+             double *accuracy)
+{
+    int64_t *idx = malloc(sizeof *idx * (size_t)batch);
+    float *hx = malloc(sizeof *hx * (size_t)batch * ds->features);
+    int32_t *hy = malloc(sizeof *hy * (size_t)batch);
+    int rc = (idx && hx && hy) ? 0 : err_set("out of host memory for evaluation");
+    double sums[2] = {0.0, 0.0};
+    int64_t nbatches = (ds->n + batch - 1) / batch;
+    for (int64_t b = ci->rank; rc == 0 && b < nbatches; b += ci->size) {
+        int64_t first = b * batch;
+        int rows = (int)(ds->n - first < batch ? ds->n - first : batch);
+        rc = eval_batch(m, ds, first, rows, idx, hx, hy, sums);
+    }
+    free(idx);
+    free(hx);
+    free(hy);
+    if (rc < 0)
+        return err_prefix("evaluation");
+    if (comm_allreduce_sum_f64(sums, 2) < 0)
+        return -1;
+    *loss = sums[0] / (double)ds->n;
+    *accuracy = sums[1] / (double)ds->n;
+    return 0;
+}

@@ -1,0 +1,79 @@
+#include "trainer/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trainer/err.h"
+
+int fs_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return err_set("path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return err_errno("cannot create directory %s", buf);
+        *p = saved;
+        if (!saved)
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return err_errno("cannot stat %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return err_set("%s exists and is not a directory", path);
+    return 0;
+}
+
+int fs_check_writable_dir(const char *path)
+{
+    if (access(path, W_OK | X_OK) < 0)
+        return err_errno("directory %s is not writable", path);
+    return 0;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0)
+        return err_errno("cannot open %s to flush it", path);
+    if (fsync(fd) < 0) {
+        err_errno("fsync %s", path);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0)
+        return err_errno("close %s", path);
+    return 0;
+}
+
+void fs_dirname(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        snprintf(buf, size, ".");
+    else if (slash == buf)
+        buf[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+int fs_commit(const char *tmp, const char *final)
+{
+    if (fsync_path(tmp, O_RDONLY) < 0)
+        return -1;
+    if (rename(tmp, final) < 0)
+        return err_errno("cannot rename %s to %s", tmp, final);
+    char dir[4096];
+    fs_dirname(final, dir, sizeof dir);
+    return fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}

@@ -1,0 +1,71 @@
+/* dropout: inverted dropout in training, the identity in evaluation.
+ *
+ * The mask is never stored: element (r, c) of this rank's slice is keyed by
+ * its global position in the batch, (first_row + r) * features + c, so the
+ * backward pass recomputes it, and N ranks draw the same masks as 1 rank. */
+#include "trainer/err.h"
+#include "trainer/layer.h"
+#include "trainer/model.h"
+
+static int dropout_shape(layer *l, const layer_cfg *c, int in)
+{
+    l->in = l->out = in;
+    l->rate = (float)c->rate;
+    l->n_weight = l->n_bias = 0;
+    return 0;
+}
+
+static int dropout_alloc(model *m, layer *l, int max_rows)
+{
+    backend *be = m->be;
+    size_t bytes = sizeof(float) * (size_t)max_rows * (size_t)l->out;
+    if (be->alloc(be, (void **)&l->y, bytes) < 0 || be->alloc(be, (void **)&l->grad, bytes) < 0)
+        return -1;
+    l->z = l->y;
+    return 0;
+}
+
+static void dropout_init(const layer *l, uint64_t seed, float *params)
+{
+    (void)l, (void)seed, (void)params;
+}
+
+static uint64_t first_element(const model *m, const layer *l)
+{
+    return (uint64_t)m->first_row * (uint64_t)l->out;
+}
+
+static int dropout_forward(model *m, layer *l, const float *x, int rows, bool train)
+{
+    if (!train || l->rate == 0.0f) {
+        l->out_ptr = x;
+        return 0;
+    }
+    backend *be = m->be;
+    if (be->dropout_forward(be, l->y, x, (size_t)rows * l->out, l->rate, m->seed,
+                            (uint32_t)l->index, m->step, first_element(m, l)) < 0)
+        return -1;
+    l->out_ptr = l->y;
+    return 0;
+}
+
+static int dropout_backward(model *m, layer *l, const float *x, float *dx, int rows)
+{
+    (void)x;
+    if (!dx)
+        return 0;
+    backend *be = m->be;
+    size_t n = (size_t)rows * l->out;
+    if (l->rate == 0.0f)
+        return be->copy(be, dx, l->grad, sizeof(float) * n);
+    return be->dropout_backward(be, dx, l->grad, n, l->rate, m->seed, (uint32_t)l->index,
+                                m->step, first_element(m, l));
+}
+
+const layer_ops layer_dropout_ops = {
+    .shape = dropout_shape,
+    .alloc = dropout_alloc,
+    .init = dropout_init,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+};

@@ -1,0 +1,25 @@
+/* metrics: metrics.jsonl in the run directory, one JSON object per line,
+ * flushed as it is written so a crash loses nothing logged:
+ *   {"step":..,"epoch":..,"loss":..,"lr":..,"samples_per_s":..,"grad_norm":..}
+ *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
+ * Only rank 0 writes it. */
+#ifndef ACCEL_METRICS_H
+#define ACCEL_METRICS_H
+
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char path[4096];
+} metrics;
+
+/* Creates (or, with append, extends) <dir>/metrics.jsonl. */
+int metrics_open(metrics *mt, const char *dir, int append);
+
+int metrics_train(metrics *mt, long step, long epoch, double loss, double lr,
+                  double samples_per_s, double grad_norm);
+int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
+                 double accuracy);
+int metrics_close(metrics *mt);
+
+#endif

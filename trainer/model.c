@@ -1,0 +1,163 @@
+#include "trainer/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/err.h"
+
+static const layer_ops *ops_for(layer_type t)
+{
+    return t == LAYER_DENSE ? &layer_dense_ops : &layer_dropout_ops;
+}
+
+/* Sizes every layer and lays the parameters out in the flat buffers. */
+static int shape_layers(model *m, const config *cfg)
+{
+    int in = m->in_features;
+    size_t offset = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *l = &m->layers[i];
+        const layer_cfg *c = &cfg->layers[i];
+        l->ops = ops_for((layer_type)c->type);
+        l->index = i;
+        l->type = (layer_type)c->type;
+        config_layer_name(cfg, i, l->name, sizeof l->name);
+        if (l->ops->shape(l, c, in) < 0)
+            return err_prefix("%s:%d: layer %s", cfg->source, c->line, l->name);
+        l->param_offset = offset;
+        offset += l->n_weight + l->n_bias;
+        in = l->out;
+    }
+    m->n_params = offset;
+    m->classes = in;
+    return 0;
+}
+
+static int alloc_buffers(model *m)
+{
+    backend *be = m->be;
+    size_t pbytes = sizeof(float) * (m->n_params ? m->n_params : 1);
+    if (be->alloc(be, (void **)&m->params, pbytes) < 0 ||
+        be->alloc(be, (void **)&m->grads, pbytes) < 0 ||
+        be->alloc(be, (void **)&m->adam_m, pbytes) < 0 ||
+        be->alloc(be, (void **)&m->adam_v, pbytes) < 0 ||
+        be->alloc(be, (void **)&m->x, sizeof(float) * (size_t)m->max_rows * m->in_features) < 0 ||
+        be->alloc(be, (void **)&m->y, sizeof(int32_t) * (size_t)m->max_rows) < 0 ||
+        be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * (size_t)m->max_rows) < 0)
+        return -1;
+    m->host_stats = malloc(sizeof(float) * 2 * (size_t)m->max_rows);
+    if (!m->host_stats)
+        return err_set("out of host memory");
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *l = &m->layers[i];
+        l->w = m->params + l->param_offset;
+        l->b = l->w + l->n_weight;
+        l->dw = m->grads + l->param_offset;
+        l->db = l->dw + l->n_weight;
+        if (l->ops->alloc(m, l, m->max_rows) < 0)
+            return err_prefix("layer %s", l->name);
+    }
+    return 0;
+}
+
+model *model_build(const config *cfg, backend *be, int in_features, int max_rows)
+{
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        err_set("out of host memory building the model");
+        return NULL;
+    }
+    m->be = be;
+    m->in_features = in_features;
+    m->max_rows = max_rows;
+    m->n_layers = cfg->n_layers;
+    m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
+    if (!m->layers || shape_layers(m, cfg) < 0 || alloc_buffers(m) < 0) {
+        if (!m->layers)
+            err_set("out of host memory building the model");
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int model_init_params(model *m, uint64_t seed)
+{
+    float *host = malloc(sizeof(float) * (m->n_params ? m->n_params : 1));
+    if (!host)
+        return err_set("out of host memory initializing parameters");
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        l->ops->init(l, seed, host + l->param_offset);
+    }
+    int rc = m->be->upload(m->be, m->params, host, sizeof(float) * m->n_params);
+    free(host);
+    return rc;
+}
+
+int model_forward(model *m, int rows, bool train)
+{
+    const float *x = m->x;
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *l = &m->layers[i];
+        if (l->ops->forward(m, l, x, rows, train) < 0)
+            return err_prefix("forward of layer %s", l->name);
+        x = l->out_ptr;
+    }
+    return 0;
+}
+
+int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct)
+{
+    backend *be = m->be;
+    layer *last = &m->layers[m->n_layers - 1];
+    if (be->xent(be, last->out_ptr, m->y, rows, m->classes, scale, grad ? last->grad : NULL,
+                 m->stats) < 0)
+        return -1;
+    if (be->download(be, m->host_stats, m->stats, sizeof(float) * 2 * (size_t)rows) < 0)
+        return -1;
+    double l = 0.0, c = 0.0;
+    for (int r = 0; r < rows; r++) {
+        l += m->host_stats[2 * r];
+        c += m->host_stats[2 * r + 1];
+    }
+    *loss_sum += l;
+    *correct += c;
+    return 0;
+}
+
+int model_backward(model *m, int rows)
+{
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        layer *l = &m->layers[i];
+        const float *x = i > 0 ? m->layers[i - 1].out_ptr : m->x;
+        float *dx = i > 0 ? m->layers[i - 1].grad : NULL;
+        if (l->ops->backward(m, l, x, dx, rows) < 0)
+            return err_prefix("backward of layer %s", l->name);
+    }
+    return 0;
+}
+
+void model_free(model *m)
+{
+    if (!m)
+        return;
+    backend *be = m->be;
+    for (int i = 0; m->layers && i < m->n_layers; i++) {
+        layer *l = &m->layers[i];
+        if (l->z != l->y)
+            be->release(be, l->z);
+        be->release(be, l->y);
+        be->release(be, l->grad);
+    }
+    be->release(be, m->params);
+    be->release(be, m->grads);
+    be->release(be, m->adam_m);
+    be->release(be, m->adam_v);
+    be->release(be, m->x);
+    be->release(be, m->y);
+    be->release(be, m->stats);
+    free(m->host_stats);
+    free(m->layers);
+    free(m);
+}

@@ -1,0 +1,59 @@
+/* model: the stack of layers and its flat buffers.
+ *
+ * All parameters live in one contiguous buffer, in layer order (each dense
+ * layer: weight (out x in, row-major, as PyTorch's nn.Linear) then bias).
+ * Gradients live in a second buffer of the same layout and the two Adam
+ * moments in two more, so all-reduce, clipping, the optimizer and checkpoints
+ * each walk a single buffer. Layers hold views into them. */
+#ifndef ACCEL_MODEL_H
+#define ACCEL_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/backend.h"
+#include "trainer/config.h"
+#include "trainer/layer.h"
+
+struct model {
+    backend *be;
+    layer *layers;
+    int n_layers;
+    int in_features, classes;
+    int max_rows;
+
+    size_t n_params;
+    float *params, *grads, *adam_m, *adam_v;
+
+    float *x;       /* input batch, max_rows x in_features */
+    int32_t *y;     /* labels, max_rows */
+    float *stats;   /* per-row loss and correctness, 2 x max_rows */
+    float *host_stats;
+
+    /* Dropout's coordinates for the current step (see math_dropout_scale). */
+    uint64_t seed;
+    uint32_t step;
+    int64_t first_row; /* global position of this rank's first row in the batch */
+};
+
+/* Builds the model of cfg on `be` for inputs of in_features and up to
+ * max_rows rows per call. Parameters are zero until model_init_params. */
+model *model_build(const config *cfg, backend *be, int in_features, int max_rows);
+
+/* Seeded initialization, identical on every rank and backend (init.c). */
+int model_init_params(model *m, uint64_t seed);
+
+/* Forward over rows of m->x; train enables dropout. */
+int model_forward(model *m, int rows, bool train);
+
+/* Loss of the last forward against m->y: adds the rows' summed loss and
+ * correct count to *loss_sum and *correct. With grad, also starts backward:
+ * d loss / d logits, scaled by `scale` (1 / global batch). */
+int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct);
+
+/* Backward through every layer, writing m->grads. */
+int model_backward(model *m, int rows);
+
+void model_free(model *m);
+
+#endif

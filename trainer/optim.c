@@ -1,0 +1,34 @@
+#include "trainer/optim.h"
+
+#include <math.h>
+
+adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm)
+{
+    double t = (double)step + 1.0;
+    adam_hyper h = {
+        .lr = (float)lr,
+        .beta1 = (float)cfg->beta1,
+        .beta2 = (float)cfg->beta2,
+        .eps = (float)cfg->eps,
+        .weight_decay = cfg->optim_type == OPTIM_ADAMW ? (float)cfg->weight_decay : 0.0f,
+        .l2 = cfg->optim_type == OPTIM_ADAM ? (float)cfg->weight_decay : 0.0f,
+        .grad_scale = 1.0f,
+        .bias_corr1 = (float)(1.0 - pow(cfg->beta1, t)),
+        .bias_corr2_sqrt = (float)sqrt(1.0 - pow(cfg->beta2, t)),
+    };
+    /* As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6). */
+    if (cfg->clip_norm > 0.0 && grad_norm > cfg->clip_norm)
+        h.grad_scale = (float)(cfg->clip_norm / (grad_norm + 1e-6));
+    return h;
+}
+
+int optim_step(model *m, const config *cfg, long step, double lr, double *grad_norm)
+{
+    backend *be = m->be;
+    double sumsq;
+    if (be->sumsq(be, m->grads, m->n_params, &sumsq) < 0)
+        return -1;
+    *grad_norm = sqrt(sumsq);
+    adam_hyper h = optim_hyper(cfg, step, lr, *grad_norm);
+    return be->adam(be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &h);
+}

@@ -1,0 +1,314 @@
+#include "trainer/train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+#include "data/sampler.h"
+#include "trainer/checkpoint.h"
+#include "trainer/err.h"
+#include "trainer/evaluate.h"
+#include "trainer/fsutil.h"
+#include "trainer/metrics.h"
+#include "trainer/model.h"
+#include "trainer/optim.h"
+#include "trainer/progress.h"
+#include "trainer/schedule.h"
+
+/* Everything one run holds. */
+typedef struct {
+    const config *cfg;
+    const comm_info *ci;
+    backend *be;
+    dataset train, test;
+    bool has_test;
+    sampler smp;
+    model *m;
+    metrics mt;
+    progress pg;
+    char run_dir[CFG_STR_MAX], ckpt_dir[CFG_STR_MAX + 16];
+
+    int local_batch;
+    long steps_per_epoch, total_steps;
+    ckpt_state st;
+
+    /* host staging for one batch */
+    int64_t *idx;
+    float *hx;
+    int32_t *hy;
+
+    /* the current logging window */
+    double win_loss;
+    long win_steps;
+    double win_start;
+} run;
+
+static bool is_root(const run *r)
+{
+    return r->ci->rank == 0;
+}
+
+static int load_data(run *r)
+{
+    const config *cfg = r->cfg;
+    if (dataset_load(&r->train, cfg->data_format, cfg->data_train, "data.train") < 0)
+        return -1;
+    r->has_test = cfg->data_test[0] != '\0';
+    if (r->has_test &&
+        dataset_load(&r->test, cfg->data_format, cfg->data_test, "data.test") < 0)
+        return -1;
+    if (r->has_test && r->test.features != r->train.features)
+        return err_set("data.test has %d values per sample but data.train has %d",
+                       r->test.features, r->train.features);
+    return 0;
+}
+
+/* Checks what needs the data and the configuration together. */
+static int check_fit(run *r)
+{
+    const config *cfg = r->cfg;
+    const layer_cfg *last = &cfg->layers[cfg->n_layers - 1];
+    int classes = r->train.classes;
+    if (r->has_test && r->test.classes > classes)
+        classes = r->test.classes;
+    if (last->units < classes)
+        return err_set("%s:%d: the last layer has %d units, but the data has labels 0..%d "
+                       "(%d classes)",
+                       cfg->source, last->line, last->units, classes - 1, classes);
+    if (cfg->batch_size % r->ci->size != 0)
+        return err_set("data.batch_size = %d does not divide evenly over %d ranks",
+                       cfg->batch_size, r->ci->size);
+    if (cfg->batch_size > r->train.n)
+        return err_set("data.batch_size = %d is larger than the %lld training samples",
+                       cfg->batch_size, (long long)r->train.n);
+    return 0;
+}
+
+static void plan_steps(run *r)
+{
+    const config *cfg = r->cfg;
+    r->local_batch = cfg->batch_size / r->ci->size;
+    r->steps_per_epoch = (long)(r->train.n / cfg->batch_size);
+    r->total_steps = r->steps_per_epoch * cfg->epochs;
+    if (cfg->max_steps >= 0 && cfg->max_steps < r->total_steps)
+        r->total_steps = cfg->max_steps;
+    r->st.world_size = r->ci->size;
+}
+
+static int build_model(run *r)
+{
+    const config *cfg = r->cfg;
+    int eval_rows = cfg->eval_batch_size;
+    if (r->has_test && r->test.n < eval_rows)
+        eval_rows = (int)r->test.n;
+    int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
+    r->m = model_build(cfg, r->be, r->train.features, max_rows);
+    if (!r->m || model_init_params(r->m, cfg->seed) < 0)
+        return -1;
+    r->m->seed = cfg->seed;
+    r->idx = malloc(sizeof *r->idx * (size_t)r->local_batch);
+    r->hx = malloc(sizeof *r->hx * (size_t)r->local_batch * r->train.features);
+    r->hy = malloc(sizeof *r->hy * (size_t)r->local_batch);
+    if (!r->idx || !r->hx || !r->hy)
+        return err_set("out of host memory for the batch buffers");
+    return sampler_init(&r->smp, r->train.n, cfg->seed, cfg->shuffle);
+}
+
+/* Creates the run and checkpoint directories and opens the metrics file, so
+ * a directory that cannot be written is reported before any training. */
+static int prepare_output(run *r)
+{
+    const config *cfg = r->cfg;
+    if (cfg->run_dir[0])
+        snprintf(r->run_dir, sizeof r->run_dir, "%s", cfg->run_dir);
+    else
+        snprintf(r->run_dir, sizeof r->run_dir, "runs/%s", cfg->run_name);
+    if (cfg->ckpt_dir[0])
+        snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", cfg->ckpt_dir);
+    else
+        snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
+    if (!is_root(r))
+        return 0;
+    if (fs_mkdirs(r->run_dir) < 0 || fs_mkdirs(r->ckpt_dir) < 0 ||
+        fs_check_writable_dir(r->ckpt_dir) < 0)
+        return -1;
+    return metrics_open(&r->mt, r->run_dir, 0);
+}
+
+static void describe(run *r)
+{
+    if (!is_root(r))
+        return;
+    const model *m = r->m;
+    char shape[256];
+    int used = snprintf(shape, sizeof shape, "%d", m->in_features);
+    for (int i = 0; i < m->n_layers && used < (int)sizeof shape - 16; i++)
+        if (m->layers[i].type == LAYER_DENSE)
+            used += snprintf(shape + used, sizeof shape - (size_t)used, "-%d", m->layers[i].out);
+    progress_message(&r->pg, "accel-train %s: model %s (%zu parameters) on %s, %d rank%s",
+                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->ci->size,
+                     r->ci->size == 1 ? "" : "s");
+    progress_message(&r->pg,
+                     "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
+                     "steps; output in %s",
+                     (long long)r->train.n, r->has_test ? (long long)r->test.n : 0LL,
+                     r->cfg->batch_size, r->steps_per_epoch, r->total_steps, r->run_dir);
+}
+
+/* One optimizer step on global batch `step`. */
+static int train_step(run *r, long step, double *loss, double *grad_norm, double *lr)
+{
+    model *m = r->m;
+    backend *be = r->be;
+    long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
+    sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
+    dataset_gather(&r->train, r->idx, r->local_batch, r->hx, r->hy);
+    if (be->upload(be, m->x, r->hx, sizeof(float) * (size_t)r->local_batch * m->in_features) <
+            0 ||
+        be->upload(be, m->y, r->hy, sizeof(int32_t) * (size_t)r->local_batch) < 0)
+        return -1;
+    m->step = (uint32_t)step;
+    m->first_row = (int64_t)r->ci->rank * r->local_batch;
+    double sums[2] = {0.0, 0.0};
+    if (model_forward(m, r->local_batch, true) < 0 ||
+        model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) <
+            0 ||
+        model_backward(m, r->local_batch) < 0)
+        return -1;
+    /* Each rank's gradient is the mean over its slice; the mean of those
+     * over ranks is the mean over the global batch. */
+    if (comm_allreduce_mean(m->grads, m->n_params) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
+        return -1;
+    *loss = sums[0] / r->cfg->batch_size;
+    *lr = schedule_lr(r->cfg, step, r->total_steps);
+    return optim_step(m, r->cfg, step, *lr, grad_norm);
+}
+
+static int run_eval(run *r, long epoch)
+{
+    if (!r->has_test)
+        return 0;
+    double loss, acc;
+    if (evaluate(r->m, &r->test, r->ci, r->cfg->eval_batch_size, &loss, &acc) < 0)
+        return -1;
+    if (!is_root(r))
+        return 0;
+    progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f", epoch + 1,
+                     r->cfg->epochs, (long long)r->st.step, loss, acc);
+    return metrics_eval(&r->mt, "test", epoch + 1, r->st.step, loss, acc);
+}
+
+static int save_checkpoint(run *r)
+{
+    if (!is_root(r))
+        return 0;
+    char path[4096];
+    if (ckpt_save(r->ckpt_dir, r->m, r->cfg, &r->st, path, sizeof path) < 0 ||
+        ckpt_prune(r->ckpt_dir, r->cfg->ckpt_keep) < 0)
+        return -1;
+    progress_message(&r->pg, "checkpoint %s", path);
+    return 0;
+}
+
+/* Logging after step number `done` (updates so far). */
+static int after_step(run *r, long done, double loss, double lr, double grad_norm)
+{
+    r->win_loss += loss;
+    r->win_steps++;
+    bool log = done % r->cfg->log_every == 0 || done == r->total_steps;
+    double now = progress_now();
+    double rate = (double)r->win_steps * r->cfg->batch_size / (now - r->win_start + 1e-12);
+    double mean = r->win_loss / (double)r->win_steps;
+    long epoch = (done - 1) / r->steps_per_epoch;
+    if (is_root(r)) {
+        progress_step(&r->pg, done, epoch, mean, lr, rate, log);
+        if (log && metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm) < 0)
+            return -1;
+    }
+    if (log) {
+        r->win_loss = 0.0;
+        r->win_steps = 0;
+        r->win_start = now;
+    }
+    return 0;
+}
+
+static int loop(run *r)
+{
+    const config *cfg = r->cfg;
+    r->win_start = progress_now();
+    for (long step = (long)r->st.step; step < r->total_steps; step++) {
+        double loss, lr, grad_norm;
+        if (train_step(r, step, &loss, &grad_norm, &lr) < 0)
+            return err_prefix("step %ld", step + 1);
+        long done = step + 1;
+        r->st.step = done;
+        r->st.epoch = done / r->steps_per_epoch;
+        r->st.step_in_epoch = done % r->steps_per_epoch;
+        r->st.samples_seen += cfg->batch_size;
+        if (after_step(r, done, loss, lr, grad_norm) < 0)
+            return -1;
+        bool epoch_end = r->st.step_in_epoch == 0;
+        if ((epoch_end || done == r->total_steps) && run_eval(r, epoch_end ? r->st.epoch - 1
+                                                                             : r->st.epoch) < 0)
+            return -1;
+        if (cfg->ckpt_every_steps && done % cfg->ckpt_every_steps == 0 &&
+            done != r->total_steps && save_checkpoint(r) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void run_free(run *r)
+{
+    if (r->mt.f)
+        metrics_close(&r->mt);
+    free(r->idx);
+    free(r->hx);
+    free(r->hy);
+    sampler_free(&r->smp);
+    model_free(r->m);
+    dataset_free(&r->train);
+    dataset_free(&r->test);
+    backend_close(r->be);
+}
+
+static int run_all(run *r, const train_options *opt)
+{
+    const config *cfg = r->cfg;
+    if (opt->resume)
+        return err_set("--resume %s: resuming is not supported by this version yet", opt->resume);
+    const char *note;
+    r->be = backend_open((device_kind)cfg->device, cfg->threads, &note);
+    if (!r->be)
+        return -1;
+    if (load_data(r) < 0 || check_fit(r) < 0)
+        return -1;
+    plan_steps(r);
+    if (build_model(r) < 0 || prepare_output(r) < 0)
+        return -1;
+    progress_init(&r->pg, stdout, (long)r->st.step, r->total_steps, cfg->epochs);
+    if (note && is_root(r))
+        progress_message(&r->pg, "%s", note);
+    describe(r);
+    if (loop(r) < 0)
+        return -1;
+    if (is_root(r))
+        progress_finish(&r->pg);
+    if (save_checkpoint(r) < 0)
+        return -1;
+    return is_root(r) ? metrics_close(&r->mt) : 0;
+}
+
+int train_run(const config *cfg, const comm_info *ci, const train_options *opt)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.ci = ci;
+    int rc = run_all(&r, opt);
+    if (rc < 0 && is_root(&r))
+        progress_finish(&r.pg);
+    run_free(&r);
+    return rc;
+}
