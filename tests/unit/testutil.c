@@ -1,0 +1,61 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "kernels/rng.h"
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
+
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(seed, 99, 0, i);
+}
+
+void tu_tmpdir(char *path, size_t size)
+{
+    snprintf(path, size, "/tmp/accel-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(path));
+}
+
+void tu_write_file(const char *path, const char *text)
+{
+    tu_write_bytes(path, text, strlen(text), 0);
+}
+
+void tu_write_bytes(const char *path, const void *data, size_t len, int gzip)
+{
+    if (gzip) {
+        gzFile f = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(gzwrite(f, data, (unsigned)len), (int)len);
+        ck_assert_int_eq(gzclose(f), Z_OK);
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+double tu_max_err(const float *a, const float *b, size_t n, double rtol)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) - rtol * fabs((double)b[i]);
+        if (!(e <= worst)) /* NaN counts as the worst */
+            worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}

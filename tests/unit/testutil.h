@@ -1,0 +1,29 @@
+/* testutil: helpers shared by the unit tests. */
+#ifndef ACCEL_TESTUTIL_H
+#define ACCEL_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs a suite (no fork, so sanitizers see one process); returns the exit
+ * status: 0 all passed, 1 a failure. */
+int tu_run(Suite *s);
+
+/* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
+
+/* A fresh empty directory under /tmp; path receives it. */
+void tu_tmpdir(char *path, size_t size);
+
+/* Writes text to path. */
+void tu_write_file(const char *path, const char *text);
+
+/* Writes bytes to path, optionally gzipped. */
+void tu_write_bytes(const char *path, const void *data, size_t len, int gzip);
+
+/* max |a - b| / (|b| + atol) style comparison: returns the worst
+ * |a[i] - b[i]| - rtol * |b[i]|. Passing means <= atol. */
+double tu_max_err(const float *a, const float *b, size_t n, double rtol);
+
+#endif
