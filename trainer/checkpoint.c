@@ -69,6 +69,18 @@ static int write_attr_u64(hid_t file, const char *name, uint64_t v, const char *
     return rc;
 }
 
+/* Dataset creation properties: no modification times, so the same training
+ * state always gives the same bytes (runs can be compared with cmp). */
+static hid_t untimed_dcpl(void)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) < 0) {
+        H5Pclose(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
+
 /* Writes a float32 dataset at `name` (intermediate groups created). */
 static int write_floats(hid_t file, const char *name, const float *data, int rank,
                         const hsize_t *dims, const char *path)
@@ -76,9 +88,14 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
         return h5_fail("H5Pset_create_intermediate_group", name, path);
+    hid_t dcpl = untimed_dcpl();
+    if (dcpl < 0) {
+        H5Pclose(lcpl);
+        return h5_fail("H5Pset_obj_track_times", name, path);
+    }
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d = space < 0 ? -1
-                        : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT,
+                        : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, dcpl,
                                      H5P_DEFAULT);
     int rc = 0;
     if (space < 0)
@@ -91,6 +108,7 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
         rc = h5_fail("H5Dclose", name, path);
     if (space >= 0)
         H5Sclose(space);
+    H5Pclose(dcpl);
     H5Pclose(lcpl);
     return rc;
 }
@@ -101,8 +119,9 @@ static int write_string(hid_t file, const char *name, const char *text, const ch
     if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 ||
         H5Tset_cset(type, H5T_CSET_UTF8) < 0)
         return h5_fail("H5Tset_size", name, path);
+    hid_t dcpl = untimed_dcpl();
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = dcpl < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = 0;
     if (d < 0)
         rc = h5_fail("H5Dcreate2", name, path);
@@ -110,6 +129,8 @@ static int write_string(hid_t file, const char *name, const char *text, const ch
         rc = h5_fail("H5Dwrite", name, path);
     if (d >= 0)
         H5Dclose(d);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
     H5Sclose(space);
     H5Tclose(type);
     return rc;

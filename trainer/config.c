@@ -148,7 +148,9 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
-/* Checks v against the key's bounds; the message quotes the raw value. */
+/* Checks v against the key's bounds; the message quotes the raw value. A
+ * range is shown whole when it is a natural one, like [0, 1); the sanity
+ * caps on sizes are large, and then only the side that was crossed is. */
 static int check_bounds(const key_def *k, double v, const char *value)
 {
     bool lo_bad = (k->open & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
@@ -156,11 +158,15 @@ static int check_bounds(const key_def *k, double v, const char *value)
     if (!lo_bad && !hi_bad)
         return 0;
     const char *kind = (k->type == KT_REAL) ? "a number" : "an integer";
-    if (k->hi == NOLIMIT)
-        return err_set("expected %s %s %g, got '%s'", kind, (k->open & LO_OPEN) ? ">" : ">=",
+    if (k->hi <= 1e6)
+        return err_set("expected %s in %c%.10g, %.10g%c, got '%s'", kind,
+                       (k->open & LO_OPEN) ? '(' : '[', k->lo, k->hi,
+                       (k->open & HI_OPEN) ? ')' : ']', value);
+    if (lo_bad)
+        return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & LO_OPEN) ? ">" : ">=",
                        k->lo, value);
-    return err_set("expected %s in %c%g, %g%c, got '%s'", kind, (k->open & LO_OPEN) ? '(' : '[',
-                   k->lo, k->hi, (k->open & HI_OPEN) ? ')' : ']', value);
+    return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & HI_OPEN) ? "<" : "<=",
+                   k->hi, value);
 }
 
 static int parse_integer(const key_def *k, const char *value, long long *out)

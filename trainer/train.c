@@ -287,7 +287,7 @@ static int run_all(run *r, const train_options *opt)
     plan_steps(r);
     if (build_model(r) < 0 || prepare_output(r) < 0)
         return -1;
-    progress_init(&r->pg, stdout, (long)r->st.step, r->total_steps, cfg->epochs);
+    progress_init(&r->pg, opt->out ? opt->out : stdout, (long)r->st.step, r->total_steps, cfg->epochs);
     if (note && is_root(r))
         progress_message(&r->pg, "%s", note);
     describe(r);

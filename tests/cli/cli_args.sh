@@ -1,0 +1,27 @@
+#!/bin/bash
+# The command line: --help, --version, and each usage error.
+prog=$1
+source "$(dirname "$0")/lib.sh"
+
+run --help
+[ $rc -eq 0 ] || fail "--help: exit $rc"
+for s in '\[run\]' '\[data\]' '\[train\]' '\[optimizer\]' '\[checkpoint\]' '\[layer\]' \
+    '--set section.key=value' '--resume auto\|PATH' batch_size warmup_steps every_steps; do
+    grep -q -- "$s" out.txt || fail "--help does not mention $s"
+done
+run --version
+[ $rc -eq 0 ] && grep -Eq '^accel-train [0-9]+\.[0-9]+\.[0-9]+$' out.txt || fail "--version"
+
+expect_fail 2 "no config file given" 
+expect_fail 2 "unknown option '--frobnicate'" --frobnicate x.ini
+expect_fail 2 "--set needs a value" x.ini --set
+expect_fail 2 "more than one config file given" a.ini b.ini
+expect_fail 1 "cannot open config nothere.ini: No such file" nothere.ini
+write_config c.ini
+expect_fail 1 "--set train.epochs=x: expected an integer, got 'x'" c.ini --set train.epochs=x
+expect_fail 1 "--set train.epochs=0: expected an integer >= 1, got '0'" c.ini --set=train.epochs=0
+expect_fail 1 "--set nosuch.key=1: no section or layer named 'nosuch'" c.ini --set nosuch.key=1
+expect_fail 1 "--set layer0.size=3: unknown key 'size' in \[layer\]" c.ini --set layer0.size=3
+expect_fail 1 "--set run.device=tpu: expected one of auto,cpu,cuda, got 'tpu'" c.ini --set run.device=tpu
+[ ! -e runs ] || fail "a failed start created a run directory"
+echo "cli_args: all passed"

@@ -1,0 +1,66 @@
+# Helpers for the command-line tests. Source it; $prog is accel-train.
+set -u
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+FASHION=/usr/share/datasets/fashion-mnist
+
+fail() {
+    echo "FAIL: $*"
+    for f in out.txt err.txt; do [ -s "$f" ] && { echo "--- $f:"; tail -20 "$f"; }; done
+    exit 1
+}
+
+# run ARGS...: runs accel-train, leaving its status in $rc, output in out.txt/err.txt
+run() {
+    "$prog" "$@" >out.txt 2>err.txt
+    rc=$?
+}
+
+# expect_fail STATUS PATTERN ARGS...: exit status STATUS and exactly one stderr
+# line "accel-train: error: ..." matching the grep -E PATTERN.
+expect_fail() {
+    local want=$1 pattern=$2
+    shift 2
+    run "$@"
+    [ $rc -eq "$want" ] || fail "$*: exit status $rc, expected $want"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$*: stderr is not exactly one line"
+    grep -Eq -- "^accel-train: error: $pattern" err.txt || fail "$*: stderr does not match '$pattern'"
+    echo "ok: $(cat err.txt)"
+}
+
+# A small valid model config, on whatever data --set points it to.
+write_config() {
+    cat >"$1" <<'INI'
+[run]
+name = t
+[train]
+epochs = 1
+[layer]
+type = dense
+units = 16
+activation = relu
+[layer]
+type = dense
+units = 10
+INI
+}
+
+# be32 N: N as 4 big-endian bytes.
+be32() {
+    printf "$(printf '%08x' "$1" | sed 's/../\\x&/g')"
+}
+
+# write_idx_images FILE N ROWS COLS [MAGIC]: an IDX image file of random pixels.
+write_idx_images() {
+    local f=$1 n=$2 r=$3 c=$4 magic=${5:-03}
+    { printf "\\x00\\x00\\x08\\x$magic"; be32 "$n"; be32 "$r"; be32 "$c";
+      head -c $((n * r * c)) /dev/urandom; } >"$f"
+}
+
+# write_idx_labels FILE N: an IDX label file of labels 0..9, repeating.
+write_idx_labels() {
+    local f=$1 n=$2
+    { printf '\x00\x00\x08\x01'; be32 "$n";
+      for ((i = 0; i < n; i++)); do printf "\\x0$((i % 10))"; done; } >"$f"
+}

@@ -1,0 +1,194 @@
+/* checkpoint: the HDF5 layout read back through the HDF5 API, atomic
+ * replacement, pruning, and failures that leave older files alone. */
+#include <dirent.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "trainer/checkpoint.h"
+#include "trainer/err.h"
+
+static char dir[256];
+static config cfg;
+static backend *be;
+static model *m;
+
+static void setup(void)
+{
+    tu_tmpdir(dir, sizeof dir);
+    config_defaults(&cfg);
+    cfg.n_layers = 3;
+    cfg.layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 5, .activation = ACT_RELU};
+    cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.5};
+    cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .units = 3, .name = "head"};
+    cfg.text = strdup("[run]\nseed = 42\n");
+    be = backend_cpu_open(1);
+    ck_assert_ptr_nonnull(be);
+    m = model_build(&cfg, be, 4, 8);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(model_init_params(m, 42), 0);
+    for (size_t i = 0; i < m->n_params; i++) {
+        m->adam_m[i] = (float)i;
+        m->adam_v[i] = (float)i * 0.5f;
+    }
+}
+
+static void teardown(void)
+{
+    model_free(m);
+    backend_close(be);
+    config_free(&cfg);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void read_floats(hid_t f, const char *name, float *out, size_t n, hsize_t d0, hsize_t d1)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "no dataset %s", name);
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[2] = {0, 0};
+    int rank = H5Sget_simple_extent_dims(s, dims, NULL);
+    ck_assert_int_eq(rank, d1 ? 2 : 1);
+    ck_assert_uint_eq(dims[0], d0);
+    if (d1)
+        ck_assert_uint_eq(dims[1], d1);
+    hid_t t = H5Dget_type(d);
+    ck_assert(H5Tequal(t, H5T_IEEE_F32LE) > 0);
+    ck_assert_uint_eq((size_t)H5Sget_simple_extent_npoints(s), n);
+    ck_assert_int_ge(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), 0);
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+}
+
+static int64_t read_attr(hid_t f, const char *name)
+{
+    int64_t v = -1;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    ck_assert_msg(a >= 0, "no attribute %s", name);
+    ck_assert_int_ge(H5Aread(a, H5T_NATIVE_INT64, &v), 0);
+    H5Aclose(a);
+    return v;
+}
+
+START_TEST(layout_and_values)
+{
+    ckpt_state st = {.step = 12, .epoch = 1, .step_in_epoch = 2, .samples_seen = 768,
+                     .world_size = 1};
+    char path[4096];
+    ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, sizeof path), 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s/ckpt-12.h5", dir);
+    ck_assert_str_eq(path, want);
+
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    float w[20], b[5], hw[15], mv[15];
+    read_floats(f, "/model/layer0/weight", w, 20, 5, 4);
+    read_floats(f, "/model/layer0/bias", b, 5, 5, 0);
+    read_floats(f, "/model/head/weight", hw, 15, 3, 5);
+    ck_assert_mem_eq(w, m->layers[0].w, sizeof w);
+    ck_assert_mem_eq(b, m->layers[0].b, sizeof b);
+    ck_assert_mem_eq(hw, m->layers[2].w, sizeof hw);
+    read_floats(f, "/optimizer/m/head/weight", mv, 15, 3, 5);
+    ck_assert_float_eq(mv[0], (float)m->layers[2].param_offset);
+    read_floats(f, "/optimizer/v/head/weight", mv, 15, 3, 5);
+    ck_assert_float_eq(mv[2], 0.5f * (float)(m->layers[2].param_offset + 2));
+    ck_assert(H5Lexists(f, "/model/layer1", H5P_DEFAULT) == 0); /* dropout: no params */
+
+    ck_assert_int_eq(read_attr(f, "format_version"), CKPT_FORMAT_VERSION);
+    ck_assert_int_eq(read_attr(f, "step"), 12);
+    ck_assert_int_eq(read_attr(f, "epoch"), 1);
+    ck_assert_int_eq(read_attr(f, "step_in_epoch"), 2);
+    ck_assert_int_eq(read_attr(f, "samples_seen"), 768);
+    ck_assert_int_eq(read_attr(f, "world_size"), 1);
+    ck_assert_int_eq(read_attr(f, "seed"), 42);
+
+    hid_t d = H5Dopen2(f, "/config", H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    hid_t t = H5Dget_type(d);
+    char text[256] = "";
+    ck_assert_uint_lt(H5Tget_size(t), sizeof text);
+    ck_assert_int_ge(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text), 0);
+    ck_assert_str_eq(text, cfg.text);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+END_TEST
+
+/* How many entries of dir start with prefix. */
+static int count_files(const char *prefix)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            !strncmp(e->d_name, prefix, strlen(prefix)))
+            n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(prune_keeps_newest)
+{
+    char path[4096];
+    for (int s = 1; s <= 5; s++) {
+        ckpt_state st = {.step = s * 10, .world_size = 1};
+        ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, sizeof path), 0);
+    }
+    ck_assert_int_eq(ckpt_prune(dir, 2), 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/ckpt-50.h5", dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/ckpt-40.h5", dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/ckpt-30.h5", dir);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    ck_assert_int_eq(count_files("ckpt-"), 2);
+    ck_assert_int_eq(count_files(".ckpt"), 0); /* no temporary file left behind */
+}
+END_TEST
+
+START_TEST(failed_write_leaves_old_files)
+{
+    char path[4096], old[4096];
+    ckpt_state st = {.step = 1, .world_size = 1};
+    ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, sizeof path), 0);
+    snprintf(old, sizeof old, "%s", path);
+    struct stat before;
+    ck_assert_int_eq(stat(old, &before), 0);
+
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
+    st.step = 2;
+    ck_assert_int_eq(ckpt_save(missing, m, &cfg, &st, path, sizeof path), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "H5Fcreate"));
+    ck_assert_ptr_nonnull(strstr(err_msg(), missing));
+
+    struct stat after;
+    ck_assert_int_eq(stat(old, &after), 0);
+    ck_assert_int_eq(after.st_size, before.st_size);
+    ck_assert_int_eq(after.st_mtime, before.st_mtime);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, layout_and_values);
+    tcase_add_test(tc, prune_keeps_newest);
+    tcase_add_test(tc, failed_write_leaves_old_files);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
