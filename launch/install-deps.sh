@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs everything accel-train needs to build, train and run its tests,
+# from Debian 12's own packages: the compiler and CMake, Open MPI, HDF5,
+# OpenBLAS, libinih, zlib, Check, and the Fashion-MNIST data set.
+# The CUDA toolkit is not among them: where /usr/local/cuda is absent the
+# build is CPU-only and says so.
+set -eu
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+    build-essential cmake pkg-config \
+    libopenmpi-dev openmpi-bin \
+    libhdf5-dev hdf5-tools \
+    libopenblas-dev libinih-dev zlib1g-dev \
+    check \
+    dataset-fashion-mnist
