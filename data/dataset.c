@@ -56,8 +56,8 @@ int dataset_load(dataset *ds, int format, const char *spec, const char *key)
         return err_prefix("%s", key);
     }
     if (im.n != lb.n) {
-        err_set("%s: %s has %lld images but %s has %lld labels", key, ipath, (long long)im.n,
-                lpath, (long long)lb.n);
+        err_set("%s: %s has %lld images but %s has %lld labels", key, ipath, (long long)im.n, lpath,
+                (long long)lb.n);
         idx_images_free(&im);
         idx_labels_free(&lb);
         return -1;
@@ -80,7 +80,8 @@ void dataset_gather(const dataset *ds, const int64_t *idx, int count, float *x, 
     for (int i = 0; i < count; i++) {
         const uint8_t *src = ds->pixels + (size_t)idx[i] * f;
         float *dst = x + (size_t)i * f;
-        for (int j = 0; j < f; j++) dst[j] = (float)src[j] / 255.0f;
+        for (int j = 0; j < f; j++)
+            dst[j] = (float)src[j] / 255.0f;
         y[i] = ds->labels[idx[i]];
     }
 }

@@ -19,8 +19,8 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t len, const c
         if (n < 0) {
             int code;
             const char *msg = gzerror(f, &code);
-            return err_set("%s: cannot read %s: %s", path,
-                           what, code == Z_ERRNO ? "I/O error" : msg);
+            return err_set("%s: cannot read %s: %s", path, what,
+                           code == Z_ERRNO ? "I/O error" : msg);
         }
         if (n == 0)
             return err_set("%s: truncated: expected %zu bytes of %s, found %zu", path, len, what,
@@ -55,7 +55,8 @@ static gzFile open_idx(const char *path, uint32_t magic, int ndims, uint32_t *di
         gzclose(f);
         return NULL;
     }
-    for (int i = 0; i < ndims; i++) dims[i] = be32(hdr + 4 + 4 * i);
+    for (int i = 0; i < ndims; i++)
+        dims[i] = be32(hdr + 4 + 4 * i);
     return f;
 }
 

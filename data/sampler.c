@@ -22,7 +22,8 @@ int sampler_init(sampler *s, int64_t n, uint64_t seed, bool shuffle)
  * far too small to matter for an ordering of training data. */
 static void compute_order(sampler *s, int64_t epoch)
 {
-    for (int64_t i = 0; i < s->n; i++) s->order[i] = i;
+    for (int64_t i = 0; i < s->n; i++)
+        s->order[i] = i;
     if (s->shuffle)
         for (int64_t i = s->n - 1; i > 0; i--) {
             uint32_t u = rng_u32(s->seed, RNG_STREAM_SHUFFLE, (uint32_t)epoch, (uint64_t)i);
@@ -34,14 +35,15 @@ static void compute_order(sampler *s, int64_t epoch)
     s->epoch = epoch;
 }
 
-void sampler_batch(sampler *s, int64_t epoch, int64_t step_in_epoch, int batch, int rank,
-                   int world, int64_t *idx)
+void sampler_batch(sampler *s, int64_t epoch, int64_t step_in_epoch, int batch, int rank, int world,
+                   int64_t *idx)
 {
     if (s->epoch != epoch)
         compute_order(s, epoch);
     int local = batch / world;
     int64_t first = step_in_epoch * batch + (int64_t)rank * local;
-    for (int i = 0; i < local; i++) idx[i] = s->order[first + i];
+    for (int i = 0; i < local; i++)
+        idx[i] = s->order[first + i];
 }
 
 void sampler_free(sampler *s)

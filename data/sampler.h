@@ -17,8 +17,8 @@ typedef struct {
     int64_t n;
     uint64_t seed;
     bool shuffle;
-    int64_t *order;   /* the permutation of `epoch` */
-    int64_t epoch;    /* whose order is held, -1 for none */
+    int64_t *order; /* the permutation of `epoch` */
+    int64_t epoch;  /* whose order is held, -1 for none */
 } sampler;
 
 int sampler_init(sampler *s, int64_t n, uint64_t seed, bool shuffle);
@@ -26,8 +26,8 @@ int sampler_init(sampler *s, int64_t n, uint64_t seed, bool shuffle);
 /* Writes into idx the sample indices of this rank's slice of global batch
  * `step_in_epoch` of `epoch`. The slice is batch / world samples long;
  * batch must divide by world. */
-void sampler_batch(sampler *s, int64_t epoch, int64_t step_in_epoch, int batch, int rank,
-                   int world, int64_t *idx);
+void sampler_batch(sampler *s, int64_t epoch, int64_t step_in_epoch, int batch, int rank, int world,
+                   int64_t *idx);
 
 void sampler_free(sampler *s);
 

@@ -33,8 +33,8 @@ struct backend {
     /* y[r][c] = act(z[r][c] + bias[c]); z is updated in place to the
      * pre-activation. y may be z itself when the activation's gradient does
      * not need the input (math_act_grad_needs_input). */
-    int (*bias_act_forward)(backend *be, float *z, float *y, const float *bias, int rows,
-                            int cols, act_kind act);
+    int (*bias_act_forward)(backend *be, float *z, float *y, const float *bias, int rows, int cols,
+                            act_kind act);
 
     /* dz = dy * act'(z, y), elementwise over n; dz may be dy. */
     int (*act_backward)(backend *be, float *dz, const float *dy, const float *z, const float *y,
@@ -46,8 +46,8 @@ struct backend {
     /* Softmax cross-entropy over rows of `cols` logits. For each row writes
      * stats[2r] = its loss and stats[2r+1] = 1 if the arg-max is the label,
      * else 0. When dz is not NULL, also dz = scale * d loss / d logits. */
-    int (*xent)(backend *be, const float *z, const int32_t *labels, int rows, int cols,
-                float scale, float *dz, float *stats);
+    int (*xent)(backend *be, const float *z, const int32_t *labels, int rows, int cols, float scale,
+                float *dz, float *stats);
 
     /* y = x * dropout mask; the mask of element i is keyed by (seed, layer,
      * step, first + i), where `first` is the global index of x[0]. */

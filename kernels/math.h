@@ -70,8 +70,8 @@ static inline ACCEL_HD float math_act_grad(act_kind a, float z, float y)
  * backward in one pass. Writes d loss / d logits, times `scale` (1 / global
  * batch, so the gradients of all ranks add up to the batch mean) into dz when
  * dz is not NULL. Returns the row's loss; *pred gets the arg-max. */
-static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, float scale,
-                                           float *dz, int *pred)
+static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, float scale, float *dz,
+                                           int *pred)
 {
     float mx = z[0];
     int best = 0;
@@ -81,7 +81,8 @@ static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, flo
             best = j;
         }
     float sum = 0.0f;
-    for (int j = 0; j < k; j++) sum += expf(z[j] - mx);
+    for (int j = 0; j < k; j++)
+        sum += expf(z[j] - mx);
     float lse = logf(sum);
     if (dz) {
         float inv = 1.0f / sum;
@@ -106,10 +107,10 @@ static inline ACCEL_HD float math_dropout_scale(uint64_t seed, uint32_t layer, u
 typedef struct {
     float lr;
     float beta1, beta2, eps;
-    float weight_decay; /* decoupled (AdamW): p *= 1 - lr * weight_decay */
-    float l2;           /* coupled (Adam): g += l2 * p */
-    float grad_scale;   /* gradient clipping folded in: 1 when not clipping */
-    float bias_corr1;   /* 1 - beta1^t */
+    float weight_decay;    /* decoupled (AdamW): p *= 1 - lr * weight_decay */
+    float l2;              /* coupled (Adam): g += l2 * p */
+    float grad_scale;      /* gradient clipping folded in: 1 when not clipping */
+    float bias_corr1;      /* 1 - beta1^t */
     float bias_corr2_sqrt; /* sqrt(1 - beta2^t) */
 } adam_hyper;
 

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 bash launch/install-deps.sh
+# What only the tests need: clang-format for the style check.
+apt-get install -y -q --no-install-recommends clang-format
 
 echo "== build (Release, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DACCEL_WERROR=ON

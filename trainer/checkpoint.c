@@ -26,8 +26,8 @@ static int h5_fail(const char *call, const char *object, const char *path)
     char desc[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
     H5Eclear2(H5E_DEFAULT);
-    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object,
-                   desc[0] ? ": " : "", desc);
+    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object, desc[0] ? ": " : "",
+                   desc);
 }
 
 /* HDF5 prints its error stack to stderr by default; this project reports
@@ -94,9 +94,8 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
         return h5_fail("H5Pset_obj_track_times", name, path);
     }
     hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t d = space < 0 ? -1
-                        : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, dcpl,
-                                     H5P_DEFAULT);
+    hid_t d =
+        space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
     int rc = 0;
     if (space < 0)
         rc = h5_fail("H5Screate_simple", name, path);
@@ -116,8 +115,7 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
 static int write_string(hid_t file, const char *name, const char *text, const char *path)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
-    if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 ||
-        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+    if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
         return h5_fail("H5Tset_size", name, path);
     hid_t dcpl = untimed_dcpl();
     hid_t space = H5Screate(H5S_SCALAR);
@@ -211,14 +209,13 @@ static int write_file(const char *tmp, const model *m, const config *cfg, const 
     return rc;
 }
 
-int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
-              char *path, size_t size)
+int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
+              size_t size)
 {
     h5_quiet();
     char tmp[4096];
     snprintf(path, size, "%s/ckpt-%lld.h5", dir, (long long)st->step);
-    snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.h5.tmp.%ld", dir, (long long)st->step,
-             (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.h5.tmp.%ld", dir, (long long)st->step, (long)getpid());
     float *host = download_state(m);
     if (!host)
         return -1;

@@ -32,8 +32,8 @@ typedef struct {
 } ckpt_state;
 
 /* Writes dir/ckpt-<step>.h5; its path goes into path (size bytes). */
-int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
-              char *path, size_t size);
+int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
+              size_t size);
 
 /* Deletes all but the newest `keep` ckpt-<step>.h5 files in dir. */
 int ckpt_prune(const char *dir, int keep);

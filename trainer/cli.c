@@ -47,8 +47,7 @@ int cli_parse(int argc, char **argv, cli_args *args)
         } else if (a[0] == '-' && a[1] != '\0') {
             return err_set("unknown option '%s' (see --help)", a);
         } else if (args->config_path) {
-            return err_set("more than one config file given ('%s' and '%s')", args->config_path,
-                           a);
+            return err_set("more than one config file given ('%s' and '%s')", args->config_path, a);
         } else {
             args->config_path = a;
         }

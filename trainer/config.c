@@ -49,10 +49,11 @@ static const key_def cfg_keys[] = {
     {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx",
      "dataset format: idx (MNIST / Fashion-MNIST, gzipped or raw)"},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
-     NULL, "training split: IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) "
-           "or IMAGES,LABELS"},
-    {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0,
-     NULL, "test split, same forms as train (empty: no evaluation)"},
+     NULL,
+     "training split: IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) "
+     "or IMAGES,LABELS"},
+    {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0, NULL,
+     "test split, same forms as train (empty: no evaluation)"},
     {"data", "batch_size", KT_INT, C(batch_size), "64", 1, 1 << 24, 0, NULL,
      "global batch size, over all ranks"},
     {"data", "shuffle", KT_BOOL, C(shuffle), "true", 0, 0, 0, NULL,
@@ -95,8 +96,8 @@ static const key_def cfg_keys[] = {
 };
 
 /* Which layer types a layer key applies to, as a bit mask of layer_type. */
-#define FOR_ALL 0x3u
-#define FOR_DENSE (1u << LAYER_DENSE)
+#define FOR_ALL     0x3u
+#define FOR_DENSE   (1u << LAYER_DENSE)
 #define FOR_DROPOUT (1u << LAYER_DROPOUT)
 
 typedef struct {
@@ -107,27 +108,32 @@ typedef struct {
 
 static const layer_key_def layer_keys[] = {
     {{"layer", "type", KT_ENUM, L(type), NULL, 0, 0, 0, "dense|dropout", "the layer's kind"},
-     FOR_ALL, true},
+     FOR_ALL,
+     true},
     {{"layer", "name", KT_STR, L(name), "", 0, 0, 0, NULL,
       "name in checkpoints and --set (default layer<i>, counting from 0)"},
-     FOR_ALL, false},
+     FOR_ALL,
+     false},
     {{"layer", "units", KT_INT, L(units), NULL, 1, 1 << 24, 0, NULL, "dense: output features"},
-     FOR_DENSE, true},
-    {{"layer", "activation", KT_ENUM, L(activation), "none", 0, 0, 0,
-      "none|relu|tanh|sigmoid|gelu", "dense: activation after the affine map"},
-     FOR_DENSE, false},
+     FOR_DENSE,
+     true},
+    {{"layer", "activation", KT_ENUM, L(activation), "none", 0, 0, 0, "none|relu|tanh|sigmoid|gelu",
+      "dense: activation after the affine map"},
+     FOR_DENSE,
+     false},
     {{"layer", "init", KT_ENUM, L(init), "auto", 0, 0, 0, "auto|he_uniform|glorot_uniform",
       "dense: weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"},
-     FOR_DENSE, false},
+     FOR_DENSE,
+     false},
     {{"layer", "rate", KT_REAL, L(rate), NULL, 0, 1, HI_OPEN, NULL,
       "dropout: probability of zeroing an element"},
-     FOR_DROPOUT, true},
+     FOR_DROPOUT,
+     true},
 };
 
-#define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+#define N_KEYS       (sizeof cfg_keys / sizeof cfg_keys[0])
 #define N_LAYER_KEYS (sizeof layer_keys / sizeof layer_keys[0])
-static const char *const sections[] = {"run", "data", "train", "optimizer", "checkpoint",
-                                       "layer"};
+static const char *const sections[] = {"run", "data", "train", "optimizer", "checkpoint", "layer"};
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -163,10 +169,10 @@ static int check_bounds(const key_def *k, double v, const char *value)
                        (k->open & LO_OPEN) ? '(' : '[', k->lo, k->hi,
                        (k->open & HI_OPEN) ? ')' : ']', value);
     if (lo_bad)
-        return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & LO_OPEN) ? ">" : ">=",
-                       k->lo, value);
-    return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & HI_OPEN) ? "<" : "<=",
-                   k->hi, value);
+        return err_set("expected %s %s %.10g, got '%s'", kind,
+                       (k->open & LO_OPEN) ? ">" : ">=", k->lo, value);
+    return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & HI_OPEN) ? "<" : "<=", k->hi,
+                   value);
 }
 
 static int parse_integer(const key_def *k, const char *value, long long *out)
@@ -227,8 +233,7 @@ static int parse_value(const key_def *k, void *base, const char *value)
         return 0;
     case KT_STR:
         if (strlen(value) >= k->size)
-            return err_set("expected at most %zu characters, got %zu", k->size - 1,
-                           strlen(value));
+            return err_set("expected at most %zu characters, got %zu", k->size - 1, strlen(value));
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case KT_ENUM: {
@@ -284,8 +289,8 @@ static int unknown_key(const char *section, const char *key)
         const key_def *k = layer ? &layer_keys[i].k : &cfg_keys[i];
         if (strcmp(k->section, section) != 0)
             continue;
-        used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
-                                 k->key);
+        used +=
+            (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", k->key);
         if (used >= sizeof known)
             break;
     }
@@ -342,7 +347,8 @@ static int fail_at(ini_state *st, int line, const char *what)
  * otherwise be invisible, and a misspelled empty section silently accepted. */
 static void see_line(ini_state *st, const char *line)
 {
-    while (*line == ' ' || *line == '\t') line++;
+    while (*line == ' ' || *line == '\t')
+        line++;
     if (*line != '[')
         return;
     const char *end = strchr(line, ']');
@@ -356,9 +362,11 @@ static void see_line(ini_state *st, const char *line)
     name[len] = '\0';
     /* libinih trims whitespace inside the brackets; do the same */
     char *s = name;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     char *e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
     snprintf(st->section, sizeof st->section, "%s", s);
     if (!is_section(st->section)) {
         char what[256];
@@ -413,8 +421,8 @@ static int handle_layer_key(ini_state *st, const char *key, const char *value)
     }
     if (l->set_mask & (1u << i)) {
         char what[256];
-        snprintf(what, sizeof what, "key '%s' given twice in this [layer] (first on line %d)",
-                 key, l->key_line[i]);
+        snprintf(what, sizeof what, "key '%s' given twice in this [layer] (first on line %d)", key,
+                 l->key_line[i]);
         return fail_at(st, st->line, what);
     }
     if (parse_value(&layer_keys[i].k, l, value) < 0) {
@@ -448,8 +456,8 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
     }
     if (st->seen[i]) {
         char what[256];
-        snprintf(what, sizeof what, "key '%s' given twice in [%s] (first on line %d)", key,
-                 section, st->seen_line[i]);
+        snprintf(what, sizeof what, "key '%s' given twice in [%s] (first on line %d)", key, section,
+                 st->seen_line[i]);
         return fail_at(st, st->line, what);
     }
     if (parse_value(&cfg_keys[i], st->cfg, value) < 0) {
@@ -635,14 +643,14 @@ static int validate_layer(const config *cfg, int li)
                            layer_keys[i].k.key);
     }
     if ((l->set_mask & 2u) && !valid_name(l->name))
-        return err_set("%s:%d: [layer] name '%s': expected letters, digits, '-', '_' or '.'",
-                       src, l->line, l->name);
+        return err_set("%s:%d: [layer] name '%s': expected letters, digits, '-', '_' or '.'", src,
+                       l->line, l->name);
     for (int j = 0; j < li; j++) {
         char a[CFG_NAME_MAX], b[CFG_NAME_MAX];
         if (!strcmp(config_layer_name(cfg, j, a, sizeof a),
                     config_layer_name(cfg, li, b, sizeof b)))
-            return err_set("%s:%d: [layer] name '%s' is already used by the layer on line %d",
-                           src, l->line, b, cfg->layers[j].line);
+            return err_set("%s:%d: [layer] name '%s' is already used by the layer on line %d", src,
+                           l->line, b, cfg->layers[j].line);
     }
     return 0;
 }
@@ -650,8 +658,7 @@ static int validate_layer(const config *cfg, int li)
 int config_validate(const config *cfg)
 {
     if (cfg->n_layers == 0)
-        return err_set("%s: no [layer] sections: the model needs at least one layer",
-                       cfg->source);
+        return err_set("%s: no [layer] sections: the model needs at least one layer", cfg->source);
     for (int i = 0; i < cfg->n_layers; i++)
         if (validate_layer(cfg, i) < 0)
             return -1;

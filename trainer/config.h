@@ -14,8 +14,8 @@
 
 #include "kernels/backend.h"
 
-#define CFG_STR_MAX 512
-#define CFG_NAME_MAX 64
+#define CFG_STR_MAX    512
+#define CFG_NAME_MAX   64
 #define CFG_MAX_LAYERS 256
 
 typedef enum { LAYER_DENSE = 0, LAYER_DROPOUT } layer_type;
@@ -25,7 +25,7 @@ typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
 typedef enum { DATA_IDX = 0 } data_format_kind;
 
 typedef struct {
-    int type; /* layer_type; -1 until `type` is read */
+    int type;                /* layer_type; -1 until `type` is read */
     char name[CFG_NAME_MAX]; /* "" means the default, layer<i> */
     int units;
     int activation; /* act_kind */

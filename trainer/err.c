@@ -14,7 +14,8 @@ static void join(const char *a, const char *b)
     size_t la = strnlen(a, cap);
     memcpy(err_buf, a, la);
     size_t used = la;
-    for (const char *sep = ": "; *sep && used < cap; sep++) err_buf[used++] = *sep;
+    for (const char *sep = ": "; *sep && used < cap; sep++)
+        err_buf[used++] = *sep;
     size_t lb = strnlen(b, cap - used);
     memcpy(err_buf + used, b, lb);
     err_buf[used + lb] = '\0';

@@ -5,11 +5,12 @@
 #include "trainer/err.h"
 
 /* Runs the rows [first, first + rows) of ds through the model, adding to sums. */
-static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int64_t *idx,
-                      float *hx, int32_t *hy, double *sums)
+static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int64_t *idx, float *hx,
+                      int32_t *hy, double *sums)
 {
     backend *be = m->be;
-    for (int i = 0; i < rows; i++) idx[i] = first + i;
+    for (int i = 0; i < rows; i++)
+        idx[i] = first + i;
     dataset_gather(ds, idx, rows, hx, hy);
     if (be->upload(be, m->x, hx, sizeof(float) * (size_t)rows * ds->features) < 0 ||
         be->upload(be, m->y, hy, sizeof(int32_t) * (size_t)rows) < 0)

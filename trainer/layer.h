@@ -48,10 +48,10 @@ struct layer {
     size_t n_weight, n_bias;
     float *w, *b, *dw, *db;
 
-    float *z;          /* pre-activation, when the gradient needs it; else y */
-    float *y;          /* output storage */
+    float *z;             /* pre-activation, when the gradient needs it; else y */
+    float *y;             /* output storage */
     const float *out_ptr; /* this step's output: y, or the input itself */
-    float *grad;       /* d loss / d out */
+    float *grad;          /* d loss / d out */
 };
 
 extern const layer_ops layer_dense_ops;

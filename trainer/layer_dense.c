@@ -13,8 +13,8 @@ static int dense_shape(layer *l, const layer_cfg *c, int in)
     l->act = (act_kind)c->activation;
     l->init = (init_kind)c->init;
     if (l->init == INIT_AUTO)
-        l->init = (l->act == ACT_RELU || l->act == ACT_GELU) ? INIT_HE_UNIFORM
-                                                              : INIT_GLOROT_UNIFORM;
+        l->init =
+            (l->act == ACT_RELU || l->act == ACT_GELU) ? INIT_HE_UNIFORM : INIT_GLOROT_UNIFORM;
     l->n_weight = (size_t)l->out * (size_t)l->in;
     l->n_bias = (size_t)l->out;
     return 0;
@@ -43,7 +43,8 @@ static void dense_init(const layer *l, uint64_t seed, float *params)
         float u = rng_uniform(seed, RNG_STREAM_INIT | (uint32_t)l->index, 0, i);
         params[i] = (2.0f * u - 1.0f) * bound;
     }
-    for (size_t i = 0; i < l->n_bias; i++) params[l->n_weight + i] = 0.0f;
+    for (size_t i = 0; i < l->n_bias; i++)
+        params[l->n_weight + i] = 0.0f;
 }
 
 static int dense_forward(model *m, layer *l, const float *x, int rows, bool train)

@@ -58,8 +58,8 @@ static int dropout_backward(model *m, layer *l, const float *x, float *dx, int r
     size_t n = (size_t)rows * l->out;
     if (l->rate == 0.0f)
         return be->copy(be, dx, l->grad, sizeof(float) * n);
-    return be->dropout_backward(be, dx, l->grad, n, l->rate, m->seed, (uint32_t)l->index,
-                                m->step, first_element(m, l));
+    return be->dropout_backward(be, dx, l->grad, n, l->rate, m->seed, (uint32_t)l->index, m->step,
+                                first_element(m, l));
 }
 
 const layer_ops layer_dropout_ops = {

@@ -31,8 +31,8 @@ static int finish_line(metrics *mt)
     return 0;
 }
 
-int metrics_train(metrics *mt, long step, long epoch, double loss, double lr,
-                  double samples_per_s, double grad_norm)
+int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
+                  double grad_norm)
 {
     fprintf(mt->f, "{\"step\":%ld,\"epoch\":%ld", step, epoch);
     put_num(mt->f, "loss", loss);

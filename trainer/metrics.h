@@ -16,8 +16,8 @@ typedef struct {
 /* Creates (or, with append, extends) <dir>/metrics.jsonl. */
 int metrics_open(metrics *mt, const char *dir, int append);
 
-int metrics_train(metrics *mt, long step, long epoch, double loss, double lr,
-                  double samples_per_s, double grad_norm);
+int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
+                  double grad_norm);
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
                  double accuracy);
 int metrics_close(metrics *mt);

@@ -25,9 +25,9 @@ struct model {
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v;
 
-    float *x;       /* input batch, max_rows x in_features */
-    int32_t *y;     /* labels, max_rows */
-    float *stats;   /* per-row loss and correctness, 2 x max_rows */
+    float *x;     /* input batch, max_rows x in_features */
+    int32_t *y;   /* labels, max_rows */
+    float *stats; /* per-row loss and correctness, 2 x max_rows */
     float *host_stats;
 
     /* Dropout's coordinates for the current step (see math_dropout_scale). */

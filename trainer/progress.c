@@ -13,8 +13,12 @@ double progress_now(void)
 
 void progress_init(progress *p, FILE *out, long first_step, long total_steps, long epochs)
 {
-    *p = (progress){.out = out, .live = isatty(fileno(out)), .start = progress_now(),
-                    .first_step = first_step, .total_steps = total_steps, .epochs = epochs};
+    *p = (progress){.out = out,
+                    .live = isatty(fileno(out)),
+                    .start = progress_now(),
+                    .first_step = first_step,
+                    .total_steps = total_steps,
+                    .epochs = epochs};
 }
 
 static void format_eta(double s, char *buf, size_t size)
@@ -28,7 +32,8 @@ static void draw_live(progress *p, long step, long epoch, double loss, double sa
     enum { WIDTH = 24 };
     double frac = p->total_steps ? (double)step / (double)p->total_steps : 1.0;
     char bar[WIDTH + 1];
-    for (int i = 0; i < WIDTH; i++) bar[i] = i < (int)(frac * WIDTH) ? '#' : '-';
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < (int)(frac * WIDTH) ? '#' : '-';
     bar[WIDTH] = '\0';
     double elapsed = progress_now() - p->start;
     long done = step - p->first_step;
@@ -41,13 +46,12 @@ static void draw_live(progress *p, long step, long epoch, double loss, double sa
     p->drawn = true;
 }
 
-void progress_step(progress *p, long step, long epoch, double loss, double lr,
-                   double samples_per_s, bool logged)
+void progress_step(progress *p, long step, long epoch, double loss, double lr, double samples_per_s,
+                   bool logged)
 {
     if (!p->live) {
         if (logged) {
-            fprintf(p->out,
-                    "step %ld/%ld epoch %ld/%ld loss %.4f lr %.3g samples/s %.0f\n", step,
+            fprintf(p->out, "step %ld/%ld epoch %ld/%ld loss %.4f lr %.3g samples/s %.0f\n", step,
                     p->total_steps, epoch + 1, p->epochs, loss, lr, samples_per_s);
             fflush(p->out);
         }

@@ -12,13 +12,13 @@
 
 typedef struct {
     FILE *out;
-    bool live;         /* redraw one line in place */
-    double last_draw;  /* seconds, monotonic */
+    bool live;        /* redraw one line in place */
+    double last_draw; /* seconds, monotonic */
     double start;
-    long first_step;   /* where this process started counting */
+    long first_step; /* where this process started counting */
     long total_steps;
     long epochs;
-    bool drawn;        /* a live line is on screen */
+    bool drawn; /* a live line is on screen */
 } progress;
 
 double progress_now(void);
@@ -27,8 +27,8 @@ void progress_init(progress *p, FILE *out, long first_step, long total_steps, lo
 
 /* Called every step; step is the count of updates done. `logged` says this
  * step is a log step (plain mode prints only then). */
-void progress_step(progress *p, long step, long epoch, double loss, double lr,
-                   double samples_per_s, bool logged);
+void progress_step(progress *p, long step, long epoch, double loss, double lr, double samples_per_s,
+                   bool logged);
 
 /* Prints a line of its own (above the live line, on a terminal). */
 void progress_message(progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -54,12 +54,11 @@ static int load_data(run *r)
     if (dataset_load(&r->train, cfg->data_format, cfg->data_train, "data.train") < 0)
         return -1;
     r->has_test = cfg->data_test[0] != '\0';
-    if (r->has_test &&
-        dataset_load(&r->test, cfg->data_format, cfg->data_test, "data.test") < 0)
+    if (r->has_test && dataset_load(&r->test, cfg->data_format, cfg->data_test, "data.test") < 0)
         return -1;
     if (r->has_test && r->test.features != r->train.features)
-        return err_set("data.test has %d values per sample but data.train has %d",
-                       r->test.features, r->train.features);
+        return err_set("data.test has %d values per sample but data.train has %d", r->test.features,
+                       r->train.features);
     return 0;
 }
 
@@ -76,8 +75,8 @@ static int check_fit(run *r)
                        "(%d classes)",
                        cfg->source, last->line, last->units, classes - 1, classes);
     if (cfg->batch_size % r->ci->size != 0)
-        return err_set("data.batch_size = %d does not divide evenly over %d ranks",
-                       cfg->batch_size, r->ci->size);
+        return err_set("data.batch_size = %d does not divide evenly over %d ranks", cfg->batch_size,
+                       r->ci->size);
     if (cfg->batch_size > r->train.n)
         return err_set("data.batch_size = %d is larger than the %lld training samples",
                        cfg->batch_size, (long long)r->train.n);
@@ -163,16 +162,14 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
     sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
     dataset_gather(&r->train, r->idx, r->local_batch, r->hx, r->hy);
-    if (be->upload(be, m->x, r->hx, sizeof(float) * (size_t)r->local_batch * m->in_features) <
-            0 ||
+    if (be->upload(be, m->x, r->hx, sizeof(float) * (size_t)r->local_batch * m->in_features) < 0 ||
         be->upload(be, m->y, r->hy, sizeof(int32_t) * (size_t)r->local_batch) < 0)
         return -1;
     m->step = (uint32_t)step;
     m->first_row = (int64_t)r->ci->rank * r->local_batch;
     double sums[2] = {0.0, 0.0};
     if (model_forward(m, r->local_batch, true) < 0 ||
-        model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) <
-            0 ||
+        model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0 ||
         model_backward(m, r->local_batch) < 0)
         return -1;
     /* Each rank's gradient is the mean over its slice; the mean of those
@@ -249,11 +246,11 @@ static int loop(run *r)
         if (after_step(r, done, loss, lr, grad_norm) < 0)
             return -1;
         bool epoch_end = r->st.step_in_epoch == 0;
-        if ((epoch_end || done == r->total_steps) && run_eval(r, epoch_end ? r->st.epoch - 1
-                                                                             : r->st.epoch) < 0)
+        if ((epoch_end || done == r->total_steps) &&
+            run_eval(r, epoch_end ? r->st.epoch - 1 : r->st.epoch) < 0)
             return -1;
-        if (cfg->ckpt_every_steps && done % cfg->ckpt_every_steps == 0 &&
-            done != r->total_steps && save_checkpoint(r) < 0)
+        if (cfg->ckpt_every_steps && done % cfg->ckpt_every_steps == 0 && done != r->total_steps &&
+            save_checkpoint(r) < 0)
             return -1;
     }
     return 0;
@@ -287,7 +284,8 @@ static int run_all(run *r, const train_options *opt)
     plan_steps(r);
     if (build_model(r) < 0 || prepare_output(r) < 0)
         return -1;
-    progress_init(&r->pg, opt->out ? opt->out : stdout, (long)r->st.step, r->total_steps, cfg->epochs);
+    progress_init(&r->pg, opt->out ? opt->out : stdout, (long)r->st.step, r->total_steps,
+                  cfg->epochs);
     if (note && is_root(r))
         progress_message(&r->pg, "%s", note);
     describe(r);

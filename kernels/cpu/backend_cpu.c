@@ -38,13 +38,12 @@ static int cpu_copy(backend *be, void *dst, const void *src, size_t bytes)
     return 0;
 }
 
-static int cpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha,
-                    const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                    int ldc)
+static int cpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     (void)be;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, lda, b, ldb, beta, c, ldc);
     return 0;
 }
 
@@ -71,15 +70,17 @@ static int cpu_bias_act_forward(backend *be, float *z, float *y, const float *bi
     return 0;
 }
 
-static int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z,
-                            const float *y, size_t n, act_kind act)
+static int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
+                            size_t n, act_kind act)
 {
     (void)be;
     if (act == ACT_RELU) {
-        for (size_t i = 0; i < n; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
         return 0;
     }
-    for (size_t i = 0; i < n; i++) dz[i] = dy[i] * math_act_grad(act, z[i], y[i]);
+    for (size_t i = 0; i < n; i++)
+        dz[i] = dy[i] * math_act_grad(act, z[i], y[i]);
     return 0;
 }
 
@@ -89,7 +90,8 @@ static int cpu_bias_grad(backend *be, float *db, const float *dz, int rows, int 
     memset(db, 0, sizeof(float) * (size_t)cols);
     for (int r = 0; r < rows; r++) {
         const float *dr = dz + (size_t)r * cols;
-        for (int c = 0; c < cols; c++) db[c] += dr[c];
+        for (int c = 0; c < cols; c++)
+            db[c] += dr[c];
     }
     return 0;
 }
@@ -120,7 +122,8 @@ static int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
 {
     (void)be;
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
     *out = s;
     return 0;
 }
@@ -129,7 +132,8 @@ static int cpu_adam(backend *be, float *p, const float *g, float *m, float *v, s
                     const adam_hyper *h)
 {
     (void)be;
-    for (size_t i = 0; i < n; i++) math_adam(&p[i], g[i], &m[i], &v[i], h);
+    for (size_t i = 0; i < n; i++)
+        math_adam(&p[i], g[i], &m[i], &v[i], h);
     return 0;
 }
 

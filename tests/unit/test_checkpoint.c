@@ -79,8 +79,8 @@ static int64_t read_attr(hid_t f, const char *name)
 
 START_TEST(layout_and_values)
 {
-    ckpt_state st = {.step = 12, .epoch = 1, .step_in_epoch = 2, .samples_seen = 768,
-                     .world_size = 1};
+    ckpt_state st = {
+        .step = 12, .epoch = 1, .step_in_epoch = 2, .samples_seen = 768, .world_size = 1};
     char path[4096];
     ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, sizeof path), 0);
     char want[512];

@@ -194,11 +194,12 @@ START_TEST(layer_errors)
                  "expected one of none,relu,tanh,sigmoid,gelu");
     expect_error("[layer]\ntype = dense\nunits = 10\nwidth = 3\n", 0, 4,
                  "unknown key 'width' in [layer]");
-    expect_error("[layer]\ntype=dense\nunits=10\nname=out\n[layer]\ntype=dense\nunits=10\nname=out\n",
-                 0, 5, "name 'out' is already used by the layer on line 1");
+    expect_error(
+        "[layer]\ntype=dense\nunits=10\nname=out\n[layer]\ntype=dense\nunits=10\nname=out\n", 0, 5,
+        "name 'out' is already used by the layer on line 1");
     expect_error("[layer]\ntype = dense\nunits = 10\nname = a/b\n", 0, 1, "name 'a/b'");
-    expect_error("[layer]\ntype = dense\nunits = 10\n[layer]\ntype = dropout\nrate = 0.1\n", 0,
-                 4, "the last layer must be dense");
+    expect_error("[layer]\ntype = dense\nunits = 10\n[layer]\ntype = dropout\nrate = 0.1\n", 0, 4,
+                 "the last layer must be dense");
     expect_error("[run]\nseed = 3\n", 0, 0, "no [layer] sections");
 }
 END_TEST
@@ -250,7 +251,7 @@ START_TEST(set_errors)
     ck_assert_ptr_nonnull(strstr(err_msg(), "unknown key 'epoch' in [train]"));
     ck_assert_int_eq(config_set(&cfg, "train.epochs=many"), -1);
     ck_assert_str_eq(err_msg(), "--set train.epochs=many: expected an integer, got 'many'");
-    ck_assert_int_eq(cfg.epochs, 10); /* unchanged by the failed override */
+    ck_assert_int_eq(cfg.epochs, 10);                        /* unchanged by the failed override */
     ck_assert_int_eq(config_set(&cfg, "layer1.units=5"), 0); /* applies only to dense */
     ck_assert_int_eq(config_validate(&cfg), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "'units' does not apply to a dropout layer"));
@@ -270,9 +271,9 @@ START_TEST(help_lists_every_section)
     all[n] = '\0';
     fclose(f);
     remove(hp);
-    const char *want[] = {"[run]", "[data]", "[train]", "[optimizer]", "[checkpoint]", "[layer]",
-                          "batch_size", "clip_norm", "warmup_steps", "every_steps", "units",
-                          "rate"};
+    const char *want[] = {"[run]",        "[data]",      "[train]",    "[optimizer]",
+                          "[checkpoint]", "[layer]",     "batch_size", "clip_norm",
+                          "warmup_steps", "every_steps", "units",      "rate"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(all, want[i]), "help lacks %s", want[i]);
 }

@@ -43,7 +43,8 @@ static void write_images(const char *name, uint32_t magic, uint32_t n, uint32_t 
     put_be32(b + 4, n);
     put_be32(b + 8, r);
     put_be32(b + 12, c);
-    for (size_t i = 16; i < len; i++) b[i] = (unsigned char)((i - 16) % 251);
+    for (size_t i = 16; i < len; i++)
+        b[i] = (unsigned char)((i - 16) % 251);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     tu_write_bytes(path, b, keep >= 0 ? (size_t)keep : len, gzip);
@@ -55,7 +56,8 @@ static void write_labels(const char *name, uint32_t n, int gzip)
     unsigned char *b = malloc(8 + n);
     put_be32(b, 0x801);
     put_be32(b + 4, n);
-    for (uint32_t i = 0; i < n; i++) b[8 + i] = (unsigned char)(i % 10);
+    for (uint32_t i = 0; i < n; i++)
+        b[8 + i] = (unsigned char)(i % 10);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     tu_write_bytes(path, b, 8 + n, gzip);
@@ -189,8 +191,10 @@ START_TEST(real_fashion_mnist)
     ck_assert_int_eq(ds.classes, 10);
     /* The test split is balanced: 1000 of each class. */
     int count[10] = {0};
-    for (int64_t i = 0; i < ds.n; i++) count[ds.labels[i]]++;
-    for (int c = 0; c < 10; c++) ck_assert_int_eq(count[c], 1000);
+    for (int64_t i = 0; i < ds.n; i++)
+        count[ds.labels[i]]++;
+    for (int c = 0; c < 10; c++)
+        ck_assert_int_eq(count[c], 1000);
     dataset_free(&ds);
 }
 END_TEST

@@ -67,7 +67,8 @@ START_TEST(no_shuffle_is_identity)
     ck_assert_int_eq(sampler_init(&s, 100, 11, false), 0);
     int64_t idx[10];
     sampler_batch(&s, 5, 3, 10, 0, 1, idx);
-    for (int i = 0; i < 10; i++) ck_assert_int_eq(idx[i], 30 + i);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(idx[i], 30 + i);
     sampler_free(&s);
 }
 END_TEST

@@ -17,7 +17,8 @@ enum { SUBSET = 512, BATCH = 64 };
 static double subset_loss(model *m, const dataset *ds, double *acc)
 {
     int64_t idx[SUBSET];
-    for (int i = 0; i < SUBSET; i++) idx[i] = i;
+    for (int i = 0; i < SUBSET; i++)
+        idx[i] = i;
     dataset_gather(ds, idx, SUBSET, m->x, m->y);
     double loss = 0.0, correct = 0.0;
     ck_assert_int_eq(model_forward(m, SUBSET, false), 0);
@@ -45,7 +46,8 @@ START_TEST(loss_falls_on_real_data)
     double before = subset_loss(m, &ds, &acc0);
     for (long step = 0; step < 80; step++) {
         int64_t idx[BATCH];
-        for (int i = 0; i < BATCH; i++) idx[i] = (step * BATCH + i) % SUBSET;
+        for (int i = 0; i < BATCH; i++)
+            idx[i] = (step * BATCH + i) % SUBSET;
         dataset_gather(&ds, idx, BATCH, m->x, m->y);
         m->step = (uint32_t)step;
         double loss = 0, correct = 0, norm;

@@ -20,7 +20,8 @@ int tu_run(Suite *s)
 
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
 {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(seed, 99, 0, i);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * rng_uniform(seed, 99, 0, i);
 }
 
 void tu_tmpdir(char *path, size_t size)
