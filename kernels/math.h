@@ -107,11 +107,12 @@ static inline ACCEL_HD float math_dropout_scale(uint64_t seed, uint32_t layer, u
 typedef struct {
     float lr;
     float beta1, beta2, eps;
-    float weight_decay;    /* decoupled (AdamW): p *= 1 - lr * weight_decay */
-    float l2;              /* coupled (Adam): g += l2 * p */
-    float grad_scale;      /* gradient clipping folded in: 1 when not clipping */
-    float bias_corr1;      /* 1 - beta1^t */
-    float bias_corr2_sqrt; /* sqrt(1 - beta2^t) */
+    float one_minus_beta1, one_minus_beta2; /* computed in double: 1.0f - 0.999f is not 0.001f */
+    float weight_decay;                     /* decoupled (AdamW): p *= 1 - lr * weight_decay */
+    float l2;                               /* coupled (Adam): g += l2 * p */
+    float grad_scale;                       /* gradient clipping folded in: 1 when not clipping */
+    float bias_corr1;                       /* 1 - beta1^t */
+    float bias_corr2_sqrt;                  /* sqrt(1 - beta2^t) */
 } adam_hyper;
 
 /* One element of Adam (Kingma & Ba) with bias correction, and with either
@@ -120,8 +121,8 @@ typedef struct {
 static inline ACCEL_HD void math_adam(float *p, float g, float *m, float *v, const adam_hyper *h)
 {
     g = g * h->grad_scale + h->l2 * *p;
-    float mm = h->beta1 * *m + (1.0f - h->beta1) * g;
-    float vv = h->beta2 * *v + (1.0f - h->beta2) * g * g;
+    float mm = h->beta1 * *m + h->one_minus_beta1 * g;
+    float vv = h->beta2 * *v + h->one_minus_beta2 * g * g;
     float x = *p * (1.0f - h->lr * h->weight_decay);
     float denom = sqrtf(vv) / h->bias_corr2_sqrt + h->eps;
     *p = x - (h->lr / h->bias_corr1) * mm / denom;

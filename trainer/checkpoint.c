@@ -9,33 +9,7 @@
 
 #include "trainer/err.h"
 #include "trainer/fsutil.h"
-
-/* ---- HDF5 errors ---------------------------------------------------------- */
-
-/* Keeps the description of the innermost HDF5 error, which says what went
- * wrong (e.g. "unable to open file"), where the outer ones only say where. */
-static herr_t keep_first_desc(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc)
-        snprintf(data, 256, "%s", e->desc);
-    return 0;
-}
-
-static int h5_fail(const char *call, const char *object, const char *path)
-{
-    char desc[256] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
-    H5Eclear2(H5E_DEFAULT);
-    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object, desc[0] ? ": " : "",
-                   desc);
-}
-
-/* HDF5 prints its error stack to stderr by default; this project reports
- * errors itself, in one line. */
-static void h5_quiet(void)
-{
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
+#include "trainer/h5util.h"
 
 /* ---- writing --------------------------------------------------------------- */
 
@@ -43,11 +17,11 @@ static int write_attr_i64(hid_t file, const char *name, int64_t v, const char *p
 {
     hid_t space = H5Screate(H5S_SCALAR);
     if (space < 0)
-        return h5_fail("H5Screate", name, path);
+        return h5util_fail("H5Screate", name, path);
     hid_t a = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 ? h5_fail("H5Acreate2", name, path) : 0;
+    int rc = a < 0 ? h5util_fail("H5Acreate2", name, path) : 0;
     if (rc == 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) < 0)
-        rc = h5_fail("H5Awrite", name, path);
+        rc = h5util_fail("H5Awrite", name, path);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
@@ -58,11 +32,11 @@ static int write_attr_u64(hid_t file, const char *name, uint64_t v, const char *
 {
     hid_t space = H5Screate(H5S_SCALAR);
     if (space < 0)
-        return h5_fail("H5Screate", name, path);
+        return h5util_fail("H5Screate", name, path);
     hid_t a = H5Acreate2(file, name, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 ? h5_fail("H5Acreate2", name, path) : 0;
+    int rc = a < 0 ? h5util_fail("H5Acreate2", name, path) : 0;
     if (rc == 0 && H5Awrite(a, H5T_NATIVE_UINT64, &v) < 0)
-        rc = h5_fail("H5Awrite", name, path);
+        rc = h5util_fail("H5Awrite", name, path);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
@@ -87,27 +61,53 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
 {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
-        return h5_fail("H5Pset_create_intermediate_group", name, path);
+        return h5util_fail("H5Pset_create_intermediate_group", name, path);
     hid_t dcpl = untimed_dcpl();
     if (dcpl < 0) {
         H5Pclose(lcpl);
-        return h5_fail("H5Pset_obj_track_times", name, path);
+        return h5util_fail("H5Pset_obj_track_times", name, path);
     }
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d =
         space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
     int rc = 0;
     if (space < 0)
-        rc = h5_fail("H5Screate_simple", name, path);
+        rc = h5util_fail("H5Screate_simple", name, path);
     else if (d < 0)
-        rc = h5_fail("H5Dcreate2", name, path);
+        rc = h5util_fail("H5Dcreate2", name, path);
     else if (H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        rc = h5_fail("H5Dwrite", name, path);
+        rc = h5util_fail("H5Dwrite", name, path);
     if (d >= 0 && H5Dclose(d) < 0 && rc == 0)
-        rc = h5_fail("H5Dclose", name, path);
+        rc = h5util_fail("H5Dclose", name, path);
     if (space >= 0)
         H5Sclose(space);
     H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    return rc;
+}
+
+/* Writes a scalar dataset of `type` (file) from `mem_type` data. */
+static int write_scalar(hid_t file, const char *name, hid_t type, hid_t mem_type, const void *data,
+                        const char *path)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+        return h5util_fail("H5Pset_create_intermediate_group", name, path);
+    hid_t dcpl = untimed_dcpl();
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t d =
+        dcpl < 0 || space < 0 ? -1 : H5Dcreate2(file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+    int rc = 0;
+    if (d < 0)
+        rc = h5util_fail("H5Dcreate2", name, path);
+    else if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = h5util_fail("H5Dwrite", name, path);
+    if (d >= 0)
+        H5Dclose(d);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
     H5Pclose(lcpl);
     return rc;
 }
@@ -116,22 +116,21 @@ static int write_string(hid_t file, const char *name, const char *text, const ch
 {
     hid_t type = H5Tcopy(H5T_C_S1);
     if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        return h5_fail("H5Tset_size", name, path);
-    hid_t dcpl = untimed_dcpl();
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t d = dcpl < 0 ? -1 : H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    int rc = 0;
-    if (d < 0)
-        rc = h5_fail("H5Dcreate2", name, path);
-    else if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0)
-        rc = h5_fail("H5Dwrite", name, path);
-    if (d >= 0)
-        H5Dclose(d);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    H5Sclose(space);
+        return h5util_fail("H5Tset_size", name, path);
+    int rc = write_scalar(file, name, type, type, text, path);
     H5Tclose(type);
     return rc;
+}
+
+/* The random state (see checkpoint.h): the seed, and how it is used. */
+static int write_rng_state(hid_t file, uint64_t seed, const char *path)
+{
+    if (write_scalar(file, "/state/rng_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed, path) < 0)
+        return -1;
+    return write_string(file, "/state/rng",
+                        "philox4x32-10; key = rng_seed; counter = (index, stream, step): "
+                        "stateless, so the seed and the step attributes are the whole state",
+                        path);
 }
 
 /* Writes one flat buffer (parameters or a moment) as per-layer datasets
@@ -155,7 +154,7 @@ static int write_tree(hid_t file, const char *root, const model *m, const float 
     return 0;
 }
 
-static int write_attrs(hid_t file, const config *cfg, const ckpt_state *st, const char *path)
+static int write_attrs(hid_t file, const ckpt_state *st, const char *path)
 {
     if (write_attr_i64(file, "format_version", CKPT_FORMAT_VERSION, path) < 0 ||
         write_attr_i64(file, "step", st->step, path) < 0 ||
@@ -163,7 +162,8 @@ static int write_attrs(hid_t file, const config *cfg, const ckpt_state *st, cons
         write_attr_i64(file, "step_in_epoch", st->step_in_epoch, path) < 0 ||
         write_attr_i64(file, "samples_seen", st->samples_seen, path) < 0 ||
         write_attr_i64(file, "world_size", st->world_size, path) < 0 ||
-        write_attr_u64(file, "seed", cfg->seed, path) < 0)
+        write_attr_i64(file, "batch_size", st->batch_size, path) < 0 ||
+        write_attr_u64(file, "seed", st->seed, path) < 0)
         return -1;
     return 0;
 }
@@ -193,7 +193,7 @@ static int write_file(const char *tmp, const model *m, const config *cfg, const 
     size_t n = m->n_params;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0)
-        return h5_fail("H5Fcreate", "/", tmp);
+        return h5util_fail("H5Fcreate", "/", tmp);
     int rc = write_tree(file, "/model", m, host, tmp);
     if (rc == 0)
         rc = write_tree(file, "/optimizer/m", m, host + n, tmp);
@@ -202,19 +202,21 @@ static int write_file(const char *tmp, const model *m, const config *cfg, const 
     if (rc == 0)
         rc = write_string(file, "/config", cfg->text ? cfg->text : "", tmp);
     if (rc == 0)
-        rc = write_attrs(file, cfg, st, tmp);
+        rc = write_rng_state(file, st->seed, tmp);
+    if (rc == 0)
+        rc = write_attrs(file, st, tmp);
     /* Closing flushes HDF5's buffers: a failure here (a full disk) is real. */
     if (H5Fclose(file) < 0 && rc == 0)
-        rc = h5_fail("H5Fclose", "/", tmp);
+        rc = h5util_fail("H5Fclose", "/", tmp);
     return rc;
 }
 
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size)
 {
-    h5_quiet();
+    h5util_quiet();
     char tmp[4096];
-    snprintf(path, size, "%s/ckpt-%lld.h5", dir, (long long)st->step);
+    ckpt_path(dir, st->step, path, size);
     snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.h5.tmp.%ld", dir, (long long)st->step, (long)getpid());
     float *host = download_state(m);
     if (!host)
@@ -228,50 +230,71 @@ int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_sta
     return rc;
 }
 
-/* ---- pruning --------------------------------------------------------------- */
+/* ---- listing and pruning ------------------------------------------------ */
 
-static int parse_ckpt_name(const char *name, long long *step)
+/* The step of a file named ckpt-<step>.h5, or -1 for any other name. */
+static int64_t ckpt_name_step(const char *name)
 {
-    char tail;
-    return sscanf(name, "ckpt-%lld.h%c", step, &tail) == 2 && tail == '5' &&
-           !strcmp(strrchr(name, '.'), ".h5");
+    if (strncmp(name, "ckpt-", 5) != 0)
+        return -1;
+    char *end;
+    long long step = strtoll(name + 5, &end, 10);
+    if (end == name + 5 || step < 0 || strcmp(end, ".h5") != 0)
+        return -1;
+    return step;
 }
 
-static int cmp_ll(const void *a, const void *b)
+static int cmp_desc(const void *a, const void *b)
 {
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
+int ckpt_list(const char *dir, int64_t **steps, size_t *count)
+{
+    *steps = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_errno("cannot list checkpoint directory %s", dir);
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int64_t s = ckpt_name_step(e->d_name);
+        if (s < 0)
+            continue;
+        if (*count == cap) {
+            int64_t *ns = realloc(*steps, sizeof *ns * (cap = cap ? 2 * cap : 16));
+            if (!ns) {
+                closedir(d);
+                free(*steps);
+                *steps = NULL;
+                return err_set("out of memory listing %s", dir);
+            }
+            *steps = ns;
+        }
+        (*steps)[(*count)++] = s;
+    }
+    closedir(d);
+    qsort(*steps, *count, sizeof **steps, cmp_desc);
+    return 0;
+}
+
+void ckpt_path(const char *dir, int64_t step, char *path, size_t size)
+{
+    snprintf(path, size, "%s/ckpt-%lld.h5", dir, (long long)step);
 }
 
 int ckpt_prune(const char *dir, int keep)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return err_errno("cannot list checkpoint directory %s", dir);
-    long long *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long long s;
-        if (!parse_ckpt_name(e->d_name, &s))
-            continue;
-        if (n == cap) {
-            long long *ns = realloc(steps, sizeof *ns * (cap = cap ? 2 * cap : 16));
-            if (!ns) {
-                free(steps);
-                closedir(d);
-                return err_set("out of memory listing %s", dir);
-            }
-            steps = ns;
-        }
-        steps[n++] = s;
-    }
-    closedir(d);
-    qsort(steps, n, sizeof *steps, cmp_ll);
+    int64_t *steps;
+    size_t n;
+    if (ckpt_list(dir, &steps, &n) < 0)
+        return -1;
     int rc = 0;
-    for (size_t i = 0; i + (size_t)keep < n; i++) {
+    for (size_t i = (size_t)keep; i < n; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/ckpt-%lld.h5", dir, steps[i]);
+        ckpt_path(dir, steps[i], path, sizeof path);
         if (unlink(path) < 0 && rc == 0)
             rc = err_errno("cannot delete old checkpoint %s", path);
     }

@@ -4,8 +4,11 @@
  *   /model/<layer>/weight, /model/<layer>/bias      parameters
  *   /optimizer/m/<layer>/<param>, /optimizer/v/...  Adam moments
  *   /config                                         the config text (string)
+ *   /state/rng_seed (uint64), /state/rng (string)   the random state: every
+ *       random number is Philox4x32-10 of (seed, stream, step, index), so
+ *       the seed and the step counters are the whole of it
  *   root attributes (int64): format_version, step, epoch, step_in_epoch,
- *                            samples_seen, world_size; seed (uint64)
+ *                            samples_seen, world_size, batch_size; seed (uint64)
  * <layer> is the layer's name (layer<i> by default); layers without
  * parameters have no group.
  *
@@ -28,12 +31,33 @@ typedef struct {
     int64_t epoch;         /* the epoch the next step belongs to */
     int64_t step_in_epoch; /* the next step's position in it */
     int64_t samples_seen;
-    int64_t world_size;
+    int64_t world_size; /* of the run that wrote it (any may resume it) */
+    int64_t batch_size; /* global */
+    uint64_t seed;
 } ckpt_state;
 
 /* Writes dir/ckpt-<step>.h5; its path goes into path (size bytes). */
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size);
+
+/* What ckpt_read says of a checkpoint it cannot use. */
+enum {
+    CKPT_DAMAGED = -1,  /* unreadable: truncated, corrupt, not HDF5 */
+    CKPT_MISMATCH = -2, /* readable, but of another model or format */
+};
+
+/* Reads a checkpoint into host memory: the parameters, m and v one after
+ * another in `host` (3 x m->n_params floats), after checking that it holds
+ * exactly m's parameterized layers, each with m's shapes. Returns 0 or a
+ * CKPT_ code; *st is changed only on success. */
+int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host);
+
+/* The steps of the ckpt-<step>.h5 files in dir, newest first (*steps is
+ * malloc'ed). */
+int ckpt_list(const char *dir, int64_t **steps, size_t *count);
+
+/* dir/ckpt-<step>.h5 */
+void ckpt_path(const char *dir, int64_t step, char *path, size_t size);
 
 /* Deletes all but the newest `keep` ckpt-<step>.h5 files in dir. */
 int ckpt_prune(const char *dir, int keep);

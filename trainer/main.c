@@ -1,6 +1,12 @@
 /* accel-train: the program. Parses the command line and the configuration,
  * hands them to the trainer, and is the only place that prints an error
- * and decides the exit status. */
+ * and decides how the job ends.
+ *
+ * With several ranks, a failure that every rank knows of (a bad config,
+ * missing data) is told once, by the lowest rank that hit it, and every rank
+ * exits normally with status 1. A failure of one rank alone (mid-run) is told
+ * by that rank, which then aborts the whole job, since its peers may be
+ * waiting for it. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,11 +18,13 @@
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
-static int fail(int code)
+static void report(const comm_info *ci)
 {
     fflush(stdout);
-    fprintf(stderr, "accel-train: error: %s\n", err_msg());
-    return code;
+    if (ci && ci->rank != 0)
+        fprintf(stderr, "accel-train: error: rank %d: %s\n", ci->rank, err_msg());
+    else
+        fprintf(stderr, "accel-train: error: %s\n", err_msg());
 }
 
 static int load_config(config *cfg, const cli_args *args)
@@ -30,11 +38,53 @@ static int load_config(config *cfg, const cli_args *args)
     return config_validate(cfg);
 }
 
+/* Ends a failed job: see the top of this file. */
+static int end_failed(const comm_info *ci, int reporter)
+{
+    if (reporter == TRAIN_REPORT_ALONE) {
+        report(ci);
+        if (ci->size > 1)
+            comm_abort(EXIT_ERROR);
+    } else if (reporter == ci->rank) {
+        report(ci);
+    }
+    comm_finalize();
+    return EXIT_ERROR;
+}
+
+static int run(const cli_args *args)
+{
+    comm_info ci;
+    if (comm_init(NULL, NULL, &ci) < 0) {
+        report(NULL);
+        return EXIT_ERROR;
+    }
+    config *cfg = calloc(1, sizeof *cfg);
+    int rc = cfg ? load_config(cfg, args) : err_set("out of memory");
+    int vote, failed = comm_agree(rc == 0, &vote);
+    int reporter = vote < 0 ? TRAIN_REPORT_ALONE : failed;
+    if (vote == 0 && failed < 0) {
+        train_options opt = {.resume = args->resume};
+        rc = train_run(cfg, &ci, &opt, &reporter);
+    } else {
+        rc = -1;
+    }
+    if (cfg)
+        config_free(cfg);
+    free(cfg);
+    if (rc < 0)
+        return end_failed(&ci, reporter);
+    comm_finalize();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli_args args;
-    if (cli_parse(argc, argv, &args) < 0)
-        return fail(EXIT_USAGE);
+    if (cli_parse(argc, argv, &args) < 0) {
+        report(NULL);
+        return EXIT_USAGE;
+    }
     if (args.help) {
         cli_print_usage(stdout);
         return 0;
@@ -43,22 +93,5 @@ int main(int argc, char **argv)
         printf("accel-train %s\n", ACCEL_VERSION);
         return 0;
     }
-    config *cfg = malloc(sizeof *cfg);
-    if (!cfg) {
-        fprintf(stderr, "accel-train: error: out of memory\n");
-        return EXIT_ERROR;
-    }
-    comm_info ci;
-    int rc = 0;
-    if (load_config(cfg, &args) < 0 || comm_init(&argc, &argv, &ci) < 0) {
-        rc = fail(EXIT_ERROR);
-    } else {
-        train_options opt = {.resume = args.resume};
-        if (train_run(cfg, &ci, &opt) < 0)
-            rc = fail(EXIT_ERROR);
-        comm_finalize();
-    }
-    config_free(cfg);
-    free(cfg);
-    return rc;
+    return run(&args);
 }

@@ -138,6 +138,36 @@ int model_backward(model *m, int rows)
     return 0;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+int model_checksum(const model *m, uint64_t *sum)
+{
+    size_t bytes = sizeof(float) * m->n_params;
+    float *host = malloc(bytes ? bytes : 1);
+    if (!host)
+        return err_set("out of host memory for the parameter checksum");
+    const float *bufs[3] = {m->params, m->adam_m, m->adam_v};
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 3; i++) {
+        if (m->be->download(m->be, host, bufs[i], bytes) < 0) {
+            free(host);
+            return -1;
+        }
+        h = fnv1a(h, host, bytes);
+    }
+    free(host);
+    *sum = h;
+    return 0;
+}
+
 void model_free(model *m)
 {
     if (!m)

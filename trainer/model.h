@@ -54,6 +54,10 @@ int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, dou
 /* Backward through every layer, writing m->grads. */
 int model_backward(model *m, int rows);
 
+/* A 64-bit FNV-1a hash of the parameters and both Adam moments, to check
+ * that every rank holds the same model. */
+int model_checksum(const model *m, uint64_t *sum);
+
 void model_free(model *m);
 
 #endif

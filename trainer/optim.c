@@ -10,6 +10,8 @@ adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm
         .beta1 = (float)cfg->beta1,
         .beta2 = (float)cfg->beta2,
         .eps = (float)cfg->eps,
+        .one_minus_beta1 = (float)(1.0 - cfg->beta1),
+        .one_minus_beta2 = (float)(1.0 - cfg->beta2),
         .weight_decay = cfg->optim_type == OPTIM_ADAMW ? (float)cfg->weight_decay : 0.0f,
         .l2 = cfg->optim_type == OPTIM_ADAM ? (float)cfg->weight_decay : 0.0f,
         .grad_scale = 1.0f,

@@ -11,10 +11,11 @@ double progress_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void progress_init(progress *p, FILE *out, long first_step, long total_steps, long epochs)
+void progress_init(progress *p, FILE *out, bool live_ok, long first_step, long total_steps,
+                   long epochs)
 {
     *p = (progress){.out = out,
-                    .live = isatty(fileno(out)),
+                    .live = live_ok && isatty(fileno(out)),
                     .start = progress_now(),
                     .first_step = first_step,
                     .total_steps = total_steps,

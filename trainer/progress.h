@@ -3,7 +3,9 @@
  * On a terminal, one live line redrawn in place (a bar, step, epoch, loss,
  * samples/s, ETA), at most ten times a second; evaluation results and other
  * messages print above it. Elsewhere (a log file, a batch job), one plain
- * line every log_every steps. */
+ * line every log_every steps. Jobs of several ranks always get plain lines:
+ * mpirun hands its ranks a pseudo-terminal even when its own output goes to
+ * a file, so a terminal there says nothing about who reads it. */
 #ifndef ACCEL_PROGRESS_H
 #define ACCEL_PROGRESS_H
 
@@ -23,7 +25,9 @@ typedef struct {
 
 double progress_now(void);
 
-void progress_init(progress *p, FILE *out, long first_step, long total_steps, long epochs);
+/* live_ok: whether a live line may be used at all (a single-rank job). */
+void progress_init(progress *p, FILE *out, bool live_ok, long first_step, long total_steps,
+                   long epochs);
 
 /* Called every step; step is the count of updates done. `logged` says this
  * step is a log step (plain mode prints only then). */

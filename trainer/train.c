@@ -13,6 +13,7 @@
 #include "trainer/model.h"
 #include "trainer/optim.h"
 #include "trainer/progress.h"
+#include "trainer/resume.h"
 #include "trainer/schedule.h"
 
 /* Everything one run holds. */
@@ -28,9 +29,13 @@ typedef struct {
     progress pg;
     char run_dir[CFG_STR_MAX], ckpt_dir[CFG_STR_MAX + 16];
 
+    int threads;
     int local_batch;
-    long steps_per_epoch, total_steps;
+    long steps_per_epoch;
+    long horizon;     /* the schedule's length: all epochs */
+    long total_steps; /* where this run stops: the horizon, or max_steps */
     ckpt_state st;
+    resume_point rp;
 
     /* host staging for one batch */
     int64_t *idx;
@@ -88,10 +93,13 @@ static void plan_steps(run *r)
     const config *cfg = r->cfg;
     r->local_batch = cfg->batch_size / r->ci->size;
     r->steps_per_epoch = (long)(r->train.n / cfg->batch_size);
-    r->total_steps = r->steps_per_epoch * cfg->epochs;
+    r->horizon = r->steps_per_epoch * cfg->epochs;
+    r->total_steps = r->horizon;
     if (cfg->max_steps >= 0 && cfg->max_steps < r->total_steps)
         r->total_steps = cfg->max_steps;
     r->st.world_size = r->ci->size;
+    r->st.batch_size = cfg->batch_size;
+    r->st.seed = cfg->seed;
 }
 
 static int build_model(run *r)
@@ -113,25 +121,35 @@ static int build_model(run *r)
     return sampler_init(&r->smp, r->train.n, cfg->seed, cfg->shuffle);
 }
 
-/* Creates the run and checkpoint directories and opens the metrics file, so
- * a directory that cannot be written is reported before any training. */
-static int prepare_output(run *r)
+/* Works out the run and checkpoint directories. */
+static int prepare_dirs(run *r)
 {
     const config *cfg = r->cfg;
+    int n;
     if (cfg->run_dir[0])
-        snprintf(r->run_dir, sizeof r->run_dir, "%s", cfg->run_dir);
+        n = snprintf(r->run_dir, sizeof r->run_dir, "%s", cfg->run_dir);
     else
-        snprintf(r->run_dir, sizeof r->run_dir, "runs/%s", cfg->run_name);
+        n = snprintf(r->run_dir, sizeof r->run_dir, "runs/%s", cfg->run_name);
+    if (n < 0 || (size_t)n >= sizeof r->run_dir)
+        return err_set("run directory name too long");
     if (cfg->ckpt_dir[0])
         snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", cfg->ckpt_dir);
     else
         snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
+    return 0;
+}
+
+/* Rank 0 creates the directories and opens the metrics file (appending
+ * when resuming), so a directory that cannot be written is reported before
+ * any training. */
+static int prepare_output(run *r)
+{
     if (!is_root(r))
         return 0;
     if (fs_mkdirs(r->run_dir) < 0 || fs_mkdirs(r->ckpt_dir) < 0 ||
         fs_check_writable_dir(r->ckpt_dir) < 0)
         return -1;
-    return metrics_open(&r->mt, r->run_dir, 0);
+    return metrics_open(&r->mt, r->run_dir, r->rp.found);
 }
 
 static void describe(run *r)
@@ -144,9 +162,10 @@ static void describe(run *r)
     for (int i = 0; i < m->n_layers && used < (int)sizeof shape - 16; i++)
         if (m->layers[i].type == LAYER_DENSE)
             used += snprintf(shape + used, sizeof shape - (size_t)used, "-%d", m->layers[i].out);
-    progress_message(&r->pg, "accel-train %s: model %s (%zu parameters) on %s, %d rank%s",
-                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->ci->size,
-                     r->ci->size == 1 ? "" : "s");
+    progress_message(&r->pg,
+                     "accel-train %s: model %s (%zu parameters) on %s (%d thread%s), %d rank%s",
+                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->threads,
+                     r->threads == 1 ? "" : "s", r->ci->size, r->ci->size == 1 ? "" : "s");
     progress_message(&r->pg,
                      "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
                      "steps; output in %s",
@@ -177,7 +196,7 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     if (comm_allreduce_mean(m->grads, m->n_params) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
         return -1;
     *loss = sums[0] / r->cfg->batch_size;
-    *lr = schedule_lr(r->cfg, step, r->total_steps);
+    *lr = schedule_lr(r->cfg, step, r->horizon);
     return optim_step(m, r->cfg, step, *lr, grad_norm);
 }
 
@@ -263,6 +282,7 @@ static void run_free(run *r)
     free(r->idx);
     free(r->hx);
     free(r->hy);
+    resume_free(&r->rp);
     sampler_free(&r->smp);
     model_free(r->m);
     dataset_free(&r->train);
@@ -270,25 +290,75 @@ static void run_free(run *r)
     backend_close(r->be);
 }
 
-static int run_all(run *r, const train_options *opt)
+/* Start-up that each rank does on its own; rank 0 also reads the checkpoint
+ * to resume from and prepares the output directory. Nothing here waits for
+ * another rank, so a failure cannot leave a peer hanging. */
+static int setup_local(run *r, const train_options *opt, const char **note)
 {
     const config *cfg = r->cfg;
-    if (opt->resume)
-        return err_set("--resume %s: resuming is not supported by this version yet", opt->resume);
-    const char *note;
-    r->be = backend_open((device_kind)cfg->device, cfg->threads, &note);
+    r->threads = cfg->threads ? cfg->threads : comm_default_threads(r->ci);
+    r->be = backend_open((device_kind)cfg->device, r->threads, note);
     if (!r->be)
         return -1;
     if (load_data(r) < 0 || check_fit(r) < 0)
         return -1;
     plan_steps(r);
-    if (build_model(r) < 0 || prepare_output(r) < 0)
+    if (build_model(r) < 0)
         return -1;
-    progress_init(&r->pg, opt->out ? opt->out : stdout, (long)r->st.step, r->total_steps,
-                  cfg->epochs);
-    if (note && is_root(r))
+    /* The directories are known before the output is created, so that a
+     * bad checkpoint is refused before anything is written. */
+    if (prepare_dirs(r) < 0)
+        return -1;
+    if (is_root(r) &&
+        resume_find(&r->rp, opt->resume, r->ckpt_dir, r->m, cfg, r->steps_per_epoch, stderr) < 0)
+        return -1;
+    return prepare_output(r);
+}
+
+/* Start-up that needs every rank: the resume point goes from rank 0 to all,
+ * then all check that they hold the same parameters. */
+static int setup_shared(run *r, bool *agreed)
+{
+    *agreed = false;
+    if (resume_share(&r->rp, r->m, r->ci->rank) < 0)
+        return -1;
+    if (r->rp.found) {
+        r->st.step = r->rp.st.step;
+        r->st.epoch = r->rp.st.epoch;
+        r->st.step_in_epoch = r->rp.st.step_in_epoch;
+        r->st.samples_seen = r->rp.st.samples_seen;
+    }
+    uint64_t sum;
+    if (model_checksum(r->m, &sum) < 0)
+        return -1;
+    int same = comm_all_equal_u64(sum);
+    if (same < 0)
+        return -1;
+    if (!same) {
+        *agreed = true;
+        return err_set("the ranks start from different parameters (checksums differ): every rank "
+                       "must run the same accel-train with the same config");
+    }
+    return 0;
+}
+
+static void announce(run *r, const char *note)
+{
+    if (!is_root(r))
+        return;
+    if (note)
         progress_message(&r->pg, "%s", note);
     describe(r);
+    if (r->rp.found)
+        progress_message(&r->pg, "resuming from %s: step %lld (epoch %lld, step %lld of it)",
+                         r->rp.path, (long long)r->st.step, (long long)r->st.epoch + 1,
+                         (long long)r->st.step_in_epoch);
+    else if (r->rp.host)
+        progress_message(&r->pg, "--resume auto: no checkpoint in %s, starting fresh", r->ckpt_dir);
+}
+
+static int train_and_save(run *r)
+{
     if (loop(r) < 0)
         return -1;
     if (is_root(r))
@@ -298,13 +368,38 @@ static int run_all(run *r, const train_options *opt)
     return is_root(r) ? metrics_close(&r->mt) : 0;
 }
 
-int train_run(const config *cfg, const comm_info *ci, const train_options *opt)
+static int run_all(run *r, const train_options *opt, int *reporter)
+{
+    const char *note = NULL;
+    *reporter = TRAIN_REPORT_ALONE;
+    int rc = setup_local(r, opt, &note);
+    int vote;
+    int failed = comm_agree(rc == 0, &vote);
+    if (vote < 0)
+        return -1;
+    if (failed >= 0) {
+        *reporter = failed; /* every rank stops here; `failed` says why */
+        return -1;
+    }
+    bool agreed;
+    if (setup_shared(r, &agreed) < 0) {
+        if (agreed)
+            *reporter = 0;
+        return -1;
+    }
+    progress_init(&r->pg, opt->out ? opt->out : stdout, r->ci->size == 1, (long)r->st.step,
+                  r->total_steps, r->cfg->epochs);
+    announce(r, note);
+    return train_and_save(r);
+}
+
+int train_run(const config *cfg, const comm_info *ci, const train_options *opt, int *reporter)
 {
     run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.ci = ci;
-    int rc = run_all(&r, opt);
+    int rc = run_all(&r, opt, reporter);
     if (rc < 0 && is_root(&r))
         progress_finish(&r.pg);
     run_free(&r);

@@ -13,6 +13,14 @@ typedef struct {
     FILE *out;          /* progress and messages; NULL: stdout */
 } train_options;
 
-int train_run(const config *cfg, const comm_info *ci, const train_options *opt);
+/* For *reporter: this rank failed on its own. */
+enum { TRAIN_REPORT_ALONE = -1 };
+
+/* Trains. Returns 0, or -1 with the error recorded and *reporter saying how
+ * the job should end: the rank whose message tells what failed, when every
+ * rank knows the run failed and can end normally; or TRAIN_REPORT_ALONE when
+ * this rank failed by itself, and the others may be waiting for it in a
+ * collective, so the job must be aborted. */
+int train_run(const config *cfg, const comm_info *ci, const train_options *opt, int *reporter);
 
 #endif

@@ -79,8 +79,13 @@ static int64_t read_attr(hid_t f, const char *name)
 
 START_TEST(layout_and_values)
 {
-    ckpt_state st = {
-        .step = 12, .epoch = 1, .step_in_epoch = 2, .samples_seen = 768, .world_size = 1};
+    ckpt_state st = {.step = 12,
+                     .epoch = 1,
+                     .step_in_epoch = 2,
+                     .samples_seen = 768,
+                     .world_size = 1,
+                     .batch_size = 64,
+                     .seed = 42};
     char path[4096];
     ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, sizeof path), 0);
     char want[512];
@@ -109,6 +114,8 @@ START_TEST(layout_and_values)
     ck_assert_int_eq(read_attr(f, "samples_seen"), 768);
     ck_assert_int_eq(read_attr(f, "world_size"), 1);
     ck_assert_int_eq(read_attr(f, "seed"), 42);
+    ck_assert_int_eq(read_attr(f, "batch_size"), 64);
+    ck_assert(H5Lexists(f, "/state/rng_seed", H5P_DEFAULT) > 0);
 
     hid_t d = H5Dopen2(f, "/config", H5P_DEFAULT);
     ck_assert_int_ge(d, 0);
@@ -181,6 +188,101 @@ START_TEST(failed_write_leaves_old_files)
 }
 END_TEST
 
+/* Saves the fixture's model at step 7 and returns the path. */
+static void save7(char *path, size_t size)
+{
+    ckpt_state st = {
+        .step = 7, .epoch = 0, .step_in_epoch = 7, .world_size = 4, .batch_size = 32, .seed = 42};
+    ck_assert_int_eq(ckpt_save(dir, m, &cfg, &st, path, size), 0);
+}
+
+START_TEST(read_back)
+{
+    char path[4096];
+    save7(path, sizeof path);
+    size_t n = m->n_params;
+    float *host = malloc(sizeof(float) * 3 * n);
+    ckpt_state st;
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), 0);
+    ck_assert_mem_eq(host, m->params, sizeof(float) * n);
+    ck_assert_mem_eq(host + n, m->adam_m, sizeof(float) * n);
+    ck_assert_mem_eq(host + 2 * n, m->adam_v, sizeof(float) * n);
+    ck_assert_int_eq(st.step, 7);
+    ck_assert_int_eq(st.step_in_epoch, 7);
+    ck_assert_int_eq(st.world_size, 4);
+    ck_assert_int_eq(st.batch_size, 32);
+    ck_assert_uint_eq(st.seed, 42);
+    free(host);
+}
+END_TEST
+
+/* Builds a model from cfg with layer 0 changed, and reads the checkpoint
+ * into it: it must be refused as a mismatch with `what` in the message. */
+static void expect_mismatch(const char *path, layer_cfg l0, int n_layers, const char *what)
+{
+    config c = cfg;
+    c.layers[0] = l0;
+    c.n_layers = n_layers;
+    model *other = model_build(&c, be, 4, 8);
+    ck_assert_ptr_nonnull(other);
+    float *host = malloc(sizeof(float) * 3 * other->n_params);
+    ckpt_state st = {.step = -5};
+    ck_assert_int_eq(ckpt_read(path, other, &st, host), CKPT_MISMATCH);
+    ck_assert_msg(strstr(err_msg(), what), "'%s' lacks '%s'", err_msg(), what);
+    ck_assert_int_eq(st.step, -5); /* untouched */
+    free(host);
+    model_free(other);
+}
+
+START_TEST(read_refuses_another_model)
+{
+    char path[4096];
+    save7(path, sizeof path);
+    layer_cfg wider = {.type = LAYER_DENSE, .units = 6, .activation = ACT_RELU};
+    expect_mismatch(path, wider, 3,
+                    "layer 'layer0': weight is (5, 4) in the checkpoint but (6, 4) in the "
+                    "config's model");
+    layer_cfg renamed = {.type = LAYER_DENSE, .units = 5, .name = "first"};
+    expect_mismatch(path, renamed, 3, "has no /model/first/weight: the config's layer 'first'");
+}
+END_TEST
+
+START_TEST(read_refuses_extra_layers)
+{
+    /* A checkpoint of layer0, mid, head read into the fixture's layer0, head */
+    config big = cfg;
+    big.layers[1] = (layer_cfg){.type = LAYER_DENSE, .units = 5, .name = "mid"};
+    model *bm = model_build(&big, be, 4, 8);
+    ck_assert_ptr_nonnull(bm);
+    ckpt_state st = {.step = 3, .step_in_epoch = 3, .world_size = 1, .batch_size = 8, .seed = 1};
+    char path[4096];
+    ck_assert_int_eq(ckpt_save(dir, bm, &big, &st, path, sizeof path), 0);
+    model_free(bm);
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "has a layer 'mid' that the config's model does not"));
+    free(host);
+}
+END_TEST
+
+START_TEST(read_reports_damage)
+{
+    char path[4096], cmd[8300];
+    save7(path, sizeof path);
+    snprintf(cmd, sizeof cmd, "truncate -s 1000 '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    ckpt_state st;
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "H5Fopen"));
+    tu_write_file(path, "not an HDF5 file at all\n");
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    snprintf(cmd, sizeof cmd, "%s/missing.h5", dir);
+    ck_assert_int_eq(ckpt_read(cmd, m, &st, host), CKPT_DAMAGED);
+    free(host);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -189,6 +291,10 @@ int main(void)
     tcase_add_test(tc, layout_and_values);
     tcase_add_test(tc, prune_keeps_newest);
     tcase_add_test(tc, failed_write_leaves_old_files);
+    tcase_add_test(tc, read_back);
+    tcase_add_test(tc, read_refuses_another_model);
+    tcase_add_test(tc, read_refuses_extra_layers);
+    tcase_add_test(tc, read_reports_damage);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -88,7 +88,8 @@ static int run_quiet(config *cfg)
     FILE *devnull = fopen("/dev/null", "w");
     ck_assert_ptr_nonnull(devnull);
     train_options opt = {.out = devnull};
-    int rc = train_run(cfg, &ci, &opt);
+    int reporter;
+    int rc = train_run(cfg, &ci, &opt, &reporter);
     fclose(devnull);
     return rc;
 }

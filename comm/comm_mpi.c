@@ -1,0 +1,139 @@
+/* comm_mpi: the process group over MPI. Errors are returned, not fatal
+ * (MPI_ERRORS_RETURN), so each failed call can say which call failed. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include "comm/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "trainer/err.h"
+
+static int world_size = 1;
+
+static int mpi_fail(const char *call, int code)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(code, text, &len) != MPI_SUCCESS)
+        snprintf(text, sizeof text, "error code %d", code);
+    return err_set("%s failed: %s (another rank may have died; see the messages above)", call,
+                   text);
+}
+
+#define MPI_CHECK(call)                                                                            \
+    do {                                                                                           \
+        int mpi_rc_ = (call);                                                                      \
+        if (mpi_rc_ != MPI_SUCCESS)                                                                \
+            return mpi_fail(#call, mpi_rc_);                                                       \
+    } while (0)
+
+int comm_init(int *argc, char ***argv, comm_info *info)
+{
+    int inited = 0;
+    MPI_CHECK(MPI_Initialized(&inited));
+    if (!inited)
+        MPI_CHECK(MPI_Init(argc, argv));
+    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &info->rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &info->size));
+    /* The ranks that share this node's memory are the ranks on this node. */
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL,
+                                  &node));
+    MPI_CHECK(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN));
+    MPI_CHECK(MPI_Comm_rank(node, &info->local_rank));
+    MPI_CHECK(MPI_Comm_size(node, &info->local_size));
+    MPI_CHECK(MPI_Comm_free(&node));
+    world_size = info->size;
+    return 0;
+}
+
+/* MPI counts are ints: long buffers go in pieces. */
+#define CHUNK (INT_MAX / 8)
+
+int comm_allreduce_mean(float *buf, size_t n)
+{
+    if (world_size == 1)
+        return 0;
+    for (size_t off = 0; off < n; off += CHUNK) {
+        int count = (int)(n - off < CHUNK ? n - off : CHUNK);
+        MPI_CHECK(
+            MPI_Allreduce(MPI_IN_PLACE, buf + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+    const float inv = 1.0f / (float)world_size;
+    for (size_t i = 0; i < n; i++)
+        buf[i] *= inv;
+    return 0;
+}
+
+int comm_allreduce_sum_f64(double *buf, size_t n)
+{
+    if (world_size == 1)
+        return 0;
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    return 0;
+}
+
+int comm_broadcast(void *buf, size_t bytes, int root)
+{
+    if (world_size == 1)
+        return 0;
+    for (size_t off = 0; off < bytes; off += CHUNK) {
+        int count = (int)(bytes - off < CHUNK ? bytes - off : CHUNK);
+        MPI_CHECK(MPI_Bcast((char *)buf + off, count, MPI_BYTE, root, MPI_COMM_WORLD));
+    }
+    return 0;
+}
+
+int comm_agree(int ok, int *status)
+{
+    int rank = 0, lowest;
+    *status = 0;
+    if (world_size == 1)
+        return ok ? -1 : 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int mine = ok ? world_size : rank;
+    int rc = MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+        *status = mpi_fail("MPI_Allreduce (agreeing on start-up)", rc);
+        return rank;
+    }
+    return lowest == world_size ? -1 : lowest;
+}
+
+int comm_all_equal_u64(uint64_t value)
+{
+    if (world_size == 1)
+        return 1;
+    uint64_t lo, hi;
+    MPI_CHECK(MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Allreduce(&value, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD));
+    return lo == hi;
+}
+
+int comm_default_threads(const comm_info *ci)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    int allowed = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)online;
+    /* Bound to a subset of the node's cores: the launcher already split the
+     * node, so use them all. Otherwise share the node between its ranks. */
+    int threads = allowed < online ? allowed : allowed / ci->local_size;
+    return threads > 0 ? threads : 1;
+}
+
+void comm_abort(int status)
+{
+    MPI_Abort(MPI_COMM_WORLD, status);
+}
+
+void comm_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Checkpoints continue a run exactly: a resumed run ends bitwise equal to an
+# uninterrupted one (mid-epoch, with dropout, shuffling, warmup, cosine decay,
+# clipping and weight decay), on another number of ranks it stays within
+# 2e-5, --resume auto skips a damaged newest file, and a checkpoint of
+# another model is refused.
+prog=$1 src=$2 diff=$3
+source "$(dirname "$0")/lib.sh"
+command -v h5diff >/dev/null || fail "install hdf5-tools"
+write_resume_config c.ini
+
+# One run of 140 steps, and one of 70 (epoch 2, step 12 of it) resumed to 140.
+run c.ini --set run.dir=whole --set train.max_steps=140
+[ $rc -eq 0 ] || fail "whole run: exit $rc"
+run c.ini --set run.dir=split --set train.max_steps=70
+[ $rc -eq 0 ] || fail "first half: exit $rc"
+run c.ini --set run.dir=split --set train.max_steps=140 --resume auto
+[ $rc -eq 0 ] || fail "resumed half: exit $rc"
+grep -q "resuming from split/checkpoints/ckpt-70.h5: step 70 (epoch 2, step 12 of it)" out.txt ||
+    fail "did not resume from step 70"
+"$diff" whole/checkpoints/ckpt-140.h5 split/checkpoints/ckpt-140.h5 0 || fail "resume is not exact"
+for g in /model /optimizer; do
+    h5diff whole/checkpoints/ckpt-140.h5 split/checkpoints/ckpt-140.h5 $g $g ||
+        fail "h5diff finds differences in $g"
+done
+[ "$(grep -c '"step":140,' split/metrics.jsonl)" -eq 1 ] || fail "metrics.jsonl was not appended to"
+grep -q '"step":70,' split/metrics.jsonl || fail "metrics.jsonl lost the first half"
+
+# --resume PATH, from an older checkpoint of the whole run
+run c.ini --set run.dir=frompath --set train.max_steps=140 --resume whole/checkpoints/ckpt-60.h5
+[ $rc -eq 0 ] || fail "--resume PATH: exit $rc"
+"$diff" whole/checkpoints/ckpt-140.h5 frompath/checkpoints/ckpt-140.h5 0 ||
+    fail "resume from step 60 is not exact"
+
+# Across world sizes: 4 ranks to step 60, then 2 ranks (and 1) to 140,
+# against 4 ranks all the way.
+mpi 4 "$prog" c.ini --set run.dir=w4 --set train.max_steps=140 >out.txt 2>err.txt || fail "4 ranks: exit $?"
+mpi 4 "$prog" c.ini --set run.dir=w42 --set train.max_steps=60 >out.txt 2>err.txt || fail "4 ranks to 60: exit $?"
+cp -r w42 w41
+mpi 2 "$prog" c.ini --set run.dir=w42 --set train.max_steps=140 --resume auto >out.txt 2>err.txt ||
+    fail "2 ranks resuming: exit $?"
+grep -q "resuming from w42/checkpoints/ckpt-60.h5" out.txt || fail "2 ranks did not resume"
+"$diff" w4/checkpoints/ckpt-140.h5 w42/checkpoints/ckpt-140.h5 2e-5 || fail "4 -> 2 ranks drifted"
+run c.ini --set run.dir=w41 --set train.max_steps=140 --resume auto
+[ $rc -eq 0 ] || fail "1 rank resuming a 4-rank checkpoint: exit $rc"
+"$diff" w4/checkpoints/ckpt-140.h5 w41/checkpoints/ckpt-140.h5 2e-5 || fail "4 -> 1 rank drifted"
+
+# --resume auto skips a truncated newest checkpoint, naming it
+mkdir -p dmg/checkpoints
+cp whole/checkpoints/ckpt-60.h5 whole/checkpoints/ckpt-80.h5 dmg/checkpoints/
+truncate -s 2000 dmg/checkpoints/ckpt-80.h5
+run c.ini --set run.dir=dmg --set train.max_steps=100 --resume auto
+[ $rc -eq 0 ] || fail "resume past a damaged file: exit $rc"
+grep -q "^accel-train: warning: skipping damaged dmg/checkpoints/ckpt-80.h5: " err.txt ||
+    fail "no warning naming the damaged file"
+grep -q "resuming from dmg/checkpoints/ckpt-60.h5" out.txt || fail "did not fall back to ckpt-60"
+
+# --resume auto with nothing to resume starts fresh
+run c.ini --set run.dir=fresh --set train.max_steps=3 --resume auto
+[ $rc -eq 0 ] && grep -q "no checkpoint in fresh/checkpoints, starting fresh" out.txt ||
+    fail "--resume auto with no checkpoint"
+
+# A checkpoint of another model is refused, naming the layer and both shapes,
+# and nothing is written.
+before=$(md5sum whole/checkpoints/*)
+expect_fail 1 "--resume: checkpoint whole/checkpoints/ckpt-140.h5: layer 'layer0': weight is \(64, 784\) in the checkpoint but \(32, 784\) in the config's model" \
+    c.ini --set run.dir=whole --set layer0.units=32 --resume whole/checkpoints/ckpt-140.h5
+expect_fail 1 "--resume: checkpoint whole/checkpoints/ckpt-140.h5 was written with run.seed = 7, the config has 8" \
+    c.ini --set run.dir=whole --set run.seed=8 --resume whole/checkpoints/ckpt-140.h5
+expect_fail 1 "--resume nothere.h5: No such file or directory" c.ini --set run.dir=x --resume nothere.h5
+[ "$before" = "$(md5sum whole/checkpoints/*)" ] || fail "a refused resume changed the checkpoints"
+[ ! -e x ] || fail "a refused resume created a run directory"
+echo "resume: all passed"

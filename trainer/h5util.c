@@ -1,0 +1,29 @@
+#include "trainer/h5util.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+
+#include "trainer/err.h"
+
+/* Keeps the description of the innermost HDF5 error, which says what went
+ * wrong (e.g. "unable to open file"), where the outer ones only say where. */
+static herr_t keep_first_desc(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc)
+        snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+int h5util_fail(const char *call, const char *object, const char *path)
+{
+    char desc[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
+    H5Eclear2(H5E_DEFAULT);
+    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object, desc[0] ? ": " : "",
+                   desc);
+}
+
+void h5util_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}

@@ -1,0 +1,129 @@
+#include "trainer/resume.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "comm/comm.h"
+#include "trainer/err.h"
+
+static int alloc_host(resume_point *rp, const model *m)
+{
+    if (!rp->host)
+        rp->host = malloc(sizeof(float) * 3 * (m->n_params ? m->n_params : 1));
+    return rp->host ? 0 : err_set("out of host memory for a checkpoint");
+}
+
+/* A checkpoint continues this run only with the same seed (the data order
+ * and dropout masks derive from it) and the same batches. */
+static int check_continues(const resume_point *rp, const config *cfg, long steps_per_epoch)
+{
+    const ckpt_state *st = &rp->st;
+    if (st->seed != cfg->seed)
+        return err_set("checkpoint %s was written with run.seed = %llu, the config has %llu "
+                       "(--set run.seed=%llu to continue it)",
+                       rp->path, (unsigned long long)st->seed, (unsigned long long)cfg->seed,
+                       (unsigned long long)st->seed);
+    if (st->batch_size != cfg->batch_size)
+        return err_set("checkpoint %s was written with data.batch_size = %lld, the config has "
+                       "%d (--set data.batch_size=%lld to continue it)",
+                       rp->path, (long long)st->batch_size, cfg->batch_size,
+                       (long long)st->batch_size);
+    if (st->epoch * steps_per_epoch + st->step_in_epoch != st->step)
+        return err_set("checkpoint %s is at step %lld (epoch %lld, step %lld in it), which does "
+                       "not fit %ld steps per epoch: was the training data changed?",
+                       rp->path, (long long)st->step, (long long)st->epoch,
+                       (long long)st->step_in_epoch, steps_per_epoch);
+    return 0;
+}
+
+static int read_one(resume_point *rp, const model *m, const config *cfg, long steps_per_epoch)
+{
+    if (ckpt_read(rp->path, m, &rp->st, rp->host) < 0)
+        return -1;
+    return check_continues(rp, cfg, steps_per_epoch);
+}
+
+/* --resume auto: the newest checkpoint that reads cleanly. A damaged one is
+ * skipped with a warning; one that reads but belongs to another model or
+ * does not continue this config is an error, not a reason to start over. */
+static int find_auto(resume_point *rp, const char *dir, const model *m, const config *cfg,
+                     long steps_per_epoch, FILE *warn)
+{
+    struct stat sb;
+    if (stat(dir, &sb) < 0 && errno == ENOENT)
+        return 0;
+    int64_t *steps;
+    size_t n;
+    if (ckpt_list(dir, &steps, &n) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rp->found; i++) {
+        ckpt_path(dir, steps[i], rp->path, sizeof rp->path);
+        rc = ckpt_read(rp->path, m, &rp->st, rp->host);
+        if (rc == CKPT_DAMAGED) {
+            fprintf(warn, "accel-train: warning: skipping damaged %s: %s\n", rp->path, err_msg());
+            rc = 0;
+            continue;
+        }
+        if (rc == 0)
+            rc = check_continues(rp, cfg, steps_per_epoch);
+        rp->found = rc == 0;
+        if (rc < 0)
+            break;
+    }
+    free(steps);
+    return rc;
+}
+
+int resume_find(resume_point *rp, const char *how, const char *dir, const model *m,
+                const config *cfg, long steps_per_epoch, FILE *warn)
+{
+    rp->found = false;
+    if (!how)
+        return 0;
+    if (alloc_host(rp, m) < 0)
+        return -1;
+    if (!strcmp(how, "auto"))
+        return find_auto(rp, dir, m, cfg, steps_per_epoch, warn);
+    snprintf(rp->path, sizeof rp->path, "%s", how);
+    if (access(rp->path, R_OK) < 0)
+        return err_errno("--resume %s", rp->path);
+    if (read_one(rp, m, cfg, steps_per_epoch) < 0)
+        return err_prefix("--resume");
+    rp->found = true;
+    return 0;
+}
+
+int resume_share(resume_point *rp, model *m, int rank)
+{
+    struct {
+        int found;
+        ckpt_state st;
+    } head = {rp->found, rp->st};
+    if (comm_broadcast(&head, sizeof head, 0) < 0)
+        return -1;
+    rp->found = head.found;
+    rp->st = head.st;
+    if (!rp->found)
+        return 0;
+    if (rank != 0 && alloc_host(rp, m) < 0)
+        return -1;
+    size_t n = m->n_params;
+    if (comm_broadcast(rp->host, sizeof(float) * 3 * n, 0) < 0)
+        return -1;
+    backend *be = m->be;
+    if (be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
+        be->upload(be, m->adam_m, rp->host + n, sizeof(float) * n) < 0 ||
+        be->upload(be, m->adam_v, rp->host + 2 * n, sizeof(float) * n) < 0)
+        return -1;
+    return 0;
+}
+
+void resume_free(resume_point *rp)
+{
+    free(rp->host);
+    rp->host = NULL;
+}

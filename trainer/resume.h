@@ -1,0 +1,37 @@
+/* resume: where a run continues from.
+ *
+ * Rank 0 picks the checkpoint (--resume PATH, or --resume auto: the newest
+ * ckpt-<step>.h5 in the checkpoint directory that reads cleanly, skipping
+ * damaged ones with a warning, or a fresh start when there is none) and
+ * reads it; then every rank receives its contents, so the other ranks need
+ * not see the file at all. The number of ranks may differ from the run
+ * that wrote it: the state does not depend on it. */
+#ifndef ACCEL_RESUME_H
+#define ACCEL_RESUME_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "trainer/checkpoint.h"
+#include "trainer/config.h"
+#include "trainer/model.h"
+
+typedef struct {
+    bool found;
+    ckpt_state st;
+    float *host; /* parameters, m, v: 3 x n_params */
+    char path[4096];
+} resume_point;
+
+/* Rank 0: finds and reads the checkpoint, and checks it continues this
+ * configuration (seed, batch size, steps per epoch). Warnings go to warn. */
+int resume_find(resume_point *rp, const char *how, const char *dir, const model *m,
+                const config *cfg, long steps_per_epoch, FILE *warn);
+
+/* Every rank: receives rank 0's resume point and, when one was found, loads
+ * it into the model. */
+int resume_share(resume_point *rp, model *m, int rank);
+
+void resume_free(resume_point *rp);
+
+#endif
