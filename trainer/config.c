@@ -63,7 +63,8 @@ static const key_def cfg_keys[] = {
 
     {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data"},
     {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
-     "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop)"},
+     "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop); the "
+     "schedule still spans all epochs"},
     {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
      "steps between log lines and metrics records"},
 

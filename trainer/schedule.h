@@ -1,6 +1,8 @@
 /* schedule: the learning rate of each step.
  *
- * Step s (counting from 0) of a run of `total` steps:
+ * Step s (counting from 0), where `total` is train.epochs times the steps of
+ * an epoch (train.max_steps stops a run early but does not bend the curve,
+ * so a run stopped and resumed follows the curve of one that was not):
  *   warmup (s < warmup_steps): lr * (s + 1) / warmup_steps
  *   constant:                  lr
  *   cosine:                    min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2,
