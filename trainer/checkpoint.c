@@ -1,6 +1,8 @@
 #include "trainer/checkpoint.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +285,30 @@ int ckpt_list(const char *dir, int64_t **steps, size_t *count)
 void ckpt_path(const char *dir, int64_t step, char *path, size_t size)
 {
     snprintf(path, size, "%s/ckpt-%lld.h5", dir, (long long)step);
+}
+
+/* Temporary files are named .ckpt-<step>.h5.tmp.<pid>. */
+int ckpt_clean_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_errno("cannot list checkpoint directory %s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        const char *tag = strstr(e->d_name, ".h5.tmp.");
+        if (strncmp(e->d_name, ".ckpt-", 6) != 0 || !tag)
+            continue;
+        long pid = strtol(tag + 8, NULL, 10);
+        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue; /* its writer may still be at work */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) < 0 && rc == 0)
+            rc = err_errno("cannot delete the stale temporary file %s", path);
+    }
+    closedir(d);
+    return rc;
 }
 
 int ckpt_prune(const char *dir, int keep)

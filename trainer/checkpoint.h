@@ -59,6 +59,10 @@ int ckpt_list(const char *dir, int64_t **steps, size_t *count);
 /* dir/ckpt-<step>.h5 */
 void ckpt_path(const char *dir, int64_t step, char *path, size_t size);
 
+/* Deletes the temporary files that writers killed mid-write left in dir
+ * (those whose process is gone). */
+int ckpt_clean_temps(const char *dir);
+
 /* Deletes all but the newest `keep` ckpt-<step>.h5 files in dir. */
 int ckpt_prune(const char *dir, int keep);
 

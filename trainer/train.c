@@ -36,6 +36,7 @@ typedef struct {
     long total_steps; /* where this run stops: the horizon, or max_steps */
     ckpt_state st;
     resume_point rp;
+    int reporter; /* who tells of a failure, see train_run */
 
     /* host staging for one batch */
     int64_t *idx;
@@ -147,7 +148,7 @@ static int prepare_output(run *r)
     if (!is_root(r))
         return 0;
     if (fs_mkdirs(r->run_dir) < 0 || fs_mkdirs(r->ckpt_dir) < 0 ||
-        fs_check_writable_dir(r->ckpt_dir) < 0)
+        fs_check_writable_dir(r->ckpt_dir) < 0 || ckpt_clean_temps(r->ckpt_dir) < 0)
         return -1;
     return metrics_open(&r->mt, r->run_dir, r->rp.found);
 }
@@ -214,15 +215,27 @@ static int run_eval(run *r, long epoch)
     return metrics_eval(&r->mt, "test", epoch + 1, r->st.step, loss, acc);
 }
 
+/* Rank 0 writes the checkpoint; then every rank learns whether that
+ * worked, so a failed write (a full disk) ends the job cleanly, told by
+ * rank 0, instead of leaving the others waiting. */
 static int save_checkpoint(run *r)
 {
-    if (!is_root(r))
-        return 0;
-    char path[4096];
-    if (ckpt_save(r->ckpt_dir, r->m, r->cfg, &r->st, path, sizeof path) < 0 ||
-        ckpt_prune(r->ckpt_dir, r->cfg->ckpt_keep) < 0)
+    int rc = 0;
+    if (is_root(r)) {
+        char path[4096];
+        rc = ckpt_save(r->ckpt_dir, r->m, r->cfg, &r->st, path, sizeof path);
+        if (rc == 0)
+            rc = ckpt_prune(r->ckpt_dir, r->cfg->ckpt_keep);
+        if (rc == 0)
+            progress_message(&r->pg, "checkpoint %s", path);
+    }
+    int vote, failed = comm_agree(rc == 0, &vote);
+    if (vote < 0)
         return -1;
-    progress_message(&r->pg, "checkpoint %s", path);
+    if (failed >= 0) {
+        r->reporter = failed;
+        return -1;
+    }
     return 0;
 }
 
@@ -370,6 +383,7 @@ static int train_and_save(run *r)
 
 static int run_all(run *r, const train_options *opt, int *reporter)
 {
+    r->reporter = TRAIN_REPORT_ALONE;
     const char *note = NULL;
     *reporter = TRAIN_REPORT_ALONE;
     int rc = setup_local(r, opt, &note);
@@ -390,7 +404,9 @@ static int run_all(run *r, const train_options *opt, int *reporter)
     progress_init(&r->pg, opt->out ? opt->out : stdout, r->ci->size == 1, (long)r->st.step,
                   r->total_steps, r->cfg->epochs);
     announce(r, note);
-    return train_and_save(r);
+    int done = train_and_save(r);
+    *reporter = r->reporter;
+    return done;
 }
 
 int train_run(const config *cfg, const comm_info *ci, const train_options *opt, int *reporter)
