@@ -2,8 +2,8 @@
  * and the collectives the trainer needs.
  *
  * Implemented with MPI (comm_mpi.c). Without a launcher the program is an MPI
- * singleton: one rank, and every collective a no-op. The NCCL implementation
- * of the gradient all-reduce will sit behind the same functions. */
+ * singleton: one rank, and every collective a no-op. The gradient
+ * all-reduce (grad_sync.c, below) runs over MPI or NCCL. */
 #ifndef ACCEL_COMM_H
 #define ACCEL_COMM_H
 
@@ -16,9 +16,6 @@ typedef struct {
 } comm_info;
 
 int comm_init(int *argc, char ***argv, comm_info *info);
-
-/* In place: buf becomes the element-wise mean over all ranks (host memory). */
-int comm_allreduce_mean(float *buf, size_t n);
 
 /* In place: buf becomes the element-wise sum over all ranks. */
 int comm_allreduce_sum_f64(double *buf, size_t n);
@@ -43,5 +40,38 @@ int comm_default_threads(const comm_info *ci);
 void comm_abort(int status);
 
 void comm_finalize(void);
+
+/* ---- the gradient all-reduce (grad_sync.c) ---------------------------------
+
+ * Averages the flat gradient buffer over all ranks in buckets, each started
+ * as soon as backward has produced it, so communication overlaps the rest
+ * of backward. Backward produces gradients from the end of the buffer
+ * towards its start (the last layer first), so buckets are cut from the
+ * end. Three ways:
+ *   MPI on host memory (the CPU backend): a non-blocking MPI_Iallreduce a
+ *       bucket;
+ *   NCCL (GPUs): ncclAllReduce(ncclAvg) a bucket, on a stream of its own
+ *       that waits for the compute stream, with asynchronous errors and a
+ *       time limit watched while waiting (comm/nccl.c);
+ *   MPI with host staging (GPUs without NCCL): the whole buffer, at the end.
+ * With one rank it does nothing: the gradient is already the mean. */
+typedef struct grad_sync grad_sync;
+
+struct backend;
+
+/* kind is a comm_backend_kind (auto, nccl or mpi). */
+grad_sync *gsync_open(struct backend *be, const comm_info *ci, float *grads, size_t n,
+                      double bucket_mb, int kind, double timeout_s);
+
+/* Gradients [from, n) of this step are final: starts the buckets they fill. */
+int gsync_ready(grad_sync *g, size_t from);
+
+/* Starts what is left and waits: the buffer then holds the mean. */
+int gsync_finish(grad_sync *g);
+
+/* Which implementation runs ("nccl", "mpi", "mpi (host staging)", "none"). */
+const char *gsync_name(const grad_sync *g);
+
+void gsync_close(grad_sync *g);
 
 #endif

@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "comm/mpi_fail.h"
 #include "trainer/err.h"
 
 static int world_size = 1;
 
-static int mpi_fail(const char *call, int code)
+int comm_mpi_fail(const char *call, int code)
 {
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
@@ -22,13 +23,6 @@ static int mpi_fail(const char *call, int code)
     return err_set("%s failed: %s (another rank may have died; see the messages above)", call,
                    text);
 }
-
-#define MPI_CHECK(call)                                                                            \
-    do {                                                                                           \
-        int mpi_rc_ = (call);                                                                      \
-        if (mpi_rc_ != MPI_SUCCESS)                                                                \
-            return mpi_fail(#call, mpi_rc_);                                                       \
-    } while (0)
 
 int comm_init(int *argc, char ***argv, comm_info *info)
 {
@@ -53,21 +47,6 @@ int comm_init(int *argc, char ***argv, comm_info *info)
 
 /* MPI counts are ints: long buffers go in pieces. */
 #define CHUNK (INT_MAX / 8)
-
-int comm_allreduce_mean(float *buf, size_t n)
-{
-    if (world_size == 1)
-        return 0;
-    for (size_t off = 0; off < n; off += CHUNK) {
-        int count = (int)(n - off < CHUNK ? n - off : CHUNK);
-        MPI_CHECK(
-            MPI_Allreduce(MPI_IN_PLACE, buf + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
-    }
-    const float inv = 1.0f / (float)world_size;
-    for (size_t i = 0; i < n; i++)
-        buf[i] *= inv;
-    return 0;
-}
 
 int comm_allreduce_sum_f64(double *buf, size_t n)
 {
@@ -98,7 +77,7 @@ int comm_agree(int ok, int *status)
     int mine = ok ? world_size : rank;
     int rc = MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) {
-        *status = mpi_fail("MPI_Allreduce (agreeing on start-up)", rc);
+        *status = comm_mpi_fail("MPI_Allreduce (agreeing on start-up)", rc);
         return rank;
     }
     return lowest == world_size ? -1 : lowest;

@@ -18,13 +18,40 @@ typedef struct backend backend;
 
 struct backend {
     const char *name;
-    void *impl; /* the backend's own state */
+    char description[256]; /* what it runs on, e.g. the GPU and its PCI bus id */
+    void *impl;            /* the backend's own state */
 
+    /* Backend memory. Everything is allocated at start-up, never in the step
+     * loop; bytes_allocated counts it. */
     int (*alloc)(backend *be, void **out, size_t bytes); /* zero-filled */
     void (*release)(backend *be, void *p);
+    size_t bytes_allocated;
+    /* Synchronous copies: when upload returns, src may be reused; when
+     * download returns, dst holds the data. */
     int (*upload)(backend *be, void *dst, const void *src, size_t bytes);
     int (*download)(backend *be, void *dst, const void *src, size_t bytes);
     int (*copy)(backend *be, void *dst, const void *src, size_t bytes);
+
+    /* Host memory the device copies from fastest (pinned on a GPU). */
+    int (*host_alloc)(backend *be, void **out, size_t bytes);
+    void (*host_release)(backend *be, void *p);
+
+    /* Input staging, double-buffered by slot (0 or 1), so the copy of the
+     * next batch overlaps the computation of this one:
+     *   upload_async     starts copying src (host_alloc memory) to dst once
+     *                    the slot's previous batch is consumed;
+     *   input_wait       makes the next computation wait for the slot's copies;
+     *   input_done       marks the slot's batch consumed (after its step);
+     *   input_host_wait  blocks until the slot's copies are done, so its host
+     *                    buffer may be refilled. */
+    int (*upload_async)(backend *be, int slot, void *dst, const void *src, size_t bytes);
+    int (*input_wait)(backend *be, int slot);
+    int (*input_done)(backend *be, int slot);
+    int (*input_host_wait)(backend *be, int slot);
+
+    /* The stream computations run on (a cudaStream_t), NULL on the CPU:
+     * for a communicator that must order itself with them. */
+    void *stream;
 
     /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */
     int (*gemm)(backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
@@ -69,13 +96,29 @@ struct backend {
 
 typedef enum { DEVICE_AUTO = 0, DEVICE_CPU, DEVICE_CUDA } device_kind;
 
-/* Opens the backend for `device`. threads is the CPU thread count (0 =
- * choose). Fails with a clear message when the device cannot be had.
- * *note receives a line worth telling the user (or NULL). */
-backend *backend_open(device_kind device, int threads, const char **note);
+typedef struct {
+    device_kind device;
+    int threads;           /* CPU threads for the math */
+    bool tf32;             /* TF32 tensor cores for matrix products (GPU) */
+    int local_rank;        /* picks the GPU: local_rank % visible GPUs */
+    int local_size;        /* ranks on this node */
+    bool allow_shared_gpu; /* let more ranks than GPUs share them */
+} backend_options;
+
+/* Opens the backend the options ask for: auto takes a GPU when this build
+ * has the CUDA backend and a GPU is usable, and the CPU otherwise. Fails
+ * with a clear message when the device asked for cannot be had. *note
+ * receives a line worth telling the user once (or NULL), e.g. why auto fell
+ * back to the CPU; it lives as long as the program. */
+backend *backend_open(const backend_options *o, const char **note);
 void backend_close(backend *be);
 
 /* The CPU backend (kernels/cpu/). */
 backend *backend_cpu_open(int threads);
+
+/* The CUDA backend (kernels/cuda/), in builds that have it. cuda_usable
+ * says whether a GPU can be used here, and if not, why (in *why). */
+bool backend_cuda_usable(const char **why);
+backend *backend_cuda_open(const backend_options *o);
 
 #endif

@@ -44,7 +44,9 @@ static const key_def cfg_keys[] = {
     {"run", "device", KT_ENUM, C(device), "auto", 0, 0, 0, "auto|cpu|cuda",
      "compute device: auto uses a GPU when there is one"},
     {"run", "threads", KT_INT, C(threads), "0", 0, 4096, 0, NULL,
-     "CPU threads for matrix products (0: OpenBLAS's own choice)"},
+     "CPU threads for the math (0: this rank's share of the node's cores)"},
+    {"run", "allow_shared_gpu", KT_BOOL, C(allow_shared_gpu), "false", 0, 0, 0, NULL,
+     "let more ranks than GPUs on a node share them"},
 
     {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx",
      "dataset format: idx (MNIST / Fashion-MNIST, gzipped or raw)"},
@@ -87,6 +89,15 @@ static const key_def cfg_keys[] = {
      "linear warmup from lr/warmup_steps to lr over this many steps"},
     {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, NOLIMIT, 0, NULL,
      "where the cosine schedule ends"},
+    {"optimizer", "tf32", KT_BOOL, C(tf32), "false", 0, 0, 0, NULL,
+     "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)"},
+
+    {"comm", "backend", KT_ENUM, C(comm_backend), "auto", 0, 0, 0, "auto|nccl|mpi",
+     "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl, or mpi"},
+    {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "4", 0, 1 << 20, LO_OPEN, NULL,
+     "all-reduce bucket size in MiB: each starts when backward has produced it"},
+    {"comm", "timeout_s", KT_REAL, C(comm_timeout_s), "300", 0, NOLIMIT, LO_OPEN, NULL,
+     "seconds an all-reduce may take before the job is ended as stuck"},
 
     {"checkpoint", "dir", KT_STR, C(ckpt_dir), "", 0, 0, 0, NULL,
      "checkpoint directory (empty: <run.dir>/checkpoints)"},
@@ -134,7 +145,8 @@ static const layer_key_def layer_keys[] = {
 
 #define N_KEYS       (sizeof cfg_keys / sizeof cfg_keys[0])
 #define N_LAYER_KEYS (sizeof layer_keys / sizeof layer_keys[0])
-static const char *const sections[] = {"run", "data", "train", "optimizer", "checkpoint", "layer"};
+static const char *const sections[] = {"run",        "data", "train", "optimizer",
+                                       "checkpoint", "comm", "layer"};
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -372,8 +384,8 @@ static void see_line(ini_state *st, const char *line)
     if (!is_section(st->section)) {
         char what[256];
         snprintf(what, sizeof what,
-                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint or "
-                 "layer)",
+                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint, comm "
+                 "or layer)",
                  st->section);
         fail_at(st, st->line, what);
         return;
@@ -603,7 +615,7 @@ int config_set(config *cfg, const char *assignment)
         int li = find_layer_by_name(cfg, section);
         if (li < 0)
             return err_set("--set %s: no section or layer named '%s' (sections: run, data, "
-                           "train, optimizer, checkpoint; layers by name, e.g. layer0)",
+                           "train, optimizer, checkpoint, comm; layers by name, e.g. layer0)",
                            assignment, section);
         rc = set_layer_key(cfg, li, key, value);
     }

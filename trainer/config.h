@@ -23,6 +23,7 @@ typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
 typedef enum { DATA_IDX = 0 } data_format_kind;
+typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
 
 typedef struct {
     int type;                /* layer_type; -1 until `type` is read */
@@ -45,6 +46,7 @@ typedef struct {
     char run_dir[CFG_STR_MAX];
     int device; /* device_kind */
     int threads;
+    bool allow_shared_gpu;
 
     /* [data] */
     int data_format; /* data_format_kind */
@@ -65,6 +67,12 @@ typedef struct {
     int schedule; /* schedule_kind */
     int warmup_steps;
     double min_lr;
+    bool tf32;
+
+    /* [comm] */
+    int comm_backend; /* comm_backend_kind */
+    double bucket_mb;
+    double comm_timeout_s;
 
     /* [checkpoint] */
     char ckpt_dir[CFG_STR_MAX]; /* "" means <run.dir>/checkpoints */

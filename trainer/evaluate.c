@@ -23,6 +23,8 @@ static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int6
 int evaluate(model *m, const dataset *ds, const comm_info *ci, int batch, double *loss,
              double *accuracy)
 {
+    m->x = m->x_slot[MODEL_SLOT_OTHER]; /* training may have moved them */
+    m->y = m->y_slot[MODEL_SLOT_OTHER];
     int64_t *idx = malloc(sizeof *idx * (size_t)batch);
     float *hx = malloc(sizeof *hx * (size_t)batch * ds->features);
     int32_t *hy = malloc(sizeof *hy * (size_t)batch);

@@ -41,10 +41,15 @@ static int alloc_buffers(model *m)
         be->alloc(be, (void **)&m->grads, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_m, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_v, pbytes) < 0 ||
-        be->alloc(be, (void **)&m->x, sizeof(float) * (size_t)m->max_rows * m->in_features) < 0 ||
-        be->alloc(be, (void **)&m->y, sizeof(int32_t) * (size_t)m->max_rows) < 0 ||
         be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * (size_t)m->max_rows) < 0)
         return -1;
+    for (int s = 0; s < 3; s++)
+        if (be->alloc(be, (void **)&m->x_slot[s],
+                      sizeof(float) * (size_t)m->max_rows * m->in_features) < 0 ||
+            be->alloc(be, (void **)&m->y_slot[s], sizeof(int32_t) * (size_t)m->max_rows) < 0)
+            return -1;
+    m->x = m->x_slot[MODEL_SLOT_OTHER];
+    m->y = m->y_slot[MODEL_SLOT_OTHER];
     m->host_stats = malloc(sizeof(float) * 2 * (size_t)m->max_rows);
     if (!m->host_stats)
         return err_set("out of host memory");
@@ -126,7 +131,7 @@ int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, dou
     return 0;
 }
 
-int model_backward(model *m, int rows)
+int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx)
 {
     for (int i = m->n_layers - 1; i >= 0; i--) {
         layer *l = &m->layers[i];
@@ -134,8 +139,15 @@ int model_backward(model *m, int rows)
         float *dx = i > 0 ? m->layers[i - 1].grad : NULL;
         if (l->ops->backward(m, l, x, dx, rows) < 0)
             return err_prefix("backward of layer %s", l->name);
+        if (ready && l->n_weight + l->n_bias > 0 && ready(ctx, l->param_offset) < 0)
+            return -1;
     }
     return 0;
+}
+
+int model_backward(model *m, int rows)
+{
+    return model_backward_notify(m, rows, NULL, NULL);
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
@@ -184,8 +196,10 @@ void model_free(model *m)
     be->release(be, m->grads);
     be->release(be, m->adam_m);
     be->release(be, m->adam_v);
-    be->release(be, m->x);
-    be->release(be, m->y);
+    for (int s = 0; s < 3; s++) {
+        be->release(be, m->x_slot[s]);
+        be->release(be, m->y_slot[s]);
+    }
     be->release(be, m->stats);
     free(m->host_stats);
     free(m->layers);

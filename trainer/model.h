@@ -15,6 +15,8 @@
 #include "trainer/config.h"
 #include "trainer/layer.h"
 
+enum { MODEL_SLOT_OTHER = 2 };
+
 struct model {
     backend *be;
     layer *layers;
@@ -25,8 +27,16 @@ struct model {
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v;
 
-    float *x;     /* input batch, max_rows x in_features */
-    int32_t *y;   /* labels, max_rows */
+    /* Forward reads its input from x (rows x in_features) and the loss its
+     * labels from y. They point at one of three buffers of max_rows rows:
+     * slots 0 and 1 hold training batches, one computing while the next is
+     * copied in (train.c); MODEL_SLOT_OTHER serves everything else and is
+     * where they point unless a caller moves them. */
+    float *x;
+    int32_t *y;
+    float *x_slot[3];
+    int32_t *y_slot[3];
+
     float *stats; /* per-row loss and correctness, 2 x max_rows */
     float *host_stats;
 
@@ -51,7 +61,14 @@ int model_forward(model *m, int rows, bool train);
  * d loss / d logits, scaled by `scale` (1 / global batch). */
 int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct);
 
-/* Backward through every layer, writing m->grads. */
+/* Told during backward that gradients [from, n_params) are final. */
+typedef int (*model_grads_ready)(void *ctx, size_t from);
+
+/* Backward through every layer, writing m->grads; after each layer with
+ * parameters, ready (when not NULL) hears how far the final part reaches. */
+int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx);
+
+/* model_backward_notify with no one to notify. */
 int model_backward(model *m, int rows);
 
 /* A 64-bit FNV-1a hash of the parameters and both Adam moments, to check

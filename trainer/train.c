@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/dataset.h"
 #include "data/sampler.h"
@@ -34,14 +35,16 @@ typedef struct {
     long steps_per_epoch;
     long horizon;     /* the schedule's length: all epochs */
     long total_steps; /* where this run stops: the horizon, or max_steps */
+    long first_step;  /* where this process started: 0, or the resumed step */
     ckpt_state st;
     resume_point rp;
+    grad_sync *gs;
     int reporter; /* who tells of a failure, see train_run */
 
-    /* host staging for one batch */
+    /* host staging, a batch for each input slot (see model.h) */
     int64_t *idx;
-    float *hx;
-    int32_t *hy;
+    float *hx[2];
+    int32_t *hy[2];
 
     /* the current logging window */
     double win_loss;
@@ -115,10 +118,14 @@ static int build_model(run *r)
         return -1;
     r->m->seed = cfg->seed;
     r->idx = malloc(sizeof *r->idx * (size_t)r->local_batch);
-    r->hx = malloc(sizeof *r->hx * (size_t)r->local_batch * r->train.features);
-    r->hy = malloc(sizeof *r->hy * (size_t)r->local_batch);
-    if (!r->idx || !r->hx || !r->hy)
-        return err_set("out of host memory for the batch buffers");
+    if (!r->idx)
+        return err_set("out of host memory for the batch indices");
+    backend *be = r->be;
+    for (int s = 0; s < 2; s++)
+        if (be->host_alloc(be, (void **)&r->hx[s],
+                           sizeof(float) * (size_t)r->local_batch * r->train.features) < 0 ||
+            be->host_alloc(be, (void **)&r->hy[s], sizeof(int32_t) * (size_t)r->local_batch) < 0)
+            return -1;
     return sampler_init(&r->smp, r->train.n, cfg->seed, cfg->shuffle);
 }
 
@@ -163,10 +170,11 @@ static void describe(run *r)
     for (int i = 0; i < m->n_layers && used < (int)sizeof shape - 16; i++)
         if (m->layers[i].type == LAYER_DENSE)
             used += snprintf(shape + used, sizeof shape - (size_t)used, "-%d", m->layers[i].out);
-    progress_message(&r->pg,
-                     "accel-train %s: model %s (%zu parameters) on %s (%d thread%s), %d rank%s",
-                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->threads,
-                     r->threads == 1 ? "" : "s", r->ci->size, r->ci->size == 1 ? "" : "s");
+    progress_message(&r->pg, "accel-train %s: model %s (%zu parameters) on %s (%s), %d rank%s",
+                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->be->description,
+                     r->ci->size, r->ci->size == 1 ? "" : "s");
+    progress_message(&r->pg, "memory: %.1f MiB of %s buffers, allocated at start-up",
+                     (double)r->be->bytes_allocated / (1 << 20), r->be->name);
     progress_message(&r->pg,
                      "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
                      "steps; output in %s",
@@ -174,31 +182,63 @@ static void describe(run *r)
                      r->cfg->batch_size, r->steps_per_epoch, r->total_steps, r->run_dir);
 }
 
-/* One optimizer step on global batch `step`. */
+static int grads_ready(void *gs, size_t from)
+{
+    return gsync_ready(gs, from);
+}
+
+/* Gathers global batch `step` (this rank's slice) into the host buffer of
+ * its slot and starts copying it to the device. */
+static int stage_batch(run *r, long step)
+{
+    backend *be = r->be;
+    model *m = r->m;
+    int slot = (int)(step & 1);
+    if (be->input_host_wait(be, slot) < 0)
+        return -1;
+    long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
+    sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
+    dataset_gather(&r->train, r->idx, r->local_batch, r->hx[slot], r->hy[slot]);
+    size_t xbytes = sizeof(float) * (size_t)r->local_batch * m->in_features;
+    if (be->upload_async(be, slot, m->x_slot[slot], r->hx[slot], xbytes) < 0 ||
+        be->upload_async(be, slot, m->y_slot[slot], r->hy[slot],
+                         sizeof(int32_t) * (size_t)r->local_batch) < 0)
+        return -1;
+    return 0;
+}
+
+/* One optimizer step on global batch `step`. The next batch is staged while
+ * this one's forward pass runs (on a GPU, where kernels run asynchronously). */
 static int train_step(run *r, long step, double *loss, double *grad_norm, double *lr)
 {
     model *m = r->m;
     backend *be = r->be;
-    long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
-    sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
-    dataset_gather(&r->train, r->idx, r->local_batch, r->hx, r->hy);
-    if (be->upload(be, m->x, r->hx, sizeof(float) * (size_t)r->local_batch * m->in_features) < 0 ||
-        be->upload(be, m->y, r->hy, sizeof(int32_t) * (size_t)r->local_batch) < 0)
+    int slot = (int)(step & 1);
+    if (step == (long)r->first_step && stage_batch(r, step) < 0)
         return -1;
+    if (be->input_wait(be, slot) < 0)
+        return -1;
+    m->x = m->x_slot[slot];
+    m->y = m->y_slot[slot];
     m->step = (uint32_t)step;
     m->first_row = (int64_t)r->ci->rank * r->local_batch;
-    double sums[2] = {0.0, 0.0};
-    if (model_forward(m, r->local_batch, true) < 0 ||
-        model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0 ||
-        model_backward(m, r->local_batch) < 0)
+    if (model_forward(m, r->local_batch, true) < 0)
         return -1;
+    if (step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
+        return -1;
+    double sums[2] = {0.0, 0.0};
     /* Each rank's gradient is the mean over its slice; the mean of those
-     * over ranks is the mean over the global batch. */
-    if (comm_allreduce_mean(m->grads, m->n_params) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
+     * over ranks, which gsync computes while backward runs, is the mean over
+     * the global batch. */
+    if (model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0 ||
+        model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0 ||
+        gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
         return -1;
     *loss = sums[0] / r->cfg->batch_size;
     *lr = schedule_lr(r->cfg, step, r->horizon);
-    return optim_step(m, r->cfg, step, *lr, grad_norm);
+    if (optim_step(m, r->cfg, step, *lr, grad_norm) < 0)
+        return -1;
+    return be->input_done(be, slot);
 }
 
 static int run_eval(run *r, long epoch)
@@ -293,9 +333,12 @@ static void run_free(run *r)
     if (r->mt.f)
         metrics_close(&r->mt);
     free(r->idx);
-    free(r->hx);
-    free(r->hy);
+    for (int s = 0; s < 2 && r->be; s++) {
+        r->be->host_release(r->be, r->hx[s]);
+        r->be->host_release(r->be, r->hy[s]);
+    }
     resume_free(&r->rp);
+    gsync_close(r->gs);
     sampler_free(&r->smp);
     model_free(r->m);
     dataset_free(&r->train);
@@ -310,7 +353,13 @@ static int setup_local(run *r, const train_options *opt, const char **note)
 {
     const config *cfg = r->cfg;
     r->threads = cfg->threads ? cfg->threads : comm_default_threads(r->ci);
-    r->be = backend_open((device_kind)cfg->device, r->threads, note);
+    backend_options bo = {.device = (device_kind)cfg->device,
+                          .threads = r->threads,
+                          .tf32 = cfg->tf32,
+                          .local_rank = r->ci->local_rank,
+                          .local_size = r->ci->local_size,
+                          .allow_shared_gpu = cfg->allow_shared_gpu};
+    r->be = backend_open(&bo, note);
     if (!r->be)
         return -1;
     if (load_data(r) < 0 || check_fit(r) < 0)
@@ -330,17 +379,21 @@ static int setup_local(run *r, const train_options *opt, const char **note)
 
 /* Start-up that needs every rank: the resume point goes from rank 0 to all,
  * then all check that they hold the same parameters. */
-static int setup_shared(run *r, bool *agreed)
+static int setup_shared(run *r)
 {
-    *agreed = false;
     if (resume_share(&r->rp, r->m, r->ci->rank) < 0)
         return -1;
     if (r->rp.found) {
+        r->first_step = r->rp.st.step;
         r->st.step = r->rp.st.step;
         r->st.epoch = r->rp.st.epoch;
         r->st.step_in_epoch = r->rp.st.step_in_epoch;
         r->st.samples_seen = r->rp.st.samples_seen;
     }
+    r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb,
+                       r->cfg->comm_backend, r->cfg->comm_timeout_s);
+    if (!r->gs)
+        return -1;
     uint64_t sum;
     if (model_checksum(r->m, &sum) < 0)
         return -1;
@@ -348,7 +401,6 @@ static int setup_shared(run *r, bool *agreed)
     if (same < 0)
         return -1;
     if (!same) {
-        *agreed = true;
         return err_set("the ranks start from different parameters (checksums differ): every rank "
                        "must run the same accel-train with the same config");
     }
@@ -357,6 +409,13 @@ static int setup_shared(run *r, bool *agreed)
 
 static void announce(run *r, const char *note)
 {
+    if (r->be->stream) { /* a GPU: every rank says which one it took */
+        char host[256] = "?";
+        gethostname(host, sizeof host - 1);
+        fprintf(r->pg.out, "rank %d (local %d) on %s: %s\n", r->ci->rank, r->ci->local_rank, host,
+                r->be->description);
+        fflush(r->pg.out);
+    }
     if (!is_root(r))
         return;
     if (note)
@@ -395,10 +454,15 @@ static int run_all(run *r, const train_options *opt, int *reporter)
         *reporter = failed; /* every rank stops here; `failed` says why */
         return -1;
     }
-    bool agreed;
-    if (setup_shared(r, &agreed) < 0) {
-        if (agreed)
-            *reporter = 0;
+    /* A failure here that every rank shares (a config that cannot work,
+     * differing parameters) is agreed on too; a collective that failed
+     * leaves this rank alone. */
+    rc = setup_shared(r);
+    failed = comm_agree(rc == 0, &vote);
+    if (vote < 0)
+        return -1;
+    if (failed >= 0) {
+        *reporter = failed;
         return -1;
     }
     progress_init(&r->pg, opt->out ? opt->out : stdout, r->ci->size == 1, (long)r->st.step,

@@ -1,6 +1,7 @@
 /* The CPU backend: OpenBLAS for matrix products, plain loops over the shared
  * formulas of kernels/math.h for everything elementwise. */
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@
  * packaging of cblas.h declares it. */
 void openblas_set_num_threads(int num_threads);
 
-static int cpu_alloc(backend *be, void **out, size_t bytes)
+static int cpu_host_alloc(backend *be, void **out, size_t bytes)
 {
     (void)be;
     /* 64-byte alignment for vector loads; aligned_alloc wants a multiple. */
@@ -21,6 +22,14 @@ static int cpu_alloc(backend *be, void **out, size_t bytes)
         return err_set("out of host memory allocating %zu bytes", bytes);
     memset(p, 0, rounded);
     *out = p;
+    return 0;
+}
+
+static int cpu_alloc(backend *be, void **out, size_t bytes)
+{
+    if (cpu_host_alloc(be, out, bytes) < 0)
+        return -1;
+    be->bytes_allocated += bytes;
     return 0;
 }
 
@@ -35,6 +44,19 @@ static int cpu_copy(backend *be, void *dst, const void *src, size_t bytes)
     (void)be;
     if (bytes)
         memmove(dst, src, bytes);
+    return 0;
+}
+
+/* The CPU's memory is the host's: input staging is a plain copy. */
+static int cpu_upload_async(backend *be, int slot, void *dst, const void *src, size_t bytes)
+{
+    (void)slot;
+    return cpu_copy(be, dst, src, bytes);
+}
+
+static int cpu_input_fence(backend *be, int slot)
+{
+    (void)be, (void)slot;
     return 0;
 }
 
@@ -152,11 +174,19 @@ backend *backend_cpu_open(int threads)
     if (threads > 0)
         openblas_set_num_threads(threads);
     be->name = "cpu";
+    snprintf(be->description, sizeof be->description, "OpenBLAS, %d thread%s", threads,
+             threads == 1 ? "" : "s");
     be->alloc = cpu_alloc;
     be->release = cpu_release;
     be->upload = cpu_copy;
     be->download = cpu_copy;
     be->copy = cpu_copy;
+    be->host_alloc = cpu_host_alloc;
+    be->host_release = cpu_release;
+    be->upload_async = cpu_upload_async;
+    be->input_wait = cpu_input_fence;
+    be->input_done = cpu_input_fence;
+    be->input_host_wait = cpu_input_fence;
     be->gemm = cpu_gemm;
     be->bias_act_forward = cpu_bias_act_forward;
     be->act_backward = cpu_act_backward;

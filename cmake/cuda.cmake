@@ -1,0 +1,69 @@
+# The CUDA backend's dependencies: nvcc, the CUDA runtime and cuBLAS (from
+# the toolkit), cuDNN and NCCL (often installed apart: CUDNN_ROOT and
+# NCCL_ROOT point at them). Sets ACCEL_WITH_CUDA.
+#   ACCEL_CUDA=AUTO  build the backend when everything is found, else CPU-only
+#   ACCEL_CUDA=ON    everything must be found; the error names what is not
+#   ACCEL_CUDA=OFF   CPU-only
+set(ACCEL_WITH_CUDA OFF)
+if(ACCEL_CUDA STREQUAL "OFF")
+  message(STATUS "accel-train: ACCEL_CUDA=OFF: building CPU-only")
+  return()
+endif()
+
+set(missing "")
+include(CheckLanguage)
+if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+  set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+endif()
+check_language(CUDA)
+if(NOT CMAKE_CUDA_COMPILER)
+  list(APPEND missing "nvcc (the CUDA toolkit)")
+else()
+  get_filename_component(nvcc_bin "${CMAKE_CUDA_COMPILER}" DIRECTORY)
+  get_filename_component(cuda_root "${nvcc_bin}" DIRECTORY)
+  set(CUDAToolkit_ROOT "${cuda_root}")
+  find_package(CUDAToolkit QUIET)
+  if(NOT TARGET CUDA::cudart)
+    list(APPEND missing "the CUDA runtime")
+  endif()
+  if(NOT TARGET CUDA::cublas)
+    list(APPEND missing "cuBLAS")
+  endif()
+  find_path(CUDNN_INCLUDE_DIR cudnn.h
+            HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+  find_library(CUDNN_LIBRARY cudnn
+               HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib64 lib)
+  if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+    list(APPEND missing "cuDNN (set CUDNN_ROOT)")
+  endif()
+  find_path(NCCL_INCLUDE_DIR nccl.h
+            HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY nccl
+               HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib64 lib)
+  if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
+    list(APPEND missing "NCCL (set NCCL_ROOT)")
+  endif()
+endif()
+
+if(missing)
+  string(REPLACE ";" ", " missing_text "${missing}")
+  if(ACCEL_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "accel-train: ACCEL_CUDA=ON, but not found: ${missing_text}. "
+                        "Install them, point CUDNN_ROOT / NCCL_ROOT at them, or use ACCEL_CUDA=OFF.")
+  endif()
+  message(STATUS "accel-train: no CUDA backend (not found: ${missing_text}); building CPU-only")
+  return()
+endif()
+
+if(NOT CMAKE_CUDA_ARCHITECTURES)
+  set(CMAKE_CUDA_ARCHITECTURES 80 90)
+endif()
+enable_language(CUDA)
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+set(ACCEL_WITH_CUDA ON)
+message(STATUS "accel-train: building the CUDA backend: CUDA ${CUDAToolkit_VERSION}, "
+               "architectures ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIBRARY}, "
+               "NCCL ${NCCL_LIBRARY}")

@@ -1,0 +1,185 @@
+#include <mpi.h>
+#include <stdlib.h>
+
+#include "comm/comm.h"
+#include "comm/mpi_fail.h"
+#include "kernels/backend.h"
+#include "trainer/config.h"
+#include "trainer/err.h"
+#ifdef ACCEL_HAVE_CUDA
+#include "comm/nccl.h"
+#endif
+
+typedef enum { GS_NONE, GS_MPI, GS_STAGED, GS_NCCL } gsync_kind;
+
+struct grad_sync {
+    gsync_kind kind;
+    backend *be;
+    float *grads;
+    size_t n, bucket; /* in floats */
+    int world;
+    size_t launched_from; /* buckets cover [launched_from, n) */
+    MPI_Request *reqs;
+    int n_reqs, max_reqs;
+    float *host; /* GS_STAGED: the buffer on the host */
+#ifdef ACCEL_HAVE_CUDA
+    nccl_comm *nccl;
+#endif
+};
+
+static int choose_kind(grad_sync *g, int kind, const comm_info *ci)
+{
+    bool gpu = g->be->stream != NULL;
+    if (kind == COMM_NCCL && !gpu)
+        return err_set("comm.backend = nccl needs the CUDA backend (run.device = cuda)");
+#ifndef ACCEL_HAVE_CUDA
+    (void)gpu;
+#endif
+    if (ci->size == 1)
+        g->kind = GS_NONE;
+    else if (!gpu)
+        g->kind = GS_MPI;
+    else if (kind == COMM_MPI)
+        g->kind = GS_STAGED;
+    else
+        g->kind = GS_NCCL;
+    return 0;
+}
+
+static int open_kind(grad_sync *g, const comm_info *ci, double timeout_s)
+{
+    (void)timeout_s, (void)ci;
+    if (g->kind == GS_MPI) {
+        g->max_reqs = (int)((g->n + g->bucket - 1) / g->bucket);
+        g->reqs = malloc(sizeof *g->reqs * (size_t)(g->max_reqs ? g->max_reqs : 1));
+        return g->reqs ? 0 : err_set("out of host memory for the all-reduce");
+    }
+    if (g->kind == GS_STAGED)
+        return g->be->host_alloc(g->be, (void **)&g->host, sizeof(float) * g->n);
+#ifdef ACCEL_HAVE_CUDA
+    if (g->kind == GS_NCCL) {
+        g->nccl = nccl_open(ci, g->be->stream, timeout_s);
+        return g->nccl ? 0 : -1;
+    }
+#endif
+    return 0;
+}
+
+grad_sync *gsync_open(backend *be, const comm_info *ci, float *grads, size_t n, double bucket_mb,
+                      int kind, double timeout_s)
+{
+    grad_sync *g = calloc(1, sizeof *g);
+    if (!g) {
+        err_set("out of host memory for the all-reduce");
+        return NULL;
+    }
+    g->be = be;
+    g->grads = grads;
+    g->n = n;
+    g->world = ci->size;
+    double floats = bucket_mb * (1 << 20) / sizeof(float);
+    g->bucket = floats < 1 ? 1 : floats > (1u << 30) ? (1u << 30) : (size_t)floats;
+    g->launched_from = n;
+    if (choose_kind(g, kind, ci) < 0 || open_kind(g, ci, timeout_s) < 0) {
+        gsync_close(g);
+        return NULL;
+    }
+    return g;
+}
+
+static int launch(grad_sync *g, size_t from, size_t to)
+{
+    float *p = g->grads + from;
+    int count = (int)(to - from);
+    if (g->kind == GS_MPI) {
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, p, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                 &g->reqs[g->n_reqs]));
+        g->n_reqs++;
+        return 0;
+    }
+#ifdef ACCEL_HAVE_CUDA
+    if (g->kind == GS_NCCL)
+        return nccl_allreduce_avg(g->nccl, p, (size_t)count);
+#endif
+    return 0;
+}
+
+int gsync_ready(grad_sync *g, size_t from)
+{
+    if (g->kind != GS_MPI && g->kind != GS_NCCL)
+        return 0; /* nothing, or everything at the end */
+    while (g->launched_from > 0) {
+        size_t start = g->launched_from > g->bucket ? g->launched_from - g->bucket : 0;
+        if (start < from)
+            break; /* this bucket is not complete yet */
+        if (launch(g, start, g->launched_from) < 0)
+            return -1;
+        g->launched_from = start;
+    }
+    return 0;
+}
+
+static int finish_staged(grad_sync *g)
+{
+    backend *be = g->be;
+    size_t bytes = sizeof(float) * g->n;
+    if (be->download(be, g->host, g->grads, bytes) < 0)
+        return -1;
+    for (size_t off = 0; off < g->n; off += (1u << 30)) {
+        int count = (int)(g->n - off < (1u << 30) ? g->n - off : (1u << 30));
+        MPI_CHECK(
+            MPI_Allreduce(MPI_IN_PLACE, g->host + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+    float inv = 1.0f / (float)g->world;
+    for (size_t i = 0; i < g->n; i++)
+        g->host[i] *= inv;
+    return be->upload(be, g->grads, g->host, bytes);
+}
+
+int gsync_finish(grad_sync *g)
+{
+    int rc = 0;
+    if (g->kind == GS_MPI || g->kind == GS_NCCL)
+        rc = gsync_ready(g, 0);
+    g->launched_from = g->n;
+    if (rc < 0)
+        return -1;
+    switch (g->kind) {
+    case GS_MPI: {
+        int n = g->n_reqs;
+        g->n_reqs = 0;
+        MPI_CHECK(MPI_Waitall(n, g->reqs, MPI_STATUSES_IGNORE));
+        float inv = 1.0f / (float)g->world;
+        for (size_t i = 0; i < g->n; i++)
+            g->grads[i] *= inv;
+        return 0;
+    }
+    case GS_STAGED:
+        return finish_staged(g);
+#ifdef ACCEL_HAVE_CUDA
+    case GS_NCCL:
+        return nccl_wait(g->nccl);
+#endif
+    default:
+        return 0;
+    }
+}
+
+const char *gsync_name(const grad_sync *g)
+{
+    static const char *names[] = {"none (one rank)", "mpi", "mpi (host staging)", "nccl"};
+    return names[g->kind];
+}
+
+void gsync_close(grad_sync *g)
+{
+    if (!g)
+        return;
+    free(g->reqs);
+    if (g->host)
+        g->be->host_release(g->be, g->host);
+#ifdef ACCEL_HAVE_CUDA
+    nccl_close(g->nccl);
+#endif
+    free(g);
+}

@@ -1,0 +1,29 @@
+/* nccl: the NCCL communicator of a job on GPUs.
+ *
+ * Bootstrapped with ncclGetUniqueId on rank 0 and a broadcast over MPI. Its
+ * all-reduces run on a stream of their own, ordered after the work already
+ * queued on the compute stream; nccl_wait then blocks until they are done,
+ * watching for NCCL's asynchronous errors and for the time limit, and
+ * aborts the communicator when either strikes, so a dead or stuck peer
+ * ends the job instead of hanging it. */
+#ifndef ACCEL_NCCL_H
+#define ACCEL_NCCL_H
+
+#include <stddef.h>
+
+#include "comm/comm.h"
+
+typedef struct nccl_comm nccl_comm;
+
+nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s);
+
+/* Averages buf (device memory) over the ranks, after what the compute
+ * stream has queued so far. */
+int nccl_allreduce_avg(nccl_comm *c, float *buf, size_t n);
+
+/* Waits for every all-reduce started; the compute stream then waits too. */
+int nccl_wait(nccl_comm *c);
+
+void nccl_close(nccl_comm *c);
+
+#endif

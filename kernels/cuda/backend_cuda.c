@@ -1,0 +1,334 @@
+/* The CUDA backend: cuBLAS for matrix products, the kernels of
+ * kernels/cuda (a .cu file each) for the rest, all on one compute stream;
+ * input batches are copied on a stream of their own (see backend.h's input
+ * staging). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernels.h"
+#include "trainer/err.h"
+
+typedef struct {
+    int device;
+    cudaStream_t compute, copy;
+    cublasHandle_t blas;
+    cudaEvent_t ready[2], consumed[2];     /* input staging, per slot */
+    double *sumsq_partials, *sumsq_result; /* device scratch for sumsq */
+} cuda_impl;
+
+static cuda_impl *impl_of(backend *be)
+{
+    return be->impl;
+}
+
+#define LAUNCH(launch)                                                                             \
+    do {                                                                                           \
+        cudaError_t launch_e_ = (launch);                                                          \
+        if (launch_e_ != cudaSuccess)                                                              \
+            return cuda_fail(#launch, launch_e_, __FILE__, __LINE__);                              \
+    } while (0)
+
+/* ---- memory ---------------------------------------------------------------- */
+
+static int gpu_alloc(backend *be, void **out, size_t bytes)
+{
+    cuda_impl *c = impl_of(be);
+    *out = NULL;
+    CUDA_TRY(cudaMalloc(out, bytes ? bytes : 1));
+    CUDA_TRY(cudaMemsetAsync(*out, 0, bytes, c->compute));
+    be->bytes_allocated += bytes;
+    return 0;
+}
+
+static void gpu_release(backend *be, void *p)
+{
+    (void)be;
+    if (p)
+        cudaFree(p); /* at shutdown: a failure here has no one to tell */
+}
+
+static int gpu_host_alloc(backend *be, void **out, size_t bytes)
+{
+    (void)be;
+    *out = NULL;
+    CUDA_TRY(cudaMallocHost(out, bytes ? bytes : 1));
+    return 0;
+}
+
+static void gpu_host_release(backend *be, void *p)
+{
+    (void)be;
+    if (p)
+        cudaFreeHost(p);
+}
+
+static int gpu_upload(backend *be, void *dst, const void *src, size_t bytes)
+{
+    cuda_impl *c = impl_of(be);
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->compute));
+    /* src may be pageable memory the caller reuses at once */
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    return 0;
+}
+
+static int gpu_download(backend *be, void *dst, const void *src, size_t bytes)
+{
+    cuda_impl *c = impl_of(be);
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->compute));
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    return 0;
+}
+
+static int gpu_copy(backend *be, void *dst, const void *src, size_t bytes)
+{
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, impl_of(be)->compute));
+    return 0;
+}
+
+/* ---- input staging ----------------------------------------------------------- */
+
+static int gpu_upload_async(backend *be, int slot, void *dst, const void *src, size_t bytes)
+{
+    cuda_impl *c = impl_of(be);
+    CUDA_TRY(cudaStreamWaitEvent(c->copy, c->consumed[slot], 0));
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->copy));
+    CUDA_TRY(cudaEventRecord(c->ready[slot], c->copy));
+    return 0;
+}
+
+static int gpu_input_wait(backend *be, int slot)
+{
+    cuda_impl *c = impl_of(be);
+    CUDA_TRY(cudaStreamWaitEvent(c->compute, c->ready[slot], 0));
+    return 0;
+}
+
+static int gpu_input_done(backend *be, int slot)
+{
+    cuda_impl *c = impl_of(be);
+    CUDA_TRY(cudaEventRecord(c->consumed[slot], c->compute));
+    return 0;
+}
+
+static int gpu_input_host_wait(backend *be, int slot)
+{
+    CUDA_TRY(cudaEventSynchronize(impl_of(be)->ready[slot]));
+    return 0;
+}
+
+/* ---- math -------------------------------------------------------------------- */
+
+/* cuBLAS is column-major: a row-major C = op(A) op(B) is the column-major
+ * C^T = op(B)^T op(A)^T, so the operands swap places. */
+static int gpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    CUBLAS_TRY(cublasSgemm(impl_of(be)->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta,
+                           c, ldc));
+    return 0;
+}
+
+static int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int rows,
+                                int cols, act_kind act)
+{
+    LAUNCH(cuk_bias_act_forward(impl_of(be)->compute, z, y, bias, rows, cols, act));
+    return 0;
+}
+
+static int gpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
+                            size_t n, act_kind act)
+{
+    LAUNCH(cuk_act_backward(impl_of(be)->compute, dz, dy, z, y, n, act));
+    return 0;
+}
+
+static int gpu_bias_grad(backend *be, float *db, const float *dz, int rows, int cols)
+{
+    LAUNCH(cuk_bias_grad(impl_of(be)->compute, db, dz, rows, cols));
+    return 0;
+}
+
+static int gpu_xent(backend *be, const float *z, const int32_t *labels, int rows, int cols,
+                    float scale, float *dz, float *stats)
+{
+    LAUNCH(cuk_xent(impl_of(be)->compute, z, labels, rows, cols, scale, dz, stats));
+    return 0;
+}
+
+static int gpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
+                       uint32_t layer, uint32_t step, uint64_t first)
+{
+    LAUNCH(cuk_dropout(impl_of(be)->compute, y, x, n, rate, seed, layer, step, first));
+    return 0;
+}
+
+static int gpu_sumsq(backend *be, const float *x, size_t n, double *out)
+{
+    cuda_impl *c = impl_of(be);
+    LAUNCH(cuk_sumsq(c->compute, x, n, c->sumsq_partials, c->sumsq_result));
+    CUDA_TRY(
+        cudaMemcpyAsync(out, c->sumsq_result, sizeof *out, cudaMemcpyDeviceToHost, c->compute));
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    return 0;
+}
+
+static int gpu_adam(backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                    const adam_hyper *h)
+{
+    LAUNCH(cuk_adam(impl_of(be)->compute, p, g, m, v, n, *h));
+    return 0;
+}
+
+/* ---- opening and closing -------------------------------------------------------- */
+
+static void gpu_destroy(backend *be)
+{
+    cuda_impl *c = impl_of(be);
+    if (c) {
+        cudaSetDevice(c->device);
+        if (c->compute)
+            cudaStreamSynchronize(c->compute);
+        cudaFree(c->sumsq_partials);
+        cudaFree(c->sumsq_result);
+        for (int s = 0; s < 2; s++) {
+            if (c->ready[s])
+                cudaEventDestroy(c->ready[s]);
+            if (c->consumed[s])
+                cudaEventDestroy(c->consumed[s]);
+        }
+        if (c->blas)
+            cublasDestroy(c->blas);
+        if (c->copy)
+            cudaStreamDestroy(c->copy);
+        if (c->compute)
+            cudaStreamDestroy(c->compute);
+        free(c);
+    }
+    free(be);
+}
+
+bool backend_cuda_usable(const char **why)
+{
+    static char reason[256];
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        snprintf(reason, sizeof reason, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+        *why = reason;
+        return false;
+    }
+    if (count == 0) {
+        *why = "no CUDA device is visible";
+        return false;
+    }
+    *why = NULL;
+    return true;
+}
+
+/* local_rank % visible GPUs, or an error when ranks would have to share. */
+static int pick_device(const backend_options *o, int *device)
+{
+    int count = 0;
+    CUDA_TRY(cudaGetDeviceCount(&count));
+    if (count == 0)
+        return err_set("run.device = cuda, but no CUDA device is visible (CUDA_VISIBLE_DEVICES "
+                       "= %s)",
+                       getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "unset");
+    if (o->local_size > count && !o->allow_shared_gpu)
+        return err_set("%d ranks on this node but %d GPU%s visible: start one rank per GPU, or "
+                       "set run.allow_shared_gpu = true",
+                       o->local_size, count, count == 1 ? "" : "s");
+    *device = o->local_rank % count;
+    return 0;
+}
+
+static int describe_device(backend *be, int device)
+{
+    struct cudaDeviceProp prop;
+    char bus[32] = "?";
+    CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+    CUDA_TRY(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
+    snprintf(be->description, sizeof be->description, "GPU %d: %.120s, PCI %.31s, %.1f GiB", device,
+             prop.name, bus, (double)prop.totalGlobalMem / (1 << 30));
+    return 0;
+}
+
+static int open_impl(backend *be, const backend_options *o)
+{
+    cuda_impl *c = impl_of(be);
+    if (pick_device(o, &c->device) < 0)
+        return -1;
+    CUDA_TRY(cudaSetDevice(c->device));
+    if (describe_device(be, c->device) < 0)
+        return -1;
+    CUDA_TRY(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking));
+    CUDA_TRY(cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking));
+    for (int s = 0; s < 2; s++) {
+        CUDA_TRY(cudaEventCreateWithFlags(&c->ready[s], cudaEventDisableTiming));
+        CUDA_TRY(cudaEventCreateWithFlags(&c->consumed[s], cudaEventDisableTiming));
+    }
+    CUBLAS_TRY(cublasCreate(&c->blas));
+    CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
+    CUBLAS_TRY(
+        cublasSetMathMode(c->blas, o->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
+    CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));
+    be->stream = c->compute;
+    return 0;
+}
+
+static void set_ops(backend *be)
+{
+    be->name = "cuda";
+    be->alloc = gpu_alloc;
+    be->release = gpu_release;
+    be->upload = gpu_upload;
+    be->download = gpu_download;
+    be->copy = gpu_copy;
+    be->host_alloc = gpu_host_alloc;
+    be->host_release = gpu_host_release;
+    be->upload_async = gpu_upload_async;
+    be->input_wait = gpu_input_wait;
+    be->input_done = gpu_input_done;
+    be->input_host_wait = gpu_input_host_wait;
+    be->gemm = gpu_gemm;
+    be->bias_act_forward = gpu_bias_act_forward;
+    be->act_backward = gpu_act_backward;
+    be->bias_grad = gpu_bias_grad;
+    be->xent = gpu_xent;
+    be->dropout_forward = gpu_dropout;
+    be->dropout_backward = gpu_dropout; /* the mask is its own derivative */
+    be->sumsq = gpu_sumsq;
+    be->adam = gpu_adam;
+    be->destroy = gpu_destroy;
+}
+
+backend *backend_cuda_open(const backend_options *o)
+{
+    const char *why;
+    if (!backend_cuda_usable(&why)) {
+        err_set("run.device = cuda, but there is no usable GPU: %s (use run.device = auto or cpu)",
+                why);
+        return NULL;
+    }
+    backend *be = calloc(1, sizeof *be);
+    cuda_impl *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        err_set("out of host memory opening the CUDA backend");
+        return NULL;
+    }
+    be->impl = c;
+    set_ops(be);
+    if (open_impl(be, o) < 0) {
+        err_prefix("opening the CUDA backend");
+        gpu_destroy(be);
+        return NULL;
+    }
+    return be;
+}
