@@ -1,8 +1,8 @@
 /* comm: the process group. Who this process is among the ranks of the job,
  * and the collectives the trainer needs.
  *
- * Implemented with MPI (comm_mpi.c). Without a launcher the program is an MPI
- * singleton: one rank, and every collective a no-op. The gradient
+ * Implemented with MPI (comm_mpi.c). Without a launcher (mpirun, srun) the
+ * job has one rank, MPI is not started, and every collective is a no-op. The gradient
  * all-reduce (grad_sync.c, below) runs over MPI or NCCL. */
 #ifndef ACCEL_COMM_H
 #define ACCEL_COMM_H

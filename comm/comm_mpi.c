@@ -6,7 +6,10 @@
 #include <limits.h>
 #include <mpi.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "comm/mpi_fail.h"
@@ -24,12 +27,41 @@ int comm_mpi_fail(const char *call, int code)
                    text);
 }
 
+static bool mpi_started;
+
+/* Whether a launcher (mpirun, srun, mpiexec) started this process: each
+ * leaves its mark in the environment. */
+static bool launched(void)
+{
+    static const char *const marks[] = {
+        "OMPI_COMM_WORLD_SIZE", /* Open MPI's mpirun */
+        "PMIX_RANK",            /* PMIx launchers: srun --mpi=pmix, Open MPI 5 */
+        "PMI_RANK",             /* MPICH's hydra, srun --mpi=pmi2 */
+        "PMI_SIZE",
+    };
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (getenv(marks[i]))
+            return true;
+    const char *force = getenv("ACCEL_MPI");
+    return force && !strcmp(force, "1");
+}
+
 int comm_init(int *argc, char ***argv, comm_info *info)
 {
+    /* Without a launcher the job has one rank and needs no MPI at all.
+     * Skipping MPI_Init then saves Open MPI's singleton start-up (it spawns
+     * an orted daemon) and lets the program run where Open MPI's plugins
+     * and daemons are not installed. ACCEL_MPI=1 forces MPI on. */
+    if (!launched()) {
+        *info = (comm_info){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
+        world_size = 1;
+        return 0;
+    }
     int inited = 0;
     MPI_CHECK(MPI_Initialized(&inited));
     if (!inited)
         MPI_CHECK(MPI_Init(argc, argv));
+    mpi_started = true;
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &info->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &info->size));
@@ -106,13 +138,14 @@ int comm_default_threads(const comm_info *ci)
 
 void comm_abort(int status)
 {
-    MPI_Abort(MPI_COMM_WORLD, status);
+    if (mpi_started)
+        MPI_Abort(MPI_COMM_WORLD, status);
+    exit(status);
 }
 
 void comm_finalize(void)
 {
     int fin = 0;
-    MPI_Finalized(&fin);
-    if (!fin)
+    if (mpi_started && MPI_Finalized(&fin) == MPI_SUCCESS && !fin)
         MPI_Finalize();
 }

@@ -4,11 +4,19 @@
 
 #include "trainer/err.h"
 
+/* OpenBLAS's description of its build (version, threading, kernel). */
+char *openblas_get_config(void);
+
 #ifndef ACCEL_HAVE_CUDA
 bool backend_cuda_usable(const char **why)
 {
     *why = "this accel-train was built without the CUDA backend";
     return false;
+}
+
+void backend_cuda_versions(char *buf, size_t size)
+{
+    snprintf(buf, size, "CUDA: not in this build\n");
 }
 
 backend *backend_cuda_open(const backend_options *o)
@@ -40,6 +48,13 @@ backend *backend_open(const backend_options *o, const char **note)
 #endif
     }
     return backend_cpu_open(o->threads);
+}
+
+void backend_versions(char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "OpenBLAS: %s\n", openblas_get_config());
+    if (n > 0 && (size_t)n < size)
+        backend_cuda_versions(buf + n, size - (size_t)n);
 }
 
 void backend_close(backend *be)

@@ -119,6 +119,11 @@ backend *backend_cpu_open(int threads);
 /* The CUDA backend (kernels/cuda/), in builds that have it. cuda_usable
  * says whether a GPU can be used here, and if not, why (in *why). */
 bool backend_cuda_usable(const char **why);
+
+/* The versions of the libraries the build runs on, one per line (for
+ * --version and the GPU check kit's results). */
+void backend_versions(char *buf, size_t size);
+void backend_cuda_versions(char *buf, size_t size);
 backend *backend_cuda_open(const backend_options *o);
 
 #endif

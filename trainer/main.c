@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "comm/comm.h"
+#include "kernels/backend.h"
 #include "trainer/cli.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
@@ -90,7 +91,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (args.version) {
-        printf("accel-train %s\n", ACCEL_VERSION);
+        char versions[1024];
+        backend_versions(versions, sizeof versions);
+        printf("accel-train %s\n%s", ACCEL_VERSION, versions);
         return 0;
     }
     return run(&args);

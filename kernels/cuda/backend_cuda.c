@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cudnn.h>
+#include <nccl.h>
+
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/kernels.h"
@@ -209,6 +212,20 @@ static void gpu_destroy(backend *be)
         free(c);
     }
     free(be);
+}
+
+void backend_cuda_versions(char *buf, size_t size)
+{
+    int runtime = 0, driver = 0;
+    cudaRuntimeGetVersion(&runtime);
+    cudaDriverGetVersion(&driver); /* 0 when there is no driver */
+    int nccl = 0;
+    ncclGetVersion(&nccl);
+    size_t cudnn = cudnnGetVersion();
+    snprintf(buf, size,
+             "CUDA runtime: %d.%d\nCUDA driver: %d.%d\ncuDNN: %zu.%zu.%zu\nNCCL: %d.%d.%d\n",
+             runtime / 1000, runtime % 1000 / 10, driver / 1000, driver % 1000 / 10, cudnn / 10000,
+             cudnn / 100 % 100, cudnn % 100, nccl / 10000, nccl / 100 % 100, nccl % 100);
 }
 
 bool backend_cuda_usable(const char **why)

@@ -10,7 +10,8 @@ for s in '\[run\]' '\[data\]' '\[train\]' '\[optimizer\]' '\[checkpoint\]' '\[la
     grep -q -- "$s" out.txt || fail "--help does not mention $s"
 done
 run --version
-[ $rc -eq 0 ] && grep -Eq '^accel-train [0-9]+\.[0-9]+\.[0-9]+$' out.txt || fail "--version"
+[ $rc -eq 0 ] && head -1 out.txt | grep -Eq '^accel-train [0-9]+\.[0-9]+\.[0-9]+$' &&
+    grep -q '^OpenBLAS: ' out.txt || fail "--version"
 
 expect_fail 2 "no config file given" 
 expect_fail 2 "unknown option '--frobnicate'" --frobnicate x.ini

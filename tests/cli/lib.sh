@@ -3,7 +3,7 @@ set -u
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-FASHION=/usr/share/datasets/fashion-mnist
+FASHION=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 
 fail() {
     echo "FAIL: $*"

@@ -1,0 +1,139 @@
+#!/bin/bash
+# check.sh: the GPU check kit. On any machine with an NVIDIA GPU:
+#   tests/gpu/check.sh [--out DIR]
+# run from a source tree (it builds build-gpu with the CUDA backend unless
+# that exists) or from an unpacked launch/bundle.sh tarball (it uses the
+# bundle's programs). It runs the GPU tests (every backend operation against
+# the CPU backend; 200 steps on the GPU against the CPU; exact resume on the
+# GPU), times the example configs on the GPU, and writes a dated results
+# file, with the GPU, driver, CUDA, cuDNN and NCCL versions, under DIR
+# (default bench/results). Exits non-zero when a test fails, and 77 when
+# there is no usable GPU.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=$root/bench/results
+[ "${1:-}" = "--out" ] && out=$2
+mkdir -p "$out"
+
+if [ -x "$root/bin/accel-train" ]; then # a bundle
+    bin=$root/bin
+    prog=$bin/accel-train diff=$bin/ckpt_diff probe=$bin/gpu_probe ops=$bin/test_gpu_ops
+    export FASHION_DIR=$root/data/fashion-mnist
+else # a source tree
+    build=${BUILD:-$root/build-gpu}
+    if [ ! -x "$build/tests/gpu/test_gpu_ops" ]; then
+        cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DACCEL_CUDA=ON &&
+            cmake --build "$build" -j"$(nproc)" || { echo "check.sh: the build failed"; exit 1; }
+    fi
+    prog=$build/accel-train diff=$build/tests/ckpt_diff probe=$build/tests/gpu/gpu_probe
+    ops=$build/tests/gpu/test_gpu_ops
+fi
+
+# The CUDA libraries come from this machine: add the directories that hold
+# the ones the programs cannot find yet.
+cuda_dirs() {
+    ls -d "${CUDA_HOME:-/usr/local/cuda}"/lib64 "${CUDA_HOME:-/usr/local/cuda}"/lib 2>/dev/null
+    python3 - 2>/dev/null <<'PY'
+import glob, os
+try:
+    import nvidia
+    for base in nvidia.__path__:
+        for lib in glob.glob(os.path.join(base, "*", "lib")):
+            print(lib)
+except ImportError:
+    pass
+PY
+}
+missing=$(ldd "$prog" "$ops" | awk '/not found/ { print $1 }' | sort -u)
+for lib in $missing; do
+    for d in $(cuda_dirs); do
+        if [ -e "$d/$lib" ]; then
+            export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+            break
+        fi
+    done
+done
+still=$(ldd "$prog" "$ops" | awk '/not found/ { print $1 }' | sort -u | tr '\n' ' ')
+[ -z "$still" ] || { echo "check.sh: cannot find $still(set LD_LIBRARY_PATH)"; exit 1; }
+"$probe" || exit 77
+
+stamp=$(date -u +%Y-%m-%d)
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+slug=$(echo "${gpu:-gpu}" | tr -cs 'A-Za-z0-9' '-' | sed 's/-$//')
+report=$out/gpu-$stamp-$slug.md
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+run_test() { # name command...
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@" >"$work/$name.log" 2>&1; then
+        status=passed
+    else
+        status="FAILED ($?)"
+        failed=1
+    fi
+    tail -25 "$work/$name.log"
+    printf '| %s | %s |\n' "$name" "$status" >>"$work/tests.md"
+}
+run_test gpu_ops "$ops"
+run_test gpu_train bash "$here/gpu_train.sh" "$prog" "$root" "$diff" "$probe"
+
+# Throughput: the median samples/s of the logged windows after the first.
+bench() { # name batch steps
+    local dir=$work/bench-$1
+    (cd "$work" && "$prog" "$root/configs/fashion_mlp.ini" --set run.device=cuda \
+        --set run.dir="$dir" --set data.batch_size="$2" --set train.max_steps="$3" \
+        --set train.log_every=$(($3 / 5)) --set data.test= \
+        ${FASHION_DIR:+--set data.train=$FASHION_DIR/train} >"$dir.log" 2>&1) || {
+        printf '| %s | %s | failed | |\n' "$1" "$2"
+        failed=1
+        return
+    }
+    local sps
+    sps=$(grep -o '"samples_per_s":[0-9.e+]*' "$dir/metrics.jsonl" | tail -4 | cut -d: -f2 |
+        sort -g | awk '{ v[NR] = $1 } END { print (v[2] + v[3]) / 2 }')
+    awk -v n="$1" -v b="$2" -v s="$sps" \
+        'BEGIN { printf "| %s | %d | %.0f | %.1f |\n", n, b, s, s / b }'
+}
+{
+    echo "| config | batch | samples/s | steps/s |"
+    echo "|---|---|---|---|"
+    bench fashion_mlp 64 1000
+    bench fashion_mlp 1024 500
+} >"$work/bench.md"
+
+{
+    echo "# GPU check, $stamp"
+    echo
+    echo "Host: $(hostname); GPU: ${gpu:-unknown}"
+    echo
+    echo '```'
+    nvidia-smi --query-gpu=name,driver_version,memory.total,pci.bus_id --format=csv 2>/dev/null
+    "$prog" --version
+    echo '```'
+    echo
+    echo "## Tests"
+    echo
+    echo "| test | result |"
+    echo "|---|---|"
+    cat "$work/tests.md"
+    echo
+    echo "## Throughput (configs/fashion_mlp.ini on the GPU, one rank)"
+    echo
+    cat "$work/bench.md"
+    echo
+    echo "## Logs"
+    for f in "$work"/gpu_*.log; do
+        echo
+        echo "### $(basename "$f")"
+        echo '```'
+        tail -40 "$f"
+        echo '```'
+    done
+} >"$report"
+echo "check.sh: results in $report"
+exit $failed

@@ -1,0 +1,230 @@
+/* test_gpu_ops: every operation of the CUDA backend against the CPU backend
+ * on the same random inputs. float32: max |gpu - cpu| / max |cpu| <= 1e-5
+ * (matrix products sum in different orders); TF32 matrix products: <= 2e-3;
+ * dropout masks: identical. Reports SKIPPED (exit 77) where no GPU is usable. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "testutil.h"
+#include "trainer/err.h"
+
+static backend *cpu, *gpu, *gpu_tf32;
+
+static void setup(void)
+{
+    cpu = backend_cpu_open(1);
+    backend_options o = {.device = DEVICE_CUDA, .threads = 1, .local_rank = 0, .local_size = 1};
+    gpu = backend_cuda_open(&o);
+    ck_assert_msg(gpu != NULL, "%s", err_msg());
+    o.tf32 = true;
+    gpu_tf32 = backend_cuda_open(&o);
+    ck_assert_msg(gpu_tf32 != NULL, "%s", err_msg());
+}
+
+static void teardown(void)
+{
+    backend_close(gpu_tf32);
+    backend_close(gpu);
+    backend_close(cpu);
+}
+
+/* A buffer on both backends with the same contents. */
+typedef struct {
+    float *c, *g;
+    size_t n;
+} pair;
+
+static pair pair_new(backend *gb, size_t n, float lo, float hi, uint64_t seed)
+{
+    pair p = {.n = n};
+    float *host = malloc(sizeof(float) * (n ? n : 1));
+    tu_fill_uniform(host, n, lo, hi, seed);
+    ck_assert_int_eq(cpu->alloc(cpu, (void **)&p.c, sizeof(float) * n), 0);
+    ck_assert_int_eq(gb->alloc(gb, (void **)&p.g, sizeof(float) * n), 0);
+    ck_assert_int_eq(cpu->upload(cpu, p.c, host, sizeof(float) * n), 0);
+    ck_assert_int_eq(gb->upload(gb, p.g, host, sizeof(float) * n), 0);
+    free(host);
+    return p;
+}
+
+static void pair_free(backend *gb, pair *p)
+{
+    cpu->release(cpu, p->c);
+    gb->release(gb, p->g);
+}
+
+/* max |gpu - cpu| / max |cpu| */
+static double rel_err(backend *gb, const pair *p)
+{
+    float *a = malloc(sizeof(float) * p->n), *b = malloc(sizeof(float) * p->n);
+    ck_assert_int_eq(gb->download(gb, a, p->g, sizeof(float) * p->n), 0);
+    ck_assert_int_eq(cpu->download(cpu, b, p->c, sizeof(float) * p->n), 0);
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < p->n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        worst = d > worst || isnan(d) ? d : worst;
+        scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+    }
+    free(a);
+    free(b);
+    return scale > 0 ? worst / scale : worst;
+}
+
+static void check_gemm(backend *gb, bool ta, bool tb, double tol)
+{
+    const int m = 64, n = 256, k = 784;
+    pair a = pair_new(gb, (size_t)m * k, -1, 1, 1), b = pair_new(gb, (size_t)k * n, -1, 1, 2);
+    pair c = pair_new(gb, (size_t)m * n, -1, 1, 3);
+    int lda = ta ? m : k, ldb = tb ? k : n;
+    ck_assert_int_eq(cpu->gemm(cpu, ta, tb, m, n, k, 0.5f, a.c, lda, b.c, ldb, 0.25f, c.c, n), 0);
+    ck_assert_int_eq(gb->gemm(gb, ta, tb, m, n, k, 0.5f, a.g, lda, b.g, ldb, 0.25f, c.g, n), 0);
+    double e = rel_err(gb, &c);
+    ck_assert_msg(e <= tol, "gemm ta=%d tb=%d: relative error %g > %g", ta, tb, e, tol);
+    pair_free(gb, &a), pair_free(gb, &b), pair_free(gb, &c);
+}
+
+START_TEST(gemm_fp32_and_tf32)
+{
+    for (int t = 0; t < 4; t++) {
+        check_gemm(gpu, t & 1, t & 2, 1e-5);
+        check_gemm(gpu_tf32, t & 1, t & 2, 2e-3);
+    }
+}
+END_TEST
+
+START_TEST(activations)
+{
+    const int rows = 37, cols = 300;
+    for (int act = ACT_NONE; act <= ACT_GELU; act++) {
+        pair z = pair_new(gpu, (size_t)rows * cols, -4, 4, 10 + act);
+        pair y = pair_new(gpu, (size_t)rows * cols, 0, 0, 0);
+        pair bias = pair_new(gpu, cols, -1, 1, 20 + act);
+        pair dy = pair_new(gpu, (size_t)rows * cols, -1, 1, 30 + act);
+        ck_assert_int_eq(cpu->bias_act_forward(cpu, z.c, y.c, bias.c, rows, cols, act), 0);
+        ck_assert_int_eq(gpu->bias_act_forward(gpu, z.g, y.g, bias.g, rows, cols, act), 0);
+        ck_assert_double_le(rel_err(gpu, &z), 1e-5);
+        ck_assert_double_le(rel_err(gpu, &y), 1e-5);
+        size_t n = (size_t)rows * cols;
+        ck_assert_int_eq(cpu->act_backward(cpu, dy.c, dy.c, z.c, y.c, n, act), 0);
+        ck_assert_int_eq(gpu->act_backward(gpu, dy.g, dy.g, z.g, y.g, n, act), 0);
+        ck_assert_msg(rel_err(gpu, &dy) <= 1e-5, "act %d backward", act);
+        pair_free(gpu, &z), pair_free(gpu, &y), pair_free(gpu, &bias), pair_free(gpu, &dy);
+    }
+}
+END_TEST
+
+START_TEST(bias_grad_and_sumsq)
+{
+    const int rows = 1000, cols = 129;
+    pair dz = pair_new(gpu, (size_t)rows * cols, -1, 1, 40), db = pair_new(gpu, cols, 0, 0, 0);
+    ck_assert_int_eq(cpu->bias_grad(cpu, db.c, dz.c, rows, cols), 0);
+    ck_assert_int_eq(gpu->bias_grad(gpu, db.g, dz.g, rows, cols), 0);
+    ck_assert_double_le(rel_err(gpu, &db), 1e-5);
+    double sc, sg;
+    ck_assert_int_eq(cpu->sumsq(cpu, dz.c, dz.n, &sc), 0);
+    ck_assert_int_eq(gpu->sumsq(gpu, dz.g, dz.n, &sg), 0);
+    ck_assert_double_le(fabs(sc - sg) / sc, 1e-12);
+    pair_free(gpu, &dz), pair_free(gpu, &db);
+}
+END_TEST
+
+START_TEST(softmax_cross_entropy)
+{
+    const int rows = 300, cols = 10;
+    pair z = pair_new(gpu, (size_t)rows * cols, -8, 8, 50), dz = pair_new(gpu, z.n, 0, 0, 0);
+    pair st = pair_new(gpu, 2 * (size_t)rows, 0, 0, 0);
+    int32_t labels[300], *lc, *lg;
+    for (int r = 0; r < rows; r++)
+        labels[r] = (r * 7) % cols;
+    ck_assert_int_eq(cpu->alloc(cpu, (void **)&lc, sizeof labels), 0);
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&lg, sizeof labels), 0);
+    ck_assert_int_eq(cpu->upload(cpu, lc, labels, sizeof labels), 0);
+    ck_assert_int_eq(gpu->upload(gpu, lg, labels, sizeof labels), 0);
+    ck_assert_int_eq(cpu->xent(cpu, z.c, lc, rows, cols, 1.0f / rows, dz.c, st.c), 0);
+    ck_assert_int_eq(gpu->xent(gpu, z.g, lg, rows, cols, 1.0f / rows, dz.g, st.g), 0);
+    ck_assert_double_le(rel_err(gpu, &dz), 1e-5);
+    ck_assert_double_le(rel_err(gpu, &st), 1e-5);
+    cpu->release(cpu, lc), gpu->release(gpu, lg);
+    pair_free(gpu, &z), pair_free(gpu, &dz), pair_free(gpu, &st);
+}
+END_TEST
+
+START_TEST(dropout_masks_identical)
+{
+    const size_t n = 100003;
+    pair x = pair_new(gpu, n, -1, 1, 60), y = pair_new(gpu, n, 0, 0, 0);
+    ck_assert_int_eq(cpu->dropout_forward(cpu, y.c, x.c, n, 0.3f, 42, 2, 17, 123456789), 0);
+    ck_assert_int_eq(gpu->dropout_forward(gpu, y.g, x.g, n, 0.3f, 42, 2, 17, 123456789), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    pair_free(gpu, &x), pair_free(gpu, &y);
+}
+END_TEST
+
+START_TEST(adam_step)
+{
+    const size_t n = 50000;
+    pair p = pair_new(gpu, n, -1, 1, 70), g = pair_new(gpu, n, -1, 1, 71);
+    pair m = pair_new(gpu, n, -0.1f, 0.1f, 72), v = pair_new(gpu, n, 0, 0.01f, 73);
+    adam_hyper h = {.lr = 1e-3f,
+                    .beta1 = 0.9f,
+                    .beta2 = 0.999f,
+                    .eps = 1e-8f,
+                    .one_minus_beta1 = 0.1f,
+                    .one_minus_beta2 = 0.001f,
+                    .weight_decay = 0.01f,
+                    .l2 = 0.0f,
+                    .grad_scale = 0.5f,
+                    .bias_corr1 = 0.271f,
+                    .bias_corr2_sqrt = 0.0547f};
+    ck_assert_int_eq(cpu->adam(cpu, p.c, g.c, m.c, v.c, n, &h), 0);
+    ck_assert_int_eq(gpu->adam(gpu, p.g, g.g, m.g, v.g, n, &h), 0);
+    ck_assert_double_le(rel_err(gpu, &p), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &m), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &v), 1e-6);
+    pair_free(gpu, &p), pair_free(gpu, &g), pair_free(gpu, &m), pair_free(gpu, &v);
+}
+END_TEST
+
+START_TEST(staged_input_arrives)
+{
+    const size_t n = 4096;
+    float *host, *dev, back[4096];
+    ck_assert_int_eq(gpu->host_alloc(gpu, (void **)&host, sizeof(float) * n), 0);
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&dev, sizeof(float) * n), 0);
+    for (size_t i = 0; i < n; i++)
+        host[i] = (float)i;
+    ck_assert_int_eq(gpu->upload_async(gpu, 1, dev, host, sizeof(float) * n), 0);
+    ck_assert_int_eq(gpu->input_wait(gpu, 1), 0);
+    ck_assert_int_eq(gpu->download(gpu, back, dev, sizeof back), 0);
+    ck_assert_float_eq(back[4095], 4095.0f);
+    ck_assert_int_eq(gpu->input_done(gpu, 1), 0);
+    ck_assert_int_eq(gpu->input_host_wait(gpu, 1), 0);
+    gpu->release(gpu, dev);
+    gpu->host_release(gpu, host);
+}
+END_TEST
+
+int main(void)
+{
+    const char *why;
+    if (!backend_cuda_usable(&why)) {
+        printf("SKIPPED: no usable GPU: %s\n", why);
+        return 77;
+    }
+    Suite *s = suite_create("gpu_ops");
+    TCase *tc = tcase_create("gpu_ops");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, gemm_fp32_and_tf32);
+    tcase_add_test(tc, activations);
+    tcase_add_test(tc, bias_grad_and_sumsq);
+    tcase_add_test(tc, softmax_cross_entropy);
+    tcase_add_test(tc, dropout_masks_identical);
+    tcase_add_test(tc, adam_step);
+    tcase_add_test(tc, staged_input_arrives);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
