@@ -48,8 +48,8 @@ static const key_def cfg_keys[] = {
     {"run", "allow_shared_gpu", KT_BOOL, C(allow_shared_gpu), "false", 0, 0, 0, NULL,
      "let more ranks than GPUs on a node share them"},
 
-    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx",
-     "dataset format: idx (MNIST / Fashion-MNIST, gzipped or raw)"},
+    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5",
+     "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5"},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
      NULL,
      "training split: IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) "
@@ -62,6 +62,23 @@ static const key_def cfg_keys[] = {
      "shuffle the training order every epoch (seeded)"},
     {"data", "eval_batch_size", KT_INT, C(eval_batch_size), "1000", 1, 1 << 24, 0, NULL,
      "batch size for evaluation"},
+    {"data", "shape", KT_STR, C(data_shape), "", 0, 0, 0, NULL,
+     "C,H,W of a sample, checked against the data (empty: as the data says)"},
+    {"data", "images_key", KT_STR, C(images_key), "/images", 0, 0, 0, NULL,
+     "hdf5: the images dataset, (N,C,H,W) or (N,H,W,C), uint8 or float32"},
+    {"data", "labels_key", KT_STR, C(labels_key), "/labels", 0, 0, 0, NULL,
+     "hdf5: the labels dataset, (N), integers"},
+    {"data", "layout", KT_ENUM, C(data_layout), "auto", 0, 0, 0, "auto|nchw|nhwc",
+     "hdf5: axis order of the images (auto: NHWC when the last axis is 1 or 3 and the second "
+     "is not)"},
+    {"data", "mean", KT_STR, C(data_mean), "", 0, 0, 0, NULL,
+     "per-channel mean subtracted after scaling to [0, 1], e.g. 0.4914,0.4822,0.4465"},
+    {"data", "std", KT_STR, C(data_std), "", 0, 0, 0, NULL,
+     "per-channel standard deviation divided by, e.g. 0.2470,0.2435,0.2616"},
+    {"data", "augment_crop", KT_INT, C(augment_crop), "0", 0, 1024, 0, NULL,
+     "training: pad by this many pixels and crop back at a random offset (0: off)"},
+    {"data", "augment_flip", KT_BOOL, C(augment_flip), "false", 0, 0, 0, NULL,
+     "training: flip half the images left to right"},
 
     {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data"},
     {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
@@ -108,9 +125,10 @@ static const key_def cfg_keys[] = {
 };
 
 /* Which layer types a layer key applies to, as a bit mask of layer_type. */
-#define FOR_ALL     0x3u
-#define FOR_DENSE   (1u << LAYER_DENSE)
-#define FOR_DROPOUT (1u << LAYER_DROPOUT)
+#define FOR(t)       (1u << (t))
+#define FOR_ALL      0xffffu
+#define FOR_POOLS    (FOR(LAYER_MAXPOOL) | FOR(LAYER_AVGPOOL))
+#define FOR_WEIGHTED (FOR(LAYER_DENSE) | FOR(LAYER_CONV2D))
 
 typedef struct {
     key_def k;
@@ -118,8 +136,10 @@ typedef struct {
     bool required;
 } layer_key_def;
 
+#define LAYER_TYPES "dense|dropout|conv2d|maxpool|avgpool|global_avgpool|flatten|batchnorm|residual"
+
 static const layer_key_def layer_keys[] = {
-    {{"layer", "type", KT_ENUM, L(type), NULL, 0, 0, 0, "dense|dropout", "the layer's kind"},
+    {{"layer", "type", KT_ENUM, L(type), NULL, 0, 0, 0, LAYER_TYPES, "the layer's kind"},
      FOR_ALL,
      true},
     {{"layer", "name", KT_STR, L(name), "", 0, 0, 0, NULL,
@@ -127,19 +147,55 @@ static const layer_key_def layer_keys[] = {
      FOR_ALL,
      false},
     {{"layer", "units", KT_INT, L(units), NULL, 1, 1 << 24, 0, NULL, "dense: output features"},
-     FOR_DENSE,
+     FOR(LAYER_DENSE),
      true},
+    {{"layer", "filters", KT_INT, L(filters), NULL, 1, 1 << 16, 0, NULL, "conv2d: output channels"},
+     FOR(LAYER_CONV2D),
+     true},
+    {{"layer", "size", KT_INT, L(size), NULL, 1, 1024, 0, NULL,
+      "conv2d, maxpool, avgpool: kernel height and width"},
+     FOR(LAYER_CONV2D) | FOR_POOLS,
+     true},
+    {{"layer", "stride", KT_INT, L(stride), "0", 0, 1024, 0, NULL,
+      "conv2d, maxpool, avgpool: step (0: 1 for conv2d, size for pools)"},
+     FOR(LAYER_CONV2D) | FOR_POOLS,
+     false},
+    {{"layer", "padding", KT_INT, L(padding), "0", 0, 1024, 0, NULL,
+      "conv2d, maxpool, avgpool: zero rows and columns added on each side"},
+     FOR(LAYER_CONV2D) | FOR_POOLS,
+     false},
+    {{"layer", "bias", KT_BOOL, L(bias), "true", 0, 0, 0, NULL,
+      "conv2d: learn a bias per filter (off before a batchnorm)"},
+     FOR(LAYER_CONV2D),
+     false},
     {{"layer", "activation", KT_ENUM, L(activation), "none", 0, 0, 0, "none|relu|tanh|sigmoid|gelu",
-      "dense: activation after the affine map"},
-     FOR_DENSE,
+      "dense, conv2d, batchnorm, residual: activation applied to the output"},
+     FOR_WEIGHTED | FOR(LAYER_BATCHNORM) | FOR(LAYER_RESIDUAL),
      false},
     {{"layer", "init", KT_ENUM, L(init), "auto", 0, 0, 0, "auto|he_uniform|glorot_uniform",
-      "dense: weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"},
-     FOR_DENSE,
+      "dense, conv2d: weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"},
+     FOR_WEIGHTED,
      false},
     {{"layer", "rate", KT_REAL, L(rate), NULL, 0, 1, HI_OPEN, NULL,
       "dropout: probability of zeroing an element"},
-     FOR_DROPOUT,
+     FOR(LAYER_DROPOUT),
+     true},
+    {{"layer", "momentum", KT_REAL, L(momentum), "0.1", 0, 1, 0, NULL,
+      "batchnorm: weight of the batch in the running statistics (PyTorch's convention)"},
+     FOR(LAYER_BATCHNORM),
+     false},
+    {{"layer", "eps", KT_REAL, L(eps), "1e-5", 0, 1, LO_OPEN, NULL,
+      "batchnorm: added to the variance"},
+     FOR(LAYER_BATCHNORM),
+     false},
+    {{"layer", "sync", KT_BOOL, L(sync), "true", 0, 0, 0, NULL,
+      "batchnorm: batch statistics over all ranks (so N ranks equal 1 rank)"},
+     FOR(LAYER_BATCHNORM),
+     false},
+    {{"layer", "from", KT_INT, L(from), NULL, -1024, -1, 0, NULL,
+      "residual: adds the output of the layer this many back (-1: the previous one's input "
+      "is not reachable; -2 and below)"},
+     FOR(LAYER_RESIDUAL),
      true},
 };
 
@@ -642,8 +698,11 @@ static int validate_layer(const config *cfg, int li)
     const layer_cfg *l = &cfg->layers[li];
     const char *src = cfg->source;
     if (l->type < 0)
-        return err_set("%s:%d: [layer] needs a type (dense or dropout)", src, l->line);
-    const char *tname = l->type == LAYER_DENSE ? "dense" : "dropout";
+        return err_set("%s:%d: [layer] needs a type (one of %s)", src, l->line,
+                       "dense, dropout, "
+                       "conv2d, maxpool, avgpool, global_avgpool, flatten, batchnorm, residual");
+    char tname[32];
+    layer_type_name(l->type, tname, sizeof tname);
     for (size_t i = 0; i < N_LAYER_KEYS; i++) {
         bool given = l->set_mask & (1u << i);
         bool applies = layer_keys[i].applies & (1u << l->type);
@@ -655,7 +714,7 @@ static int validate_layer(const config *cfg, int li)
             return err_set("%s:%d: [layer] a %s layer needs '%s'", src, l->line, tname,
                            layer_keys[i].k.key);
     }
-    if ((l->set_mask & 2u) && !valid_name(l->name))
+    if ((l->set_mask & (1u << find_layer_key("name"))) && !valid_name(l->name))
         return err_set("%s:%d: [layer] name '%s': expected letters, digits, '-', '_' or '.'", src,
                        l->line, l->name);
     for (int j = 0; j < li; j++) {
@@ -686,6 +745,17 @@ int config_validate(const config *cfg)
         return err_set("%s: [optimizer] min_lr (%g) is above lr (%g)", cfg->source, cfg->min_lr,
                        cfg->lr);
     return 0;
+}
+
+void layer_type_name(int type, char *buf, size_t size)
+{
+    const char *p = LAYER_TYPES;
+    for (int i = 0; i < type && p; i++) {
+        p = strchr(p, '|');
+        p = p ? p + 1 : NULL;
+    }
+    size_t len = p ? strcspn(p, "|") : 0;
+    snprintf(buf, size, "%.*s", (int)len, p ? p : "");
 }
 
 const char *config_layer_name(const config *cfg, int i, char *buf, size_t size)

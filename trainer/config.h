@@ -18,23 +18,39 @@
 #define CFG_NAME_MAX   64
 #define CFG_MAX_LAYERS 256
 
-typedef enum { LAYER_DENSE = 0, LAYER_DROPOUT } layer_type;
+typedef enum {
+    LAYER_DENSE = 0,
+    LAYER_DROPOUT,
+    LAYER_CONV2D,
+    LAYER_MAXPOOL,
+    LAYER_AVGPOOL,
+    LAYER_GLOBAL_AVGPOOL,
+    LAYER_FLATTEN,
+    LAYER_BATCHNORM,
+    LAYER_RESIDUAL,
+} layer_type;
 typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
-typedef enum { DATA_IDX = 0 } data_format_kind;
+typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5 } data_format_kind;
+typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
 typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
 
 typedef struct {
     int type;                /* layer_type; -1 until `type` is read */
     char name[CFG_NAME_MAX]; /* "" means the default, layer<i> */
     int units;
+    int filters, size, stride, padding; /* stride 0: the type's default */
+    bool bias;
     int activation; /* act_kind */
     int init;       /* init_kind */
     double rate;
+    double momentum, eps; /* batchnorm */
+    bool sync;
+    int from;          /* residual */
     int line;          /* line of the [layer] header, for messages */
     unsigned set_mask; /* which layer keys were given, a bit per key */
-    int key_line[16];  /* where each given key was */
+    int key_line[32];  /* where each given key was */
 } layer_cfg;
 
 typedef struct {
@@ -55,6 +71,12 @@ typedef struct {
     int batch_size; /* global, over all ranks */
     bool shuffle;
     int eval_batch_size;
+    char data_shape[64];
+    char images_key[128], labels_key[128];
+    int data_layout; /* data_layout_kind */
+    char data_mean[256], data_std[256];
+    int augment_crop;
+    bool augment_flip;
 
     /* [train] */
     int epochs;
@@ -101,6 +123,9 @@ int config_set(config *cfg, const char *assignment);
 /* Checks what only the whole configuration can tell (e.g. a layer type's
  * required keys). Run after every override is applied. */
 int config_validate(const config *cfg);
+
+/* The name of a layer_type, as the config writes it. */
+void layer_type_name(int type, char *buf, size_t size);
 
 /* The name of layer i: its `name` key, or layer<i>. */
 const char *config_layer_name(const config *cfg, int i, char *buf, size_t size);

@@ -5,9 +5,17 @@
 
 #include "trainer/err.h"
 
+/* The implementation of each layer type; NULL where there is none yet. */
 static const layer_ops *ops_for(layer_type t)
 {
-    return t == LAYER_DENSE ? &layer_dense_ops : &layer_dropout_ops;
+    switch (t) {
+    case LAYER_DENSE:
+        return &layer_dense_ops;
+    case LAYER_DROPOUT:
+        return &layer_dropout_ops;
+    default:
+        return NULL;
+    }
 }
 
 /* Sizes every layer and lays the parameters out in the flat buffers. */
@@ -19,6 +27,12 @@ static int shape_layers(model *m, const config *cfg)
         layer *l = &m->layers[i];
         const layer_cfg *c = &cfg->layers[i];
         l->ops = ops_for((layer_type)c->type);
+        if (!l->ops) {
+            char tname[32];
+            layer_type_name(c->type, tname, sizeof tname);
+            return err_set("%s:%d: layer type %s is not implemented yet", cfg->source, c->line,
+                           tname);
+        }
         l->index = i;
         l->type = (layer_type)c->type;
         config_layer_name(cfg, i, l->name, sizeof l->name);
@@ -65,7 +79,7 @@ static int alloc_buffers(model *m)
     return 0;
 }
 
-model *model_build(const config *cfg, backend *be, int in_features, int max_rows)
+model *model_build(const config *cfg, backend *be, const int in_shape[3], int max_rows)
 {
     model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -73,7 +87,8 @@ model *model_build(const config *cfg, backend *be, int in_features, int max_rows
         return NULL;
     }
     m->be = be;
-    m->in_features = in_features;
+    memcpy(m->in_shape, in_shape, sizeof m->in_shape);
+    m->in_features = in_shape[0] * in_shape[1] * in_shape[2];
     m->max_rows = max_rows;
     m->n_layers = cfg->n_layers;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);

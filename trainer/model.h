@@ -21,6 +21,7 @@ struct model {
     backend *be;
     layer *layers;
     int n_layers;
+    int in_shape[3]; /* channels, height, width */
     int in_features, classes;
     int max_rows;
 
@@ -46,9 +47,10 @@ struct model {
     int64_t first_row; /* global position of this rank's first row in the batch */
 };
 
-/* Builds the model of cfg on `be` for inputs of in_features and up to
- * max_rows rows per call. Parameters are zero until model_init_params. */
-model *model_build(const config *cfg, backend *be, int in_features, int max_rows);
+/* Builds the model of cfg on `be` for inputs of in_shape (channels, height,
+ * width; a flat input is (features, 1, 1)) and up to max_rows rows per
+ * call. Parameters are zero until model_init_params. */
+model *model_build(const config *cfg, backend *be, const int in_shape[3], int max_rows);
 
 /* Seeded initialization, identical on every rank and backend (init.c). */
 int model_init_params(model *m, uint64_t seed);

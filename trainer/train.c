@@ -113,7 +113,7 @@ static int build_model(run *r)
     if (r->has_test && r->test.n < eval_rows)
         eval_rows = (int)r->test.n;
     int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
-    r->m = model_build(cfg, r->be, r->train.features, max_rows);
+    r->m = model_build(cfg, r->be, (int[3]){r->train.features, 1, 1}, max_rows);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     r->m->seed = cfg->seed;

@@ -22,7 +22,7 @@ write_config c.ini
 expect_fail 1 "--set train.epochs=x: expected an integer, got 'x'" c.ini --set train.epochs=x
 expect_fail 1 "--set train.epochs=0: expected an integer >= 1, got '0'" c.ini --set=train.epochs=0
 expect_fail 1 "--set nosuch.key=1: no section or layer named 'nosuch'" c.ini --set nosuch.key=1
-expect_fail 1 "--set layer0.size=3: unknown key 'size' in \[layer\]" c.ini --set layer0.size=3
+expect_fail 1 "--set layer0.width=3: unknown key 'width' in \[layer\]" c.ini --set layer0.width=3
 # without a GPU, or in a build without the CUDA backend
 expect_fail 1 "run.device = cuda, but (this accel-train was built without the CUDA backend|there is no usable GPU)" \
     c.ini --set run.device=cuda

@@ -28,7 +28,7 @@ static void setup(void)
     cfg.text = strdup("[run]\nseed = 42\n");
     be = backend_cpu_open(1);
     ck_assert_ptr_nonnull(be);
-    m = model_build(&cfg, be, 4, 8);
+    m = model_build(&cfg, be, (int[3]){4, 1, 1}, 8);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(model_init_params(m, 42), 0);
     for (size_t i = 0; i < m->n_params; i++) {
@@ -223,7 +223,7 @@ static void expect_mismatch(const char *path, layer_cfg l0, int n_layers, const 
     config c = cfg;
     c.layers[0] = l0;
     c.n_layers = n_layers;
-    model *other = model_build(&c, be, 4, 8);
+    model *other = model_build(&c, be, (int[3]){4, 1, 1}, 8);
     ck_assert_ptr_nonnull(other);
     float *host = malloc(sizeof(float) * 3 * other->n_params);
     ckpt_state st = {.step = -5};
@@ -252,7 +252,7 @@ START_TEST(read_refuses_extra_layers)
     /* A checkpoint of layer0, mid, head read into the fixture's layer0, head */
     config big = cfg;
     big.layers[1] = (layer_cfg){.type = LAYER_DENSE, .units = 5, .name = "mid"};
-    model *bm = model_build(&big, be, 4, 8);
+    model *bm = model_build(&big, be, (int[3]){4, 1, 1}, 8);
     ck_assert_ptr_nonnull(bm);
     ckpt_state st = {.step = 3, .step_in_epoch = 3, .world_size = 1, .batch_size = 8, .seed = 1};
     char path[4096];

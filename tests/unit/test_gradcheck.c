@@ -58,7 +58,7 @@ static model *build(const spec *specs, int n)
         cfg->layers[i].rate = specs[i].rate;
     }
     cfg->n_layers = n;
-    model *m = model_build(cfg, be, IN, ROWS);
+    model *m = model_build(cfg, be, (int[3]){IN, 1, 1}, ROWS);
     config_free(cfg);
     free(cfg);
     ck_assert_ptr_nonnull(m);

@@ -185,7 +185,7 @@ static model *tiny_model_with_grads(void)
     cfg->layers[0].units = 2;
     cfg->layers[0].activation = ACT_TANH;
     cfg->n_layers = 1;
-    model *m = model_build(cfg, be, 3, 4);
+    model *m = model_build(cfg, be, (int[3]){3, 1, 1}, 4);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(model_init_params(m, 5), 0);
     float x[12];

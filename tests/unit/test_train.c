@@ -39,7 +39,7 @@ START_TEST(loss_falls_on_real_data)
     cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.1};
     cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .units = 10};
     backend *be = backend_cpu_open(1);
-    model *m = model_build(&cfg, be, 784, SUBSET);
+    model *m = model_build(&cfg, be, (int[3]){784, 1, 1}, SUBSET);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(model_init_params(m, 1), 0);
     double acc0, acc1;
