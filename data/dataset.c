@@ -1,96 +1,85 @@
+/* dataset: opening a split by format, and what every format shares: the
+ * check of the samples' shape against data.shape. */
 #include "data/dataset.h"
 
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
-#include "data/idx.h"
-#include "trainer/config.h"
+#include "data/dataset_formats.h"
 #include "trainer/err.h"
 
-/* Resolves P-<kind>-idxN-ubyte, preferring the gzipped file. */
-static int idx_path(const char *prefix, const char *kind, char *out, size_t size, const char *key)
+/* Parses data.shape, "C,H,W" with three positive integers. */
+static int parse_shape(const char *text, int shape[3])
 {
-    const char *suffixes[2] = {".gz", ""};
-    for (int i = 0; i < 2; i++) {
-        int n = snprintf(out, size, "%s-%s%s", prefix, kind, suffixes[i]);
-        if (n < 0 || (size_t)n >= size)
-            return err_set("%s: path too long", key);
-        if (access(out, F_OK) == 0)
-            return 0;
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        bool more = i < 2;
+        if (end == p || errno || v <= 0 || v > (1 << 20) || *end != (more ? ',' : '\0'))
+            return err_set("data.shape = %s: expected C,H,W, three positive integers (e.g. "
+                           "3,32,32)",
+                           text);
+        shape[i] = (int)v;
+        p = end + 1;
     }
-    return err_set("%s = %s: found neither %s-%s.gz nor %s-%s", key, prefix, prefix, kind, prefix,
-                   kind);
-}
-
-static int split_spec(const char *spec, const char *key, char *images, char *labels, size_t size)
-{
-    const char *comma = strchr(spec, ',');
-    if (comma) {
-        snprintf(images, size, "%.*s", (int)(comma - spec), spec);
-        snprintf(labels, size, "%s", comma + 1);
-        return 0;
-    }
-    if (idx_path(spec, "images-idx3-ubyte", images, size, key) < 0)
-        return -1;
-    return idx_path(spec, "labels-idx1-ubyte", labels, size, key);
-}
-
-int dataset_load(dataset *ds, int format, const char *spec, const char *key)
-{
-    memset(ds, 0, sizeof *ds);
-    if (format != DATA_IDX)
-        return err_set("%s: unsupported data format", key);
-    if (!spec[0])
-        return err_set("%s: no path given", key);
-    char ipath[CFG_STR_MAX + 32], lpath[CFG_STR_MAX + 32];
-    if (split_spec(spec, key, ipath, lpath, sizeof ipath) < 0)
-        return -1;
-
-    idx_images im;
-    idx_labels lb;
-    if (idx_read_images(ipath, &im) < 0)
-        return err_prefix("%s", key);
-    if (idx_read_labels(lpath, &lb) < 0) {
-        idx_images_free(&im);
-        return err_prefix("%s", key);
-    }
-    if (im.n != lb.n) {
-        err_set("%s: %s has %lld images but %s has %lld labels", key, ipath, (long long)im.n, lpath,
-                (long long)lb.n);
-        idx_images_free(&im);
-        idx_labels_free(&lb);
-        return -1;
-    }
-    int max_label = 0;
-    for (int64_t i = 0; i < lb.n; i++)
-        if (lb.labels[i] > max_label)
-            max_label = lb.labels[i];
-    ds->n = im.n;
-    ds->features = im.rows * im.cols;
-    ds->classes = max_label + 1;
-    ds->pixels = im.pixels;
-    ds->labels = lb.labels;
     return 0;
 }
 
-void dataset_gather(const dataset *ds, const int64_t *idx, int count, float *x, int32_t *y)
+static int check_shape(const dataset *ds, const int want[3], const char *text, const char *key,
+                       const char *spec)
 {
-    const int f = ds->features;
-    for (int i = 0; i < count; i++) {
-        const uint8_t *src = ds->pixels + (size_t)idx[i] * f;
-        float *dst = x + (size_t)i * f;
-        for (int j = 0; j < f; j++)
-            dst[j] = (float)src[j] / 255.0f;
-        y[i] = ds->labels[idx[i]];
+    if (want[0] != ds->channels || want[1] != ds->height || want[2] != ds->width)
+        return err_set("%s = %s has samples of shape %d,%d,%d (C,H,W) but data.shape = %s", key,
+                       spec, ds->channels, ds->height, ds->width, text);
+    return 0;
+}
+
+static int open_format(dataset *ds, const config *cfg, const char *spec, const char *key)
+{
+    switch (cfg->data_format) {
+    case DATA_IDX:
+        return dataset_open_idx(ds, spec, key);
+    case DATA_CIFAR10:
+        return dataset_open_cifar10(ds, spec, key);
+    case DATA_HDF5:
+        return dataset_open_hdf5(ds, cfg, spec, key);
+    default:
+        return err_set("%s: unsupported data format %d", key, cfg->data_format);
     }
 }
 
-void dataset_free(dataset *ds)
+int dataset_open(dataset **out, const config *cfg, const char *spec, const char *key)
 {
-    idx_images im = {.pixels = ds->pixels};
-    idx_labels lb = {.labels = ds->labels};
-    idx_images_free(&im);
-    idx_labels_free(&lb);
-    memset(ds, 0, sizeof *ds);
+    *out = NULL;
+    if (!spec[0])
+        return err_set("%s: no path given", key);
+    /* A malformed data.shape is told before any file is read. */
+    int want[3];
+    if (cfg->data_shape[0] && parse_shape(cfg->data_shape, want) < 0)
+        return -1;
+    dataset *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return err_set("%s: out of memory", key);
+    if (open_format(ds, cfg, spec, key) < 0) {
+        free(ds);
+        return -1;
+    }
+    if (cfg->data_shape[0] && check_shape(ds, want, cfg->data_shape, key, spec) < 0) {
+        dataset_close(ds);
+        return -1;
+    }
+    *out = ds;
+    return 0;
+}
+
+void dataset_close(dataset *ds)
+{
+    if (!ds)
+        return;
+    if (ds->close)
+        ds->close(ds);
+    free(ds);
 }

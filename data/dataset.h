@@ -1,29 +1,51 @@
-/* dataset: a labelled split held in memory, and the gather of a batch.
+/* dataset: a labelled split of images, whatever its file format, and the
+ * gather of a batch from it.
  *
- * Pixels stay as bytes (a quarter of the memory of floats); a batch is
- * converted to floats in [0, 1] when it is gathered. */
+ * A dataset is opened by format (data.format): IDX and CIFAR-10 splits are
+ * held in memory as bytes (a quarter of the memory of floats); an HDF5 split
+ * keeps only its labels in memory and reads the images of each batch from the
+ * file, so it need not fit in memory. Every format gathers the same thing:
+ * samples as NCHW floats, bytes scaled to [0, 1], floats as stored. */
 #ifndef ACCEL_DATASET_H
 #define ACCEL_DATASET_H
 
 #include <stdint.h>
 
-typedef struct {
-    int64_t n;    /* samples */
-    int features; /* values per sample */
-    int classes;  /* labels are 0 .. classes-1 */
-    uint8_t *pixels;
-    uint8_t *labels;
-} dataset;
+#include "trainer/config.h"
 
-/* Loads a split. `spec` is an IDX prefix P (P-images-idx3-ubyte[.gz] and
- * P-labels-idx1-ubyte[.gz]) or "IMAGES,LABELS". `key` names the config key
- * for messages ("data.train"). */
-int dataset_load(dataset *ds, int format, const char *spec, const char *key);
+typedef struct dataset dataset;
 
-/* Copies samples idx[0..count) into x (count x features floats in [0, 1])
- * and y (count labels). */
-void dataset_gather(const dataset *ds, const int64_t *idx, int count, float *x, int32_t *y);
+struct dataset {
+    int64_t n;                   /* samples */
+    int channels, height, width; /* the shape of one sample */
+    int features;                /* channels * height * width */
+    int classes;                 /* the largest label + 1 */
 
-void dataset_free(dataset *ds);
+    /* Copies samples idx[0..count) (any order, repeats allowed) into x
+     * (count x features floats, each sample NCHW) and y (count labels).
+     * Returns -1 with err_set() on a read error or an index out of range. */
+    int (*gather)(dataset *ds, const int64_t *idx, int count, float *x, int32_t *y);
+    void (*close)(dataset *ds); /* releases impl */
+    void *impl;
+};
+
+/* Opens the split `spec` in the format cfg->data_format:
+ *   idx      an IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz])
+ *            or "IMAGES,LABELS"
+ *   cifar10  "FILE[,FILE...]" of CIFAR-10 binary batches, or a directory: its
+ *            data_batch_*.bin for data.train, its test_batch.bin otherwise
+ *   hdf5     a file with cfg->images_key and cfg->labels_key
+ * and checks the samples' shape against cfg->data_shape when that is set.
+ * `key` names the config key in messages ("data.train"). */
+int dataset_open(dataset **out, const config *cfg, const char *spec, const char *key);
+
+/* Closes ds (NULL is fine). */
+void dataset_close(dataset *ds);
+
+/* Gathers as ds->gather does. */
+static inline int dataset_gather(dataset *ds, const int64_t *idx, int count, float *x, int32_t *y)
+{
+    return ds->gather(ds, idx, count, x, y);
+}
 
 #endif

@@ -16,6 +16,20 @@
 
 typedef struct backend backend;
 
+/* The geometry of a convolution: NCHW input and output, square kernel. */
+typedef struct {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int k, stride, pad;
+} conv_geom;
+
+/* The geometry of a pooling: channels stay, windows of k_h x k_w. */
+typedef struct {
+    int c, in_h, in_w, out_h, out_w;
+    int k_h, k_w, stride, pad;
+    bool max; /* else average */
+} pool_geom;
+
 struct backend {
     const char *name;
     char description[256]; /* what it runs on, e.g. the GPU and its PCI bus id */
@@ -57,18 +71,61 @@ struct backend {
     int (*gemm)(backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-    /* y[r][c] = act(z[r][c] + bias[c]); z is updated in place to the
-     * pre-activation. y may be z itself when the activation's gradient does
-     * not need the input (math_act_grad_needs_input). */
-    int (*bias_act_forward)(backend *be, float *z, float *y, const float *bias, int rows, int cols,
-                            act_kind act);
+    /* Over tensors of (outer, channels, inner) -- (rows, features, 1) for a
+     * dense layer, (rows, C, H*W) for a convolution --
+     * y = act(z + bias[channel]), with z updated in place to the
+     * pre-activation; bias may be NULL (none). y may be z itself when the
+     * activation's gradient does not need the input
+     * (math_act_grad_needs_input). */
+    int (*bias_act_forward)(backend *be, float *z, float *y, const float *bias, int outer,
+                            int channels, int inner, act_kind act);
 
     /* dz = dy * act'(z, y), elementwise over n; dz may be dy. */
     int (*act_backward)(backend *be, float *dz, const float *dy, const float *z, const float *y,
                         size_t n, act_kind act);
 
-    /* db[c] = sum over rows of dz[r][c]. */
-    int (*bias_grad)(backend *be, float *db, const float *dz, int rows, int cols);
+    /* db[c] = sum over outer and inner of dz[o][c][i]. */
+    int (*bias_grad)(backend *be, float *db, const float *dz, int outer, int channels, int inner);
+
+    /* y = a + b, elementwise over n (y may be a or b). */
+    int (*add)(backend *be, float *y, const float *a, const float *b, size_t n);
+
+    /* Convolution (cross-correlation, as PyTorch and cuDNN) of NCHW rows with
+     * weights (out_c, in_c, k, k). A plan, made once at start-up for up to
+     * max_rows rows, holds what the backend chose and its workspace. */
+    int (*conv_plan)(backend *be, const conv_geom *g, int max_rows, void **plan);
+    int (*conv_forward)(backend *be, void *plan, const float *x, const float *w, float *y,
+                        int rows);
+    /* dw = d loss / d w (overwritten); dx too, when not NULL. */
+    int (*conv_backward)(backend *be, void *plan, const float *x, const float *w, const float *dy,
+                         float *dw, float *dx, int rows);
+
+    /* Max or average pooling of NCHW rows, planned like convolutions. The
+     * gradient of a max goes to the first maximum of its window in row-major
+     * order; an average counts padding (PyTorch's default). */
+    int (*pool_plan)(backend *be, const pool_geom *g, int max_rows, void **plan);
+    int (*pool_forward)(backend *be, void *plan, const float *x, float *y, int rows);
+    int (*pool_backward)(backend *be, void *plan, const float *x, const float *y, const float *dy,
+                         float *dx, int rows);
+    void (*plan_release)(backend *be, void *plan);
+
+    /* Batch normalization, in pieces so that statistics can be summed over
+     * ranks between them. Over (outer, channels, inner):
+     * channel_sums: host[c] = sum of a, host[channels + c] = sum of a * b,
+     *   in double (b = a gives the sum of squares); scratch is backend
+     *   memory for 2 * channels doubles, allocated with the layer;
+     * bn_forward: xhat = (x - mean[c]) * invstd[c], z = gamma[c] * xhat +
+     *   beta[c], y = act(z) (z may be y, as for bias_act_forward);
+     * bn_backward: dx = gamma[c] * invstd[c] * (dz - mean_dz[c] - xhat *
+     *   mean_dzxhat[c]). The per-channel arrays are backend memory. */
+    int (*channel_sums)(backend *be, const float *a, const float *b, int outer, int channels,
+                        int inner, double *scratch, double *host);
+    int (*bn_forward)(backend *be, const float *x, float *xhat, float *z, float *y,
+                      const float *mean, const float *invstd, const float *gamma, const float *beta,
+                      int outer, int channels, int inner, act_kind act);
+    int (*bn_backward)(backend *be, const float *dz, const float *xhat, float *dx,
+                       const float *gamma, const float *invstd, const float *mean_dz,
+                       const float *mean_dzxhat, int outer, int channels, int inner);
 
     /* Softmax cross-entropy over rows of `cols` logits. For each row writes
      * stats[2r] = its loss and stats[2r+1] = 1 if the arg-max is the label,

@@ -19,6 +19,7 @@ enum {
     RNG_STREAM_INIT = 1u << 16,    /* initial parameters, | layer index */
     RNG_STREAM_DROPOUT = 2u << 16, /* dropout masks, | layer index */
     RNG_STREAM_SHUFFLE = 3u << 16, /* sample order; step = epoch */
+    RNG_STREAM_AUGMENT = 4u << 16, /* data augmentation; step = epoch */
 };
 
 typedef struct {

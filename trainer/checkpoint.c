@@ -135,23 +135,27 @@ static int write_rng_state(hid_t file, uint64_t seed, const char *path)
                         path);
 }
 
-/* Writes one flat buffer (parameters or a moment) as per-layer datasets
- * under `root`. */
+/* Writes every tensor of the model under `root`: trained ones from the flat
+ * buffer `flat`, and, when state is not NULL, the kept ones from it (the
+ * optimizer's trees have no state). */
 static int write_tree(hid_t file, const char *root, const model *m, const float *flat,
-                      const char *path)
+                      const float *state, const char *path)
 {
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
-        if (!l->n_weight)
-            continue;
-        char name[256];
-        hsize_t wdims[2] = {(hsize_t)l->out, (hsize_t)l->in}, bdims[1] = {(hsize_t)l->out};
-        snprintf(name, sizeof name, "%s/%s/weight", root, l->name);
-        if (write_floats(file, name, flat + l->param_offset, 2, wdims, path) < 0)
-            return -1;
-        snprintf(name, sizeof name, "%s/%s/bias", root, l->name);
-        if (write_floats(file, name, flat + l->param_offset + l->n_weight, 1, bdims, path) < 0)
-            return -1;
+        for (int t = 0; t < l->n_tensors; t++) {
+            const layer_tensor *x = &l->tensors[t];
+            if (x->state && !state)
+                continue;
+            char name[256];
+            hsize_t dims[4];
+            for (int d = 0; d < x->rank; d++)
+                dims[d] = (hsize_t)x->dims[d];
+            snprintf(name, sizeof name, "%s/%s/%s", root, l->name, x->name);
+            const float *src = (x->state ? state : flat) + x->offset;
+            if (write_floats(file, name, src, x->rank, dims, path) < 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -196,11 +200,11 @@ static int write_file(const char *tmp, const model *m, const config *cfg, const 
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0)
         return h5util_fail("H5Fcreate", "/", tmp);
-    int rc = write_tree(file, "/model", m, host, tmp);
+    int rc = write_tree(file, "/model", m, host, m->state, tmp);
     if (rc == 0)
-        rc = write_tree(file, "/optimizer/m", m, host + n, tmp);
+        rc = write_tree(file, "/optimizer/m", m, host + n, NULL, tmp);
     if (rc == 0)
-        rc = write_tree(file, "/optimizer/v", m, host + 2 * n, tmp);
+        rc = write_tree(file, "/optimizer/v", m, host + 2 * n, NULL, tmp);
     if (rc == 0)
         rc = write_string(file, "/config", cfg->text ? cfg->text : "", tmp);
     if (rc == 0)

@@ -1,8 +1,10 @@
 /* checkpoint: HDF5 files that hold a training run's whole state.
  *
  * Layout (float32 unless noted), readable by h5dump or h5py alone:
- *   /model/<layer>/weight, /model/<layer>/bias      parameters
- *   /optimizer/m/<layer>/<param>, /optimizer/v/...  Adam moments
+ *   /model/<layer>/<tensor>                         parameters (weight, bias)
+ *                                                   and kept state (running_mean,
+ *                                                   running_var), shaped as in PyTorch
+ *   /optimizer/m/<layer>/<param>, /optimizer/v/...  Adam moments of the parameters
  *   /config                                         the config text (string)
  *   /state/rng_seed (uint64), /state/rng (string)   the random state: every
  *       random number is Philox4x32-10 of (seed, stream, step, index), so
@@ -10,7 +12,7 @@
  *   root attributes (int64): format_version, step, epoch, step_in_epoch,
  *                            samples_seen, world_size, batch_size; seed (uint64)
  * <layer> is the layer's name (layer<i> by default); layers without
- * parameters have no group.
+ * tensors have no group.
  *
  * A checkpoint is written to a temporary name in the same directory,
  * flushed, and renamed to ckpt-<step>.h5, so a crash at any moment leaves
@@ -46,11 +48,14 @@ enum {
     CKPT_MISMATCH = -2, /* readable, but of another model or format */
 };
 
-/* Reads a checkpoint into host memory: the parameters, m and v one after
- * another in `host` (3 x m->n_params floats), after checking that it holds
- * exactly m's parameterized layers, each with m's shapes. Returns 0 or a
- * CKPT_ code; *st is changed only on success. */
+/* Reads a checkpoint into host memory: the parameters, m, v and the state
+ * one after another in `host` (ckpt_host_floats(m) floats), after checking
+ * that it holds exactly m's layers with tensors, each tensor of m's shape.
+ * Returns 0 or a CKPT_ code; *st is changed only on success. */
 int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host);
+
+/* The size of ckpt_read's host buffer, in floats. */
+size_t ckpt_host_floats(const model *m);
 
 /* The steps of the ckpt-<step>.h5 files in dir, newest first (*steps is
  * malloc'ed). */

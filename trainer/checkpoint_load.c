@@ -1,6 +1,7 @@
 /* checkpoint_load: reading a checkpoint back, checking every part of it
  * against the model the config builds before anything is used. */
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,19 +29,29 @@ static int read_attr_u64(hid_t file, const char *name, uint64_t *v, const char *
     return rc;
 }
 
+/* "(a, b, c)" */
 static void shape_text(char *buf, size_t size, int rank, const hsize_t *dims)
 {
-    if (rank == 1)
-        snprintf(buf, size, "(%llu)", (unsigned long long)dims[0]);
-    else if (rank == 2)
-        snprintf(buf, size, "(%llu, %llu)", (unsigned long long)dims[0],
-                 (unsigned long long)dims[1]);
-    else
-        snprintf(buf, size, "a rank-%d array", rank);
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
+                                 (unsigned long long)dims[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+}
+
+static bool same_shape(int rank, const hsize_t *a, int want_rank, const hsize_t *b)
+{
+    if (rank != want_rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 /* Reads the float dataset `name` into out after checking it has exactly
- * the shape `want` (rank 1 or 2). `layer` names the layer in messages. */
+ * the shape `want`. `layer` names the layer in messages. */
 static int read_floats(hid_t file, const char *name, const char *layer, int rank,
                        const hsize_t *want, float *out, const char *path)
 {
@@ -58,7 +69,7 @@ static int read_floats(hid_t file, const char *name, const char *layer, int rank
     int rc = 0;
     if (got < 0 || got > 8 || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
         rc = h5util_fail("H5Sget_simple_extent_dims", name, path);
-    else if (got != rank || dims[0] != want[0] || (rank == 2 && dims[1] != want[1])) {
+    else if (!same_shape(got, dims, rank, want)) {
         char have_s[64], want_s[64];
         shape_text(have_s, sizeof have_s, got, dims);
         shape_text(want_s, sizeof want_s, rank, want);
@@ -74,22 +85,27 @@ static int read_floats(hid_t file, const char *name, const char *layer, int rank
     return rc;
 }
 
-static int read_tree(hid_t file, const char *root, const model *m, float *flat, const char *path)
+/* Reads every tensor of the model from under `root`: trained ones into
+ * `flat`, and, when state is not NULL, the kept ones into it. */
+static int read_tree(hid_t file, const char *root, const model *m, float *flat, float *state,
+                     const char *path)
 {
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
-        if (!l->n_weight)
-            continue;
-        char name[256];
-        hsize_t wdims[2] = {(hsize_t)l->out, (hsize_t)l->in}, bdims[1] = {(hsize_t)l->out};
-        snprintf(name, sizeof name, "%s/%s/weight", root, l->name);
-        int rc = read_floats(file, name, l->name, 2, wdims, flat + l->param_offset, path);
-        if (rc < 0)
-            return rc;
-        snprintf(name, sizeof name, "%s/%s/bias", root, l->name);
-        rc = read_floats(file, name, l->name, 1, bdims, flat + l->param_offset + l->n_weight, path);
-        if (rc < 0)
-            return rc;
+        for (int t = 0; t < l->n_tensors; t++) {
+            const layer_tensor *x = &l->tensors[t];
+            if (x->state && !state)
+                continue;
+            char name[256];
+            hsize_t dims[4];
+            for (int d = 0; d < x->rank; d++)
+                dims[d] = (hsize_t)x->dims[d];
+            snprintf(name, sizeof name, "%s/%s/%s", root, l->name, x->name);
+            float *dst = (x->state ? state : flat) + x->offset;
+            int rc = read_floats(file, name, l->name, x->rank, dims, dst, path);
+            if (rc < 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -104,7 +120,7 @@ static herr_t find_extra(hid_t group, const char *name, const H5L_info_t *info, 
     (void)group, (void)info;
     extra_search *s = data;
     for (int i = 0; i < s->m->n_layers; i++)
-        if (s->m->layers[i].n_weight && !strcmp(s->m->layers[i].name, name))
+        if (s->m->layers[i].n_tensors && !strcmp(s->m->layers[i].name, name))
             return 0;
     snprintf(s->extra, sizeof s->extra, "%s", name);
     return 1; /* stop */
@@ -163,15 +179,20 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     ckpt_state s;
     int rc = read_state(file, &s, path);
     if (rc == 0)
-        rc = read_tree(file, "/model", m, host, path);
+        rc = read_tree(file, "/model", m, host, host + 3 * n, path);
     if (rc == 0)
         rc = check_no_extra_layers(file, m, path);
     if (rc == 0)
-        rc = read_tree(file, "/optimizer/m", m, host + n, path);
+        rc = read_tree(file, "/optimizer/m", m, host + n, NULL, path);
     if (rc == 0)
-        rc = read_tree(file, "/optimizer/v", m, host + 2 * n, path);
+        rc = read_tree(file, "/optimizer/v", m, host + 2 * n, NULL, path);
     H5Fclose(file);
     if (rc == 0)
         *st = s;
     return rc;
+}
+
+size_t ckpt_host_floats(const model *m)
+{
+    return 3 * m->n_params + m->n_state;
 }

@@ -52,10 +52,11 @@ static const key_def cfg_keys[] = {
      "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5"},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
      NULL,
-     "training split: IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) "
-     "or IMAGES,LABELS"},
+     "training split: idx: a prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) or "
+     "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file"},
     {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0, NULL,
-     "test split, same forms as train (empty: no evaluation)"},
+     "test split, in the forms of train (a cifar10 directory: test_batch.bin); empty: no "
+     "evaluation"},
     {"data", "batch_size", KT_INT, C(batch_size), "64", 1, 1 << 24, 0, NULL,
      "global batch size, over all ranks"},
     {"data", "shuffle", KT_BOOL, C(shuffle), "true", 0, 0, 0, NULL,

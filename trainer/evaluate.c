@@ -5,13 +5,16 @@
 #include "trainer/err.h"
 
 /* Runs the rows [first, first + rows) of ds through the model, adding to sums. */
-static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int64_t *idx, float *hx,
-                      int32_t *hy, double *sums)
+static int eval_batch(model *m, dataset *ds, const transform *t, int64_t first, int rows,
+                      int64_t *idx, float *hx, int32_t *hy, double *sums)
 {
     backend *be = m->be;
     for (int i = 0; i < rows; i++)
         idx[i] = first + i;
-    dataset_gather(ds, idx, rows, hx, hy);
+    if (dataset_gather(ds, idx, rows, hx, hy) < 0)
+        return -1;
+    if (t)
+        transform_apply(t, hx, rows, idx, 0, false);
     if (be->upload(be, m->x, hx, sizeof(float) * (size_t)rows * ds->features) < 0 ||
         be->upload(be, m->y, hy, sizeof(int32_t) * (size_t)rows) < 0)
         return -1;
@@ -20,8 +23,8 @@ static int eval_batch(model *m, const dataset *ds, int64_t first, int rows, int6
     return model_loss(m, rows, 1.0f, false, &sums[0], &sums[1]);
 }
 
-int evaluate(model *m, const dataset *ds, const comm_info *ci, int batch, double *loss,
-             double *accuracy)
+int evaluate(model *m, dataset *ds, const transform *t, const comm_info *ci, int batch,
+             double *loss, double *accuracy)
 {
     m->x = m->x_slot[MODEL_SLOT_OTHER]; /* training may have moved them */
     m->y = m->y_slot[MODEL_SLOT_OTHER];
@@ -34,7 +37,7 @@ int evaluate(model *m, const dataset *ds, const comm_info *ci, int batch, double
     for (int64_t b = ci->rank; rc == 0 && b < nbatches; b += ci->size) {
         int64_t first = b * batch;
         int rows = (int)(ds->n - first < batch ? ds->n - first : batch);
-        rc = eval_batch(m, ds, first, rows, idx, hx, hy, sums);
+        rc = eval_batch(m, ds, t, first, rows, idx, hx, hy, sums);
     }
     free(idx);
     free(hx);

@@ -6,10 +6,12 @@
 
 #include "comm/comm.h"
 #include "data/dataset.h"
+#include "data/transform.h"
 #include "trainer/model.h"
 
-/* batch must not exceed the model's max_rows. */
-int evaluate(model *m, const dataset *ds, const comm_info *ci, int batch, double *loss,
-             double *accuracy);
+/* batch must not exceed the model's max_rows. Each gathered batch goes
+ * through t in evaluation mode (normalization only); t may be NULL. */
+int evaluate(model *m, dataset *ds, const transform *t, const comm_info *ci, int batch,
+             double *loss, double *accuracy);
 
 #endif

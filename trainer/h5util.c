@@ -14,13 +14,19 @@ static herr_t keep_first_desc(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-int h5util_fail(const char *call, const char *object, const char *path)
+int h5util_fail_in(const char *context, const char *call, const char *object)
 {
     char desc[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
     H5Eclear2(H5E_DEFAULT);
-    return err_set("checkpoint %s: HDF5 %s(%s) failed%s%s", path, call, object, desc[0] ? ": " : "",
-                   desc);
+    return err_set("%s: HDF5 %s(%s) failed%s%s", context, call, object, desc[0] ? ": " : "", desc);
+}
+
+int h5util_fail(const char *call, const char *object, const char *path)
+{
+    char context[4096 + 16];
+    snprintf(context, sizeof context, "checkpoint %s", path);
+    return h5util_fail_in(context, call, object);
 }
 
 void h5util_quiet(void)

@@ -1,11 +1,16 @@
 /* layer: one stage of the model. Each layer type is a file (layer_dense.c,
- * layer_dropout.c) providing a layer_ops table; model.c strings them together.
+ * layer_conv2d.c, ...) providing a layer_ops table; model.c strings them
+ * together.
  *
- * Buffers are backend memory. Parameters and their gradients are views into
- * the model's flat buffers (see model.h). A layer owns its output y and the
- * gradient of the loss with respect to that output, `grad`; its backward
- * reads `grad` and writes the gradient of its input into the previous
- * layer's `grad`. */
+ * Tensors are NCHW: a layer maps rows of in_shape (channels, height, width)
+ * to rows of out_shape; a flat vector is (features, 1, 1). Buffers are
+ * backend memory. A layer declares its named tensors (weight, bias, running
+ * statistics); model.c lays trained ones out in the flat parameter buffer
+ * (and the same places of the gradient and Adam buffers) and the others in
+ * the state buffer, and the checkpoint stores each under
+ * /model/<layer>/<tensor>. A layer owns its output y and the gradient of the
+ * loss with respect to it, `grad`; its backward reads `grad` and writes the
+ * gradient of its input into the previous layer's `grad`. */
 #ifndef ACCEL_LAYER_H
 #define ACCEL_LAYER_H
 
@@ -19,19 +24,33 @@
 typedef struct layer layer;
 typedef struct model model;
 
+#define LAYER_MAX_TENSORS 4
+
 typedef struct {
-    /* Sizes the layer for `in` input features: sets out and the parameter
-     * counts. Errors are about the configuration. */
-    int (*shape)(layer *l, const layer_cfg *c, int in);
-    /* Allocates the layer's activation buffers for up to max_rows rows. */
+    const char *name; /* as in PyTorch: weight, bias, running_mean, running_var */
+    bool state;       /* kept, not trained: in model->state, not in params */
+    int rank;
+    int dims[4];
+    size_t count;
+    size_t offset; /* into params (and grads, m, v), or into state */
+} layer_tensor;
+
+typedef struct {
+    /* Sizes the layer for inputs of in[3]: sets out_shape and declares the
+     * tensors. Errors are about the configuration. */
+    int (*shape)(layer *l, const layer_cfg *c, const int in[3]);
+    /* Allocates the layer's buffers for up to max_rows rows. */
     int (*alloc)(model *m, layer *l, int max_rows);
-    /* Fills the layer's parameters (host memory, layer's own slice). */
-    void (*init)(const layer *l, uint64_t seed, float *params);
-    /* Computes l->out from x (rows x in). */
+    /* Fills the layer's tensors: params and state are the layer's first
+     * tensor's place in host copies of the two flat buffers. */
+    void (*init)(const layer *l, uint64_t seed, float *params, float *state);
+    /* Computes l->out_ptr from x (rows of in_shape). */
     int (*forward)(model *m, layer *l, const float *x, int rows, bool train);
     /* From l->grad, writes parameter gradients and, when dx is not NULL,
      * the gradient with respect to x. */
     int (*backward)(model *m, layer *l, const float *x, float *dx, int rows);
+    /* Releases what alloc took beyond y, z and grad (may be NULL). */
+    void (*release)(model *m, layer *l);
 } layer_ops;
 
 struct layer {
@@ -39,12 +58,18 @@ struct layer {
     int index;
     char name[CFG_NAME_MAX];
     layer_type type;
-    int in, out; /* features */
+    int in_shape[3], out_shape[3];
+    int in, out; /* features: the products of the shapes */
     act_kind act;
     init_kind init;
     float rate;
+    const layer_cfg *cfg;
 
-    size_t param_offset; /* into the flat buffers */
+    layer_tensor tensors[LAYER_MAX_TENSORS];
+    int n_tensors;
+    size_t param_offset, n_params; /* the layer's run of the flat buffers */
+    size_t state_offset, n_state;
+    /* Views of the tensors named weight and bias, when the layer has them. */
     size_t n_weight, n_bias;
     float *w, *b, *dw, *db;
 
@@ -52,9 +77,33 @@ struct layer {
     float *y;             /* output storage */
     const float *out_ptr; /* this step's output: y, or the input itself */
     float *grad;          /* d loss / d out */
+    void *impl;           /* the layer type's own state (plans, statistics) */
 };
+
+/* Declares a tensor of the layer (from its shape function). */
+void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims);
+
+/* The tensor of the layer with this name, or NULL. */
+const layer_tensor *layer_find_tensor(const layer *l, const char *name);
+
+/* Allocates y (and z when the activation's gradient needs it) for max_rows
+ * rows of out_shape, and grad for the model's train_rows: what most layers
+ * need. */
+int layer_alloc_output(model *m, layer *l, int max_rows);
+
+/* He- or Glorot-uniform weights from the layer's random stream (see
+ * layer_dense.c), for fan_in and fan_out. */
+void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
+                        double fan_out);
 
 extern const layer_ops layer_dense_ops;
 extern const layer_ops layer_dropout_ops;
+extern const layer_ops layer_conv2d_ops;
+extern const layer_ops layer_maxpool_ops;
+extern const layer_ops layer_avgpool_ops;
+extern const layer_ops layer_global_avgpool_ops;
+extern const layer_ops layer_flatten_ops;
+extern const layer_ops layer_batchnorm_ops;
+extern const layer_ops layer_residual_ops;
 
 #endif

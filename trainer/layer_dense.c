@@ -1,48 +1,29 @@
-/* dense: y = act(x W^T + b), W stored (out x in) row-major like nn.Linear. */
-#include <math.h>
-
-#include "kernels/rng.h"
+/* dense: y = act(x W^T + b), W stored (out x in) row-major like nn.Linear.
+ * An input of several channels is flattened (C, H, W order), as a dense
+ * layer after a convolution expects. */
 #include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
 
-static int dense_shape(layer *l, const layer_cfg *c, int in)
+static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
 {
-    l->in = in;
-    l->out = c->units;
     l->act = (act_kind)c->activation;
     l->init = (init_kind)c->init;
     if (l->init == INIT_AUTO)
         l->init =
             (l->act == ACT_RELU || l->act == ACT_GELU) ? INIT_HE_UNIFORM : INIT_GLOROT_UNIFORM;
-    l->n_weight = (size_t)l->out * (size_t)l->in;
-    l->n_bias = (size_t)l->out;
+    l->out_shape[0] = c->units;
+    l->out_shape[1] = l->out_shape[2] = 1;
+    int features = in[0] * in[1] * in[2];
+    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, features});
+    layer_add_tensor(l, "bias", false, 1, (int[]){c->units});
     return 0;
 }
 
-static int dense_alloc(model *m, layer *l, int max_rows)
+static void dense_init(const layer *l, uint64_t seed, float *params, float *state)
 {
-    backend *be = m->be;
-    size_t bytes = sizeof(float) * (size_t)max_rows * (size_t)l->out;
-    if (be->alloc(be, (void **)&l->y, bytes) < 0 || be->alloc(be, (void **)&l->grad, bytes) < 0)
-        return -1;
-    l->z = l->y;
-    if (math_act_grad_needs_input(l->act) && be->alloc(be, (void **)&l->z, bytes) < 0)
-        return -1;
-    return 0;
-}
-
-/* He-uniform: U(-sqrt(6 / fan_in), +); Glorot-uniform: U(-sqrt(6 / (fan_in +
- * fan_out)), +). Weight i of layer k is drawn from Philox (seed, INIT | k, 0,
- * i), so it does not depend on how many ranks or which backend. Bias is 0. */
-static void dense_init(const layer *l, uint64_t seed, float *params)
-{
-    double fan = l->init == INIT_HE_UNIFORM ? l->in : (double)l->in + l->out;
-    float bound = (float)sqrt(6.0 / fan);
-    for (size_t i = 0; i < l->n_weight; i++) {
-        float u = rng_uniform(seed, RNG_STREAM_INIT | (uint32_t)l->index, 0, i);
-        params[i] = (2.0f * u - 1.0f) * bound;
-    }
+    (void)state;
+    layer_init_uniform(l, seed, params, l->n_weight, l->in, l->out);
     for (size_t i = 0; i < l->n_bias; i++)
         params[l->n_weight + i] = 0.0f;
 }
@@ -54,7 +35,7 @@ static int dense_forward(model *m, layer *l, const float *x, int rows, bool trai
     if (be->gemm(be, false, true, rows, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, l->z,
                  l->out) < 0)
         return -1;
-    if (be->bias_act_forward(be, l->z, l->y, l->b, rows, l->out, l->act) < 0)
+    if (be->bias_act_forward(be, l->z, l->y, l->b, rows, l->out, 1, l->act) < 0)
         return -1;
     l->out_ptr = l->y;
     return 0;
@@ -67,7 +48,7 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
     if (l->act != ACT_NONE &&
         be->act_backward(be, g, g, l->z, l->y, (size_t)rows * l->out, l->act) < 0)
         return -1;
-    if (be->bias_grad(be, l->db, g, rows, l->out) < 0)
+    if (be->bias_grad(be, l->db, g, rows, l->out, 1) < 0)
         return -1;
     /* dW (out x in) = g^T (out x rows) . x (rows x in) */
     if (be->gemm(be, true, false, l->out, l->in, rows, 1.0f, g, l->out, x, l->in, 0.0f, l->dw,
@@ -82,7 +63,7 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
 
 const layer_ops layer_dense_ops = {
     .shape = dense_shape,
-    .alloc = dense_alloc,
+    .alloc = layer_alloc_output,
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,

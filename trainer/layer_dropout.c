@@ -7,27 +7,12 @@
 #include "trainer/layer.h"
 #include "trainer/model.h"
 
-static int dropout_shape(layer *l, const layer_cfg *c, int in)
+static int dropout_shape(layer *l, const layer_cfg *c, const int in[3])
 {
-    l->in = l->out = in;
+    for (int i = 0; i < 3; i++)
+        l->out_shape[i] = in[i];
     l->rate = (float)c->rate;
-    l->n_weight = l->n_bias = 0;
     return 0;
-}
-
-static int dropout_alloc(model *m, layer *l, int max_rows)
-{
-    backend *be = m->be;
-    size_t bytes = sizeof(float) * (size_t)max_rows * (size_t)l->out;
-    if (be->alloc(be, (void **)&l->y, bytes) < 0 || be->alloc(be, (void **)&l->grad, bytes) < 0)
-        return -1;
-    l->z = l->y;
-    return 0;
-}
-
-static void dropout_init(const layer *l, uint64_t seed, float *params)
-{
-    (void)l, (void)seed, (void)params;
 }
 
 static uint64_t first_element(const model *m, const layer *l)
@@ -64,8 +49,7 @@ static int dropout_backward(model *m, layer *l, const float *x, float *dx, int r
 
 const layer_ops layer_dropout_ops = {
     .shape = dropout_shape,
-    .alloc = dropout_alloc,
-    .init = dropout_init,
+    .alloc = layer_alloc_output,
     .forward = dropout_forward,
     .backward = dropout_backward,
 };

@@ -8,42 +8,91 @@
 /* The implementation of each layer type; NULL where there is none yet. */
 static const layer_ops *ops_for(layer_type t)
 {
-    switch (t) {
-    case LAYER_DENSE:
-        return &layer_dense_ops;
-    case LAYER_DROPOUT:
-        return &layer_dropout_ops;
-    default:
-        return NULL;
-    }
+    static const layer_ops *const table[] = {
+        [LAYER_DENSE] = &layer_dense_ops,       [LAYER_DROPOUT] = &layer_dropout_ops,
+        [LAYER_CONV2D] = &layer_conv2d_ops,     [LAYER_MAXPOOL] = &layer_maxpool_ops,
+        [LAYER_AVGPOOL] = &layer_avgpool_ops,   [LAYER_GLOBAL_AVGPOOL] = &layer_global_avgpool_ops,
+        [LAYER_FLATTEN] = &layer_flatten_ops,   [LAYER_BATCHNORM] = &layer_batchnorm_ops,
+        [LAYER_RESIDUAL] = &layer_residual_ops,
+    };
+    return (size_t)t < sizeof table / sizeof table[0] ? table[t] : NULL;
 }
 
-/* Sizes every layer and lays the parameters out in the flat buffers. */
+/* Places the layer's tensors: trained ones at *params in the flat buffers,
+ * kept ones at *state in the state buffer. */
+static void place_tensors(layer *l, size_t *params, size_t *state)
+{
+    l->param_offset = *params;
+    l->state_offset = *state;
+    for (int t = 0; t < l->n_tensors; t++) {
+        layer_tensor *x = &l->tensors[t];
+        size_t *at = x->state ? state : params;
+        x->offset = *at;
+        *at += x->count;
+    }
+    l->n_params = *params - l->param_offset;
+    l->n_state = *state - l->state_offset;
+    const layer_tensor *w = layer_find_tensor(l, "weight"), *b = layer_find_tensor(l, "bias");
+    l->n_weight = w ? w->count : 0;
+    l->n_bias = b ? b->count : 0;
+}
+
+/* A residual adds a layer's output to its input: both must exist and agree. */
+static int check_residual(model *m, const config *cfg, int i)
+{
+    const layer *l = &m->layers[i];
+    int src = i + l->cfg->from;
+    if (src < 0)
+        return err_set("%s:%d: layer %s: from = %d reaches before the first layer", cfg->source,
+                       l->cfg->line, l->name, l->cfg->from);
+    const layer *s = &m->layers[src];
+    const int *a = s->out_shape, *b = l->in_shape;
+    if (a[0] != b[0] || a[1] != b[1] || a[2] != b[2])
+        return err_set("%s:%d: layer %s adds the output of layer %s, (%d, %d, %d), to its input, "
+                       "(%d, %d, %d): the shapes must agree",
+                       cfg->source, l->cfg->line, l->name, s->name, a[0], a[1], a[2], b[0], b[1],
+                       b[2]);
+    return 0;
+}
+
+static int shape_one(model *m, const config *cfg, int i, const int in[3])
+{
+    layer *l = &m->layers[i];
+    const layer_cfg *c = &cfg->layers[i];
+    l->ops = ops_for((layer_type)c->type);
+    l->index = i;
+    l->type = (layer_type)c->type;
+    l->cfg = c;
+    l->act = ACT_NONE;
+    config_layer_name(cfg, i, l->name, sizeof l->name);
+    if (!l->ops)
+        return err_set("%s:%d: layer %s: this layer type is not implemented", cfg->source, c->line,
+                       l->name);
+    memcpy(l->in_shape, in, sizeof l->in_shape);
+    l->in = in[0] * in[1] * in[2];
+    if (l->ops->shape(l, c, in) < 0)
+        return err_prefix("%s:%d: layer %s", cfg->source, c->line, l->name);
+    l->out = l->out_shape[0] * l->out_shape[1] * l->out_shape[2];
+    if (l->out <= 0)
+        return err_set("%s:%d: layer %s: its input (%d, %d, %d) leaves no output", cfg->source,
+                       c->line, l->name, in[0], in[1], in[2]);
+    return l->type == LAYER_RESIDUAL ? check_residual(m, cfg, i) : 0;
+}
+
+/* Sizes every layer and lays the tensors out in the flat buffers. */
 static int shape_layers(model *m, const config *cfg)
 {
-    int in = m->in_features;
-    size_t offset = 0;
+    const int *in = m->in_shape;
+    size_t params = 0, state = 0;
     for (int i = 0; i < m->n_layers; i++) {
-        layer *l = &m->layers[i];
-        const layer_cfg *c = &cfg->layers[i];
-        l->ops = ops_for((layer_type)c->type);
-        if (!l->ops) {
-            char tname[32];
-            layer_type_name(c->type, tname, sizeof tname);
-            return err_set("%s:%d: layer type %s is not implemented yet", cfg->source, c->line,
-                           tname);
-        }
-        l->index = i;
-        l->type = (layer_type)c->type;
-        config_layer_name(cfg, i, l->name, sizeof l->name);
-        if (l->ops->shape(l, c, in) < 0)
-            return err_prefix("%s:%d: layer %s", cfg->source, c->line, l->name);
-        l->param_offset = offset;
-        offset += l->n_weight + l->n_bias;
-        in = l->out;
+        if (shape_one(m, cfg, i, in) < 0)
+            return -1;
+        place_tensors(&m->layers[i], &params, &state);
+        in = m->layers[i].out_shape;
     }
-    m->n_params = offset;
-    m->classes = in;
+    m->n_params = params;
+    m->n_state = state;
+    m->classes = m->layers[m->n_layers - 1].out;
     return 0;
 }
 
@@ -65,14 +114,16 @@ static int alloc_buffers(model *m)
     m->x = m->x_slot[MODEL_SLOT_OTHER];
     m->y = m->y_slot[MODEL_SLOT_OTHER];
     m->host_stats = malloc(sizeof(float) * 2 * (size_t)m->max_rows);
-    if (!m->host_stats)
+    m->state = calloc(m->n_state ? m->n_state : 1, sizeof(float));
+    if (!m->host_stats || !m->state)
         return err_set("out of host memory");
     for (int i = 0; i < m->n_layers; i++) {
         layer *l = &m->layers[i];
-        l->w = m->params + l->param_offset;
-        l->b = l->w + l->n_weight;
-        l->dw = m->grads + l->param_offset;
-        l->db = l->dw + l->n_weight;
+        const layer_tensor *w = layer_find_tensor(l, "weight"), *b = layer_find_tensor(l, "bias");
+        l->w = w ? m->params + w->offset : NULL;
+        l->dw = w ? m->grads + w->offset : NULL;
+        l->b = b ? m->params + b->offset : NULL;
+        l->db = b ? m->grads + b->offset : NULL;
         if (l->ops->alloc(m, l, m->max_rows) < 0)
             return err_prefix("layer %s", l->name);
     }
@@ -80,6 +131,12 @@ static int alloc_buffers(model *m)
 }
 
 model *model_build(const config *cfg, backend *be, const int in_shape[3], int max_rows)
+{
+    return model_build_sized(cfg, be, in_shape, max_rows, max_rows);
+}
+
+model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], int train_rows,
+                         int max_rows)
 {
     model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -89,7 +146,8 @@ model *model_build(const config *cfg, backend *be, const int in_shape[3], int ma
     m->be = be;
     memcpy(m->in_shape, in_shape, sizeof m->in_shape);
     m->in_features = in_shape[0] * in_shape[1] * in_shape[2];
-    m->max_rows = max_rows;
+    m->max_rows = max_rows > train_rows ? max_rows : train_rows;
+    m->train_rows = train_rows;
     m->n_layers = cfg->n_layers;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
     if (!m->layers || shape_layers(m, cfg) < 0 || alloc_buffers(m) < 0) {
@@ -108,7 +166,8 @@ int model_init_params(model *m, uint64_t seed)
         return err_set("out of host memory initializing parameters");
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
-        l->ops->init(l, seed, host + l->param_offset);
+        if (l->ops->init)
+            l->ops->init(l, seed, host + l->param_offset, m->state + l->state_offset);
     }
     int rc = m->be->upload(m->be, m->params, host, sizeof(float) * m->n_params);
     free(host);
@@ -146,6 +205,21 @@ int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, dou
     return 0;
 }
 
+/* Once layer `target`'s gradient has been written by its successor, the
+ * residual layers that read its output add their share. */
+static int add_residual_grads(model *m, int target, int rows)
+{
+    layer *t = &m->layers[target];
+    for (int r = target + 1; r < m->n_layers; r++) {
+        const layer *res = &m->layers[r];
+        if (res->type != LAYER_RESIDUAL || r + res->cfg->from != target)
+            continue;
+        if (m->be->add(m->be, t->grad, t->grad, res->grad, (size_t)rows * t->out) < 0)
+            return err_prefix("backward of layer %s", res->name);
+    }
+    return 0;
+}
+
 int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx)
 {
     for (int i = m->n_layers - 1; i >= 0; i--) {
@@ -154,7 +228,9 @@ int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx
         float *dx = i > 0 ? m->layers[i - 1].grad : NULL;
         if (l->ops->backward(m, l, x, dx, rows) < 0)
             return err_prefix("backward of layer %s", l->name);
-        if (ready && l->n_weight + l->n_bias > 0 && ready(ctx, l->param_offset) < 0)
+        if (i > 0 && add_residual_grads(m, i - 1, rows) < 0)
+            return -1;
+        if (ready && l->n_params > 0 && ready(ctx, l->param_offset) < 0)
             return -1;
     }
     return 0;
@@ -191,8 +267,24 @@ int model_checksum(const model *m, uint64_t *sum)
         h = fnv1a(h, host, bytes);
     }
     free(host);
-    *sum = h;
+    *sum = fnv1a(h, m->state, sizeof(float) * m->n_state);
     return 0;
+}
+
+void model_shape_text(const model *m, char *buf, size_t size)
+{
+    bool mlp = true;
+    for (int i = 0; i < m->n_layers; i++)
+        mlp = mlp && (m->layers[i].type == LAYER_DENSE || m->layers[i].type == LAYER_DROPOUT);
+    if (!mlp) {
+        snprintf(buf, size, "%dx%dx%d -> %d in %d layers", m->in_shape[0], m->in_shape[1],
+                 m->in_shape[2], m->classes, m->n_layers);
+        return;
+    }
+    int used = snprintf(buf, size, "%d", m->in_features);
+    for (int i = 0; i < m->n_layers && used > 0 && (size_t)used < size; i++)
+        if (m->layers[i].type == LAYER_DENSE)
+            used += snprintf(buf + used, size - (size_t)used, "-%d", m->layers[i].out);
 }
 
 void model_free(model *m)
@@ -202,6 +294,8 @@ void model_free(model *m)
     backend *be = m->be;
     for (int i = 0; m->layers && i < m->n_layers; i++) {
         layer *l = &m->layers[i];
+        if (l->ops && l->ops->release)
+            l->ops->release(m, l);
         if (l->z != l->y)
             be->release(be, l->z);
         be->release(be, l->y);
@@ -217,6 +311,7 @@ void model_free(model *m)
     }
     be->release(be, m->stats);
     free(m->host_stats);
+    free(m->state);
     free(m->layers);
     free(m);
 }

@@ -23,10 +23,15 @@ struct model {
     int n_layers;
     int in_shape[3]; /* channels, height, width */
     int in_features, classes;
-    int max_rows;
+    int max_rows;   /* rows of a forward pass */
+    int train_rows; /* rows of a backward pass */
 
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v;
+    /* What layers keep but do not train (batch norm's running statistics),
+     * in host memory: small, and updated from host-side statistics. */
+    size_t n_state;
+    float *state;
 
     /* Forward reads its input from x (rows x in_features) and the loss its
      * labels from y. They point at one of three buffers of max_rows rows:
@@ -52,6 +57,12 @@ struct model {
  * call. Parameters are zero until model_init_params. */
 model *model_build(const config *cfg, backend *be, const int in_shape[3], int max_rows);
 
+/* The same, for training batches of up to train_rows rows and evaluation
+ * batches of up to max_rows: the buffers only backward needs (gradients
+ * of activations) are sized for the first. */
+model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], int train_rows,
+                         int max_rows);
+
 /* Seeded initialization, identical on every rank and backend (init.c). */
 int model_init_params(model *m, uint64_t seed);
 
@@ -73,9 +84,14 @@ int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx
 /* model_backward_notify with no one to notify. */
 int model_backward(model *m, int rows);
 
-/* A 64-bit FNV-1a hash of the parameters and both Adam moments, to check
- * that every rank holds the same model. */
+/* A 64-bit FNV-1a hash of the parameters, both Adam moments and the state,
+ * to check that every rank holds the same model. */
 int model_checksum(const model *m, uint64_t *sum);
+
+/* A one-line sketch of the model: the widths of an MLP ("784-256-10"), or
+ * the input and output shapes and the depth of anything else
+ * ("1x28x28 -> 10 in 8 layers"). */
+void model_shape_text(const model *m, char *buf, size_t size);
 
 void model_free(model *m);
 

@@ -12,7 +12,7 @@
 static int alloc_host(resume_point *rp, const model *m)
 {
     if (!rp->host)
-        rp->host = malloc(sizeof(float) * 3 * (m->n_params ? m->n_params : 1));
+        rp->host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
     return rp->host ? 0 : err_set("out of host memory for a checkpoint");
 }
 
@@ -112,8 +112,9 @@ int resume_share(resume_point *rp, model *m, int rank)
     if (rank != 0 && alloc_host(rp, m) < 0)
         return -1;
     size_t n = m->n_params;
-    if (comm_broadcast(rp->host, sizeof(float) * 3 * n, 0) < 0)
+    if (comm_broadcast(rp->host, sizeof(float) * ckpt_host_floats(m), 0) < 0)
         return -1;
+    memcpy(m->state, rp->host + 3 * n, sizeof(float) * m->n_state);
     backend *be = m->be;
     if (be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
         be->upload(be, m->adam_m, rp->host + n, sizeof(float) * n) < 0 ||

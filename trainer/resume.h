@@ -19,7 +19,7 @@
 typedef struct {
     bool found;
     ckpt_state st;
-    float *host; /* parameters, m, v: 3 x n_params */
+    float *host; /* parameters, m, v, state: ckpt_host_floats() */
     char path[4096];
 } resume_point;
 

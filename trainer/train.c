@@ -6,6 +6,7 @@
 
 #include "data/dataset.h"
 #include "data/sampler.h"
+#include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"
 #include "trainer/evaluate.h"
@@ -22,8 +23,9 @@ typedef struct {
     const config *cfg;
     const comm_info *ci;
     backend *be;
-    dataset train, test;
+    dataset *train, *test;
     bool has_test;
+    transform tf; /* applied to every gathered batch */
     sampler smp;
     model *m;
     metrics mt;
@@ -60,15 +62,18 @@ static bool is_root(const run *r)
 static int load_data(run *r)
 {
     const config *cfg = r->cfg;
-    if (dataset_load(&r->train, cfg->data_format, cfg->data_train, "data.train") < 0)
+    if (dataset_open(&r->train, cfg, cfg->data_train, "data.train") < 0)
         return -1;
     r->has_test = cfg->data_test[0] != '\0';
-    if (r->has_test && dataset_load(&r->test, cfg->data_format, cfg->data_test, "data.test") < 0)
+    if (r->has_test && dataset_open(&r->test, cfg, cfg->data_test, "data.test") < 0)
         return -1;
-    if (r->has_test && r->test.features != r->train.features)
-        return err_set("data.test has %d values per sample but data.train has %d", r->test.features,
-                       r->train.features);
-    return 0;
+    const dataset *tr = r->train, *te = r->test;
+    if (r->has_test &&
+        (te->channels != tr->channels || te->height != tr->height || te->width != tr->width))
+        return err_set("data.test has samples of shape %d,%d,%d (C,H,W) but data.train has "
+                       "%d,%d,%d",
+                       te->channels, te->height, te->width, tr->channels, tr->height, tr->width);
+    return transform_init(&r->tf, cfg, tr->channels, tr->height, tr->width);
 }
 
 /* Checks what needs the data and the configuration together. */
@@ -76,9 +81,9 @@ static int check_fit(run *r)
 {
     const config *cfg = r->cfg;
     const layer_cfg *last = &cfg->layers[cfg->n_layers - 1];
-    int classes = r->train.classes;
-    if (r->has_test && r->test.classes > classes)
-        classes = r->test.classes;
+    int classes = r->train->classes;
+    if (r->has_test && r->test->classes > classes)
+        classes = r->test->classes;
     if (last->units < classes)
         return err_set("%s:%d: the last layer has %d units, but the data has labels 0..%d "
                        "(%d classes)",
@@ -86,9 +91,9 @@ static int check_fit(run *r)
     if (cfg->batch_size % r->ci->size != 0)
         return err_set("data.batch_size = %d does not divide evenly over %d ranks", cfg->batch_size,
                        r->ci->size);
-    if (cfg->batch_size > r->train.n)
+    if (cfg->batch_size > r->train->n)
         return err_set("data.batch_size = %d is larger than the %lld training samples",
-                       cfg->batch_size, (long long)r->train.n);
+                       cfg->batch_size, (long long)r->train->n);
     return 0;
 }
 
@@ -96,7 +101,7 @@ static void plan_steps(run *r)
 {
     const config *cfg = r->cfg;
     r->local_batch = cfg->batch_size / r->ci->size;
-    r->steps_per_epoch = (long)(r->train.n / cfg->batch_size);
+    r->steps_per_epoch = (long)(r->train->n / cfg->batch_size);
     r->horizon = r->steps_per_epoch * cfg->epochs;
     r->total_steps = r->horizon;
     if (cfg->max_steps >= 0 && cfg->max_steps < r->total_steps)
@@ -110,10 +115,11 @@ static int build_model(run *r)
 {
     const config *cfg = r->cfg;
     int eval_rows = cfg->eval_batch_size;
-    if (r->has_test && r->test.n < eval_rows)
-        eval_rows = (int)r->test.n;
+    if (r->has_test && r->test->n < eval_rows)
+        eval_rows = (int)r->test->n;
     int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
-    r->m = model_build(cfg, r->be, (int[3]){r->train.features, 1, 1}, max_rows);
+    r->m = model_build(cfg, r->be, (int[3]){r->train->channels, r->train->height, r->train->width},
+                       max_rows);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     r->m->seed = cfg->seed;
@@ -123,10 +129,10 @@ static int build_model(run *r)
     backend *be = r->be;
     for (int s = 0; s < 2; s++)
         if (be->host_alloc(be, (void **)&r->hx[s],
-                           sizeof(float) * (size_t)r->local_batch * r->train.features) < 0 ||
+                           sizeof(float) * (size_t)r->local_batch * r->train->features) < 0 ||
             be->host_alloc(be, (void **)&r->hy[s], sizeof(int32_t) * (size_t)r->local_batch) < 0)
             return -1;
-    return sampler_init(&r->smp, r->train.n, cfg->seed, cfg->shuffle);
+    return sampler_init(&r->smp, r->train->n, cfg->seed, cfg->shuffle);
 }
 
 /* Works out the run and checkpoint directories. */
@@ -166,10 +172,7 @@ static void describe(run *r)
         return;
     const model *m = r->m;
     char shape[256];
-    int used = snprintf(shape, sizeof shape, "%d", m->in_features);
-    for (int i = 0; i < m->n_layers && used < (int)sizeof shape - 16; i++)
-        if (m->layers[i].type == LAYER_DENSE)
-            used += snprintf(shape + used, sizeof shape - (size_t)used, "-%d", m->layers[i].out);
+    model_shape_text(m, shape, sizeof shape);
     progress_message(&r->pg, "accel-train %s: model %s (%zu parameters) on %s (%s), %d rank%s",
                      ACCEL_VERSION, shape, m->n_params, r->be->name, r->be->description,
                      r->ci->size, r->ci->size == 1 ? "" : "s");
@@ -178,7 +181,7 @@ static void describe(run *r)
     progress_message(&r->pg,
                      "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
                      "steps; output in %s",
-                     (long long)r->train.n, r->has_test ? (long long)r->test.n : 0LL,
+                     (long long)r->train->n, r->has_test ? (long long)r->test->n : 0LL,
                      r->cfg->batch_size, r->steps_per_epoch, r->total_steps, r->run_dir);
 }
 
@@ -198,7 +201,9 @@ static int stage_batch(run *r, long step)
         return -1;
     long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
     sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
-    dataset_gather(&r->train, r->idx, r->local_batch, r->hx[slot], r->hy[slot]);
+    if (dataset_gather(r->train, r->idx, r->local_batch, r->hx[slot], r->hy[slot]) < 0)
+        return -1;
+    transform_apply(&r->tf, r->hx[slot], r->local_batch, r->idx, epoch, true);
     size_t xbytes = sizeof(float) * (size_t)r->local_batch * m->in_features;
     if (be->upload_async(be, slot, m->x_slot[slot], r->hx[slot], xbytes) < 0 ||
         be->upload_async(be, slot, m->y_slot[slot], r->hy[slot],
@@ -246,7 +251,7 @@ static int run_eval(run *r, long epoch)
     if (!r->has_test)
         return 0;
     double loss, acc;
-    if (evaluate(r->m, &r->test, r->ci, r->cfg->eval_batch_size, &loss, &acc) < 0)
+    if (evaluate(r->m, r->test, &r->tf, r->ci, r->cfg->eval_batch_size, &loss, &acc) < 0)
         return -1;
     if (!is_root(r))
         return 0;
@@ -341,8 +346,9 @@ static void run_free(run *r)
     gsync_close(r->gs);
     sampler_free(&r->smp);
     model_free(r->m);
-    dataset_free(&r->train);
-    dataset_free(&r->test);
+    dataset_close(r->train);
+    dataset_close(r->test);
+    transform_free(&r->tf);
     backend_close(r->be);
 }
 

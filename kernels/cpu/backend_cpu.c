@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_ops.h"
 #include "trainer/err.h"
 
 /* OpenBLAS's own thread-count control; declared here because not every
@@ -69,27 +70,62 @@ static int cpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float al
     return 0;
 }
 
-static int cpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int rows,
-                                int cols, act_kind act)
+static int cpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
+                                int channels, int inner, act_kind act)
+{
+    (void)be;
+    for (int o = 0; o < outer; o++)
+        for (int c = 0; c < channels; c++) {
+            size_t base = ((size_t)o * channels + c) * inner;
+            float *zr = z + base, *yr = y + base;
+            float bc = bias ? bias[c] : 0.0f;
+            if (act == ACT_RELU) { /* the common case, kept branch-free */
+                for (int i = 0; i < inner; i++) {
+                    float v = zr[i] + bc;
+                    zr[i] = v;
+                    yr[i] = v > 0.0f ? v : 0.0f;
+                }
+                continue;
+            }
+            for (int i = 0; i < inner; i++) {
+                float v = zr[i] + bc;
+                zr[i] = v;
+                yr[i] = math_act(act, v);
+            }
+        }
+    return 0;
+}
+
+/* Dense layers (inner = 1) get loops over whole rows: the hot path of an MLP. */
+static int cpu_bias_act_rows(backend *be, float *z, float *y, const float *bias, int rows, int cols,
+                             act_kind act)
 {
     (void)be;
     for (int r = 0; r < rows; r++) {
         float *zr = z + (size_t)r * cols, *yr = y + (size_t)r * cols;
-        if (act == ACT_RELU) { /* the common case, kept branch-free */
+        if (act == ACT_RELU) {
             for (int c = 0; c < cols; c++) {
-                float v = zr[c] + bias[c];
+                float v = zr[c] + (bias ? bias[c] : 0.0f);
                 zr[c] = v;
                 yr[c] = v > 0.0f ? v : 0.0f;
             }
             continue;
         }
         for (int c = 0; c < cols; c++) {
-            float v = zr[c] + bias[c];
+            float v = zr[c] + (bias ? bias[c] : 0.0f);
             zr[c] = v;
             yr[c] = math_act(act, v);
         }
     }
     return 0;
+}
+
+static int cpu_bias_act(backend *be, float *z, float *y, const float *bias, int outer, int channels,
+                        int inner, act_kind act)
+{
+    if (inner == 1)
+        return cpu_bias_act_rows(be, z, y, bias, outer, channels, act);
+    return cpu_bias_act_forward(be, z, y, bias, outer, channels, inner, act);
 }
 
 static int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
@@ -106,15 +142,33 @@ static int cpu_act_backward(backend *be, float *dz, const float *dy, const float
     return 0;
 }
 
-static int cpu_bias_grad(backend *be, float *db, const float *dz, int rows, int cols)
+static int cpu_bias_grad(backend *be, float *db, const float *dz, int outer, int channels,
+                         int inner)
 {
     (void)be;
-    memset(db, 0, sizeof(float) * (size_t)cols);
-    for (int r = 0; r < rows; r++) {
-        const float *dr = dz + (size_t)r * cols;
-        for (int c = 0; c < cols; c++)
-            db[c] += dr[c];
+    memset(db, 0, sizeof(float) * (size_t)channels);
+    for (int o = 0; o < outer; o++) {
+        const float *dr = dz + (size_t)o * channels * inner;
+        if (inner == 1) {
+            for (int c = 0; c < channels; c++)
+                db[c] += dr[c];
+            continue;
+        }
+        for (int c = 0; c < channels; c++) {
+            float s = 0.0f;
+            for (int i = 0; i < inner; i++)
+                s += dr[(size_t)c * inner + i];
+            db[c] += s;
+        }
     }
+    return 0;
+}
+
+static int cpu_add(backend *be, float *y, const float *a, const float *b, size_t n)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++)
+        y[i] = a[i] + b[i];
     return 0;
 }
 
@@ -188,7 +242,18 @@ backend *backend_cpu_open(int threads)
     be->input_done = cpu_input_fence;
     be->input_host_wait = cpu_input_fence;
     be->gemm = cpu_gemm;
-    be->bias_act_forward = cpu_bias_act_forward;
+    be->bias_act_forward = cpu_bias_act;
+    be->add = cpu_add;
+    be->conv_plan = cpu_conv_plan;
+    be->conv_forward = cpu_conv_forward;
+    be->conv_backward = cpu_conv_backward;
+    be->pool_plan = cpu_pool_plan;
+    be->pool_forward = cpu_pool_forward;
+    be->pool_backward = cpu_pool_backward;
+    be->plan_release = cpu_plan_release;
+    be->channel_sums = cpu_channel_sums;
+    be->bn_forward = cpu_bn_forward;
+    be->bn_backward = cpu_bn_backward;
     be->act_backward = cpu_act_backward;
     be->bias_grad = cpu_bias_grad;
     be->xent = cpu_xent;

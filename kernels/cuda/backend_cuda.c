@@ -6,33 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cudnn.h>
 #include <nccl.h>
 
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/kernels.h"
 #include "trainer/err.h"
-
-typedef struct {
-    int device;
-    cudaStream_t compute, copy;
-    cublasHandle_t blas;
-    cudaEvent_t ready[2], consumed[2];     /* input staging, per slot */
-    double *sumsq_partials, *sumsq_result; /* device scratch for sumsq */
-} cuda_impl;
-
-static cuda_impl *impl_of(backend *be)
-{
-    return be->impl;
-}
-
-#define LAUNCH(launch)                                                                             \
-    do {                                                                                           \
-        cudaError_t launch_e_ = (launch);                                                          \
-        if (launch_e_ != cudaSuccess)                                                              \
-            return cuda_fail(#launch, launch_e_, __FILE__, __LINE__);                              \
-    } while (0)
 
 /* ---- memory ---------------------------------------------------------------- */
 
@@ -135,10 +115,16 @@ static int gpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float al
     return 0;
 }
 
-static int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int rows,
-                                int cols, act_kind act)
+static int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
+                                int channels, int inner, act_kind act)
 {
-    LAUNCH(cuk_bias_act_forward(impl_of(be)->compute, z, y, bias, rows, cols, act));
+    LAUNCH(cuk_bias_act_forward(impl_of(be)->compute, z, y, bias, outer, channels, inner, act));
+    return 0;
+}
+
+static int gpu_add(backend *be, float *y, const float *a, const float *b, size_t n)
+{
+    LAUNCH(cuk_add(impl_of(be)->compute, y, a, b, n));
     return 0;
 }
 
@@ -149,9 +135,39 @@ static int gpu_act_backward(backend *be, float *dz, const float *dy, const float
     return 0;
 }
 
-static int gpu_bias_grad(backend *be, float *db, const float *dz, int rows, int cols)
+static int gpu_bias_grad(backend *be, float *db, const float *dz, int outer, int channels,
+                         int inner)
 {
-    LAUNCH(cuk_bias_grad(impl_of(be)->compute, db, dz, rows, cols));
+    LAUNCH(cuk_bias_grad(impl_of(be)->compute, db, dz, outer, channels, inner));
+    return 0;
+}
+
+static int gpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
+                            int inner, double *scratch, double *host)
+{
+    cuda_impl *c = impl_of(be);
+    LAUNCH(cuk_channel_sums(c->compute, a, b, outer, channels, inner, scratch));
+    CUDA_TRY(cudaMemcpyAsync(host, scratch, sizeof(double) * 2 * (size_t)channels,
+                             cudaMemcpyDeviceToHost, c->compute));
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    return 0;
+}
+
+static int gpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y,
+                          const float *mean, const float *invstd, const float *gamma,
+                          const float *beta, int outer, int channels, int inner, act_kind act)
+{
+    LAUNCH(cuk_bn_forward(impl_of(be)->compute, x, xhat, z, y, mean, invstd, gamma, beta, outer,
+                          channels, inner, act));
+    return 0;
+}
+
+static int gpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx,
+                           const float *gamma, const float *invstd, const float *mean_dz,
+                           const float *mean_dzxhat, int outer, int channels, int inner)
+{
+    LAUNCH(cuk_bn_backward(impl_of(be)->compute, dz, xhat, dx, gamma, invstd, mean_dz, mean_dzxhat,
+                           outer, channels, inner));
     return 0;
 }
 
@@ -205,6 +221,8 @@ static void gpu_destroy(backend *be)
         }
         if (c->blas)
             cublasDestroy(c->blas);
+        if (c->dnn)
+            cudnnDestroy(c->dnn);
         if (c->copy)
             cudaStreamDestroy(c->copy);
         if (c->compute)
@@ -292,6 +310,9 @@ static int open_impl(backend *be, const backend_options *o)
     CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
     CUBLAS_TRY(
         cublasSetMathMode(c->blas, o->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CUDNN_TRY(cudnnCreate(&c->dnn));
+    CUDNN_TRY(cudnnSetStream(c->dnn, c->compute));
+    c->tf32 = o->tf32;
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));
     be->stream = c->compute;
@@ -314,6 +335,17 @@ static void set_ops(backend *be)
     be->input_host_wait = gpu_input_host_wait;
     be->gemm = gpu_gemm;
     be->bias_act_forward = gpu_bias_act_forward;
+    be->add = gpu_add;
+    be->conv_plan = gpu_conv_plan;
+    be->conv_forward = gpu_conv_forward;
+    be->conv_backward = gpu_conv_backward;
+    be->pool_plan = gpu_pool_plan;
+    be->pool_forward = gpu_pool_forward;
+    be->pool_backward = gpu_pool_backward;
+    be->plan_release = gpu_plan_release;
+    be->channel_sums = gpu_channel_sums;
+    be->bn_forward = gpu_bn_forward;
+    be->bn_backward = gpu_bn_backward;
     be->act_backward = gpu_act_backward;
     be->bias_grad = gpu_bias_grad;
     be->xent = gpu_xent;

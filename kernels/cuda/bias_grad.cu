@@ -1,10 +1,13 @@
-// bias_grad: db[c] = sum over rows of dz[r][c]. One thread per column; the
-// threads of a warp read neighbouring columns of a row, so loads coalesce,
-// and each column is summed in row order, so results do not vary run to run.
+// bias_grad: db[c] = sum over outer and inner of dz[o][c][i]. For flat rows
+// (inner 1) a thread per column: the threads of a warp read neighbouring
+// columns of a row, so loads coalesce. For planes (convolutions) a block per
+// channel reduces the channel's planes. Both add in a fixed order, so
+// results repeat bit for bit.
 #include "kernels/cuda/kernels.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/reduce.cuh"
 
-__global__ void bias_grad_kernel(float *db, const float *dz, int rows, int cols)
+__global__ void bias_grad_rows_kernel(float *db, const float *dz, int rows, int cols)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= cols)
@@ -15,11 +18,32 @@ __global__ void bias_grad_kernel(float *db, const float *dz, int rows, int cols)
     db[c] = sum;
 }
 
-extern "C" cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int rows, int cols)
+__global__ void bias_grad_planes_kernel(float *db, const float *dz, int outer, int channels,
+                                        int inner)
 {
-    if (cols == 0)
+    __shared__ double scratch[32];
+    int c = blockIdx.x;
+    double acc = 0.0;
+    size_t per = (size_t)outer * inner;
+    for (size_t k = threadIdx.x; k < per; k += blockDim.x) {
+        size_t o = k / inner, i = k % inner;
+        acc += dz[(o * channels + c) * inner + i];
+    }
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0)
+        db[c] = (float)acc;
+}
+
+extern "C" cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int outer,
+                                     int channels, int inner)
+{
+    if (channels == 0)
         return cudaSuccess;
-    unsigned blocks = (unsigned)((cols + CUK_THREADS - 1) / CUK_THREADS);
-    bias_grad_kernel<<<blocks, CUK_THREADS, 0, s>>>(db, dz, rows, cols);
+    if (inner == 1) {
+        unsigned blocks = (unsigned)((channels + CUK_THREADS - 1) / CUK_THREADS);
+        bias_grad_rows_kernel<<<blocks, CUK_THREADS, 0, s>>>(db, dz, outer, channels);
+    } else {
+        bias_grad_planes_kernel<<<channels, CUK_THREADS, 0, s>>>(db, dz, outer, channels, inner);
+    }
     return cudaGetLastError();
 }

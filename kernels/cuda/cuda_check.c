@@ -31,3 +31,9 @@ int cublas_fail(const char *call, cublasStatus_t s, const char *file, int line)
     return err_set("%s failed (%s:%d): %s%s", call, file, line, cublasGetStatusString(s),
                    s == CUBLAS_STATUS_ALLOC_FAILED ? "; the GPU is out of memory" : "");
 }
+
+int cudnn_fail(const char *call, cudnnStatus_t s, const char *file, int line)
+{
+    return err_set("%s failed (%s:%d): %s%s", call, file, line, cudnnGetErrorString(s),
+                   s == CUDNN_STATUS_ALLOC_FAILED ? "; the GPU is out of memory" : "");
+}

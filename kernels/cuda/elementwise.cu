@@ -2,16 +2,22 @@
 #include "kernels/cuda/kernels.h"
 #include "kernels/cuda/launch.cuh"
 
-__global__ void bias_act_forward_kernel(float *z, float *y, const float *bias, int rows, int cols,
-                                        act_kind act)
+__global__ void bias_act_forward_kernel(float *z, float *y, const float *bias, size_t n,
+                                        int channels, int inner, act_kind act)
 {
-    size_t n = (size_t)rows * cols;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float v = z[i] + bias[i % cols];
+        float v = z[i] + (bias ? bias[(i / inner) % channels] : 0.0f);
         z[i] = v;
         y[i] = math_act(act, v);
     }
+}
+
+__global__ void add_kernel(float *y, const float *a, const float *b, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] = a[i] + b[i];
 }
 
 __global__ void act_backward_kernel(float *dz, const float *dy, const float *z, const float *y,
@@ -31,12 +37,21 @@ __global__ void dropout_kernel(float *y, const float *x, size_t n, float rate, u
 }
 
 extern "C" cudaError_t cuk_bias_act_forward(cudaStream_t s, float *z, float *y, const float *bias,
-                                            int rows, int cols, act_kind act)
+                                            int outer, int channels, int inner, act_kind act)
 {
-    size_t n = (size_t)rows * cols;
+    size_t n = (size_t)outer * channels * inner;
     if (n == 0)
         return cudaSuccess;
-    bias_act_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(z, y, bias, rows, cols, act);
+    bias_act_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(z, y, bias, n, channels, inner,
+                                                                  act);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuk_add(cudaStream_t s, float *y, const float *a, const float *b, size_t n)
+{
+    if (n == 0)
+        return cudaSuccess;
+    add_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(y, a, b, n);
     return cudaGetLastError();
 }
 

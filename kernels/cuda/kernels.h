@@ -20,11 +20,22 @@ extern "C" {
 /* Blocks of the two-pass sum of squares: the partials buffer holds this many. */
 #define CUK_SUMSQ_BLOCKS 256
 
-cudaError_t cuk_bias_act_forward(cudaStream_t s, float *z, float *y, const float *bias, int rows,
-                                 int cols, act_kind act);
+cudaError_t cuk_bias_act_forward(cudaStream_t s, float *z, float *y, const float *bias, int outer,
+                                 int channels, int inner, act_kind act);
+cudaError_t cuk_add(cudaStream_t s, float *y, const float *a, const float *b, size_t n);
 cudaError_t cuk_act_backward(cudaStream_t s, float *dz, const float *dy, const float *z,
                              const float *y, size_t n, act_kind act);
-cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int rows, int cols);
+cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int outer, int channels,
+                          int inner);
+/* out (device, 2 x channels doubles): the sums of a and of a * b per channel. */
+cudaError_t cuk_channel_sums(cudaStream_t s, const float *a, const float *b, int outer,
+                             int channels, int inner, double *out);
+cudaError_t cuk_bn_forward(cudaStream_t s, const float *x, float *xhat, float *z, float *y,
+                           const float *mean, const float *invstd, const float *gamma,
+                           const float *beta, int outer, int channels, int inner, act_kind act);
+cudaError_t cuk_bn_backward(cudaStream_t s, const float *dz, const float *xhat, float *dx,
+                            const float *gamma, const float *invstd, const float *mean_dz,
+                            const float *mean_dzxhat, int outer, int channels, int inner);
 cudaError_t cuk_xent(cudaStream_t s, const float *z, const int32_t *labels, int rows, int cols,
                      float scale, float *dz, float *stats);
 cudaError_t cuk_dropout(cudaStream_t s, float *y, const float *x, size_t n, float rate,

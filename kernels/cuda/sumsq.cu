@@ -4,23 +4,7 @@
 // result is the same bits on every run.
 #include "kernels/cuda/kernels.h"
 #include "kernels/cuda/launch.cuh"
-
-// Sums `v` over the block; the result is valid in thread 0.
-__device__ double block_sum(double v)
-{
-    __shared__ double warp_sums[32];
-    for (int off = 16; off > 0; off /= 2)
-        v += __shfl_down_sync(0xffffffffu, v, off);
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    if (lane == 0)
-        warp_sums[warp] = v;
-    __syncthreads();
-    v = threadIdx.x < blockDim.x / 32 ? warp_sums[lane] : 0.0;
-    if (warp == 0)
-        for (int off = 16; off > 0; off /= 2)
-            v += __shfl_down_sync(0xffffffffu, v, off);
-    return v;
-}
+#include "kernels/cuda/reduce.cuh"
 
 __global__ void sumsq_partial_kernel(const float *x, size_t n, double *partials)
 {
@@ -28,7 +12,8 @@ __global__ void sumsq_partial_kernel(const float *x, size_t n, double *partials)
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         acc += (double)x[i] * x[i];
-    acc = block_sum(acc);
+    __shared__ double scratch[32];
+    acc = block_sum(acc, scratch);
     if (threadIdx.x == 0)
         partials[blockIdx.x] = acc;
 }
@@ -36,7 +21,8 @@ __global__ void sumsq_partial_kernel(const float *x, size_t n, double *partials)
 __global__ void sumsq_final_kernel(const double *partials, double *result)
 {
     double v = threadIdx.x < CUK_SUMSQ_BLOCKS ? partials[threadIdx.x] : 0.0;
-    v = block_sum(v);
+    __shared__ double scratch[32];
+    v = block_sum(v, scratch);
     if (threadIdx.x == 0)
         *result = v;
 }

@@ -103,8 +103,8 @@ START_TEST(activations)
         pair y = pair_new(gpu, (size_t)rows * cols, 0, 0, 0);
         pair bias = pair_new(gpu, cols, -1, 1, 20 + act);
         pair dy = pair_new(gpu, (size_t)rows * cols, -1, 1, 30 + act);
-        ck_assert_int_eq(cpu->bias_act_forward(cpu, z.c, y.c, bias.c, rows, cols, act), 0);
-        ck_assert_int_eq(gpu->bias_act_forward(gpu, z.g, y.g, bias.g, rows, cols, act), 0);
+        ck_assert_int_eq(cpu->bias_act_forward(cpu, z.c, y.c, bias.c, rows, cols / 4, 4, act), 0);
+        ck_assert_int_eq(gpu->bias_act_forward(gpu, z.g, y.g, bias.g, rows, cols / 4, 4, act), 0);
         ck_assert_double_le(rel_err(gpu, &z), 1e-5);
         ck_assert_double_le(rel_err(gpu, &y), 1e-5);
         size_t n = (size_t)rows * cols;
@@ -120,14 +120,126 @@ START_TEST(bias_grad_and_sumsq)
 {
     const int rows = 1000, cols = 129;
     pair dz = pair_new(gpu, (size_t)rows * cols, -1, 1, 40), db = pair_new(gpu, cols, 0, 0, 0);
-    ck_assert_int_eq(cpu->bias_grad(cpu, db.c, dz.c, rows, cols), 0);
-    ck_assert_int_eq(gpu->bias_grad(gpu, db.g, dz.g, rows, cols), 0);
+    ck_assert_int_eq(cpu->bias_grad(cpu, db.c, dz.c, rows, cols, 1), 0);
+    ck_assert_int_eq(gpu->bias_grad(gpu, db.g, dz.g, rows, cols, 1), 0);
     ck_assert_double_le(rel_err(gpu, &db), 1e-5);
     double sc, sg;
     ck_assert_int_eq(cpu->sumsq(cpu, dz.c, dz.n, &sc), 0);
     ck_assert_int_eq(gpu->sumsq(gpu, dz.g, dz.n, &sg), 0);
     ck_assert_double_le(fabs(sc - sg) / sc, 1e-12);
     pair_free(gpu, &dz), pair_free(gpu, &db);
+}
+END_TEST
+
+/* Convolution forward and both backward products, several geometries. */
+static void check_conv(conv_geom g)
+{
+    const int rows = 5;
+    g.out_h = (g.in_h + 2 * g.pad - g.k) / g.stride + 1;
+    g.out_w = (g.in_w + 2 * g.pad - g.k) / g.stride + 1;
+    size_t nx = (size_t)rows * g.in_c * g.in_h * g.in_w, nw = (size_t)g.out_c * g.in_c * g.k * g.k;
+    size_t ny = (size_t)rows * g.out_c * g.out_h * g.out_w;
+    pair x = pair_new(gpu, nx, -1, 1, 90), w = pair_new(gpu, nw, -1, 1, 91);
+    pair y = pair_new(gpu, ny, 0, 0, 0), dy = pair_new(gpu, ny, -1, 1, 92);
+    pair dw = pair_new(gpu, nw, 0, 0, 0), dx = pair_new(gpu, nx, 0, 0, 0);
+    void *pc, *pg;
+    ck_assert_int_eq(cpu->conv_plan(cpu, &g, rows, &pc), 0);
+    ck_assert_msg(gpu->conv_plan(gpu, &g, rows, &pg) == 0, "%s", err_msg());
+    ck_assert_int_eq(cpu->conv_forward(cpu, pc, x.c, w.c, y.c, rows), 0);
+    ck_assert_int_eq(gpu->conv_forward(gpu, pg, x.g, w.g, y.g, rows), 0);
+    ck_assert_double_le(rel_err(gpu, &y), 1e-5);
+    ck_assert_int_eq(cpu->conv_backward(cpu, pc, x.c, w.c, dy.c, dw.c, dx.c, rows), 0);
+    ck_assert_int_eq(gpu->conv_backward(gpu, pg, x.g, w.g, dy.g, dw.g, dx.g, rows), 0);
+    ck_assert_double_le(rel_err(gpu, &dw), 1e-5);
+    ck_assert_double_le(rel_err(gpu, &dx), 1e-5);
+    cpu->plan_release(cpu, pc);
+    gpu->plan_release(gpu, pg);
+    pair_free(gpu, &x), pair_free(gpu, &w), pair_free(gpu, &y), pair_free(gpu, &dy);
+    pair_free(gpu, &dw), pair_free(gpu, &dx);
+}
+
+START_TEST(convolutions)
+{
+    check_conv(
+        (conv_geom){.in_c = 3, .in_h = 28, .in_w = 28, .out_c = 16, .k = 3, .stride = 1, .pad = 1});
+    check_conv((conv_geom){
+        .in_c = 16, .in_h = 14, .in_w = 14, .out_c = 32, .k = 3, .stride = 2, .pad = 1});
+    check_conv(
+        (conv_geom){.in_c = 8, .in_h = 9, .in_w = 7, .out_c = 4, .k = 1, .stride = 1, .pad = 0});
+    check_conv(
+        (conv_geom){.in_c = 2, .in_h = 11, .in_w = 11, .out_c = 3, .k = 5, .stride = 2, .pad = 2});
+}
+END_TEST
+
+static void check_pool(pool_geom g)
+{
+    const int rows = 4;
+    g.out_h = (g.in_h + 2 * g.pad - g.k_h) / g.stride + 1;
+    g.out_w = (g.in_w + 2 * g.pad - g.k_w) / g.stride + 1;
+    size_t nx = (size_t)rows * g.c * g.in_h * g.in_w, ny = (size_t)rows * g.c * g.out_h * g.out_w;
+    pair x = pair_new(gpu, nx, -1, 1, 93), y = pair_new(gpu, ny, 0, 0, 0);
+    pair dy = pair_new(gpu, ny, -1, 1, 94), dx = pair_new(gpu, nx, 0, 0, 0);
+    void *pc, *pg;
+    ck_assert_int_eq(cpu->pool_plan(cpu, &g, rows, &pc), 0);
+    ck_assert_msg(gpu->pool_plan(gpu, &g, rows, &pg) == 0, "%s", err_msg());
+    ck_assert_int_eq(cpu->pool_forward(cpu, pc, x.c, y.c, rows), 0);
+    ck_assert_int_eq(gpu->pool_forward(gpu, pg, x.g, y.g, rows), 0);
+    ck_assert_double_le(rel_err(gpu, &y), 1e-6);
+    ck_assert_int_eq(cpu->pool_backward(cpu, pc, x.c, y.c, dy.c, dx.c, rows), 0);
+    ck_assert_int_eq(gpu->pool_backward(gpu, pg, x.g, y.g, dy.g, dx.g, rows), 0);
+    ck_assert_double_le(rel_err(gpu, &dx), 1e-6);
+    cpu->plan_release(cpu, pc);
+    gpu->plan_release(gpu, pg);
+    pair_free(gpu, &x), pair_free(gpu, &y), pair_free(gpu, &dy), pair_free(gpu, &dx);
+}
+
+START_TEST(poolings)
+{
+    for (int max = 0; max < 2; max++) {
+        check_pool((pool_geom){
+            .c = 8, .in_h = 28, .in_w = 28, .k_h = 2, .k_w = 2, .stride = 2, .max = max});
+        check_pool((pool_geom){
+            .c = 3, .in_h = 15, .in_w = 15, .k_h = 3, .k_w = 3, .stride = 2, .pad = 1, .max = max});
+        check_pool((pool_geom){
+            .c = 16, .in_h = 8, .in_w = 8, .k_h = 8, .k_w = 8, .stride = 1, .max = max});
+    }
+}
+END_TEST
+
+START_TEST(batchnorm_pieces)
+{
+    const int outer = 16, ch = 12, inner = 49;
+    size_t n = (size_t)outer * ch * inner;
+    pair x = pair_new(gpu, n, -2, 3, 95), dz = pair_new(gpu, n, -1, 1, 96);
+    pair xhat = pair_new(gpu, n, 0, 0, 0), z = pair_new(gpu, n, 0, 0, 0),
+         y = pair_new(gpu, n, 0, 0, 0);
+    pair dx = pair_new(gpu, n, 0, 0, 0), stat = pair_new(gpu, 6 * (size_t)ch, 0.5f, 1.5f, 97);
+    double *scratch, hc[24], hg[24];
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&scratch, sizeof(double) * 2 * ch), 0);
+    ck_assert_int_eq(cpu->channel_sums(cpu, x.c, x.c, outer, ch, inner, NULL, hc), 0);
+    ck_assert_int_eq(gpu->channel_sums(gpu, x.g, x.g, outer, ch, inner, scratch, hg), 0);
+    for (int i = 0; i < 2 * ch; i++)
+        ck_assert_double_le(fabs(hc[i] - hg[i]), 1e-9 * (fabs(hc[i]) + 1));
+    /* stat: mean, invstd, gamma, beta, mean_dz, mean_dzxhat (ch each) */
+    const float *sc = stat.c, *sg = stat.g;
+    ck_assert_int_eq(cpu->bn_forward(cpu, x.c, xhat.c, z.c, y.c, sc, sc + ch, sc + 2 * ch,
+                                     sc + 3 * ch, outer, ch, inner, ACT_GELU),
+                     0);
+    ck_assert_int_eq(gpu->bn_forward(gpu, x.g, xhat.g, z.g, y.g, sg, sg + ch, sg + 2 * ch,
+                                     sg + 3 * ch, outer, ch, inner, ACT_GELU),
+                     0);
+    ck_assert_double_le(rel_err(gpu, &xhat), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &y), 1e-5);
+    ck_assert_int_eq(cpu->bn_backward(cpu, dz.c, xhat.c, dx.c, sc + 2 * ch, sc + ch, sc + 4 * ch,
+                                      sc + 5 * ch, outer, ch, inner),
+                     0);
+    ck_assert_int_eq(gpu->bn_backward(gpu, dz.g, xhat.g, dx.g, sg + 2 * ch, sg + ch, sg + 4 * ch,
+                                      sg + 5 * ch, outer, ch, inner),
+                     0);
+    ck_assert_double_le(rel_err(gpu, &dx), 1e-5);
+    gpu->release(gpu, scratch);
+    pair_free(gpu, &x), pair_free(gpu, &dz), pair_free(gpu, &xhat), pair_free(gpu, &z);
+    pair_free(gpu, &y), pair_free(gpu, &dx), pair_free(gpu, &stat);
 }
 END_TEST
 
@@ -222,6 +334,9 @@ int main(void)
     tcase_add_test(tc, activations);
     tcase_add_test(tc, bias_grad_and_sumsq);
     tcase_add_test(tc, softmax_cross_entropy);
+    tcase_add_test(tc, convolutions);
+    tcase_add_test(tc, poolings);
+    tcase_add_test(tc, batchnorm_pieces);
     tcase_add_test(tc, dropout_masks_identical);
     tcase_add_test(tc, adam_step);
     tcase_add_test(tc, staged_input_arrives);

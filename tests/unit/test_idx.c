@@ -64,6 +64,15 @@ static void write_labels(const char *name, uint32_t n, int gzip)
     free(b);
 }
 
+/* Opens an IDX split as the trainer does. */
+static int open_idx(dataset **ds, const char *spec, const char *key)
+{
+    static config cfg;
+    config_defaults(&cfg);
+    cfg.data_format = DATA_IDX;
+    return dataset_open(ds, &cfg, spec, key);
+}
+
 static const char *at(const char *name)
 {
     static char path[512];
@@ -90,20 +99,26 @@ START_TEST(dataset_by_prefix_scales_to_unit)
 {
     write_images("s-images-idx3-ubyte.gz", 0x803, 6, 2, 2, -1, 1);
     write_labels("s-labels-idx1-ubyte", 6, 0); /* raw next to gzipped */
-    dataset ds;
-    ck_assert_int_eq(dataset_load(&ds, DATA_IDX, at("s"), "data.train"), 0);
-    ck_assert_int_eq(ds.n, 6);
-    ck_assert_int_eq(ds.features, 4);
-    ck_assert_int_eq(ds.classes, 6); /* labels 0..5 */
+    dataset *ds;
+    ck_assert_int_eq(open_idx(&ds, at("s"), "data.train"), 0);
+    ck_assert_int_eq(ds->n, 6);
+    ck_assert_int_eq(ds->features, 4);
+    ck_assert_int_eq(ds->channels, 1);
+    ck_assert_int_eq(ds->height, 2);
+    ck_assert_int_eq(ds->width, 2);
+    ck_assert_int_eq(ds->classes, 6); /* labels 0..5 */
     int64_t idx[2] = {5, 1};
     float x[8];
     int32_t y[2];
-    dataset_gather(&ds, idx, 2, x, y);
+    ck_assert_int_eq(dataset_gather(ds, idx, 2, x, y), 0);
     ck_assert_float_eq_tol(x[0], 20.0f / 255.0f, 1e-7f);
     ck_assert_float_eq_tol(x[4], 4.0f / 255.0f, 1e-7f);
     ck_assert_int_eq(y[0], 5);
     ck_assert_int_eq(y[1], 1);
-    dataset_free(&ds);
+    idx[0] = 6; /* one past the end */
+    ck_assert_int_eq(dataset_gather(ds, idx, 2, x, y), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: sample 6 is out of range"));
+    dataset_close(ds);
 }
 END_TEST
 
@@ -113,10 +128,10 @@ START_TEST(dataset_by_pair)
     write_labels("b", 3, 1);
     char spec[1100];
     snprintf(spec, sizeof spec, "%s/a,%s/b", dir, dir);
-    dataset ds;
-    ck_assert_int_eq(dataset_load(&ds, DATA_IDX, spec, "data.test"), 0);
-    ck_assert_int_eq(ds.n, 3);
-    dataset_free(&ds);
+    dataset *ds;
+    ck_assert_int_eq(open_idx(&ds, spec, "data.test"), 0);
+    ck_assert_int_eq(ds->n, 3);
+    dataset_close(ds);
 }
 END_TEST
 
@@ -161,8 +176,9 @@ START_TEST(count_mismatch)
 {
     write_images("m-images-idx3-ubyte", 0x803, 5, 2, 2, -1, 0);
     write_labels("m-labels-idx1-ubyte", 4, 0);
-    dataset ds;
-    ck_assert_int_eq(dataset_load(&ds, DATA_IDX, at("m"), "data.train"), -1);
+    dataset *ds;
+    ck_assert_int_eq(open_idx(&ds, at("m"), "data.train"), -1);
+    ck_assert_ptr_null(ds);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "has 5 images but"));
     ck_assert_ptr_nonnull(strstr(err_msg(), "has 4 labels"));
@@ -171,8 +187,8 @@ END_TEST
 
 START_TEST(missing_files)
 {
-    dataset ds;
-    ck_assert_int_eq(dataset_load(&ds, DATA_IDX, at("none"), "data.train"), -1);
+    dataset *ds;
+    ck_assert_int_eq(open_idx(&ds, at("none"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train = "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "found neither"));
     idx_labels lb;
@@ -183,19 +199,24 @@ END_TEST
 
 START_TEST(real_fashion_mnist)
 {
-    dataset ds;
-    if (dataset_load(&ds, DATA_IDX, FASHION_DIR "/t10k", "data.test") < 0)
+    dataset *ds;
+    if (open_idx(&ds, FASHION_DIR "/t10k", "data.test") < 0)
         ck_abort_msg("cannot load Fashion-MNIST (install dataset-fashion-mnist): %s", err_msg());
-    ck_assert_int_eq(ds.n, 10000);
-    ck_assert_int_eq(ds.features, 784);
-    ck_assert_int_eq(ds.classes, 10);
+    ck_assert_int_eq(ds->n, 10000);
+    ck_assert_int_eq(ds->features, 784);
+    ck_assert_int_eq(ds->height, 28);
+    ck_assert_int_eq(ds->classes, 10);
     /* The test split is balanced: 1000 of each class. */
     int count[10] = {0};
-    for (int64_t i = 0; i < ds.n; i++)
-        count[ds.labels[i]]++;
+    static float x[784];
+    for (int64_t i = 0; i < ds->n; i++) {
+        int32_t y;
+        ck_assert_int_eq(dataset_gather(ds, &i, 1, x, &y), 0);
+        count[y]++;
+    }
     for (int c = 0; c < 10; c++)
         ck_assert_int_eq(count[c], 1000);
-    dataset_free(&ds);
+    dataset_close(ds);
 }
 END_TEST
 

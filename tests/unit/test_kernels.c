@@ -172,7 +172,7 @@ START_TEST(bias_act_forward_each_act)
 
     /* y != z: z gets the pre-activation, y the activation. */
     float *dz = dev_from(z, n), *dy = dev_alloc(n);
-    ck_assert_int_eq(be->bias_act_forward(be, dz, dy, db, rows, cols, act), 0);
+    ck_assert_int_eq(be->bias_act_forward(be, dz, dy, db, rows, cols, 1, act), 0);
     to_host(got, dz, n);
     ck_assert_msg(memcmp(got, pre, sizeof(float) * n) == 0, "%s: z is not z + bias",
                   act_names[act]);
@@ -182,7 +182,7 @@ START_TEST(bias_act_forward_each_act)
 
     /* y == z: the buffer ends up holding the activation. */
     ck_assert_int_eq(be->upload(be, dz, z, sizeof(float) * n), 0);
-    ck_assert_int_eq(be->bias_act_forward(be, dz, dz, db, rows, cols, act), 0);
+    ck_assert_int_eq(be->bias_act_forward(be, dz, dz, db, rows, cols, 1, act), 0);
     to_host(got, dz, n);
     err = tu_max_err(got, yref, n, 1e-5);
     ck_assert_msg(err <= 1e-6, "%s (y == z): error %g", act_names[act], err);
@@ -238,11 +238,46 @@ START_TEST(bias_grad_sums_rows)
     }
     float *dg = dev_from(g, (size_t)rows * cols);
     float *db = dev_from(junk, cols); /* must be overwritten, not added to */
-    ck_assert_int_eq(be->bias_grad(be, db, dg, rows, cols), 0);
+    ck_assert_int_eq(be->bias_grad(be, db, dg, rows, cols, 1), 0);
     to_host(got, db, cols);
     ck_assert_double_le(tu_max_err(got, ref, cols, 1e-6), 1e-6);
     be->release(be, dg), be->release(be, db);
     free(g);
+}
+END_TEST
+
+/* The channel forms a convolution uses: (outer, channels, inner) tensors,
+ * the bias of channel c added to its whole plane; and a missing bias. */
+START_TEST(bias_per_channel_planes)
+{
+    const int outer = 3, ch = 4, inner = 6;
+    const size_t n = (size_t)outer * ch * inner;
+    float *z = host_uniform(n, -2, 2, 45), *bias = host_uniform(ch, -1, 1, 46);
+    float *got = malloc(sizeof(float) * n), ref_db[4] = {0}, got_db[4];
+    float *dz = dev_from(z, n), *db = dev_from(bias, ch), *dgrad = dev_alloc(ch);
+    ck_assert_int_eq(be->bias_act_forward(be, dz, dz, db, outer, ch, inner, ACT_TANH), 0);
+    to_host(got, dz, n);
+    for (int o = 0; o < outer; o++)
+        for (int c = 0; c < ch; c++)
+            for (int i = 0; i < inner; i++) {
+                size_t k = ((size_t)o * ch + c) * inner + i;
+                ck_assert_double_eq_tol(got[k], tanh((double)(z[k] + bias[c])), 1e-6);
+                ref_db[c] += z[k];
+            }
+    ck_assert_int_eq(be->upload(be, dz, z, sizeof(float) * n), 0);
+    ck_assert_int_eq(be->bias_grad(be, dgrad, dz, outer, ch, inner), 0);
+    to_host(got_db, dgrad, ch);
+    ck_assert_double_le(tu_max_err(got_db, ref_db, ch, 1e-5), 1e-5);
+    ck_assert_int_eq(be->bias_act_forward(be, dz, dz, NULL, outer, ch, inner, ACT_NONE), 0);
+    to_host(got, dz, n);
+    ck_assert_mem_eq(got, z, sizeof(float) * n); /* no bias, no activation: unchanged */
+    float *sum = dev_alloc(n);
+    ck_assert_int_eq(be->add(be, sum, dz, dz, n), 0);
+    to_host(got, sum, n);
+    for (size_t k = 0; k < n; k++)
+        ck_assert_float_eq(got[k], 2.0f * z[k]);
+    be->release(be, dz), be->release(be, db), be->release(be, dgrad), be->release(be, sum);
+    free(z), free(bias), free(got);
 }
 END_TEST
 
@@ -568,6 +603,7 @@ int main(void)
     tcase_add_loop_test(tc, bias_act_forward_each_act, ACT_NONE, ACT_GELU + 1);
     tcase_add_loop_test(tc, act_backward_each_act, ACT_NONE, ACT_GELU + 1);
     tcase_add_test(tc, bias_grad_sums_rows);
+    tcase_add_test(tc, bias_per_channel_planes);
     tcase_add_test(tc, xent_matches_log_softmax);
     tcase_add_test(tc, xent_large_logits_stable);
     tcase_add_test(tc, dropout_mask_and_scale);

@@ -14,12 +14,12 @@
 
 enum { SUBSET = 512, BATCH = 64 };
 
-static double subset_loss(model *m, const dataset *ds, double *acc)
+static double subset_loss(model *m, dataset *ds, double *acc)
 {
     int64_t idx[SUBSET];
     for (int i = 0; i < SUBSET; i++)
         idx[i] = i;
-    dataset_gather(ds, idx, SUBSET, m->x, m->y);
+    ck_assert_int_eq(dataset_gather(ds, idx, SUBSET, m->x, m->y), 0);
     double loss = 0.0, correct = 0.0;
     ck_assert_int_eq(model_forward(m, SUBSET, false), 0);
     ck_assert_int_eq(model_loss(m, SUBSET, 1.0f, false, &loss, &correct), 0);
@@ -29,11 +29,11 @@ static double subset_loss(model *m, const dataset *ds, double *acc)
 
 START_TEST(loss_falls_on_real_data)
 {
-    dataset ds;
-    ck_assert_msg(dataset_load(&ds, DATA_IDX, FASHION_DIR "/train", "data.train") == 0,
-                  "install dataset-fashion-mnist: %s", err_msg());
     config cfg;
     config_defaults(&cfg);
+    dataset *ds;
+    ck_assert_msg(dataset_open(&ds, &cfg, FASHION_DIR "/train", "data.train") == 0,
+                  "install dataset-fashion-mnist: %s", err_msg());
     cfg.n_layers = 3;
     cfg.layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 64, .activation = ACT_RELU};
     cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.1};
@@ -43,12 +43,12 @@ START_TEST(loss_falls_on_real_data)
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(model_init_params(m, 1), 0);
     double acc0, acc1;
-    double before = subset_loss(m, &ds, &acc0);
+    double before = subset_loss(m, ds, &acc0);
     for (long step = 0; step < 80; step++) {
         int64_t idx[BATCH];
         for (int i = 0; i < BATCH; i++)
             idx[i] = (step * BATCH + i) % SUBSET;
-        dataset_gather(&ds, idx, BATCH, m->x, m->y);
+        ck_assert_int_eq(dataset_gather(ds, idx, BATCH, m->x, m->y), 0);
         m->step = (uint32_t)step;
         double loss = 0, correct = 0, norm;
         ck_assert_int_eq(model_forward(m, BATCH, true), 0);
@@ -56,12 +56,12 @@ START_TEST(loss_falls_on_real_data)
         ck_assert_int_eq(model_backward(m, BATCH), 0);
         ck_assert_int_eq(optim_step(m, &cfg, step, 1e-3, &norm), 0);
     }
-    double after = subset_loss(m, &ds, &acc1);
+    double after = subset_loss(m, ds, &acc1);
     ck_assert_msg(before > 2.0 && after < 0.5 * before, "loss %g -> %g", before, after);
     ck_assert_msg(acc1 > 0.75, "accuracy %g -> %g", acc0, acc1);
     model_free(m);
     backend_close(be);
-    dataset_free(&ds);
+    dataset_close(ds);
 }
 END_TEST
 

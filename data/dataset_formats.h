@@ -1,0 +1,25 @@
+/* dataset_formats: the readers behind dataset_open, one file each, and the
+ * in-memory byte split that the IDX and CIFAR-10 readers share. Private to
+ * data/: the rest of the program sees only dataset.h.
+ *
+ * Each opener fills a zeroed dataset and, when it fails, leaves nothing
+ * behind to release. */
+#ifndef ACCEL_DATASET_FORMATS_H
+#define ACCEL_DATASET_FORMATS_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "trainer/config.h"
+
+int dataset_open_idx(dataset *ds, const char *spec, const char *key);
+int dataset_open_cifar10(dataset *ds, const char *spec, const char *key);
+int dataset_open_hdf5(dataset *ds, const config *cfg, const char *spec, const char *key);
+
+/* Makes ds a split of n samples of channels x height x width bytes (NCHW)
+ * with byte labels; `key` names it in messages. Takes ownership of both
+ * arrays, also when it fails. */
+int dataset_mem_wrap(dataset *ds, const char *key, int64_t n, int channels, int height, int width,
+                     uint8_t *pixels, uint8_t *labels);
+
+#endif

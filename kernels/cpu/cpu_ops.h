@@ -1,0 +1,29 @@
+/* cpu_ops: the CPU backend's operations that live in files of their own
+ * (convolution, pooling, batch norm); backend_cpu.c puts them in its table. */
+#ifndef ACCEL_CPU_OPS_H
+#define ACCEL_CPU_OPS_H
+
+#include "kernels/backend.h"
+
+int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan);
+int cpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows);
+int cpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
+                      float *dw, float *dx, int rows);
+
+int cpu_pool_plan(backend *be, const pool_geom *g, int max_rows, void **plan);
+int cpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows);
+int cpu_pool_backward(backend *be, void *plan, const float *x, const float *y, const float *dy,
+                      float *dx, int rows);
+
+void cpu_plan_release(backend *be, void *plan);
+
+int cpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
+                     int inner, double *scratch, double *host);
+int cpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y, const float *mean,
+                   const float *invstd, const float *gamma, const float *beta, int outer,
+                   int channels, int inner, act_kind act);
+int cpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx, const float *gamma,
+                    const float *invstd, const float *mean_dz, const float *mean_dzxhat, int outer,
+                    int channels, int inner);
+
+#endif

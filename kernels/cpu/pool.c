@@ -1,0 +1,123 @@
+/* pool: max and average pooling on the CPU, direct loops over each window.
+ * Max pooling keeps no indices: backward finds each window's first maximum
+ * again, the same element forward picked. */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "trainer/err.h"
+
+typedef struct {
+    int kind; /* 2: pool (see conv.c) */
+    pool_geom g;
+} pool_plan;
+
+int cpu_pool_plan(backend *be, const pool_geom *g, int max_rows, void **plan)
+{
+    (void)be, (void)max_rows;
+    pool_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set("out of host memory for a pooling plan");
+    p->kind = 2;
+    p->g = *g;
+    *plan = p;
+    return 0;
+}
+
+/* The flat index in the plane of the window's first maximum, or -1 when the
+ * window lies wholly in the padding. */
+static int window_argmax(const pool_geom *g, const float *plane, int oy, int ox)
+{
+    int best = -1;
+    float best_v = -FLT_MAX;
+    for (int i = 0; i < g->k_h; i++) {
+        int iy = oy * g->stride - g->pad + i;
+        if (iy < 0 || iy >= g->in_h)
+            continue;
+        for (int j = 0; j < g->k_w; j++) {
+            int ix = ox * g->stride - g->pad + j;
+            if (ix < 0 || ix >= g->in_w)
+                continue;
+            float v = plane[iy * g->in_w + ix];
+            if (best < 0 || v > best_v) {
+                best = iy * g->in_w + ix;
+                best_v = v;
+            }
+        }
+    }
+    return best;
+}
+
+static float window_sum(const pool_geom *g, const float *plane, int oy, int ox)
+{
+    float s = 0.0f;
+    for (int i = 0; i < g->k_h; i++) {
+        int iy = oy * g->stride - g->pad + i;
+        if (iy < 0 || iy >= g->in_h)
+            continue;
+        for (int j = 0; j < g->k_w; j++) {
+            int ix = ox * g->stride - g->pad + j;
+            if (ix >= 0 && ix < g->in_w)
+                s += plane[iy * g->in_w + ix];
+        }
+    }
+    return s;
+}
+
+int cpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows)
+{
+    (void)be;
+    const pool_geom *g = &((pool_plan *)plan)->g;
+    const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
+    const float inv = 1.0f / (float)(g->k_h * g->k_w);
+    for (size_t p = 0; p < (size_t)rows * g->c; p++) {
+        const float *src = x + p * in_plane;
+        float *dst = y + p * out_plane;
+        for (int oy = 0; oy < g->out_h; oy++)
+            for (int ox = 0; ox < g->out_w; ox++) {
+                float v;
+                if (g->max) {
+                    int a = window_argmax(g, src, oy, ox);
+                    v = a < 0 ? 0.0f : src[a];
+                } else {
+                    v = window_sum(g, src, oy, ox) * inv;
+                }
+                dst[oy * g->out_w + ox] = v;
+            }
+    }
+    return 0;
+}
+
+int cpu_pool_backward(backend *be, void *plan, const float *x, const float *y, const float *dy,
+                      float *dx, int rows)
+{
+    (void)be, (void)y;
+    const pool_geom *g = &((pool_plan *)plan)->g;
+    const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
+    const float inv = 1.0f / (float)(g->k_h * g->k_w);
+    memset(dx, 0, sizeof(float) * in_plane * (size_t)rows * g->c);
+    for (size_t p = 0; p < (size_t)rows * g->c; p++) {
+        const float *src = x + p * in_plane, *d = dy + p * out_plane;
+        float *dst = dx + p * in_plane;
+        for (int oy = 0; oy < g->out_h; oy++)
+            for (int ox = 0; ox < g->out_w; ox++) {
+                float gv = d[oy * g->out_w + ox];
+                if (g->max) {
+                    int a = window_argmax(g, src, oy, ox);
+                    if (a >= 0)
+                        dst[a] += gv;
+                    continue;
+                }
+                for (int i = 0; i < g->k_h; i++) {
+                    int iy = oy * g->stride - g->pad + i;
+                    for (int j = 0; j < g->k_w && iy >= 0 && iy < g->in_h; j++) {
+                        int ix = ox * g->stride - g->pad + j;
+                        if (ix >= 0 && ix < g->in_w)
+                            dst[iy * g->in_w + ix] += gv * inv;
+                    }
+                }
+            }
+    }
+    return 0;
+}

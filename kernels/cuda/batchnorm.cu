@@ -1,0 +1,89 @@
+// batchnorm: the GPU side of batch normalization's pieces (see backend.h):
+// per-channel sums in double (a block per channel, a fixed order), the
+// normalizing forward and the backward, elementwise.
+#include "kernels/cuda/kernels.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/reduce.cuh"
+
+__global__ void channel_sums_kernel(const float *a, const float *b, int outer, int channels,
+                                    int inner, double *out)
+{
+    __shared__ double scratch[32];
+    int c = blockIdx.x;
+    double s = 0.0, s2 = 0.0;
+    size_t per = (size_t)outer * inner;
+    for (size_t k = threadIdx.x; k < per; k += blockDim.x) {
+        size_t at = (k / inner * channels + c) * inner + k % inner;
+        s += a[at];
+        s2 += (double)a[at] * b[at];
+    }
+    s = block_sum(s, scratch);
+    __syncthreads();
+    s2 = block_sum(s2, scratch);
+    if (threadIdx.x == 0) {
+        out[c] = s;
+        out[channels + c] = s2;
+    }
+}
+
+__global__ void bn_forward_kernel(const float *x, float *xhat, float *z, float *y,
+                                  const float *mean, const float *invstd, const float *gamma,
+                                  const float *beta, size_t n, int channels, int inner,
+                                  act_kind act)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)((i / inner) % channels);
+        float h = (x[i] - mean[c]) * invstd[c];
+        float v = gamma[c] * h + beta[c];
+        xhat[i] = h;
+        z[i] = v;
+        y[i] = math_act(act, v);
+    }
+}
+
+__global__ void bn_backward_kernel(const float *dz, const float *xhat, float *dx,
+                                   const float *gamma, const float *invstd, const float *mean_dz,
+                                   const float *mean_dzxhat, size_t n, int channels, int inner)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)((i / inner) % channels);
+        dx[i] = gamma[c] * invstd[c] * (dz[i] - mean_dz[c] - xhat[i] * mean_dzxhat[c]);
+    }
+}
+
+extern "C" cudaError_t cuk_channel_sums(cudaStream_t s, const float *a, const float *b, int outer,
+                                        int channels, int inner, double *out)
+{
+    if (channels == 0)
+        return cudaSuccess;
+    channel_sums_kernel<<<channels, CUK_THREADS, 0, s>>>(a, b, outer, channels, inner, out);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuk_bn_forward(cudaStream_t s, const float *x, float *xhat, float *z,
+                                      float *y, const float *mean, const float *invstd,
+                                      const float *gamma, const float *beta, int outer,
+                                      int channels, int inner, act_kind act)
+{
+    size_t n = (size_t)outer * channels * inner;
+    if (n == 0)
+        return cudaSuccess;
+    bn_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(x, xhat, z, y, mean, invstd, gamma,
+                                                            beta, n, channels, inner, act);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuk_bn_backward(cudaStream_t s, const float *dz, const float *xhat,
+                                       float *dx, const float *gamma, const float *invstd,
+                                       const float *mean_dz, const float *mean_dzxhat, int outer,
+                                       int channels, int inner)
+{
+    size_t n = (size_t)outer * channels * inner;
+    if (n == 0)
+        return cudaSuccess;
+    bn_backward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(dz, xhat, dx, gamma, invstd, mean_dz,
+                                                             mean_dzxhat, n, channels, inner);
+    return cudaGetLastError();
+}

@@ -1,0 +1,240 @@
+/* dnn: convolutions and poolings on the GPU through cuDNN.
+ *
+ * A plan holds the descriptors and, for a convolution, the algorithms
+ * cuDNN's heuristics chose for the largest batch and one workspace big
+ * enough for all three of them, allocated once when the plan is made. A
+ * call with fewer rows (evaluation's last batch) only re-describes the
+ * tensors. cuDNN 9 still ships this API (the "legacy" convolution API,
+ * deprecated in favour of its graph API); it covers what these layers need. */
+#include <stdlib.h>
+
+#include "kernels/cuda/cuda_impl.h"
+#include "trainer/err.h"
+
+enum { PLAN_CONV = 1, PLAN_POOL = 2 };
+
+typedef struct {
+    int kind;
+    conv_geom g;
+    int rows; /* what x and y describe now */
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    void *workspace;
+    size_t workspace_bytes;
+} conv_plan;
+
+typedef struct {
+    int kind;
+    pool_geom g;
+    int rows;
+    cudnnTensorDescriptor_t x, y;
+    cudnnPoolingDescriptor_t pool;
+} pool_plan;
+
+static int describe(cudnnTensorDescriptor_t d, int n, int c, int h, int w)
+{
+    CUDNN_TRY(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+    return 0;
+}
+
+static int conv_rows(conv_plan *p, int rows)
+{
+    if (p->rows == rows)
+        return 0;
+    const conv_geom *g = &p->g;
+    if (describe(p->x, rows, g->in_c, g->in_h, g->in_w) < 0 ||
+        describe(p->y, rows, g->out_c, g->out_h, g->out_w) < 0)
+        return -1;
+    p->rows = rows;
+    return 0;
+}
+
+static int conv_describe(cuda_impl *c, conv_plan *p)
+{
+    const conv_geom *g = &p->g;
+    CUDNN_TRY(cudnnCreateTensorDescriptor(&p->x));
+    CUDNN_TRY(cudnnCreateTensorDescriptor(&p->y));
+    CUDNN_TRY(cudnnCreateFilterDescriptor(&p->w));
+    CUDNN_TRY(cudnnCreateConvolutionDescriptor(&p->conv));
+    CUDNN_TRY(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g->out_c,
+                                         g->in_c, g->k, g->k));
+    CUDNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, g->pad, g->pad, g->stride, g->stride, 1, 1,
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    /* Without TF32, FMA only: the float32 results the CPU backend gives. */
+    CUDNN_TRY(
+        cudnnSetConvolutionMathType(p->conv, c->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    return 0;
+}
+
+/* The heuristics' first choice of each kind, and the largest workspace. */
+static int conv_choose(cuda_impl *c, conv_plan *p)
+{
+    int n;
+    size_t need = 0, bytes;
+    cudnnConvolutionFwdAlgoPerf_t f;
+    CUDNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y, 1, &n, &f));
+    p->fwd = f.algo;
+    CUDNN_TRY(
+        cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->fwd, &bytes));
+    need = bytes > need ? bytes : need;
+    cudnnConvolutionBwdDataAlgoPerf_t d;
+    CUDNN_TRY(
+        cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->y, p->conv, p->x, 1, &n, &d));
+    p->bwd_data = d.algo;
+    CUDNN_TRY(cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, p->w, p->y, p->conv, p->x,
+                                                           p->bwd_data, &bytes));
+    need = bytes > need ? bytes : need;
+    cudnnConvolutionBwdFilterAlgoPerf_t w;
+    CUDNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->x, p->y, p->conv, p->w, 1,
+                                                            &n, &w));
+    p->bwd_filter = w.algo;
+    CUDNN_TRY(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->dnn, p->x, p->y, p->conv, p->w,
+                                                             p->bwd_filter, &bytes));
+    need = bytes > need ? bytes : need;
+    p->workspace_bytes = need;
+    if (need)
+        CUDA_TRY(cudaMalloc(&p->workspace, need));
+    return 0;
+}
+
+int gpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **out)
+{
+    cuda_impl *c = impl_of(be);
+    conv_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set("out of host memory for a convolution plan");
+    p->kind = PLAN_CONV;
+    p->g = *g;
+    *out = p;
+    if (conv_describe(c, p) < 0 || conv_rows(p, max_rows) < 0 || conv_choose(c, p) < 0)
+        return err_prefix("planning a convolution");
+    be->bytes_allocated += p->workspace_bytes;
+    return 0;
+}
+
+int gpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows)
+{
+    cuda_impl *c = impl_of(be);
+    conv_plan *p = plan;
+    const float one = 1.0f, zero = 0.0f;
+    if (conv_rows(p, rows) < 0)
+        return -1;
+    CUDNN_TRY(cudnnConvolutionForward(c->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd, p->workspace,
+                                      p->workspace_bytes, &zero, p->y, y));
+    return 0;
+}
+
+int gpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
+                      float *dw, float *dx, int rows)
+{
+    cuda_impl *c = impl_of(be);
+    conv_plan *p = plan;
+    const float one = 1.0f, zero = 0.0f;
+    if (conv_rows(p, rows) < 0)
+        return -1;
+    CUDNN_TRY(cudnnConvolutionBackwardFilter(c->dnn, &one, p->x, x, p->y, dy, p->conv,
+                                             p->bwd_filter, p->workspace, p->workspace_bytes, &zero,
+                                             p->w, dw));
+    if (dx)
+        CUDNN_TRY(cudnnConvolutionBackwardData(c->dnn, &one, p->w, w, p->y, dy, p->conv,
+                                               p->bwd_data, p->workspace, p->workspace_bytes, &zero,
+                                               p->x, dx));
+    return 0;
+}
+
+static int pool_rows(pool_plan *p, int rows)
+{
+    if (p->rows == rows)
+        return 0;
+    const pool_geom *g = &p->g;
+    if (describe(p->x, rows, g->c, g->in_h, g->in_w) < 0 ||
+        describe(p->y, rows, g->c, g->out_h, g->out_w) < 0)
+        return -1;
+    p->rows = rows;
+    return 0;
+}
+
+static int pool_describe(pool_plan *p, int max_rows)
+{
+    const pool_geom *g = &p->g;
+    CUDNN_TRY(cudnnCreateTensorDescriptor(&p->x));
+    CUDNN_TRY(cudnnCreateTensorDescriptor(&p->y));
+    CUDNN_TRY(cudnnCreatePoolingDescriptor(&p->pool));
+    /* Deterministic max: the same element takes a window's gradient on
+     * every run; the average counts padding, as the CPU backend does. */
+    cudnnPoolingMode_t mode =
+        g->max ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+    CUDNN_TRY(cudnnSetPooling2dDescriptor(p->pool, mode, CUDNN_NOT_PROPAGATE_NAN, g->k_h, g->k_w,
+                                          g->pad, g->pad, g->stride, g->stride));
+    return pool_rows(p, max_rows);
+}
+
+int gpu_pool_plan(backend *be, const pool_geom *g, int max_rows, void **out)
+{
+    (void)be;
+    pool_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set("out of host memory for a pooling plan");
+    p->kind = PLAN_POOL;
+    p->g = *g;
+    *out = p;
+    if (pool_describe(p, max_rows) < 0)
+        return err_prefix("planning a pooling");
+    return 0;
+}
+
+int gpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows)
+{
+    pool_plan *p = plan;
+    const float one = 1.0f, zero = 0.0f;
+    if (pool_rows(p, rows) < 0)
+        return -1;
+    CUDNN_TRY(cudnnPoolingForward(impl_of(be)->dnn, p->pool, &one, p->x, x, &zero, p->y, y));
+    return 0;
+}
+
+int gpu_pool_backward(backend *be, void *plan, const float *x, const float *y, const float *dy,
+                      float *dx, int rows)
+{
+    pool_plan *p = plan;
+    const float one = 1.0f, zero = 0.0f;
+    if (pool_rows(p, rows) < 0)
+        return -1;
+    CUDNN_TRY(cudnnPoolingBackward(impl_of(be)->dnn, p->pool, &one, p->y, y, p->y, dy, p->x, x,
+                                   &zero, p->x, dx));
+    return 0;
+}
+
+void gpu_plan_release(backend *be, void *plan)
+{
+    (void)be;
+    if (!plan)
+        return;
+    if (*(int *)plan == PLAN_CONV) {
+        conv_plan *p = plan;
+        cudaFree(p->workspace);
+        if (p->w)
+            cudnnDestroyFilterDescriptor(p->w);
+        if (p->conv)
+            cudnnDestroyConvolutionDescriptor(p->conv);
+    }
+    /* both kinds begin with kind, g, rows, x, y */
+    if (*(int *)plan == PLAN_POOL) {
+        pool_plan *p = plan;
+        if (p->pool)
+            cudnnDestroyPoolingDescriptor(p->pool);
+    }
+    cudnnTensorDescriptor_t x =
+        *(int *)plan == PLAN_CONV ? ((conv_plan *)plan)->x : ((pool_plan *)plan)->x;
+    cudnnTensorDescriptor_t y =
+        *(int *)plan == PLAN_CONV ? ((conv_plan *)plan)->y : ((pool_plan *)plan)->y;
+    if (x)
+        cudnnDestroyTensorDescriptor(x);
+    if (y)
+        cudnnDestroyTensorDescriptor(y);
+    free(plan);
+}

@@ -1,0 +1,46 @@
+/* residual (Darknet's shortcut): y = act(x + the output of the layer `from`
+ * back), so ResNet blocks can be written in the config. model.c checks that
+ * the two shapes agree and, in backward, adds this layer's gradient to the
+ * source layer's once the source's own successor has written it. */
+#include "trainer/layer.h"
+#include "trainer/model.h"
+
+static int residual_shape(layer *l, const layer_cfg *c, const int in[3])
+{
+    l->act = (act_kind)c->activation;
+    for (int i = 0; i < 3; i++)
+        l->out_shape[i] = in[i];
+    return 0;
+}
+
+static int residual_forward(model *m, layer *l, const float *x, int rows, bool train)
+{
+    (void)train;
+    backend *be = m->be;
+    const layer *src = &m->layers[l->index + l->cfg->from];
+    size_t n = (size_t)rows * l->out;
+    if (be->add(be, l->z, x, src->out_ptr, n) < 0)
+        return -1;
+    if (l->act != ACT_NONE &&
+        be->bias_act_forward(be, l->z, l->y, NULL, rows, l->out, 1, l->act) < 0)
+        return -1;
+    l->out_ptr = l->y;
+    return 0;
+}
+
+static int residual_backward(model *m, layer *l, const float *x, float *dx, int rows)
+{
+    (void)x;
+    backend *be = m->be;
+    size_t n = (size_t)rows * l->out;
+    if (l->act != ACT_NONE && be->act_backward(be, l->grad, l->grad, l->z, l->y, n, l->act) < 0)
+        return -1;
+    return dx ? be->copy(be, dx, l->grad, sizeof(float) * n) : 0;
+}
+
+const layer_ops layer_residual_ops = {
+    .shape = residual_shape,
+    .alloc = layer_alloc_output,
+    .forward = residual_forward,
+    .backward = residual_backward,
+};
