@@ -53,6 +53,13 @@ int comm_init(int *argc, char ***argv, comm_info *info)
      * an orted daemon) and lets the program run where Open MPI's plugins
      * and daemons are not installed. ACCEL_MPI=1 forces MPI on. */
     if (!launched()) {
+        /* srun without an MPI plugin would start N independent one-rank
+         * jobs, each writing the same files: refuse. */
+        const char *ntasks = getenv("SLURM_NTASKS"), *step = getenv("SLURM_STEP_ID");
+        if (step && ntasks && atoi(ntasks) > 1)
+            return err_set("started by srun as one of %s tasks, but without MPI: use srun "
+                           "--mpi=pmix (or mpirun)",
+                           ntasks);
         *info = (comm_info){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         world_size = 1;
         return 0;

@@ -193,27 +193,43 @@ static float *download_state(const model *m)
     return host;
 }
 
-static int write_file(const char *tmp, const model *m, const config *cfg, const ckpt_state *st,
-                      const float *host)
+/* Builds the whole file in memory (HDF5's core driver, no backing store):
+ * HDF5 then never writes to disk, so a full disk or a size limit shows up in
+ * our own write(), with its errno, and cannot leave HDF5 half-closed. */
+static int build_image(const char *name, const model *m, const config *cfg, const ckpt_state *st,
+                       const float *host, void **image, size_t *size)
 {
     size_t n = m->n_params;
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0)
+        return h5util_fail("H5Pset_fapl_core", "/", name);
+    hid_t file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (file < 0)
-        return h5util_fail("H5Fcreate", "/", tmp);
-    int rc = write_tree(file, "/model", m, host, m->state, tmp);
+        return h5util_fail("H5Fcreate", "/", name);
+    int rc = write_tree(file, "/model", m, host, m->state, name);
     if (rc == 0)
-        rc = write_tree(file, "/optimizer/m", m, host + n, NULL, tmp);
+        rc = write_tree(file, "/optimizer/m", m, host + n, NULL, name);
     if (rc == 0)
-        rc = write_tree(file, "/optimizer/v", m, host + 2 * n, NULL, tmp);
+        rc = write_tree(file, "/optimizer/v", m, host + 2 * n, NULL, name);
     if (rc == 0)
-        rc = write_string(file, "/config", cfg->text ? cfg->text : "", tmp);
+        rc = write_string(file, "/config", cfg->text ? cfg->text : "", name);
     if (rc == 0)
-        rc = write_rng_state(file, st->seed, tmp);
+        rc = write_rng_state(file, st->seed, name);
     if (rc == 0)
-        rc = write_attrs(file, st, tmp);
-    /* Closing flushes HDF5's buffers: a failure here (a full disk) is real. */
+        rc = write_attrs(file, st, name);
+    if (rc == 0 && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        rc = h5util_fail("H5Fflush", "/", name);
+    ssize_t bytes = rc == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
+    if (rc == 0 && bytes < 0)
+        rc = h5util_fail("H5Fget_file_image", "/", name);
+    if (rc == 0 && !(*image = malloc((size_t)bytes)))
+        rc = err_set("out of host memory for a checkpoint image of %zd bytes", bytes);
+    if (rc == 0 && H5Fget_file_image(file, *image, (size_t)bytes) < 0)
+        rc = h5util_fail("H5Fget_file_image", "/", name);
+    *size = (size_t)(bytes > 0 ? bytes : 0);
     if (H5Fclose(file) < 0 && rc == 0)
-        rc = h5util_fail("H5Fclose", "/", tmp);
+        rc = h5util_fail("H5Fclose", "/", name);
     return rc;
 }
 
@@ -227,12 +243,19 @@ int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_sta
     float *host = download_state(m);
     if (!host)
         return -1;
-    int rc = write_file(tmp, m, cfg, st, host);
+    void *image = NULL;
+    size_t bytes = 0;
+    int rc = build_image(tmp, m, cfg, st, host, &image, &bytes);
     free(host);
     if (rc == 0)
+        rc = fs_write_file(tmp, image, bytes);
+    free(image);
+    if (rc == 0)
         rc = fs_commit(tmp, path);
-    if (rc < 0)
+    if (rc < 0) {
         unlink(tmp); /* the earlier checkpoints stay as they were */
+        err_prefix("checkpoint %s", path);
+    }
     return rc;
 }
 

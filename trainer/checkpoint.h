@@ -14,9 +14,10 @@
  * <layer> is the layer's name (layer<i> by default); layers without
  * tensors have no group.
  *
- * A checkpoint is written to a temporary name in the same directory,
- * flushed, and renamed to ckpt-<step>.h5, so a crash at any moment leaves
- * the previous checkpoints whole. */
+ * A checkpoint is built in memory, written to a temporary name in the same
+ * directory, flushed, and renamed to ckpt-<step>.h5, so a crash at any
+ * moment leaves the previous checkpoints whole, and a failed write (a full
+ * disk) is our own write() failing, reported with its path and errno. */
 #ifndef ACCEL_CHECKPOINT_H
 #define ACCEL_CHECKPOINT_H
 

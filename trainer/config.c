@@ -87,6 +87,11 @@ static const key_def cfg_keys[] = {
      "schedule still spans all epochs"},
     {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
      "steps between log lines and metrics records"},
+    {"train", "on_nonfinite", KT_ENUM, C(on_nonfinite), "stop", 0, 0, 0, "stop|skip",
+     "a NaN or infinite loss or gradient: stop (exit non-zero, no checkpoint of the bad state) "
+     "or skip the update"},
+    {"train", "max_skips", KT_INT, C(max_skips), "10", 1, 1 << 30, 0, NULL,
+     "with on_nonfinite = skip: stop after this many skipped updates in a row"},
 
     {"optimizer", "type", KT_ENUM, C(optim_type), "adam", 0, 0, 0, "adam|adamw",
      "adam (weight decay as L2 in the gradient) or adamw (decoupled weight decay)"},

@@ -35,6 +35,7 @@ typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
 typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5 } data_format_kind;
 typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
 typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
+typedef enum { NONFINITE_STOP = 0, NONFINITE_SKIP } nonfinite_kind;
 
 typedef struct {
     int type;                /* layer_type; -1 until `type` is read */
@@ -82,6 +83,8 @@ typedef struct {
     int epochs;
     long max_steps; /* -1: no limit; 0: initialize, checkpoint, stop */
     int log_every;
+    int on_nonfinite; /* nonfinite_kind */
+    int max_skips;
 
     /* [optimizer] */
     int optim_type; /* optim_kind */

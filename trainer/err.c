@@ -21,13 +21,23 @@ static void join(const char *a, const char *b)
     err_buf[used + lb] = '\0';
 }
 
+/* A message is one line: libraries' texts (HDF5 quotes ctime()) may carry
+ * line breaks. */
+static int one_line(void)
+{
+    for (char *p = err_buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return -1;
+}
+
 int err_set(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
-    return -1;
+    return one_line();
 }
 
 int err_prefix(const char *fmt, ...)
@@ -39,7 +49,7 @@ int err_prefix(const char *fmt, ...)
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
     join(ctx, old);
-    return -1;
+    return one_line();
 }
 
 int err_errno(const char *fmt, ...)
@@ -52,7 +62,7 @@ int err_errno(const char *fmt, ...)
     va_end(ap);
     join(what, strerror(saved));
     errno = saved;
-    return -1;
+    return one_line();
 }
 
 const char *err_msg(void)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "trainer/err.h"
@@ -40,6 +41,46 @@ int fs_check_writable_dir(const char *path)
     return 0;
 }
 
+int fs_check_space(const char *dir, unsigned long long bytes, const char *what)
+{
+    struct statvfs sv;
+    if (statvfs(dir, &sv) < 0)
+        return err_errno("cannot see the free space of %s", dir);
+    unsigned long long free_bytes = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    if (free_bytes < bytes)
+        return err_set("%s has %.1f MiB free, but %s needs about %.1f MiB", dir,
+                       (double)free_bytes / (1 << 20), what, (double)bytes / (1 << 20));
+    return 0;
+}
+
+int fs_write_file(const char *path, const void *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0)
+        return err_errno("cannot create %s", path);
+    const char *p = data;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, p + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_errno("cannot write %s (%zu of %zu bytes written)", path, done, size);
+            close(fd);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    if (fsync(fd) < 0) {
+        err_errno("fsync %s", path);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0)
+        return err_errno("close %s", path);
+    return 0;
+}
+
 static int fsync_path(const char *path, int flags)
 {
     int fd = open(path, flags);
@@ -69,8 +110,6 @@ void fs_dirname(const char *path, char *buf, size_t size)
 
 int fs_commit(const char *tmp, const char *final)
 {
-    if (fsync_path(tmp, O_RDONLY) < 0)
-        return -1;
     if (rename(tmp, final) < 0)
         return err_errno("cannot rename %s to %s", tmp, final);
     char dir[4096];

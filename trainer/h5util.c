@@ -17,7 +17,7 @@ static herr_t keep_first_desc(unsigned n, const H5E_error2_t *e, void *data)
 int h5util_fail_in(const char *context, const char *call, const char *object)
 {
     char desc[256] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_first_desc, desc);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_first_desc, desc);
     H5Eclear2(H5E_DEFAULT);
     return err_set("%s: HDF5 %s(%s) failed%s%s", context, call, object, desc[0] ? ": " : "", desc);
 }

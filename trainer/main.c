@@ -15,6 +15,7 @@
 #include "trainer/cli.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
+#include "trainer/stop.h"
 #include "trainer/train.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
@@ -56,7 +57,7 @@ static int end_failed(const comm_info *ci, int reporter)
 static int run(const cli_args *args)
 {
     comm_info ci;
-    if (comm_init(NULL, NULL, &ci) < 0) {
+    if (stop_install() < 0 || comm_init(NULL, NULL, &ci) < 0) {
         report(NULL);
         return EXIT_ERROR;
     }
@@ -76,7 +77,7 @@ static int run(const cli_args *args)
     if (rc < 0)
         return end_failed(&ci, reporter);
     comm_finalize();
-    return 0;
+    return rc == TRAIN_STOPPED ? EXIT_STOPPED : 0;
 }
 
 int main(int argc, char **argv)

@@ -32,13 +32,15 @@ static int finish_line(metrics *mt)
 }
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm)
+                  double grad_norm, long skipped)
 {
     fprintf(mt->f, "{\"step\":%ld,\"epoch\":%ld", step, epoch);
     put_num(mt->f, "loss", loss);
     put_num(mt->f, "lr", lr);
     put_num(mt->f, "samples_per_s", samples_per_s);
     put_num(mt->f, "grad_norm", grad_norm);
+    if (skipped)
+        fprintf(mt->f, ",\"skipped\":%ld", skipped);
     return finish_line(mt);
 }
 

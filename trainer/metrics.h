@@ -1,6 +1,7 @@
 /* metrics: metrics.jsonl in the run directory, one JSON object per line,
  * flushed as it is written so a crash loses nothing logged:
  *   {"step":..,"epoch":..,"loss":..,"lr":..,"samples_per_s":..,"grad_norm":..}
+ *     (and "skipped": updates skipped so far for a non-finite loss, when any)
  *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
  * Only rank 0 writes it. */
 #ifndef ACCEL_METRICS_H
@@ -17,7 +18,7 @@ typedef struct {
 int metrics_open(metrics *mt, const char *dir, int append);
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm);
+                  double grad_norm, long skipped);
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
                  double accuracy);
 int metrics_close(metrics *mt);

@@ -24,13 +24,24 @@ adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm
     return h;
 }
 
-int optim_step(model *m, const config *cfg, long step, double lr, double *grad_norm)
+int optim_grad_norm(model *m, double *grad_norm)
 {
-    backend *be = m->be;
     double sumsq;
-    if (be->sumsq(be, m->grads, m->n_params, &sumsq) < 0)
+    if (m->be->sumsq(m->be, m->grads, m->n_params, &sumsq) < 0)
         return -1;
     *grad_norm = sqrt(sumsq);
-    adam_hyper h = optim_hyper(cfg, step, lr, *grad_norm);
-    return be->adam(be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &h);
+    return 0;
+}
+
+int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm)
+{
+    adam_hyper h = optim_hyper(cfg, step, lr, grad_norm);
+    return m->be->adam(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &h);
+}
+
+int optim_step(model *m, const config *cfg, long step, double lr, double *grad_norm)
+{
+    if (optim_grad_norm(m, grad_norm) < 0)
+        return -1;
+    return optim_apply(m, cfg, step, lr, *grad_norm);
 }

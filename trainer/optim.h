@@ -12,6 +12,11 @@
  * clipping. */
 int optim_step(model *m, const config *cfg, long step, double lr, double *grad_norm);
 
+/* optim_step in two halves, for a caller that looks at the norm before it
+ * decides to update: the L2 norm of the gradient, then the update. */
+int optim_grad_norm(model *m, double *grad_norm);
+int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm);
+
 /* The hyper-parameters optim_step passes to the backend, exposed for tests. */
 adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm);
 

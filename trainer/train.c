@@ -1,5 +1,7 @@
 #include "trainer/train.h"
 
+#include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "trainer/progress.h"
 #include "trainer/resume.h"
 #include "trainer/schedule.h"
+#include "trainer/stop.h"
 
 /* Everything one run holds. */
 typedef struct {
@@ -41,7 +44,9 @@ typedef struct {
     ckpt_state st;
     resume_point rp;
     grad_sync *gs;
-    int reporter; /* who tells of a failure, see train_run */
+    int reporter;               /* who tells of a failure, see train_run */
+    long skipped, skips_in_row; /* updates skipped for a non-finite loss */
+    int stopped;                /* the signal that stopped the run, or 0 */
 
     /* host staging, a batch for each input slot (see model.h) */
     int64_t *idx;
@@ -118,8 +123,8 @@ static int build_model(run *r)
     if (r->has_test && r->test->n < eval_rows)
         eval_rows = (int)r->test->n;
     int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
-    r->m = model_build(cfg, r->be, (int[3]){r->train->channels, r->train->height, r->train->width},
-                       max_rows);
+    const int shape[3] = {r->train->channels, r->train->height, r->train->width};
+    r->m = model_build_sized(cfg, r->be, shape, r->local_batch, max_rows);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     r->m->seed = cfg->seed;
@@ -140,8 +145,13 @@ static int prepare_dirs(run *r)
 {
     const config *cfg = r->cfg;
     int n;
+    /* Under Slurm the default carries the job id, which a requeued job
+     * keeps: its --resume auto finds its own checkpoints. */
+    const char *job = getenv("SLURM_JOB_ID");
     if (cfg->run_dir[0])
         n = snprintf(r->run_dir, sizeof r->run_dir, "%s", cfg->run_dir);
+    else if (job && *job)
+        n = snprintf(r->run_dir, sizeof r->run_dir, "runs/%s-job%s", cfg->run_name, job);
     else
         n = snprintf(r->run_dir, sizeof r->run_dir, "runs/%s", cfg->run_name);
     if (n < 0 || (size_t)n >= sizeof r->run_dir)
@@ -160,8 +170,13 @@ static int prepare_output(run *r)
 {
     if (!is_root(r))
         return 0;
+    /* A checkpoint is written beside the previous ones before they are
+     * pruned: room for two is what a full disk would otherwise take away
+     * mid-run. */
+    unsigned long long ckpt_bytes = sizeof(float) * ckpt_host_floats(r->m) + (1u << 20);
     if (fs_mkdirs(r->run_dir) < 0 || fs_mkdirs(r->ckpt_dir) < 0 ||
-        fs_check_writable_dir(r->ckpt_dir) < 0 || ckpt_clean_temps(r->ckpt_dir) < 0)
+        fs_check_writable_dir(r->ckpt_dir) < 0 || ckpt_clean_temps(r->ckpt_dir) < 0 ||
+        fs_check_space(r->ckpt_dir, 2 * ckpt_bytes, "writing checkpoints") < 0)
         return -1;
     return metrics_open(&r->mt, r->run_dir, r->rp.found);
 }
@@ -183,6 +198,31 @@ static void describe(run *r)
                      "steps; output in %s",
                      (long long)r->train->n, r->has_test ? (long long)r->test->n : 0LL,
                      r->cfg->batch_size, r->steps_per_epoch, r->total_steps, r->run_dir);
+}
+
+/* A NaN or infinite loss or gradient: skip the update (train.on_nonfinite =
+ * skip) up to max_skips times in a row, or stop. Stopping is agreed (every
+ * rank gets here at the same step), and writes no checkpoint of the bad
+ * state. */
+static int nonfinite(run *r, double loss, double norm)
+{
+    const config *cfg = r->cfg;
+    r->skipped++;
+    r->skips_in_row++;
+    if (cfg->on_nonfinite == NONFINITE_SKIP && r->skips_in_row <= cfg->max_skips) {
+        if (is_root(r))
+            progress_message(&r->pg, "loss %g, gradient norm %g: update skipped (%ld in a row)",
+                             loss, norm, r->skips_in_row);
+        return 0;
+    }
+    r->reporter = 0;
+    if (cfg->on_nonfinite == NONFINITE_SKIP)
+        return err_set("%ld updates in a row had a non-finite loss or gradient "
+                       "(train.max_skips = %d): training diverged; try a lower optimizer.lr",
+                       r->skips_in_row, cfg->max_skips);
+    return err_set("the loss is %g and the gradient norm %g: training diverged (try a lower "
+                   "optimizer.lr or an optimizer.clip_norm, or train.on_nonfinite = skip)",
+                   loss, norm);
 }
 
 static int grads_ready(void *gs, size_t from)
@@ -241,8 +281,17 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
         return -1;
     *loss = sums[0] / r->cfg->batch_size;
     *lr = schedule_lr(r->cfg, step, r->horizon);
-    if (optim_step(m, r->cfg, step, *lr, grad_norm) < 0)
+    if (optim_grad_norm(m, grad_norm) < 0)
         return -1;
+    /* Every rank holds the same reduced loss and gradient here, so every
+     * rank takes the same branch. */
+    if (isfinite(*loss) && isfinite(*grad_norm)) {
+        r->skips_in_row = 0;
+        if (optim_apply(m, r->cfg, step, *lr, *grad_norm) < 0)
+            return -1;
+    } else if (nonfinite(r, *loss, *grad_norm) < 0) {
+        return -1;
+    }
     return be->input_done(be, slot);
 }
 
@@ -296,13 +345,28 @@ static int after_step(run *r, long done, double loss, double lr, double grad_nor
     long epoch = (done - 1) / r->steps_per_epoch;
     if (is_root(r)) {
         progress_step(&r->pg, done, epoch, mean, lr, rate, log);
-        if (log && metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm) < 0)
+        if (log &&
+            metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm, r->skipped) < 0)
             return -1;
     }
     if (log) {
         r->win_loss = 0.0;
         r->win_steps = 0;
         r->win_start = now;
+    }
+    return 0;
+}
+
+/* Whether a signal asked any rank to stop: every rank learns it at the
+ * same step boundary, so all stop there together. */
+static int stop_agreed(run *r)
+{
+    int vote, who = comm_agree(!stop_requested(), &vote);
+    if (vote < 0)
+        return -1;
+    if (who >= 0) {
+        int sig = stop_requested();
+        r->stopped = sig ? sig : SIGTERM; /* another rank's signal */
     }
     return 0;
 }
@@ -329,6 +393,10 @@ static int loop(run *r)
         if (cfg->ckpt_every_steps && done % cfg->ckpt_every_steps == 0 && done != r->total_steps &&
             save_checkpoint(r) < 0)
             return -1;
+        if (stop_agreed(r) < 0)
+            return -1;
+        if (r->stopped)
+            break;
     }
     return 0;
 }
@@ -443,7 +511,12 @@ static int train_and_save(run *r)
         progress_finish(&r->pg);
     if (save_checkpoint(r) < 0)
         return -1;
-    return is_root(r) ? metrics_close(&r->mt) : 0;
+    if (r->stopped && is_root(r))
+        progress_message(&r->pg, "stopped by %s at step %lld; continue with --resume auto",
+                         strsignal(r->stopped), (long long)r->st.step);
+    if (is_root(r) && metrics_close(&r->mt) < 0)
+        return -1;
+    return r->stopped ? TRAIN_STOPPED : 0;
 }
 
 static int run_all(run *r, const train_options *opt, int *reporter)

@@ -16,7 +16,11 @@ typedef struct {
 /* For *reporter: this rank failed on its own. */
 enum { TRAIN_REPORT_ALONE = -1 };
 
-/* Trains. Returns 0, or -1 with the error recorded and *reporter saying how
+/* train_run's result for a run a signal stopped (see stop.h), after its
+ * checkpoint was written. */
+enum { TRAIN_STOPPED = 1 };
+
+/* Trains. Returns 0, TRAIN_STOPPED, or -1 with the error recorded and *reporter saying how
  * the job should end: the rank whose message tells what failed, when every
  * rank knows the run failed and can end normally; or TRAIN_REPORT_ALONE when
  * this rank failed by itself, and the others may be waiting for it in a
