@@ -10,8 +10,9 @@ jobs=$(nproc)
 
 bash launch/install-deps.sh
 # What only the tests need: clang-format for the style check; patchelf and
-# xz for the GPU bundle.
-apt-get install -y -q --no-install-recommends clang-format patchelf xz-utils
+# xz for the GPU bundle; Slurm and munge for the test cluster.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    clang-format patchelf xz-utils slurm-wlm munge
 
 # With the CUDA toolkit at hand the CUDA backend must build (it then runs
 # only where a GPU is, and its tests report SKIPPED elsewhere); without it
