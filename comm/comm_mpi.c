@@ -29,6 +29,29 @@ int comm_mpi_fail(const char *call, int code)
 
 static bool mpi_started;
 
+/* The ranks that share this node's memory are the ranks on this node. Where
+ * MPI cannot tell (MPI_Comm_split_type fails), Slurm's SLURM_LOCALID and
+ * SLURM_NTASKS_PER_NODE can. */
+static int node_ranks(comm_info *info)
+{
+    MPI_Comm node;
+    int rc =
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL, &node);
+    if (rc != MPI_SUCCESS) {
+        const char *id = getenv("SLURM_LOCALID"), *per = getenv("SLURM_NTASKS_PER_NODE");
+        if (!id || !per)
+            return comm_mpi_fail("MPI_Comm_split_type", rc);
+        info->local_rank = atoi(id);
+        info->local_size = atoi(per) > 0 ? atoi(per) : 1;
+        return 0;
+    }
+    MPI_CHECK(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN));
+    MPI_CHECK(MPI_Comm_rank(node, &info->local_rank));
+    MPI_CHECK(MPI_Comm_size(node, &info->local_size));
+    MPI_CHECK(MPI_Comm_free(&node));
+    return 0;
+}
+
 /* Whether a launcher (mpirun, srun, mpiexec) started this process: each
  * leaves its mark in the environment. */
 static bool launched(void)
@@ -72,14 +95,8 @@ int comm_init(int *argc, char ***argv, comm_info *info)
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &info->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &info->size));
-    /* The ranks that share this node's memory are the ranks on this node. */
-    MPI_Comm node;
-    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, info->rank, MPI_INFO_NULL,
-                                  &node));
-    MPI_CHECK(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN));
-    MPI_CHECK(MPI_Comm_rank(node, &info->local_rank));
-    MPI_CHECK(MPI_Comm_size(node, &info->local_size));
-    MPI_CHECK(MPI_Comm_free(&node));
+    if (node_ranks(info) < 0)
+        return -1;
     world_size = info->size;
     return 0;
 }

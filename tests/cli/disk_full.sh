@@ -20,6 +20,17 @@ else
     echo "note: cannot mount a tmpfs here: the start-up space check is not exercised"
 fi
 
+# a read-only file system
+mkdir ro-src ro
+if mount --bind -o ro ro-src ro 2>/dev/null; then
+    trap 'umount "$work/ro" "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
+    mkdir -p ro-src/checkpoints
+    expect_fail 1 "directory ro/checkpoints is not writable: Read-only file system" \
+        "$cfg" "${common[@]}" --set checkpoint.dir=ro/checkpoints --set run.dir=x --set train.max_steps=5
+else
+    echo "note: cannot bind-mount read-only here: the writability check is not exercised"
+fi
+
 touch notadir
 expect_fail 1 "notadir exists and is not a directory" "$cfg" "${common[@]}" \
     --set checkpoint.dir=notadir --set run.dir=x --set train.max_steps=5

@@ -68,6 +68,9 @@ expect_fail 1 "--resume: checkpoint whole/checkpoints/ckpt-140.h5: layer 'layer0
 expect_fail 1 "--resume: checkpoint whole/checkpoints/ckpt-140.h5 was written with run.seed = 7, the config has 8" \
     c.ini --set run.dir=whole --set run.seed=8 --resume whole/checkpoints/ckpt-140.h5
 expect_fail 1 "--resume nothere.h5: No such file or directory" c.ini --set run.dir=x --resume nothere.h5
+cp whole/checkpoints/ckpt-140.h5 cut.h5
+truncate -s 5000 cut.h5
+expect_fail 1 "--resume: checkpoint cut.h5: HDF5 H5Fopen\(/\) failed: .*truncated" c.ini --set run.dir=x --resume cut.h5
 [ "$before" = "$(md5sum whole/checkpoints/*)" ] || fail "a refused resume changed the checkpoints"
 [ ! -e x ] || fail "a refused resume created a run directory"
 echo "resume: all passed"
