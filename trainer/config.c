@@ -354,22 +354,84 @@ static bool is_section(const char *name)
     return false;
 }
 
+/* The edit distance between a and b (insertions, deletions, substitutions,
+ * and swaps of neighbours: the usual typos), for names up to 63 chars. */
+static int edit_distance(const char *a, const char *b)
+{
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > 63 || m > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= n; i++)
+        for (int j = 1; j <= m; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+/* The closest of the candidates to name, when it is close enough to be a
+ * typo (at most 2 edits, and at most a third of the longer name), else NULL. */
+static const char *closest(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; i < n; i++) {
+        int d = edit_distance(name, cands[i]);
+        int len = (int)(strlen(cands[i]) > strlen(name) ? strlen(cands[i]) : strlen(name));
+        if (d < best_d && d * 3 <= len) {
+            best = cands[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
 static int unknown_key(const char *section, const char *key)
 {
     char known[512] = "";
-    size_t used = 0;
+    const char *names[64];
+    size_t used = 0, count = 0;
     bool layer = !strcmp(section, "layer");
     size_t n = layer ? N_LAYER_KEYS : N_KEYS;
     for (size_t i = 0; i < n; i++) {
         const key_def *k = layer ? &layer_keys[i].k : &cfg_keys[i];
         if (strcmp(k->section, section) != 0)
             continue;
-        used +=
-            (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", k->key);
-        if (used >= sizeof known)
-            break;
+        if (count < 64)
+            names[count++] = k->key;
+        if (used < sizeof known)
+            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
+                                     k->key);
     }
+    const char *guess = closest(key, names, count);
+    if (guess)
+        return err_set("unknown key '%s' in [%s] (did you mean %s?)", key, section, guess);
     return err_set("unknown key '%s' in [%s] (known: %s)", key, section, known);
+}
+
+/* A section name for messages about an unknown one. */
+static void unknown_section_text(const char *name, char *buf, size_t size)
+{
+    const char *guess = closest(name, sections, sizeof sections / sizeof sections[0]);
+    if (guess)
+        snprintf(buf, size, "unknown section [%s] (did you mean [%s]?)", name, guess);
+    else
+        snprintf(buf, size,
+                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint, comm "
+                 "or layer)",
+                 name);
 }
 
 /* ---- defaults ----------------------------------------------------------- */
@@ -445,10 +507,7 @@ static void see_line(ini_state *st, const char *line)
     snprintf(st->section, sizeof st->section, "%s", s);
     if (!is_section(st->section)) {
         char what[256];
-        snprintf(what, sizeof what,
-                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint, comm "
-                 "or layer)",
-                 st->section);
+        unknown_section_text(st->section, what, sizeof what);
         fail_at(st, st->line, what);
         return;
     }

@@ -176,6 +176,14 @@ START_TEST(errors_name_file_and_line)
     expect_error("[run]\nseed = 1\nseed = 2\n", 1, 3, "given twice");
     expect_error("[run]\nthis line has no equals sign\n", 1, 2, "expected 'key = value'");
     expect_error("seed = 1\n", 1, 1, "outside any section");
+    /* typos get a suggestion */
+    expect_error("[data]\nbach_size = 5\n", 1, 2,
+                 "unknown key 'bach_size' in [data] (did you mean batch_size?)");
+    expect_error("[optimzer]\nlr = 1\n", 1, 1,
+                 "unknown section [optimzer] (did you mean [optimizer]?)");
+    expect_error("[train]\nepcohs = 3\n", 1, 2, "(did you mean epochs?)");
+    expect_error("[layer]\ntype = dense\nunits = 10\nactivaton = relu\n", 0, 4,
+                 "(did you mean activation?)");
 }
 END_TEST
 
