@@ -34,6 +34,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
             args->help = true;
         } else if (!strcmp(a, "--version")) {
             args->version = true;
+        } else if (!strcmp(a, "--dry-run")) {
+            args->dry_run = true;
         } else if (is_option(a, "--set")) {
             if (args->n_sets == CLI_MAX_SETS)
                 return err_set("too many --set options (at most %d)", CLI_MAX_SETS);
@@ -59,7 +61,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
 
 void cli_print_usage(FILE *out)
 {
-    fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH]\n"
+    fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] "
+          "[--dry-run]\n"
           "       accel-train --help | --version\n"
           "\n"
           "Trains the model that CONFIG (an INI file) describes.\n"
@@ -69,6 +72,9 @@ void cli_print_usage(FILE *out)
           "                           (repeatable; a layer key is addressed by the layer's\n"
           "                           name, e.g. --set layer0.units=512)\n"
           "  --resume auto|PATH       continue from the newest checkpoint, or from PATH\n"
+          "  --dry-run                build the model and print its summary (layers, shapes,\n"
+          "                           parameters, FLOPs, memory) and the configuration in\n"
+          "                           force, then exit without training\n"
           "  --help                   this text, then every config key\n"
           "  --version                the version\n"
           "\n"

@@ -1,5 +1,5 @@
 /* cli: the command line.
- *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH]
+ *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] [--dry-run]
  *   accel-train --help | --version */
 #ifndef ACCEL_CLI_H
 #define ACCEL_CLI_H
@@ -14,7 +14,7 @@ typedef struct {
     const char *sets[CLI_MAX_SETS];
     int n_sets;
     const char *resume;
-    bool help, version;
+    bool help, version, dry_run;
 } cli_args;
 
 /* Fills args from argv; errors are usage errors. */

@@ -858,6 +858,69 @@ void config_print_help(FILE *out)
         print_key(out, &layer_keys[i].k, layer_keys[i].required);
 }
 
+/* The value of a key as the config file would write it. */
+static void format_value(const key_def *k, const void *base, char *buf, size_t size)
+{
+    const char *field = (const char *)base + k->offset;
+    switch (k->type) {
+    case KT_INT:
+        snprintf(buf, size, "%d", *(const int *)field);
+        break;
+    case KT_LONG:
+        snprintf(buf, size, "%ld", *(const long *)field);
+        break;
+    case KT_U64:
+        snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
+    case KT_REAL:
+        snprintf(buf, size, "%.10g", *(const double *)field);
+        break;
+    case KT_BOOL:
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    case KT_STR:
+        snprintf(buf, size, "%s", field);
+        break;
+    case KT_ENUM: {
+        const char *p = k->choices;
+        for (int i = 0; i < *(const int *)field && p; i++) {
+            p = strchr(p, '|');
+            p = p ? p + 1 : NULL;
+        }
+        snprintf(buf, size, "%.*s", p ? (int)strcspn(p, "|") : 0, p ? p : "");
+        break;
+    }
+    }
+}
+
+void config_write(const config *cfg, FILE *out)
+{
+    const char *last = "";
+    char value[CFG_STR_MAX + 16];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(last, cfg_keys[i].section) != 0) {
+            fprintf(out, "%s[%s]\n", last[0] ? "\n" : "", cfg_keys[i].section);
+            last = cfg_keys[i].section;
+        }
+        format_value(&cfg_keys[i], cfg, value, sizeof value);
+        fprintf(out, "%s = %s\n", cfg_keys[i].key, value);
+    }
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const layer_cfg *lc = &cfg->layers[l];
+        fprintf(out, "\n[layer]\n");
+        for (size_t i = 0; i < N_LAYER_KEYS; i++) {
+            if (!(layer_keys[i].applies & (1u << lc->type)))
+                continue;
+            if (!strcmp(layer_keys[i].k.key, "name")) {
+                config_layer_name(cfg, l, value, sizeof value);
+            } else {
+                format_value(&layer_keys[i].k, lc, value, sizeof value);
+            }
+            fprintf(out, "%s = %s\n", layer_keys[i].k.key, value);
+        }
+    }
+}
+
 void config_free(config *cfg)
 {
     free(cfg->text);

@@ -133,6 +133,10 @@ void layer_type_name(int type, char *buf, size_t size);
 /* The name of layer i: its `name` key, or layer<i>. */
 const char *config_layer_name(const config *cfg, int i, char *buf, size_t size);
 
+/* Writes the whole configuration as an INI file: every key with the value
+ * in force (defaults, the file and --set overrides together). */
+void config_write(const config *cfg, FILE *out);
+
 /* Prints every section and key with its default and meaning. */
 void config_print_help(FILE *out);
 

@@ -16,6 +16,7 @@
 #include "trainer/config.h"
 #include "trainer/err.h"
 #include "trainer/stop.h"
+#include "trainer/summary.h"
 #include "trainer/train.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
@@ -65,7 +66,10 @@ static int run(const cli_args *args)
     int rc = cfg ? load_config(cfg, args) : err_set("out of memory");
     int vote, failed = comm_agree(rc == 0, &vote);
     int reporter = vote < 0 ? TRAIN_REPORT_ALONE : failed;
-    if (vote == 0 && failed < 0) {
+    if (vote == 0 && failed < 0 && args->dry_run) {
+        rc = ci.rank == 0 ? summary_print(cfg, &ci, stdout) : 0;
+        reporter = TRAIN_REPORT_ALONE;
+    } else if (vote == 0 && failed < 0) {
         train_options opt = {.resume = args->resume};
         rc = train_run(cfg, &ci, &opt, &reporter);
     } else {
