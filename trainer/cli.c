@@ -41,6 +41,12 @@ int cli_parse(int argc, char **argv, cli_args *args)
                 return err_set("too many --set options (at most %d)", CLI_MAX_SETS);
             if (option_value(argc, argv, &i, "--set", &args->sets[args->n_sets++]) < 0)
                 return -1;
+        } else if (is_option(a, "--eval")) {
+            if (option_value(argc, argv, &i, "--eval", &args->eval) < 0)
+                return -1;
+        } else if (is_option(a, "--predict")) {
+            if (option_value(argc, argv, &i, "--predict", &args->predict) < 0)
+                return -1;
         } else if (is_option(a, "--resume")) {
             if (option_value(argc, argv, &i, "--resume", &args->resume) < 0)
                 return -1;
@@ -54,6 +60,10 @@ int cli_parse(int argc, char **argv, cli_args *args)
             args->config_path = a;
         }
     }
+    if (args->predict && !args->eval)
+        return err_set("--predict goes with --eval CHECKPOINT");
+    if (args->eval && (args->resume || args->dry_run))
+        return err_set("--eval does not go with --resume or --dry-run");
     if (!args->help && !args->version && !args->config_path)
         return err_set("no config file given (usage: accel-train CONFIG [options]; see --help)");
     return 0;
@@ -63,6 +73,7 @@ void cli_print_usage(FILE *out)
 {
     fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] "
           "[--dry-run]\n"
+          "       accel-train CONFIG [--set ...]... --eval CHECKPOINT [--predict OUT.h5]\n"
           "       accel-train --help | --version\n"
           "\n"
           "Trains the model that CONFIG (an INI file) describes.\n"
@@ -72,6 +83,9 @@ void cli_print_usage(FILE *out)
           "                           (repeatable; a layer key is addressed by the layer's\n"
           "                           name, e.g. --set layer0.units=512)\n"
           "  --resume auto|PATH       continue from the newest checkpoint, or from PATH\n"
+          "  --eval CHECKPOINT        evaluate a checkpoint on the test split: loss, accuracy,\n"
+          "                           per-class accuracy and the confusion matrix\n"
+          "  --predict OUT.h5         with --eval: write the logits and predicted labels\n"
           "  --dry-run                build the model and print its summary (layers, shapes,\n"
           "                           parameters, FLOPs, memory) and the configuration in\n"
           "                           force, then exit without training\n"

@@ -1,5 +1,6 @@
 /* cli: the command line.
  *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] [--dry-run]
+ *   accel-train CONFIG --eval CHECKPOINT [--predict OUT.h5]
  *   accel-train --help | --version */
 #ifndef ACCEL_CLI_H
 #define ACCEL_CLI_H
@@ -14,6 +15,8 @@ typedef struct {
     const char *sets[CLI_MAX_SETS];
     int n_sets;
     const char *resume;
+    const char *eval;    /* --eval PATH: evaluate that checkpoint */
+    const char *predict; /* --predict OUT.h5, with --eval */
     bool help, version, dry_run;
 } cli_args;
 

@@ -15,6 +15,7 @@
 #include "trainer/cli.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
+#include "trainer/report.h"
 #include "trainer/stop.h"
 #include "trainer/summary.h"
 #include "trainer/train.h"
@@ -68,6 +69,10 @@ static int run(const cli_args *args)
     int reporter = vote < 0 ? TRAIN_REPORT_ALONE : failed;
     if (vote == 0 && failed < 0 && args->dry_run) {
         rc = ci.rank == 0 ? summary_print(cfg, &ci, stdout) : 0;
+        reporter = TRAIN_REPORT_ALONE;
+    } else if (vote == 0 && failed < 0 && args->eval) {
+        /* one rank does it; under a launcher the others have nothing to do */
+        rc = ci.rank == 0 ? report_checkpoint(cfg, args->eval, args->predict, stdout) : 0;
         reporter = TRAIN_REPORT_ALONE;
     } else if (vote == 0 && failed < 0) {
         train_options opt = {.resume = args->resume};
