@@ -10,9 +10,13 @@ jobs=$(nproc)
 
 bash launch/install-deps.sh
 # What only the tests need: clang-format for the style check; patchelf and
-# xz for the GPU bundle; Slurm and munge for the test cluster.
+# xz for the GPU bundle; Slurm and munge for the test cluster; a Python
+# virtual environment
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    clang-format patchelf xz-utils slurm-wlm munge
+    clang-format patchelf xz-utils slurm-wlm munge python3-venv
+# and the tensorboard package (from PyPI), to read our event files back
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -c "import tensorboard" 2>/dev/null || .venv/bin/pip install -q tensorboard
 
 # With the CUDA toolkit at hand the CUDA backend must build (it then runs
 # only where a GPU is, and its tests report SKIPPED elsewhere); without it

@@ -11,7 +11,7 @@ int metrics_open(metrics *mt, const char *dir, int append)
     mt->f = fopen(mt->path, append ? "a" : "w");
     if (!mt->f)
         return err_errno("cannot open %s", mt->path);
-    return 0;
+    return tboard_open(&mt->tb, dir);
 }
 
 /* JSON has no NaN or infinity; a diverged loss is written as null. */
@@ -41,7 +41,14 @@ int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, do
     put_num(mt->f, "grad_norm", grad_norm);
     if (skipped)
         fprintf(mt->f, ",\"skipped\":%ld", skipped);
-    return finish_line(mt);
+    if (finish_line(mt) < 0)
+        return -1;
+    const char *tags[4] = {"train/loss", "train/lr", "train/samples_per_s", "train/grad_norm"};
+    const double values[4] = {loss, lr, samples_per_s, grad_norm};
+    for (int i = 0; i < 4; i++)
+        if (tboard_scalar(&mt->tb, tags[i], step, (float)values[i]) < 0)
+            return -1;
+    return tboard_flush(&mt->tb);
 }
 
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
@@ -50,7 +57,16 @@ int metrics_eval(metrics *mt, const char *split, long epoch, long step, double l
     fprintf(mt->f, "{\"split\":\"%s\",\"epoch\":%ld,\"step\":%ld", split, epoch, step);
     put_num(mt->f, "loss", loss);
     put_num(mt->f, "accuracy", accuracy);
-    return finish_line(mt);
+    if (finish_line(mt) < 0)
+        return -1;
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s/loss", split);
+    if (tboard_scalar(&mt->tb, tag, step, (float)loss) < 0)
+        return -1;
+    snprintf(tag, sizeof tag, "%s/accuracy", split);
+    if (tboard_scalar(&mt->tb, tag, step, (float)accuracy) < 0)
+        return -1;
+    return tboard_flush(&mt->tb);
 }
 
 int metrics_close(metrics *mt)
@@ -59,5 +75,7 @@ int metrics_close(metrics *mt)
         return 0;
     int rc = fclose(mt->f) == 0 ? 0 : err_errno("cannot close %s", mt->path);
     mt->f = NULL;
+    if (tboard_close(&mt->tb) < 0 && rc == 0)
+        rc = -1;
     return rc;
 }

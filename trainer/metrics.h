@@ -3,15 +3,20 @@
  *   {"step":..,"epoch":..,"loss":..,"lr":..,"samples_per_s":..,"grad_norm":..}
  *     (and "skipped": updates skipped so far for a non-finite loss, when any)
  *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
- * Only rank 0 writes it. */
+ * Only rank 0 writes it. Every value also goes to a TensorBoard event file
+ * beside it (tboard.h), as train/loss, train/lr, train/samples_per_s,
+ * train/grad_norm, test/loss and test/accuracy. */
 #ifndef ACCEL_METRICS_H
 #define ACCEL_METRICS_H
 
 #include <stdio.h>
 
+#include "trainer/tboard.h"
+
 typedef struct {
     FILE *f;
     char path[4096];
+    tboard tb; /* the same values for TensorBoard: train/..., test/... */
 } metrics;
 
 /* Creates (or, with append, extends) <dir>/metrics.jsonl. */
