@@ -32,6 +32,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             args->help = true;
+        } else if (!strcmp(a, "--help-config")) {
+            args->help_config = true;
         } else if (!strcmp(a, "--version")) {
             args->version = true;
         } else if (!strcmp(a, "--dry-run")) {
@@ -64,7 +66,7 @@ int cli_parse(int argc, char **argv, cli_args *args)
         return err_set("--predict goes with --eval CHECKPOINT");
     if (args->eval && (args->resume || args->dry_run))
         return err_set("--eval does not go with --resume or --dry-run");
-    if (!args->help && !args->version && !args->config_path)
+    if (!args->help && !args->help_config && !args->version && !args->config_path)
         return err_set("no config file given (usage: accel-train CONFIG [options]; see --help)");
     return 0;
 }
@@ -90,6 +92,7 @@ void cli_print_usage(FILE *out)
           "                           parameters, FLOPs, memory) and the configuration in\n"
           "                           force, then exit without training\n"
           "  --help                   this text, then every config key\n"
+          "  --help-config            every config key, as Markdown (docs/config.md)\n"
           "  --version                the version\n"
           "\n"
           "exit status: 0 done; 1 an error (one line on stderr says which); 2 a bad command "

@@ -17,7 +17,7 @@ typedef struct {
     const char *resume;
     const char *eval;    /* --eval PATH: evaluate that checkpoint */
     const char *predict; /* --predict OUT.h5, with --eval */
-    bool help, version, dry_run;
+    bool help, help_config, version, dry_run;
 } cli_args;
 
 /* Fills args from argv; errors are usage errors. */

@@ -137,6 +137,9 @@ const char *config_layer_name(const config *cfg, int i, char *buf, size_t size);
  * in force (defaults, the file and --set overrides together). */
 void config_write(const config *cfg, FILE *out);
 
+/* The same, as the Markdown of docs/config.md. */
+void config_print_markdown(FILE *out);
+
 /* Prints every section and key with its default and meaning. */
 void config_print_help(FILE *out);
 

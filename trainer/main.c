@@ -100,6 +100,10 @@ int main(int argc, char **argv)
         cli_print_usage(stdout);
         return 0;
     }
+    if (args.help_config) {
+        config_print_markdown(stdout);
+        return 0;
+    }
     if (args.version) {
         char versions[1024];
         backend_versions(versions, sizeof versions);
