@@ -32,13 +32,18 @@ static int finish_line(metrics *mt)
 }
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm, long skipped)
+                  double grad_norm, long skipped, const double *phase_ms)
 {
     fprintf(mt->f, "{\"step\":%ld,\"epoch\":%ld", step, epoch);
     put_num(mt->f, "loss", loss);
     put_num(mt->f, "lr", lr);
     put_num(mt->f, "samples_per_s", samples_per_s);
     put_num(mt->f, "grad_norm", grad_norm);
+    for (int p = 0; p < N_PHASES; p++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s_ms", steptime_name(p));
+        put_num(mt->f, key, phase_ms[p]);
+    }
     if (skipped)
         fprintf(mt->f, ",\"skipped\":%ld", skipped);
     if (finish_line(mt) < 0)

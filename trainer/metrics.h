@@ -1,6 +1,8 @@
 /* metrics: metrics.jsonl in the run directory, one JSON object per line,
  * flushed as it is written so a crash loses nothing logged:
  *   {"step":..,"epoch":..,"loss":..,"lr":..,"samples_per_s":..,"grad_norm":..}
+ *     "data_ms","forward_ms","backward_ms","allreduce_ms","optimizer_ms": the
+ *     mean time a step spent in each phase since the last record (steptime.h)
  *     (and "skipped": updates skipped so far for a non-finite loss, when any)
  *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
  * Only rank 0 writes it. Every value also goes to a TensorBoard event file
@@ -11,6 +13,7 @@
 
 #include <stdio.h>
 
+#include "trainer/steptime.h"
 #include "trainer/tboard.h"
 
 typedef struct {
@@ -23,7 +26,7 @@ typedef struct {
 int metrics_open(metrics *mt, const char *dir, int append);
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm, long skipped);
+                  double grad_norm, long skipped, const double *phase_ms);
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
                  double accuracy);
 int metrics_close(metrics *mt);

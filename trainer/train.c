@@ -19,6 +19,7 @@
 #include "trainer/progress.h"
 #include "trainer/resume.h"
 #include "trainer/schedule.h"
+#include "trainer/steptime.h"
 #include "trainer/stop.h"
 
 /* Everything one run holds. */
@@ -44,6 +45,7 @@ typedef struct {
     ckpt_state st;
     resume_point rp;
     grad_sync *gs;
+    steptime times;
     int reporter;               /* who tells of a failure, see train_run */
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
     int stopped;                /* the signal that stopped the run, or 0 */
@@ -259,26 +261,36 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     model *m = r->m;
     backend *be = r->be;
     int slot = (int)(step & 1);
+    steptime *t = &r->times;
+    steptime_start(t);
     if (step == (long)r->first_step && stage_batch(r, step) < 0)
         return -1;
     if (be->input_wait(be, slot) < 0)
         return -1;
+    steptime_lap(t, PHASE_DATA);
     m->x = m->x_slot[slot];
     m->y = m->y_slot[slot];
     m->step = (uint32_t)step;
     m->first_row = (int64_t)r->ci->rank * r->local_batch;
     if (model_forward(m, r->local_batch, true) < 0)
         return -1;
+    steptime_lap(t, PHASE_FORWARD);
     if (step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
         return -1;
+    steptime_lap(t, PHASE_DATA);
     double sums[2] = {0.0, 0.0};
+    if (model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0)
+        return -1;
+    steptime_lap(t, PHASE_FORWARD);
     /* Each rank's gradient is the mean over its slice; the mean of those
      * over ranks, which gsync computes while backward runs, is the mean over
      * the global batch. */
-    if (model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0 ||
-        model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0 ||
-        gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
+    if (model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0)
         return -1;
+    steptime_lap(t, PHASE_BACKWARD);
+    if (gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
+        return -1;
+    steptime_lap(t, PHASE_ALLREDUCE);
     *loss = sums[0] / r->cfg->batch_size;
     *lr = schedule_lr(r->cfg, step, r->horizon);
     if (optim_grad_norm(m, grad_norm) < 0)
@@ -292,7 +304,10 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     } else if (nonfinite(r, *loss, *grad_norm) < 0) {
         return -1;
     }
-    return be->input_done(be, slot);
+    if (be->input_done(be, slot) < 0)
+        return -1;
+    steptime_lap(t, PHASE_OPTIMIZER);
+    return 0;
 }
 
 static int run_eval(run *r, long epoch)
@@ -345,9 +360,18 @@ static int after_step(run *r, long done, double loss, double lr, double grad_nor
     long epoch = (done - 1) / r->steps_per_epoch;
     if (is_root(r)) {
         progress_step(&r->pg, done, epoch, mean, lr, rate, log);
-        if (log &&
-            metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm, r->skipped) < 0)
-            return -1;
+        if (log) {
+            double ms[N_PHASES];
+            steptime_window_ms(&r->times, r->win_steps, ms);
+            if (!r->pg.live)
+                progress_message(&r->pg,
+                                 "  step time: data %.2f, forward %.2f, backward %.2f, "
+                                 "all-reduce %.2f, optimizer %.2f ms",
+                                 ms[0], ms[1], ms[2], ms[3], ms[4]);
+            if (metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm, r->skipped, ms) <
+                0)
+                return -1;
+        }
     }
     if (log) {
         r->win_loss = 0.0;
@@ -503,6 +527,24 @@ static void announce(run *r, const char *note)
         progress_message(&r->pg, "--resume auto: no checkpoint in %s, starting fresh", r->ckpt_dir);
 }
 
+/* The share of each phase over the whole run. */
+static void print_step_times(run *r)
+{
+    double all = 0;
+    long steps = (long)r->st.step - r->first_step;
+    for (int p = 0; p < N_PHASES; p++)
+        all += r->times.total[p];
+    if (steps <= 0 || all <= 0)
+        return;
+    char text[256];
+    int used = 0;
+    for (int p = 0; p < N_PHASES; p++)
+        used += snprintf(text + used, sizeof text - (size_t)used, "%s%s %.2f ms (%.0f%%)",
+                         p ? ", " : "", steptime_name(p), 1e3 * r->times.total[p] / steps,
+                         100 * r->times.total[p] / all);
+    progress_message(&r->pg, "step time over %ld steps: %s", steps, text);
+}
+
 static int train_and_save(run *r)
 {
     if (loop(r) < 0)
@@ -511,6 +553,8 @@ static int train_and_save(run *r)
         progress_finish(&r->pg);
     if (save_checkpoint(r) < 0)
         return -1;
+    if (is_root(r))
+        print_step_times(r);
     if (r->stopped && is_root(r))
         progress_message(&r->pg, "stopped by %s at step %lld; continue with --resume auto",
                          strsignal(r->stopped), (long long)r->st.step);

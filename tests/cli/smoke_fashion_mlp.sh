@@ -13,6 +13,11 @@ grep -Eq "test loss [0-9.]+  accuracy 0\.[0-9]+" out.txt || fail "no evaluation 
 [ "$(grep -c '"step":' out/metrics.jsonl)" -ge 3 ] || fail "too few metrics lines"
 grep -q '"split":"test"' out/metrics.jsonl || fail "no evaluation in metrics.jsonl"
 grep -q '{"step":60,"epoch":1,"loss":' out/metrics.jsonl || fail "no metrics for step 60"
+# where the time goes: in each record, and over the whole run
+grep '"step":60,' out/metrics.jsonl | grep -Eq '"data_ms":[0-9.e+-]+,"forward_ms":[0-9.e+-]+,"backward_ms":[0-9.e+-]+,"allreduce_ms":[0-9.e+-]+,"optimizer_ms":[0-9.e+-]+' ||
+    fail "no step-time breakdown in metrics.jsonl"
+grep -Eq '^step time over 60 steps: data [0-9.]+ ms \([0-9]+%\), forward .*, optimizer [0-9.]+ ms' out.txt ||
+    fail "no step-time summary"
 ls out/checkpoints
 [ "$(ls out/checkpoints)" = "$(printf 'ckpt-50.h5\nckpt-60.h5')" ] || fail "checkpoints kept: $(ls out/checkpoints)"
 h5dump -H out/checkpoints/ckpt-60.h5 >h5.txt || fail "h5dump cannot read the checkpoint"
