@@ -94,17 +94,26 @@ done
 [ -f $dir/checkpoints/ckpt-40.h5 ] || fail "the job did not start training (state $(state))"
 scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 failed"
 released=
-for i in $(seq 600); do
-    [ "$(state)" = COMPLETED ] && break
-    # Slurm holds a requeued batch job back for a while (its begin time is
-    # set some minutes ahead); let it start now.
-    if [ -z "$released" ] && [ "$(state)" = PENDING ] &&
-        scontrol show job "$job" | grep -q "Restarts=1"; then
-        echo "requeued: $(scontrol show job "$job" | grep -o 'Reason=[^ ]*\|StartTime=[^ ]*' | tr '\n' ' ')"
-        scontrol update JobId="$job" StartTime=now || fail "cannot release the requeued job"
-        released=1
+pending_since=
+for i in $(seq 900); do
+    st=$(state)
+    [ "$st" = COMPLETED ] && break
+    case "$st" in FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+    # Slurm holds a requeued batch job back for two minutes (its begin time);
+    # once it has settled in the queue (pending a second with the node idle:
+    # the first run's step fully gone), let it start now.
+    if [ -z "$released" ] && [ "$st" = PENDING ] &&
+        scontrol show job "$job" | grep -q "Restarts=1" &&
+        [ "$(sinfo -h -o %t 2>/dev/null)" = idle ]; then
+        pending_since=${pending_since:-$i}
+        if [ $((i - pending_since)) -ge 5 ]; then
+            echo "requeued: $(scontrol show job "$job" | grep -o 'Reason=[^ ]*\|StartTime=[^ ]*' | tr '\n' ' ')"
+            scontrol update JobId="$job" StartTime=now || fail "cannot release the requeued job"
+            released=1
+        fi
+    else
+        pending_since=
     fi
-    case "$(state)" in FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;; esac
     sleep 0.2
 done
 log=accel-train-$job.log
