@@ -58,17 +58,6 @@ static int h5_fail(const char *key, const char *path, const char *call, const ch
     return h5util_fail_in(context, call, object);
 }
 
-/* "(a, b, c)" */
-static void shape_text(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
-                                 (unsigned long long)dims[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, ")");
-}
-
 /* "uint8", "int16", "float64", ... for messages. */
 static void type_text(char *buf, size_t size, hid_t type)
 {
@@ -140,7 +129,7 @@ static int set_shape(dataset *ds, h5_split *h, const hsize_t *d, int layout)
         h->nhwc = layout == LAYOUT_NHWC;
     hsize_t c = h->nhwc ? d[3] : d[1], y = h->nhwc ? d[1] : d[2], x = h->nhwc ? d[2] : d[3];
     char s[128];
-    shape_text(s, sizeof s, 4, d);
+    h5util_shape_text(s, sizeof s, 4, d);
     if (d[0] == 0 || c == 0 || y == 0 || x == 0)
         return err_set("%s: %s: %s has shape %s, with no samples or empty ones", h->key, h->path,
                        h->name, s);
@@ -174,7 +163,7 @@ static int open_images(dataset *ds, h5_split *h, const config *cfg)
         return -1;
     if (rank != 4) {
         char s[128];
-        shape_text(s, sizeof s, rank > 8 ? 0 : rank, d);
+        h5util_shape_text(s, sizeof s, rank > 8 ? 0 : rank, d);
         return err_set("%s: %s: %s has %d axes %s, expected 4: (N,C,H,W) or (N,H,W,C)", h->key,
                        h->path, h->name, rank, s);
     }

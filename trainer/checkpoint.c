@@ -15,14 +15,16 @@
 
 /* ---- writing --------------------------------------------------------------- */
 
-static int write_attr_i64(hid_t file, const char *name, int64_t v, const char *path)
+/* A scalar attribute of `type` in the file, from `mem_type` data at v. */
+static int write_attr(hid_t file, const char *name, hid_t type, hid_t mem_type, const void *v,
+                      const char *path)
 {
     hid_t space = H5Screate(H5S_SCALAR);
     if (space < 0)
         return h5util_fail("H5Screate", name, path);
-    hid_t a = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     int rc = a < 0 ? h5util_fail("H5Acreate2", name, path) : 0;
-    if (rc == 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) < 0)
+    if (rc == 0 && H5Awrite(a, mem_type, v) < 0)
         rc = h5util_fail("H5Awrite", name, path);
     if (a >= 0)
         H5Aclose(a);
@@ -30,19 +32,14 @@ static int write_attr_i64(hid_t file, const char *name, int64_t v, const char *p
     return rc;
 }
 
+static int write_attr_i64(hid_t file, const char *name, int64_t v, const char *path)
+{
+    return write_attr(file, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, path);
+}
+
 static int write_attr_u64(hid_t file, const char *name, uint64_t v, const char *path)
 {
-    hid_t space = H5Screate(H5S_SCALAR);
-    if (space < 0)
-        return h5util_fail("H5Screate", name, path);
-    hid_t a = H5Acreate2(file, name, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 ? h5util_fail("H5Acreate2", name, path) : 0;
-    if (rc == 0 && H5Awrite(a, H5T_NATIVE_UINT64, &v) < 0)
-        rc = h5util_fail("H5Awrite", name, path);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc;
+    return write_attr(file, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v, path);
 }
 
 /* Dataset creation properties: no modification times, so the same training

@@ -9,35 +9,25 @@
 #include "trainer/err.h"
 #include "trainer/h5util.h"
 
-static int read_attr_i64(hid_t file, const char *name, int64_t *v, const char *path)
+/* A scalar attribute into v, converted to mem_type. */
+static int read_attr(hid_t file, const char *name, hid_t mem_type, void *v, const char *path)
 {
     hid_t a = H5Aopen(file, name, H5P_DEFAULT);
     if (a < 0)
         return h5util_fail("H5Aopen", name, path);
-    int rc = H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? h5util_fail("H5Aread", name, path) : 0;
+    int rc = H5Aread(a, mem_type, v) < 0 ? h5util_fail("H5Aread", name, path) : 0;
     H5Aclose(a);
     return rc;
+}
+
+static int read_attr_i64(hid_t file, const char *name, int64_t *v, const char *path)
+{
+    return read_attr(file, name, H5T_NATIVE_INT64, v, path);
 }
 
 static int read_attr_u64(hid_t file, const char *name, uint64_t *v, const char *path)
 {
-    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
-    if (a < 0)
-        return h5util_fail("H5Aopen", name, path);
-    int rc = H5Aread(a, H5T_NATIVE_UINT64, v) < 0 ? h5util_fail("H5Aread", name, path) : 0;
-    H5Aclose(a);
-    return rc;
-}
-
-/* "(a, b, c)" */
-static void shape_text(char *buf, size_t size, int rank, const hsize_t *dims)
-{
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
-                                 (unsigned long long)dims[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, ")");
+    return read_attr(file, name, H5T_NATIVE_UINT64, v, path);
 }
 
 static bool same_shape(int rank, const hsize_t *a, int want_rank, const hsize_t *b)
@@ -71,8 +61,8 @@ static int read_floats(hid_t file, const char *name, const char *layer, int rank
         rc = h5util_fail("H5Sget_simple_extent_dims", name, path);
     else if (!same_shape(got, dims, rank, want)) {
         char have_s[64], want_s[64];
-        shape_text(have_s, sizeof have_s, got, dims);
-        shape_text(want_s, sizeof want_s, rank, want);
+        h5util_shape_text(have_s, sizeof have_s, got, dims);
+        h5util_shape_text(want_s, sizeof want_s, rank, want);
         err_set("checkpoint %s: layer '%s': %s is %s in the checkpoint but %s in the "
                 "config's model",
                 path, layer, strrchr(name, '/') + 1, have_s, want_s);

@@ -33,3 +33,13 @@ void h5util_quiet(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
+
+void h5util_shape_text(char *buf, size_t size, int rank, const hsize_t *dims)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
+                                 (unsigned long long)dims[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+}

@@ -4,6 +4,12 @@
 #ifndef ACCEL_H5UTIL_H
 #define ACCEL_H5UTIL_H
 
+#include <hdf5.h>
+#include <stddef.h>
+
+/* "(a, b, c)": a dataset's dimensions, for messages. */
+void h5util_shape_text(char *buf, size_t size, int rank, const hsize_t *dims);
+
 /* Turns off HDF5's printing of its error stack to stderr. */
 void h5util_quiet(void);
 
