@@ -10,10 +10,12 @@ jobs=$(nproc)
 
 bash launch/install-deps.sh
 # What only the tests need: clang-format for the style check; patchelf and
-# xz for the GPU bundle; Slurm and munge for the test cluster; a Python
+# xz for the GPU bundle; Slurm and munge for the test cluster; Debian's
+# PyTorch, h5py and matplotlib for the export and plot scripts; a Python
 # virtual environment
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    clang-format patchelf xz-utils slurm-wlm munge python3-venv
+    clang-format patchelf xz-utils slurm-wlm munge python3-venv \
+    python3-torch python3-h5py python3-numpy python3-matplotlib
 # and the tensorboard package (from PyPI), to read our event files back
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c "import tensorboard" 2>/dev/null || .venv/bin/pip install -q tensorboard

@@ -1,0 +1,128 @@
+"""Loads an accel-train checkpoint into the equivalent PyTorch model.
+
+    python3 export_torch.py CHECKPOINT.h5 [OUT.pt]
+
+builds the model from the config stored in the checkpoint (/config, with its
+--set overrides), loads every tensor (weights are stored as PyTorch stores
+them: Linear (out, in), Conv2d (out, in, k, k), BatchNorm running statistics)
+and, with OUT.pt, saves the model with torch.save. As a module:
+load(path) -> (model, sections), the model in eval mode."""
+import sys
+
+import h5py
+import torch
+from torch import nn
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import accel_config  # noqa: E402
+
+ACTIVATIONS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+               "gelu": nn.GELU}
+
+
+class Residual(nn.Module):
+    """Darknet's shortcut: adds the output of the layer `back` steps earlier."""
+
+    def __init__(self, back, act):
+        super().__init__()
+        self.back, self.act = back, act
+
+    def forward(self, x, outputs):
+        y = x + outputs[len(outputs) + self.back]
+        return self.act(y) if self.act else y
+
+
+class Stack(nn.Module):
+    """accel-train's layer stack: sequential, with residuals that reach back."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        outputs = []
+        for layer in self.layers:
+            x = layer(x, outputs) if isinstance(layer, Residual) else layer(x)
+            outputs.append(x)
+        return x
+
+
+def _with_act(module, act):
+    make = ACTIVATIONS[act]
+    return nn.Sequential(module, make()) if make else module
+
+
+def _build(layers, weights):
+    """nn modules for the layer dicts; shapes come from the stored weights."""
+    modules, flat = [], False
+    for l in layers:
+        t, w = l["type"], weights.get(l["name"], {})
+        act = l.get("activation", "none")
+        size = int(l.get("size", 0) or 0)
+        stride = int(l.get("stride", 0) or 0)
+        pad = int(l.get("padding", 0) or 0)
+        if t == "dense":
+            out, inp = w["weight"].shape
+            lin = nn.Linear(inp, out)
+            m = nn.Sequential(nn.Flatten(), lin) if not flat else lin
+            flat = True
+            modules.append(_with_act(m, act))
+        elif t == "conv2d":
+            out, inp, k, _ = w["weight"].shape
+            modules.append(_with_act(nn.Conv2d(inp, out, k, stride or 1, pad,
+                                               bias="bias" in w), act))
+        elif t == "batchnorm":
+            c = w["weight"].shape[0]
+            bn = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(c, eps=float(l["eps"]),
+                                                              momentum=float(l["momentum"]))
+            modules.append(_with_act(bn, act))
+        elif t == "maxpool":
+            modules.append(nn.MaxPool2d(size, stride or size, pad))
+        elif t == "avgpool":
+            modules.append(nn.AvgPool2d(size, stride or size, pad, count_include_pad=True))
+        elif t == "global_avgpool":
+            modules.append(nn.AdaptiveAvgPool2d(1))
+        elif t == "flatten":
+            modules.append(nn.Flatten())
+            flat = True
+        elif t == "dropout":
+            modules.append(nn.Dropout(float(l["rate"])))
+        elif t == "residual":
+            make = ACTIVATIONS[act]
+            modules.append(Residual(int(l["from"]), make() if make else None))
+        else:
+            raise ValueError(f"layer type {t} has no PyTorch equivalent here")
+    return modules
+
+
+def _core(module):
+    """The module holding the parameters, inside the Sequentials that add a
+    flatten or an activation around it."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)):
+            return m
+    return module
+
+
+def load(path):
+    with h5py.File(path, "r") as f:
+        text = f["/config"][()]
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        weights = {name: {k: torch.from_numpy(f["model"][name][k][()]) for k in f["model"][name]}
+                   for name in f["model"]}
+    sections, layers = accel_config.parse(text)
+    modules = _build(layers, weights)
+    for l, m in zip(layers, modules):
+        core = _core(m)
+        for key, value in weights.get(l["name"], {}).items():
+            getattr(core, key).data.copy_(value)
+    model = Stack(modules)
+    model.eval()
+    return model, sections
+
+
+if __name__ == "__main__":
+    model, _ = load(sys.argv[1])
+    print(model)
+    if len(sys.argv) > 2:
+        torch.save(model, sys.argv[2])
