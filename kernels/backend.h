@@ -16,6 +16,8 @@
 
 typedef struct backend backend;
 
+enum { BACKEND_EVENTS = 8 };
+
 /* The geometry of a convolution: NCHW input and output, square kernel. */
 typedef struct {
     int in_c, in_h, in_w;
@@ -66,6 +68,17 @@ struct backend {
     /* The stream computations run on (a cudaStream_t), NULL on the CPU:
      * for a communicator that must order itself with them. */
     void *stream;
+
+    /* Device-side timing, where the device runs asynchronously (NULL on the
+     * CPU, whose host clock is the truth): mark_event records event i
+     * (0 .. BACKEND_EVENTS-1) after the work queued so far; event_ms waits
+     * for event `to` and gives the milliseconds since event `from`. */
+    int (*mark_event)(backend *be, int i);
+    int (*event_ms)(backend *be, int from, int to, double *ms);
+
+    /* The device's peak float32 rate in FLOP/s, for model FLOP utilization
+     * (0 where unknown). */
+    double peak_flops;
 
     /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */
     int (*gemm)(backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,

@@ -32,7 +32,7 @@ static int finish_line(metrics *mt)
 }
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm, long skipped, const double *phase_ms)
+                  double grad_norm, long skipped, const double *phase_ms, double mfu)
 {
     fprintf(mt->f, "{\"step\":%ld,\"epoch\":%ld", step, epoch);
     put_num(mt->f, "loss", loss);
@@ -46,6 +46,8 @@ int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, do
     }
     if (skipped)
         fprintf(mt->f, ",\"skipped\":%ld", skipped);
+    if (mfu > 0)
+        put_num(mt->f, "mfu", mfu);
     if (finish_line(mt) < 0)
         return -1;
     const char *tags[4] = {"train/loss", "train/lr", "train/samples_per_s", "train/grad_norm"};

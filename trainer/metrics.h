@@ -3,7 +3,8 @@
  *   {"step":..,"epoch":..,"loss":..,"lr":..,"samples_per_s":..,"grad_norm":..}
  *     "data_ms","forward_ms","backward_ms","allreduce_ms","optimizer_ms": the
  *     mean time a step spent in each phase since the last record (steptime.h)
- *     (and "skipped": updates skipped so far for a non-finite loss, when any)
+ *     (and "skipped": updates skipped so far for a non-finite loss, when any;
+ *     "mfu": model FLOP utilization against the GPU's float32 peak, on GPUs)
  *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
  * Only rank 0 writes it. Every value also goes to a TensorBoard event file
  * beside it (tboard.h), as train/loss, train/lr, train/samples_per_s,
@@ -26,7 +27,7 @@ typedef struct {
 int metrics_open(metrics *mt, const char *dir, int append);
 
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
-                  double grad_norm, long skipped, const double *phase_ms);
+                  double grad_norm, long skipped, const double *phase_ms, double mfu);
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
                  double accuracy);
 int metrics_close(metrics *mt);

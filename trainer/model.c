@@ -271,6 +271,38 @@ int model_checksum(const model *m, uint64_t *sum)
     return 0;
 }
 
+/* Multiply-adds count two FLOPs; elementwise work one a value. */
+double model_layer_flops(const layer *l)
+{
+    const layer_cfg *c = l->cfg;
+    double out_hw = (double)l->out_shape[1] * l->out_shape[2];
+    switch (l->type) {
+    case LAYER_DENSE:
+        return 2.0 * l->in * l->out + l->out;
+    case LAYER_CONV2D:
+        return 2.0 * l->in_shape[0] * c->size * c->size * l->out + l->out;
+    case LAYER_MAXPOOL:
+    case LAYER_AVGPOOL:
+        return (double)c->size * c->size * l->out_shape[0] * out_hw;
+    case LAYER_GLOBAL_AVGPOOL:
+        return (double)l->in;
+    case LAYER_BATCHNORM:
+        return 4.0 * l->out;
+    case LAYER_FLATTEN:
+        return 0.0;
+    default: /* dropout, residual */
+        return (double)l->out;
+    }
+}
+
+double model_flops_per_sample(const model *m)
+{
+    double f = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        f += model_layer_flops(&m->layers[i]);
+    return f;
+}
+
 void model_shape_text(const model *m, char *buf, size_t size)
 {
     bool mlp = true;

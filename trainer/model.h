@@ -88,6 +88,11 @@ int model_backward(model *m, int rows);
  * to check that every rank holds the same model. */
 int model_checksum(const model *m, uint64_t *sum);
 
+/* Forward FLOPs of one sample through a layer (a multiply-add counts two),
+ * and through the model. */
+double model_layer_flops(const layer *l);
+double model_flops_per_sample(const model *m);
+
 /* A one-line sketch of the model: the widths of an MLP ("784-256-10"), or
  * the input and output shapes and the depth of anything else
  * ("1x28x28 -> 10 in 8 layers"). */

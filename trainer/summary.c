@@ -6,30 +6,6 @@
 #include "trainer/err.h"
 #include "trainer/model.h"
 
-/* Multiply-adds count two FLOPs; elementwise work one a value. */
-static double layer_flops(const layer *l)
-{
-    const layer_cfg *c = l->cfg;
-    double out_hw = (double)l->out_shape[1] * l->out_shape[2];
-    switch (l->type) {
-    case LAYER_DENSE:
-        return 2.0 * l->in * l->out + l->out;
-    case LAYER_CONV2D:
-        return 2.0 * l->in_shape[0] * c->size * c->size * l->out + l->out;
-    case LAYER_MAXPOOL:
-    case LAYER_AVGPOOL:
-        return (double)c->size * c->size * l->out_shape[0] * out_hw;
-    case LAYER_GLOBAL_AVGPOOL:
-        return (double)l->in;
-    case LAYER_BATCHNORM:
-        return 4.0 * l->out;
-    case LAYER_FLATTEN:
-        return 0.0;
-    default: /* dropout, residual */
-        return (double)l->out;
-    }
-}
-
 static void shape_text(const int *s, char *buf, size_t size)
 {
     if (s[1] * s[2] == 1)
@@ -50,7 +26,7 @@ static void print_table(const model *m, FILE *out)
         const layer *l = &m->layers[i];
         layer_type_name(l->type, type, sizeof type);
         shape_text(l->out_shape, shape, sizeof shape);
-        double f = layer_flops(l);
+        double f = model_layer_flops(l);
         flops += f;
         fprintf(out, "%-16s %-15s %-16s %12zu %14.0f\n", l->name, type, shape, l->n_params, f);
     }

@@ -262,35 +262,42 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     backend *be = r->be;
     int slot = (int)(step & 1);
     steptime *t = &r->times;
-    steptime_start(t);
+    if (steptime_start(t) < 0)
+        return -1;
     if (step == (long)r->first_step && stage_batch(r, step) < 0)
         return -1;
     if (be->input_wait(be, slot) < 0)
         return -1;
-    steptime_lap(t, PHASE_DATA);
+    if (steptime_lap(t, PHASE_DATA) < 0)
+        return -1;
     m->x = m->x_slot[slot];
     m->y = m->y_slot[slot];
     m->step = (uint32_t)step;
     m->first_row = (int64_t)r->ci->rank * r->local_batch;
     if (model_forward(m, r->local_batch, true) < 0)
         return -1;
-    steptime_lap(t, PHASE_FORWARD);
+    if (steptime_lap(t, PHASE_FORWARD) < 0)
+        return -1;
     if (step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
         return -1;
-    steptime_lap(t, PHASE_DATA);
+    if (steptime_lap(t, PHASE_DATA) < 0)
+        return -1;
     double sums[2] = {0.0, 0.0};
     if (model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0)
         return -1;
-    steptime_lap(t, PHASE_FORWARD);
+    if (steptime_lap(t, PHASE_FORWARD) < 0)
+        return -1;
     /* Each rank's gradient is the mean over its slice; the mean of those
      * over ranks, which gsync computes while backward runs, is the mean over
      * the global batch. */
     if (model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0)
         return -1;
-    steptime_lap(t, PHASE_BACKWARD);
+    if (steptime_lap(t, PHASE_BACKWARD) < 0)
+        return -1;
     if (gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
         return -1;
-    steptime_lap(t, PHASE_ALLREDUCE);
+    if (steptime_lap(t, PHASE_ALLREDUCE) < 0)
+        return -1;
     *loss = sums[0] / r->cfg->batch_size;
     *lr = schedule_lr(r->cfg, step, r->horizon);
     if (optim_grad_norm(m, grad_norm) < 0)
@@ -306,7 +313,8 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     }
     if (be->input_done(be, slot) < 0)
         return -1;
-    steptime_lap(t, PHASE_OPTIMIZER);
+    if (steptime_lap(t, PHASE_OPTIMIZER) < 0)
+        return -1;
     return 0;
 }
 
@@ -348,6 +356,34 @@ static int save_checkpoint(run *r)
     return 0;
 }
 
+/* The step-time breakdown of the window (the device's, of its last step,
+ * where the device runs on its own), model FLOP utilization on a GPU, and
+ * the metrics record. */
+static int log_times(run *r, long done, long epoch, double mean, double lr, double rate,
+                     double grad_norm)
+{
+    double ms[N_PHASES], dev[N_PHASES];
+    int have_dev;
+    steptime_window_ms(&r->times, r->win_steps, ms);
+    if (steptime_device_ms(&r->times, dev, &have_dev) < 0)
+        return -1;
+    const double *use = have_dev ? dev : ms;
+    double mfu = 0;
+    if (r->be->peak_flops > 0)
+        mfu = 3 * model_flops_per_sample(r->m) * rate / r->be->peak_flops;
+    if (!r->pg.live) {
+        char extra[64] = "";
+        if (mfu > 0)
+            snprintf(extra, sizeof extra, "; model FLOP utilization %.1f%%", 100 * mfu);
+        progress_message(&r->pg,
+                         "  step time%s: data %.2f, forward %.2f, backward %.2f, all-reduce "
+                         "%.2f, optimizer %.2f ms%s",
+                         have_dev ? " (device, last step)" : "", use[0], use[1], use[2], use[3],
+                         use[4], extra);
+    }
+    return metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm, r->skipped, use, mfu);
+}
+
 /* Logging after step number `done` (updates so far). */
 static int after_step(run *r, long done, double loss, double lr, double grad_norm)
 {
@@ -360,18 +396,8 @@ static int after_step(run *r, long done, double loss, double lr, double grad_nor
     long epoch = (done - 1) / r->steps_per_epoch;
     if (is_root(r)) {
         progress_step(&r->pg, done, epoch, mean, lr, rate, log);
-        if (log) {
-            double ms[N_PHASES];
-            steptime_window_ms(&r->times, r->win_steps, ms);
-            if (!r->pg.live)
-                progress_message(&r->pg,
-                                 "  step time: data %.2f, forward %.2f, backward %.2f, "
-                                 "all-reduce %.2f, optimizer %.2f ms",
-                                 ms[0], ms[1], ms[2], ms[3], ms[4]);
-            if (metrics_train(&r->mt, done, epoch + 1, mean, lr, rate, grad_norm, r->skipped, ms) <
-                0)
-                return -1;
-        }
+        if (log && log_times(r, done, epoch, mean, lr, rate, grad_norm) < 0)
+            return -1;
     }
     if (log) {
         r->win_loss = 0.0;
@@ -588,6 +614,7 @@ static int run_all(run *r, const train_options *opt, int *reporter)
         *reporter = failed;
         return -1;
     }
+    r->times.be = r->be;
     progress_init(&r->pg, opt->out ? opt->out : stdout, r->ci->size == 1, (long)r->st.step,
                   r->total_steps, r->cfg->epochs);
     announce(r, note);

@@ -102,6 +102,38 @@ static int gpu_input_host_wait(backend *be, int slot)
     return 0;
 }
 
+/* ---- timing ------------------------------------------------------------------ */
+
+static int gpu_mark_event(backend *be, int i)
+{
+    CUDA_TRY(cudaEventRecord(impl_of(be)->timing[i], impl_of(be)->compute));
+    return 0;
+}
+
+static int gpu_event_ms(backend *be, int from, int to, double *ms)
+{
+    cuda_impl *c = impl_of(be);
+    float f = 0;
+    CUDA_TRY(cudaEventSynchronize(c->timing[to]));
+    CUDA_TRY(cudaEventElapsedTime(&f, c->timing[from], c->timing[to]));
+    *ms = f;
+    return 0;
+}
+
+/* FP32 lanes per multiprocessor: 64 on compute capability 8.0, 128 on the
+ * others since (8.6, 8.9, 9.x, 10.x, 12.x); a guess for what is unknown. */
+static double peak_flops(int device)
+{
+    int sms = 0, khz = 0, major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
+        return 0.0;
+    int lanes = (major == 8 && minor == 0) ? 64 : 128;
+    return 2.0 * lanes * sms * khz * 1e3;
+}
+
 /* ---- math -------------------------------------------------------------------- */
 
 /* cuBLAS is column-major: a row-major C = op(A) op(B) is the column-major
@@ -219,6 +251,9 @@ static void gpu_destroy(backend *be)
             if (c->consumed[s])
                 cudaEventDestroy(c->consumed[s]);
         }
+        for (int i = 0; i < BACKEND_EVENTS; i++)
+            if (c->timing[i])
+                cudaEventDestroy(c->timing[i]);
         if (c->blas)
             cublasDestroy(c->blas);
         if (c->dnn)
@@ -306,6 +341,9 @@ static int open_impl(backend *be, const backend_options *o)
         CUDA_TRY(cudaEventCreateWithFlags(&c->ready[s], cudaEventDisableTiming));
         CUDA_TRY(cudaEventCreateWithFlags(&c->consumed[s], cudaEventDisableTiming));
     }
+    for (int i = 0; i < BACKEND_EVENTS; i++)
+        CUDA_TRY(cudaEventCreate(&c->timing[i]));
+    be->peak_flops = peak_flops(c->device);
     CUBLAS_TRY(cublasCreate(&c->blas));
     CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
     CUBLAS_TRY(
@@ -334,6 +372,8 @@ static void set_ops(backend *be)
     be->input_done = gpu_input_done;
     be->input_host_wait = gpu_input_host_wait;
     be->gemm = gpu_gemm;
+    be->mark_event = gpu_mark_event;
+    be->event_ms = gpu_event_ms;
     be->bias_act_forward = gpu_bias_act_forward;
     be->add = gpu_add;
     be->conv_plan = gpu_conv_plan;

@@ -18,6 +18,7 @@ typedef struct {
     cudnnHandle_t dnn;
     bool tf32;
     cudaEvent_t ready[2], consumed[2];     /* input staging, per slot */
+    cudaEvent_t timing[BACKEND_EVENTS];    /* step-time breakdown */
     double *sumsq_partials, *sumsq_result; /* device scratch for sumsq */
 } cuda_impl;
 

@@ -8,12 +8,12 @@ mpi 4 "$prog" c.ini --set run.dir=k --set train.epochs=1000 --set checkpoint.eve
     >out.txt 2>err.txt &
 job=$!
 # wait for training to be under way
-for i in $(seq 100); do
+for i in $(seq 300); do
     [ -f k/checkpoints/ckpt-10.h5 ] && break
     sleep 0.2
 done
 [ -f k/checkpoints/ckpt-10.h5 ] || { kill -9 $job; fail "the job did not start"; }
-victim=$(pgrep -f "$prog c.ini --set run.dir=k" | tail -1)
+victim=$(pgrep -f "^$prog c.ini --set run.dir=k" | tail -1) # a rank, not mpirun
 [ -n "$victim" ] || fail "no rank to kill"
 kill -9 "$victim"
 start=$(date +%s)

@@ -48,7 +48,7 @@ mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=whole2 >out.txt 2>err.txt || f
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term >out.txt 2>err.txt &
 job=$!
 wait_for term/checkpoints/ckpt-40.h5 || fail "the 2-rank run did not start"
-victim=$(pgrep -f "$prog $cfg .*run.dir=term" | tail -1)
+victim=$(pgrep -f "^$prog $cfg .*run.dir=term" | tail -1) # a rank, not mpirun
 kill -TERM "$victim"
 wait $job
 status=$?
