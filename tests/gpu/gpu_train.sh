@@ -1,6 +1,7 @@
 #!/bin/bash
 # Training on the GPU: 200 steps of configs/fashion_mlp.ini whose loss curve
-# agrees with the CPU backend's within 1e-3 relative at every logged step,
+# agrees with the CPU backend's within 1e-3 relative at every logged step
+# (with step times from CUDA events and the model FLOP utilization logged),
 # and an exact resume on the GPU (100 steps, then 100 more, bitwise equal to
 # 200 in one run). SKIPPED (77) where no GPU is usable.
 prog=$1 src=$2 diff=$3 probe=$4
@@ -13,6 +14,9 @@ run "$cfg" "${common[@]}" --set run.device=cpu --set run.dir=cpu
 run "$cfg" "${common[@]}" --set run.device=cuda --set run.dir=gpu
 [ $rc -eq 0 ] || fail "GPU run: exit $rc"
 grep -q "on cuda (GPU" out.txt || fail "the GPU run did not run on the GPU"
+# the step-time breakdown comes from CUDA events, with the FLOP utilization
+grep -q "step time (device, last step): data" out.txt || fail "no device step times"
+grep -q '"mfu":' gpu/metrics.jsonl || fail "no model FLOP utilization in metrics.jsonl"
 paste <(grep -o '"loss":[0-9.e+-]*' cpu/metrics.jsonl | cut -d: -f2) \
       <(grep -o '"loss":[0-9.e+-]*' gpu/metrics.jsonl | cut -d: -f2) |
     awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; printf "cpu %s gpu %s rel %.2e\n", $1, $2, d;
