@@ -197,10 +197,17 @@ static int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, 
 static int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
 {
     (void)be;
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    *out = s;
+    /* Eight running sums, added in a fixed order: the same result every run,
+     * without one long chain of dependent additions (which cannot be
+     * vectorized without reordering it). */
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++)
+        s[0] += (double)x[i] * x[i];
+    *out = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
     return 0;
 }
 
@@ -208,8 +215,12 @@ static int cpu_adam(backend *be, float *p, const float *g, float *m, float *v, s
                     const adam_hyper *h)
 {
     (void)be;
+    /* A local copy: stores through p, m and v could alias *h (floats all),
+     * which would make the compiler reload it every element and give up on
+     * vectorizing the loop. */
+    const adam_hyper hh = *h;
     for (size_t i = 0; i < n; i++)
-        math_adam(&p[i], g[i], &m[i], &v[i], h);
+        math_adam(&p[i], g[i], &m[i], &v[i], &hh);
     return 0;
 }
 
