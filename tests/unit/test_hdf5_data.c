@@ -25,16 +25,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(dir);
 }
 
 static const char *at(const char *name)
 {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
+    return tu_path(dir, name);
 }
 
 /* Writes a dataset of `rank` dims at `name` (groups made as needed), from

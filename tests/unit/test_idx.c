@@ -19,9 +19,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(dir);
 }
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -75,9 +73,7 @@ static int open_idx(dataset **ds, const char *spec, const char *key)
 
 static const char *at(const char *name)
 {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
+    return tu_path(dir, name);
 }
 
 START_TEST(reads_gzipped_and_raw)

@@ -141,9 +141,9 @@ START_TEST(runs_are_deterministic)
     fclose(f);
     ck_assert_int_eq(train_lines, 1); /* log_every 100 > 40 steps: only the last */
     ck_assert_int_eq(eval_lines, 1);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", d1, d2, d3);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(d1);
+    tu_rmtree(d2);
+    tu_rmtree(d3);
 }
 END_TEST
 
@@ -159,9 +159,7 @@ START_TEST(max_steps_zero_only_initializes)
     FILE *f = fopen(p, "rb");
     ck_assert_msg(f != NULL, "no checkpoint %s", p);
     fclose(f);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(d);
 }
 END_TEST
 

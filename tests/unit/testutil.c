@@ -30,6 +30,20 @@ void tu_tmpdir(char *path, size_t size)
     ck_assert_ptr_nonnull(mkdtemp(path));
 }
 
+void tu_rmtree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+const char *tu_path(const char *dir, const char *name)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
 void tu_write_file(const char *path, const char *text)
 {
     tu_write_bytes(path, text, strlen(text), 0);

@@ -16,6 +16,12 @@ void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 /* A fresh empty directory under /tmp; path receives it. */
 void tu_tmpdir(char *path, size_t size);
 
+/* Removes a directory made by tu_tmpdir, with what is in it. */
+void tu_rmtree(const char *dir);
+
+/* dir/name, in a static buffer (valid until the next call). */
+const char *tu_path(const char *dir, const char *name);
+
 /* Writes text to path. */
 void tu_write_file(const char *path, const char *text);
 
