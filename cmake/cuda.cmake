@@ -4,6 +4,21 @@
 #   ACCEL_CUDA=AUTO  build the backend when everything is found, else CPU-only
 #   ACCEL_CUDA=ON    everything must be found; the error names what is not
 #   ACCEL_CUDA=OFF   CPU-only
+# A library kept beside the toolkit or under <PREFIX>_ROOT (a cache variable
+# or the environment): sets <PREFIX>_INCLUDE_DIR and <PREFIX>_LIBRARY, or
+# adds "<what> (set <PREFIX>_ROOT)" to `missing`.
+macro(accel_find_cuda_library prefix header lib what)
+  find_path(${prefix}_INCLUDE_DIR ${header}
+            HINTS ${${prefix}_ROOT} $ENV{${prefix}_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+            PATH_SUFFIXES include)
+  find_library(${prefix}_LIBRARY ${lib}
+               HINTS ${${prefix}_ROOT} $ENV{${prefix}_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib64 lib)
+  if(NOT ${prefix}_INCLUDE_DIR OR NOT ${prefix}_LIBRARY)
+    list(APPEND missing "${what} (set ${prefix}_ROOT)")
+  endif()
+endmacro()
+
 set(ACCEL_WITH_CUDA OFF)
 if(ACCEL_CUDA STREQUAL "OFF")
   message(STATUS "accel-train: ACCEL_CUDA=OFF: building CPU-only")
@@ -29,22 +44,8 @@ else()
   if(NOT TARGET CUDA::cublas)
     list(APPEND missing "cuBLAS")
   endif()
-  find_path(CUDNN_INCLUDE_DIR cudnn.h
-            HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
-  find_library(CUDNN_LIBRARY cudnn
-               HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR}
-               PATH_SUFFIXES lib64 lib)
-  if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
-    list(APPEND missing "cuDNN (set CUDNN_ROOT)")
-  endif()
-  find_path(NCCL_INCLUDE_DIR nccl.h
-            HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY nccl
-               HINTS ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_DIR}
-               PATH_SUFFIXES lib64 lib)
-  if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
-    list(APPEND missing "NCCL (set NCCL_ROOT)")
-  endif()
+  accel_find_cuda_library(CUDNN cudnn.h cudnn "cuDNN")
+  accel_find_cuda_library(NCCL nccl.h nccl "NCCL")
 endif()
 
 if(missing)
