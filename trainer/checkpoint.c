@@ -132,6 +132,14 @@ static int write_rng_state(hid_t file, uint64_t seed, const char *path)
                         path);
 }
 
+void ckpt_tensor_place(const char *root, const layer *l, const layer_tensor *x, char *name,
+                       size_t size, unsigned long long *dims)
+{
+    for (int d = 0; d < x->rank; d++)
+        dims[d] = (unsigned long long)x->dims[d];
+    snprintf(name, size, "%s/%s/%s", root, l->name, x->name);
+}
+
 /* Writes every tensor of the model under `root`: trained ones from the flat
  * buffer `flat`, and, when state is not NULL, the kept ones from it (the
  * optimizer's trees have no state). */
@@ -146,9 +154,7 @@ static int write_tree(hid_t file, const char *root, const model *m, const float 
                 continue;
             char name[256];
             hsize_t dims[4];
-            for (int d = 0; d < x->rank; d++)
-                dims[d] = (hsize_t)x->dims[d];
-            snprintf(name, sizeof name, "%s/%s/%s", root, l->name, x->name);
+            ckpt_tensor_place(root, l, x, name, sizeof name, dims);
             const float *src = (x->state ? state : flat) + x->offset;
             if (write_floats(file, name, src, x->rank, dims, path) < 0)
                 return -1;

@@ -43,6 +43,12 @@ typedef struct {
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size);
 
+/* Where a layer's tensor lives in a checkpoint: its dataset's name under
+ * root ("<root>/<layer>/<tensor>") and its dimensions. Shared by the writer
+ * and the reader so that the two cannot disagree. */
+void ckpt_tensor_place(const char *root, const layer *l, const layer_tensor *x, char *name,
+                       size_t size, unsigned long long *dims);
+
 /* What ckpt_read says of a checkpoint it cannot use. */
 enum {
     CKPT_DAMAGED = -1,  /* unreadable: truncated, corrupt, not HDF5 */

@@ -88,9 +88,7 @@ static int read_tree(hid_t file, const char *root, const model *m, float *flat, 
                 continue;
             char name[256];
             hsize_t dims[4];
-            for (int d = 0; d < x->rank; d++)
-                dims[d] = (hsize_t)x->dims[d];
-            snprintf(name, sizeof name, "%s/%s/%s", root, l->name, x->name);
+            ckpt_tensor_place(root, l, x, name, sizeof name, dims);
             float *dst = (x->state ? state : flat) + x->offset;
             int rc = read_floats(file, name, l->name, x->rank, dims, dst, path);
             if (rc < 0)
