@@ -123,9 +123,22 @@ static int cpu_bias_act_rows(backend *be, float *z, float *y, const float *bias,
 static int cpu_bias_act(backend *be, float *z, float *y, const float *bias, int outer, int channels,
                         int inner, act_kind act)
 {
+    if (!bias && act == ACT_NONE && z == y) /* nothing to do: a convolution before batch norm */
+        return 0;
     if (inner == 1)
         return cpu_bias_act_rows(be, z, y, bias, outer, channels, act);
     return cpu_bias_act_forward(be, z, y, bias, outer, channels, inner, act);
+}
+
+/* ReLU's backward, written so that it becomes a vector compare and blend
+ * (dz is dy in every caller; a load only on the kept side would be a branch
+ * the CPU mispredicts half the time). */
+CPU_SIMD static void relu_backward(float *restrict dz, const float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float d = dz[i];
+        dz[i] = y[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 static int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
@@ -133,8 +146,9 @@ static int cpu_act_backward(backend *be, float *dz, const float *dy, const float
 {
     (void)be;
     if (act == ACT_RELU) {
-        for (size_t i = 0; i < n; i++)
-            dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        if (dz != dy)
+            memmove(dz, dy, sizeof(float) * n);
+        relu_backward(dz, y, n);
         return 0;
     }
     for (size_t i = 0; i < n; i++)
@@ -197,30 +211,26 @@ static int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, 
 static int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
 {
     (void)be;
-    /* Eight running sums, added in a fixed order: the same result every run,
-     * without one long chain of dependent additions (which cannot be
-     * vectorized without reordering it). */
-    double s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += (double)x[i + k] * x[i + k];
-    for (; i < n; i++)
-        s[0] += (double)x[i] * x[i];
-    *out = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    double sum;
+    cpu_sums(x, x, n, &sum, out);
     return 0;
+}
+
+CPU_SIMD static void adam(float *restrict p, const float *restrict g, float *restrict m,
+                          float *restrict v, size_t n, adam_hyper hh)
+{
+    /* hh by value: stores through p, m and v could otherwise alias it
+     * (floats all), and the compiler would reload it every element and give
+     * up on vectorizing the loop. */
+    for (size_t i = 0; i < n; i++)
+        math_adam(&p[i], g[i], &m[i], &v[i], &hh);
 }
 
 static int cpu_adam(backend *be, float *p, const float *g, float *m, float *v, size_t n,
                     const adam_hyper *h)
 {
     (void)be;
-    /* A local copy: stores through p, m and v could alias *h (floats all),
-     * which would make the compiler reload it every element and give up on
-     * vectorizing the loop. */
-    const adam_hyper hh = *h;
-    for (size_t i = 0; i < n; i++)
-        math_adam(&p[i], g[i], &m[i], &v[i], &hh);
+    adam(p, g, m, v, n, *h);
     return 0;
 }
 

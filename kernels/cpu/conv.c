@@ -32,49 +32,80 @@ int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan)
     return 0;
 }
 
+/* The output positions o (of n_out) whose input position o s - p + j lies
+ * inside the n_in pixels: [*lo, *hi). Outside them a column is padding. */
+static void inside_span(int n_in, int n_out, int stride, int pad, int j, int *lo, int *hi)
+{
+    int l = 0, h = n_out;
+    while (l < h && l * stride - pad + j < 0)
+        l++;
+    while (h > l && (h - 1) * stride - pad + j >= n_in)
+        h--;
+    *lo = l;
+    *hi = h;
+}
+
 /* col[(c k + i) k + j][oy W' + ox] = x[c][oy s - p + i][ox s - p + j], or 0
- * outside the image. */
+ * outside the image: a copy of the span inside, zeros around it. */
 static void im2col(const conv_geom *g, const float *x, float *col)
 {
-    const int ohw = g->out_h * g->out_w;
+    const int ohw = g->out_h * g->out_w, s = g->stride;
     for (int c = 0; c < g->in_c; c++)
         for (int i = 0; i < g->k; i++)
             for (int j = 0; j < g->k; j++) {
                 float *row = col + (size_t)((c * g->k + i) * g->k + j) * ohw;
                 const float *plane = x + (size_t)c * g->in_h * g->in_w;
+                int lo, hi;
+                inside_span(g->in_w, g->out_w, s, g->pad, j, &lo, &hi);
                 for (int oy = 0; oy < g->out_h; oy++) {
-                    int iy = oy * g->stride - g->pad + i;
+                    int iy = oy * s - g->pad + i;
                     float *dst = row + oy * g->out_w;
-                    if (iy < 0 || iy >= g->in_h) {
+                    if (iy < 0 || iy >= g->in_h || lo >= hi) {
                         memset(dst, 0, sizeof(float) * (size_t)g->out_w);
                         continue;
                     }
-                    for (int ox = 0; ox < g->out_w; ox++) {
-                        int ix = ox * g->stride - g->pad + j;
-                        dst[ox] = (ix >= 0 && ix < g->in_w) ? plane[iy * g->in_w + ix] : 0.0f;
-                    }
+                    const float *src = plane + iy * g->in_w + lo * s - g->pad + j;
+                    memset(dst, 0, sizeof(float) * (size_t)lo);
+                    if (s == 1)
+                        memcpy(dst + lo, src, sizeof(float) * (size_t)(hi - lo));
+                    else
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox] = src[(ox - lo) * s];
+                    memset(dst + hi, 0, sizeof(float) * (size_t)(g->out_w - hi));
                 }
             }
 }
 
-/* The adjoint of im2col: adds each column entry back to its pixel. */
+/* dst[o] += src[o] for n floats: the body of col2im_add at stride 1. */
+CPU_SIMD static void add_row(float *restrict dst, const float *restrict src, int n)
+{
+    for (int o = 0; o < n; o++)
+        dst[o] += src[o];
+}
+
+/* The adjoint of im2col: adds each column entry inside the image back to its
+ * pixel. */
 static void col2im_add(const conv_geom *g, const float *col, float *dx)
 {
-    const int ohw = g->out_h * g->out_w;
+    const int ohw = g->out_h * g->out_w, s = g->stride;
     for (int c = 0; c < g->in_c; c++)
         for (int i = 0; i < g->k; i++)
             for (int j = 0; j < g->k; j++) {
                 const float *row = col + (size_t)((c * g->k + i) * g->k + j) * ohw;
                 float *plane = dx + (size_t)c * g->in_h * g->in_w;
-                for (int oy = 0; oy < g->out_h; oy++) {
-                    int iy = oy * g->stride - g->pad + i;
+                int lo, hi;
+                inside_span(g->in_w, g->out_w, s, g->pad, j, &lo, &hi);
+                for (int oy = 0; oy < g->out_h && lo < hi; oy++) {
+                    int iy = oy * s - g->pad + i;
                     if (iy < 0 || iy >= g->in_h)
                         continue;
-                    for (int ox = 0; ox < g->out_w; ox++) {
-                        int ix = ox * g->stride - g->pad + j;
-                        if (ix >= 0 && ix < g->in_w)
-                            plane[iy * g->in_w + ix] += row[oy * g->out_w + ox];
-                    }
+                    float *dst = plane + iy * g->in_w + lo * s - g->pad + j;
+                    const float *src = row + oy * g->out_w + lo;
+                    if (s == 1)
+                        add_row(dst, src, hi - lo);
+                    else
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[(ox - lo) * s] += src[ox - lo];
                 }
             }
 }

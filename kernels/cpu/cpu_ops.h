@@ -5,6 +5,16 @@
 
 #include "kernels/backend.h"
 
+/* CPU_SIMD marks a hot loop to be compiled three times, for AVX-512, AVX2
+ * and baseline x86-64, the loader picking the widest the CPU has: one binary
+ * for every machine. The pick does not change results: in ISO C mode GCC
+ * never fuses a * b + c into an FMA, and every reduction keeps its order. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CPU_SIMD __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CPU_SIMD
+#endif
+
 int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan);
 int cpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows);
 int cpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
@@ -16,6 +26,10 @@ int cpu_pool_backward(backend *be, void *plan, const float *x, const float *y, c
                       float *dx, int rows);
 
 void cpu_plan_release(backend *be, void *plan);
+
+/* *sum_a = the sum of a[i], *sum_ab = the sum of a[i] b[i], in double, in a
+ * fixed order (sums.c). */
+void cpu_sums(const float *a, const float *b, size_t n, double *sum_a, double *sum_ab);
 
 int cpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
                      int inner, double *scratch, double *host);

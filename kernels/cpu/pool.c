@@ -2,6 +2,7 @@
  * Max pooling keeps no indices: backward finds each window's first maximum
  * again, the same element forward picked. */
 #include <float.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,10 +66,62 @@ static float window_sum(const pool_geom *g, const float *plane, int oy, int ox)
     return s;
 }
 
+/* Max pooling over 2 x 2 windows at stride 2 without padding, the usual
+ * kind, has loops of its own: windows that tile the plane, compares without
+ * branches, and no index arithmetic. Same picks as window_argmax. */
+static bool is_max2x2(const pool_geom *g)
+{
+    return g->max && g->k_h == 2 && g->k_w == 2 && g->stride == 2 && g->pad == 0;
+}
+
+CPU_SIMD static void max2x2_forward(const pool_geom *g, const float *restrict src,
+                                    float *restrict dst)
+{
+    for (int oy = 0; oy < g->out_h; oy++) {
+        const float *r0 = src + 2 * oy * g->in_w, *r1 = r0 + g->in_w;
+        float *out = dst + oy * g->out_w;
+        for (int ox = 0; ox < g->out_w; ox++) {
+            float v = r0[2 * ox];
+            v = r0[2 * ox + 1] > v ? r0[2 * ox + 1] : v;
+            v = r1[2 * ox] > v ? r1[2 * ox] : v;
+            out[ox] = r1[2 * ox + 1] > v ? r1[2 * ox + 1] : v;
+        }
+    }
+}
+
+/* Writes every pixel a window covers: the gradient at the window's first
+ * maximum, 0 at the other three. */
+CPU_SIMD static void max2x2_backward(const pool_geom *g, const float *restrict src,
+                                     const float *restrict d, float *restrict dst)
+{
+    for (int oy = 0; oy < g->out_h; oy++) {
+        const float *r0 = src + 2 * oy * g->in_w, *r1 = r0 + g->in_w;
+        float *d0 = dst + 2 * oy * g->in_w, *d1 = d0 + g->in_w;
+        for (int ox = 0; ox < g->out_w; ox++) {
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1];
+            float gv = d[oy * g->out_w + ox];
+            bool pb = b > a;
+            float v = pb ? b : a;
+            bool pc = c > v;
+            v = pc ? c : v;
+            bool pe = e > v;
+            d1[2 * ox + 1] = pe ? gv : 0.0f;
+            d1[2 * ox] = !pe && pc ? gv : 0.0f;
+            d0[2 * ox + 1] = !pe && !pc && pb ? gv : 0.0f;
+            d0[2 * ox] = !pe && !pc && !pb ? gv : 0.0f;
+        }
+    }
+}
+
 int cpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows)
 {
     (void)be;
     const pool_geom *g = &((pool_plan *)plan)->g;
+    if (is_max2x2(g)) {
+        for (size_t p = 0; p < (size_t)rows * g->c; p++)
+            max2x2_forward(g, x + p * g->in_h * g->in_w, y + p * g->out_h * g->out_w);
+        return 0;
+    }
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const float inv = 1.0f / (float)(g->k_h * g->k_w);
     for (size_t p = 0; p < (size_t)rows * g->c; p++) {
@@ -96,7 +149,14 @@ int cpu_pool_backward(backend *be, void *plan, const float *x, const float *y, c
     const pool_geom *g = &((pool_plan *)plan)->g;
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const float inv = 1.0f / (float)(g->k_h * g->k_w);
-    memset(dx, 0, sizeof(float) * in_plane * (size_t)rows * g->c);
+    const bool tiled = g->in_h == 2 * g->out_h && g->in_w == 2 * g->out_w;
+    if (!is_max2x2(g) || !tiled) /* else every pixel gets written */
+        memset(dx, 0, sizeof(float) * in_plane * (size_t)rows * g->c);
+    if (is_max2x2(g)) {
+        for (size_t p = 0; p < (size_t)rows * g->c; p++)
+            max2x2_backward(g, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
+        return 0;
+    }
     for (size_t p = 0; p < (size_t)rows * g->c; p++) {
         const float *src = x + p * in_plane, *d = dy + p * out_plane;
         float *dst = dx + p * in_plane;

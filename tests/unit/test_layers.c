@@ -81,7 +81,8 @@ START_TEST(conv_matches_direct_loops)
 }
 END_TEST
 
-/* Max and average pooling against direct loops, padding included. */
+/* Max and average pooling, forward and backward, against direct loops,
+ * padding included. */
 static void check_pool(pool_geom g)
 {
     const int rows = 2;
@@ -109,8 +110,35 @@ static void check_pool(pool_geom g)
                 double want = g.max ? best : sum / (g.k_h * g.k_w);
                 ck_assert_double_eq_tol(y[(p * g.out_h + oy) * g.out_w + ox], want, 1e-6);
             }
+    /* backward: each window's gradient goes to its first maximum (max) or
+     * is spread evenly over the window's pixels inside the image (average) */
+    float *dy = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
+    double *ref = calloc(nx, sizeof(double));
+    tu_fill_uniform(dy, ny, -1, 1, 4);
+    ck_assert_int_eq(be->pool_backward(be, plan, x, y, dy, dx, rows), 0);
+    for (int p = 0; p < rows * g.c; p++)
+        for (int oy = 0; oy < g.out_h; oy++)
+            for (int ox = 0; ox < g.out_w; ox++) {
+                double d = dy[(p * g.out_h + oy) * g.out_w + ox];
+                int best = -1;
+                for (int i = 0; i < g.k_h; i++)
+                    for (int j = 0; j < g.k_w; j++) {
+                        int iy = oy * g.stride - g.pad + i, ix = ox * g.stride - g.pad + j;
+                        if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+                            continue;
+                        int at = (p * g.in_h + iy) * g.in_w + ix;
+                        if (!g.max)
+                            ref[at] += d / (g.k_h * g.k_w);
+                        else if (best < 0 || x[at] > x[best])
+                            best = at;
+                    }
+                if (best >= 0)
+                    ref[best] += d;
+            }
+    for (size_t i = 0; i < nx; i++)
+        ck_assert_double_eq_tol(dx[i], ref[i], 1e-6);
     be->plan_release(be, plan);
-    free(x), free(y);
+    free(x), free(y), free(dy), free(dx), free(ref);
 }
 
 START_TEST(pooling_matches_direct_loops)
@@ -118,6 +146,9 @@ START_TEST(pooling_matches_direct_loops)
     for (int max = 0; max < 2; max++) {
         check_pool(
             (pool_geom){.c = 3, .in_h = 6, .in_w = 6, .k_h = 2, .k_w = 2, .stride = 2, .max = max});
+        /* 2 x 2 at stride 2 with an odd last row and column no window covers */
+        check_pool(
+            (pool_geom){.c = 2, .in_h = 7, .in_w = 5, .k_h = 2, .k_w = 2, .stride = 2, .max = max});
         check_pool((pool_geom){
             .c = 2, .in_h = 7, .in_w = 5, .k_h = 3, .k_w = 3, .stride = 2, .pad = 1, .max = max});
         check_pool(
