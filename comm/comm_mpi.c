@@ -89,8 +89,11 @@ int comm_init(int *argc, char ***argv, comm_info *info)
     }
     int inited = 0;
     MPI_CHECK(MPI_Initialized(&inited));
+    /* FUNNELED: the process has other threads (the data loader's, the BLAS
+     * library's), but only this one calls MPI. */
+    int provided;
     if (!inited)
-        MPI_CHECK(MPI_Init(argc, argv));
+        MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     mpi_started = true;
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &info->rank));

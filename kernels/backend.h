@@ -48,6 +48,10 @@ struct backend {
     int (*download)(backend *be, void *dst, const void *src, size_t bytes);
     int (*copy)(backend *be, void *dst, const void *src, size_t bytes);
 
+    /* Whether backend memory is host memory (the CPU): then the trainer
+     * reads each input batch where the loader made it, without a copy. */
+    bool host_memory;
+
     /* Host memory the device copies from fastest (pinned on a GPU). */
     int (*host_alloc)(backend *be, void **out, size_t bytes);
     void (*host_release)(backend *be, void *p);

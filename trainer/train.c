@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
-#include "data/sampler.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"
 #include "trainer/evaluate.h"
 #include "trainer/fsutil.h"
+#include "trainer/loader.h"
 #include "trainer/metrics.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
@@ -29,8 +29,7 @@ typedef struct {
     backend *be;
     dataset *train, *test;
     bool has_test;
-    transform tf; /* applied to every gathered batch */
-    sampler smp;
+    transform tf; /* the test set's (the loader has its own) */
     model *m;
     metrics mt;
     progress pg;
@@ -50,10 +49,13 @@ typedef struct {
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
     int stopped;                /* the signal that stopped the run, or 0 */
 
-    /* host staging, a batch for each input slot (see model.h) */
-    int64_t *idx;
-    float *hx[2];
-    int32_t *hy[2];
+    /* the training batches: host buffers the loader fills, and for each
+     * input slot (see model.h) where the step reads its batch */
+    loader *ld;
+    float *hx[LOADER_DEPTH];
+    int32_t *hy[LOADER_DEPTH];
+    float *in_x[2];
+    int32_t *in_y[2];
 
     /* the current logging window */
     double win_loss;
@@ -130,16 +132,24 @@ static int build_model(run *r)
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     r->m->seed = cfg->seed;
-    r->idx = malloc(sizeof *r->idx * (size_t)r->local_batch);
-    if (!r->idx)
-        return err_set("out of host memory for the batch indices");
+    return 0;
+}
+
+static int open_loader(run *r)
+{
     backend *be = r->be;
-    for (int s = 0; s < 2; s++)
+    for (int s = 0; s < LOADER_DEPTH; s++)
         if (be->host_alloc(be, (void **)&r->hx[s],
                            sizeof(float) * (size_t)r->local_batch * r->train->features) < 0 ||
             be->host_alloc(be, (void **)&r->hy[s], sizeof(int32_t) * (size_t)r->local_batch) < 0)
             return -1;
-    return sampler_init(&r->smp, r->train->n, cfg->seed, cfg->shuffle);
+    loader_shape sh = {.rank = r->ci->rank,
+                       .world = r->ci->size,
+                       .batch = r->cfg->batch_size,
+                       .local_batch = r->local_batch,
+                       .steps_per_epoch = r->steps_per_epoch};
+    r->ld = loader_open(r->cfg, r->train, &sh, r->hx, r->hy);
+    return r->ld ? 0 : -1;
 }
 
 /* Works out the run and checkpoint directories. */
@@ -232,25 +242,35 @@ static int grads_ready(void *gs, size_t from)
     return gsync_ready(gs, from);
 }
 
-/* Gathers global batch `step` (this rank's slice) into the host buffer of
- * its slot and starts copying it to the device. */
+/* Takes the loader's batch of `step` into input slot step & 1: an upload on
+ * a GPU; on the CPU, whose memory is the host's, the step reads it where the
+ * loader made it. Called while step - 1 runs (after its forward pass), so
+ * step - 2 is done with its buffers, and its upload too once the slot's
+ * host wait returns. */
 static int stage_batch(run *r, long step)
 {
     backend *be = r->be;
     model *m = r->m;
     int slot = (int)(step & 1);
+    float *x;
+    int32_t *y;
     if (be->input_host_wait(be, slot) < 0)
         return -1;
-    long epoch = step / r->steps_per_epoch, in_epoch = step % r->steps_per_epoch;
-    sampler_batch(&r->smp, epoch, in_epoch, r->cfg->batch_size, r->ci->rank, r->ci->size, r->idx);
-    if (dataset_gather(r->train, r->idx, r->local_batch, r->hx[slot], r->hy[slot]) < 0)
+    loader_release(r->ld, step - 2);
+    if (loader_get(r->ld, step, &x, &y) < 0)
         return -1;
-    transform_apply(&r->tf, r->hx[slot], r->local_batch, r->idx, epoch, true);
+    if (be->host_memory) {
+        r->in_x[slot] = x;
+        r->in_y[slot] = y;
+        return 0;
+    }
     size_t xbytes = sizeof(float) * (size_t)r->local_batch * m->in_features;
-    if (be->upload_async(be, slot, m->x_slot[slot], r->hx[slot], xbytes) < 0 ||
-        be->upload_async(be, slot, m->y_slot[slot], r->hy[slot],
-                         sizeof(int32_t) * (size_t)r->local_batch) < 0)
+    if (be->upload_async(be, slot, m->x_slot[slot], x, xbytes) < 0 ||
+        be->upload_async(be, slot, m->y_slot[slot], y, sizeof(int32_t) * (size_t)r->local_batch) <
+            0)
         return -1;
+    r->in_x[slot] = m->x_slot[slot];
+    r->in_y[slot] = m->y_slot[slot];
     return 0;
 }
 
@@ -270,8 +290,8 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
         return -1;
     if (steptime_lap(t, PHASE_DATA) < 0)
         return -1;
-    m->x = m->x_slot[slot];
-    m->y = m->y_slot[slot];
+    m->x = r->in_x[slot];
+    m->y = r->in_y[slot];
     m->step = (uint32_t)step;
     m->first_row = (int64_t)r->ci->rank * r->local_batch;
     if (model_forward(m, r->local_batch, true) < 0)
@@ -424,6 +444,8 @@ static int stop_agreed(run *r)
 static int loop(run *r)
 {
     const config *cfg = r->cfg;
+    if (loader_start(r->ld, (long)r->st.step, r->total_steps) < 0)
+        return -1;
     r->win_start = progress_now();
     for (long step = (long)r->st.step; step < r->total_steps; step++) {
         double loss, lr, grad_norm;
@@ -455,14 +477,13 @@ static void run_free(run *r)
 {
     if (r->mt.f)
         metrics_close(&r->mt);
-    free(r->idx);
-    for (int s = 0; s < 2 && r->be; s++) {
+    loader_close(r->ld); /* before the buffers it fills */
+    for (int s = 0; s < LOADER_DEPTH && r->be; s++) {
         r->be->host_release(r->be, r->hx[s]);
         r->be->host_release(r->be, r->hy[s]);
     }
     resume_free(&r->rp);
     gsync_close(r->gs);
-    sampler_free(&r->smp);
     model_free(r->m);
     dataset_close(r->train);
     dataset_close(r->test);
@@ -489,7 +510,7 @@ static int setup_local(run *r, const train_options *opt, const char **note)
     if (load_data(r) < 0 || check_fit(r) < 0)
         return -1;
     plan_steps(r);
-    if (build_model(r) < 0)
+    if (build_model(r) < 0 || open_loader(r) < 0)
         return -1;
     /* The directories are known before the output is created, so that a
      * bad checkpoint is refused before anything is written. */

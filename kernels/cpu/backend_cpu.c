@@ -249,6 +249,7 @@ backend *backend_cpu_open(int threads)
     if (threads > 0)
         openblas_set_num_threads(threads);
     be->name = "cpu";
+    be->host_memory = true;
     snprintf(be->description, sizeof be->description, "OpenBLAS, %d thread%s", threads,
              threads == 1 ? "" : "s");
     be->alloc = cpu_alloc;
