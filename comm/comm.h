@@ -43,18 +43,20 @@ void comm_finalize(void);
 
 /* ---- the gradient all-reduce (grad_sync.c) ---------------------------------
 
- * Averages the flat gradient buffer over all ranks in buckets, each started
- * as soon as backward has produced it, so communication overlaps the rest
- * of backward. Backward produces gradients from the end of the buffer
- * towards its start (the last layer first), so buckets are cut from the
- * end. Three ways:
+ * Sums the flat gradient buffer over all ranks in buckets, each started as
+ * soon as backward has produced it, so communication overlaps the rest of
+ * backward. Each rank's gradient is already divided by the global batch
+ * (the loss is scaled so), so the sum is the mean gradient, with no pass to
+ * divide. Backward produces gradients from the end of the buffer towards
+ * its start (the last layer first), so buckets are cut from the end, at
+ * layer boundaries. Three ways:
  *   MPI on host memory (the CPU backend): a non-blocking MPI_Iallreduce a
- *       bucket;
- *   NCCL (GPUs): ncclAllReduce(ncclAvg) a bucket, on a stream of its own
+ *       bucket, moved along by a test after each layer's backward;
+ *   NCCL (GPUs): ncclAllReduce(ncclSum) a bucket, on a stream of its own
  *       that waits for the compute stream, with asynchronous errors and a
  *       time limit watched while waiting (comm/nccl.c);
  *   MPI with host staging (GPUs without NCCL): the whole buffer, at the end.
- * With one rank it does nothing: the gradient is already the mean. */
+ * With one rank it does nothing. */
 typedef struct grad_sync grad_sync;
 
 struct backend;
@@ -63,10 +65,11 @@ struct backend;
 grad_sync *gsync_open(struct backend *be, const comm_info *ci, float *grads, size_t n,
                       double bucket_mb, int kind, double timeout_s);
 
-/* Gradients [from, n) of this step are final: starts the buckets they fill. */
+/* Gradients [from, n) of this step are final (from: where a layer's
+ * parameters begin): starts a bucket once they add up to bucket_mb. */
 int gsync_ready(grad_sync *g, size_t from);
 
-/* Starts what is left and waits: the buffer then holds the mean. */
+/* Starts what is left and waits: the buffer then holds the sum. */
 int gsync_finish(grad_sync *g);
 
 /* Which implementation runs ("nccl", "mpi", "mpi (host staging)", "none"). */

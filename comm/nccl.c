@@ -69,11 +69,11 @@ nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s
     return c;
 }
 
-int nccl_allreduce_avg(nccl_comm *c, float *buf, size_t n)
+int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n)
 {
     CUDA_TRY(cudaEventRecord(c->queued, c->compute));
     CUDA_TRY(cudaStreamWaitEvent(c->stream, c->queued, 0));
-    NCCL_TRY(ncclAllReduce(buf, buf, n, ncclFloat32, ncclAvg, c->comm, c->stream), c->comm);
+    NCCL_TRY(ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream), c->comm);
     return 0;
 }
 

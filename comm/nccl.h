@@ -17,9 +17,9 @@ typedef struct nccl_comm nccl_comm;
 
 nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s);
 
-/* Averages buf (device memory) over the ranks, after what the compute
- * stream has queued so far. */
-int nccl_allreduce_avg(nccl_comm *c, float *buf, size_t n);
+/* Sums buf (device memory) over the ranks, after what the compute stream
+ * has queued so far. */
+int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n);
 
 /* Waits for every all-reduce started; the compute stream then waits too. */
 int nccl_wait(nccl_comm *c);

@@ -118,8 +118,9 @@ static const key_def cfg_keys[] = {
 
     {"comm", "backend", KT_ENUM, C(comm_backend), "auto", 0, 0, 0, "auto|nccl|mpi",
      "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl, or mpi"},
-    {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "4", 0, 1 << 20, LO_OPEN, NULL,
-     "all-reduce bucket size in MiB: each starts when backward has produced it"},
+    {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "1", 0, 1 << 20, LO_OPEN, NULL,
+     "all-reduce bucket size in MiB (whole layers, at least this much): each starts when "
+     "backward has produced it"},
     {"comm", "timeout_s", KT_REAL, C(comm_timeout_s), "300", 0, NOLIMIT, LO_OPEN, NULL,
      "seconds an all-reduce may take before the job is ended as stuck"},
 

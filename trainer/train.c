@@ -302,14 +302,15 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
         return -1;
     if (steptime_lap(t, PHASE_DATA) < 0)
         return -1;
+    /* Each rank's gradient is the sum over its slice divided by the global
+     * batch; their sum over ranks, which gsync computes while backward runs,
+     * is the mean over the global batch. */
     double sums[2] = {0.0, 0.0};
-    if (model_loss(m, r->local_batch, 1.0f / (float)r->local_batch, true, &sums[0], &sums[1]) < 0)
+    float scale = 1.0f / (float)r->cfg->batch_size;
+    if (model_loss(m, r->local_batch, scale, true, &sums[0], &sums[1]) < 0)
         return -1;
     if (steptime_lap(t, PHASE_FORWARD) < 0)
         return -1;
-    /* Each rank's gradient is the mean over its slice; the mean of those
-     * over ranks, which gsync computes while backward runs, is the mean over
-     * the global batch. */
     if (model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0)
         return -1;
     if (steptime_lap(t, PHASE_BACKWARD) < 0)

@@ -8,7 +8,7 @@ command -v mpirun >/dev/null || fail "install openmpi-bin"
 cfg="$src/configs/fashion_mlp.ini"
 common=(--set train.max_steps=60 --set train.log_every=20)
 for n in 1 2 4; do
-    # 4 ranks with small buckets: 9 all-reduces a step, started during backward
+    # 4 ranks with small buckets: one a layer, started during backward
     buckets=(); [ $n -eq 4 ] && buckets=(--set comm.bucket_mb=0.1)
     mpi $n "$prog" "$cfg" "${common[@]}" "${buckets[@]}" --set run.dir=r$n >out.txt 2>err.txt ||
         fail "$n ranks: exit status $?"
