@@ -15,12 +15,15 @@
 #include "trainer/cli.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
+#include "trainer/progress.h"
 #include "trainer/report.h"
 #include "trainer/stop.h"
 #include "trainer/summary.h"
 #include "trainer/train.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+static double launched; /* when main began, for the start-up time */
 
 static void report(const comm_info *ci)
 {
@@ -75,7 +78,7 @@ static int run(const cli_args *args)
         rc = ci.rank == 0 ? report_checkpoint(cfg, args->eval, args->predict, stdout) : 0;
         reporter = TRAIN_REPORT_ALONE;
     } else if (vote == 0 && failed < 0) {
-        train_options opt = {.resume = args->resume};
+        train_options opt = {.resume = args->resume, .launched = launched};
         rc = train_run(cfg, &ci, &opt, &reporter);
     } else {
         rc = -1;
@@ -91,6 +94,7 @@ static int run(const cli_args *args)
 
 int main(int argc, char **argv)
 {
+    launched = progress_now();
     cli_args args;
     if (cli_parse(argc, argv, &args) < 0) {
         report(NULL);

@@ -303,6 +303,23 @@ double model_flops_per_sample(const model *m)
     return f;
 }
 
+/* Going back, a layer with weights multiplies twice (the weights' gradient
+ * and its input's), but the first layer, whose input needs no gradient
+ * (model_backward), only once; everything else costs about its forward
+ * again. */
+double model_train_flops_per_sample(const model *m)
+{
+    double f = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        double fwd = model_layer_flops(l);
+        f += 2 * fwd;
+        if (l->type == LAYER_DENSE || l->type == LAYER_CONV2D)
+            f += i > 0 ? fwd - l->out : 0.0; /* the input's gradient, bias work aside */
+    }
+    return f;
+}
+
 void model_shape_text(const model *m, char *buf, size_t size)
 {
     bool mlp = true;

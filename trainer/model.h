@@ -92,6 +92,8 @@ int model_checksum(const model *m, uint64_t *sum);
  * and through the model. */
 double model_layer_flops(const layer *l);
 double model_flops_per_sample(const model *m);
+/* Forward and backward, as computed: the figure for achieved FLOP/s. */
+double model_train_flops_per_sample(const model *m);
 
 /* A one-line sketch of the model: the widths of an MLP ("784-256-10"), or
  * the input and output shapes and the depth of anything else

@@ -32,8 +32,8 @@ static void print_table(const model *m, FILE *out)
     }
     fprintf(out,
             "total: %zu parameters (%zu kept statistics); %.3g FLOPs a sample forward, "
-            "about %.3g forward and backward\n",
-            m->n_params, m->n_state, flops, 3 * flops);
+            "%.3g forward and backward\n",
+            m->n_params, m->n_state, flops, model_train_flops_per_sample(m));
 }
 
 /* What the CPU build of the model took, split into its parts. */

@@ -48,6 +48,7 @@ typedef struct {
     int reporter;               /* who tells of a failure, see train_run */
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
     int stopped;                /* the signal that stopped the run, or 0 */
+    double launched, startup;   /* when main began; seconds from then to the first step */
 
     /* the training batches: host buffers the loader fills, and for each
      * input slot (see model.h) where the step reads its batch */
@@ -391,7 +392,7 @@ static int log_times(run *r, long done, long epoch, double mean, double lr, doub
     const double *use = have_dev ? dev : ms;
     double mfu = 0;
     if (r->be->peak_flops > 0)
-        mfu = 3 * model_flops_per_sample(r->m) * rate / r->be->peak_flops;
+        mfu = model_train_flops_per_sample(r->m) * rate / r->be->peak_flops;
     if (!r->pg.live) {
         char extra[64] = "";
         if (mfu > 0)
@@ -448,6 +449,7 @@ static int loop(run *r)
     if (loader_start(r->ld, (long)r->st.step, r->total_steps) < 0)
         return -1;
     r->win_start = progress_now();
+    r->startup = r->launched > 0 ? r->win_start - r->launched : 0;
     for (long step = (long)r->st.step; step < r->total_steps; step++) {
         double loss, lr, grad_norm;
         if (train_step(r, step, &loss, &grad_norm, &lr) < 0)
@@ -591,6 +593,8 @@ static void print_step_times(run *r)
                          p ? ", " : "", steptime_name(p), 1e3 * r->times.total[p] / steps,
                          100 * r->times.total[p] / all);
     progress_message(&r->pg, "step time over %ld steps: %s", steps, text);
+    if (r->startup > 0)
+        progress_message(&r->pg, "start-up: %.3f s from launch to the first step", r->startup);
 }
 
 static int train_and_save(run *r)
@@ -651,6 +655,7 @@ int train_run(const config *cfg, const comm_info *ci, const train_options *opt, 
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.ci = ci;
+    r.launched = opt->launched;
     int rc = run_all(&r, opt, reporter);
     if (rc < 0 && is_root(&r))
         progress_finish(&r.pg);

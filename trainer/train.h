@@ -11,6 +11,7 @@
 typedef struct {
     const char *resume; /* NULL: start fresh; "auto" or a checkpoint path */
     FILE *out;          /* progress and messages; NULL: stdout */
+    double launched;    /* progress_now() as main began: start-up counts from it */
 } train_options;
 
 /* For *reporter: this rank failed on its own. */
