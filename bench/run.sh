@@ -31,6 +31,11 @@ cc -O2 -o "$work/sgemm_peak" "$src/bench/sgemm_peak.c" $(pkg-config --cflags --l
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# dry CONFIG SED_SCRIPT: a figure from the config's --dry-run summary
+dry() {
+    "$prog" "$1" --dry-run | sed -n "$2"
+}
+
 # train RANKS CONFIG STEPS THREADS: a run without evaluation or checkpoints
 # but the last, its metrics in $work/run/metrics.jsonl
 train() {
@@ -55,7 +60,7 @@ steady() {
 accel() {
     train 1 "$@" || { echo 0 0; return; }
     local batch
-    batch=$("$prog" "$1" --dry-run | sed -n 's/^batch_size = //p')
+    batch=$(dry "$1" 's/^batch_size = //p')
     awk -v b="$batch" -v r="$(steady samples_per_s)" -v d="$(steady data_ms)" \
         'BEGIN { printf "%.1f %.2f\n", r / b, d * r / b / 10 }'
 }
@@ -65,8 +70,8 @@ printf '|---|---|---|---|---|---|---|---|---|\n'
 for spec in fashion_mlp:1500 fashion_cnn:150; do
     name=${spec%:*} steps=${spec#*:}
     cfg=$src/configs/$name.ini
-    flops=$("$prog" "$cfg" --dry-run | sed -n 's/.* \([0-9.e+]*\) forward and backward$/\1/p')
-    batch=$("$prog" "$cfg" --dry-run | sed -n 's/^batch_size = //p')
+    flops=$(dry "$cfg" 's/.* \([0-9.e+]*\) forward and backward$/\1/p')
+    batch=$(dry "$cfg" 's/^batch_size = //p')
     for t in 1 2; do
         peak=$(OPENBLAS_NUM_THREADS=$t "$work/sgemm_peak")
         : >"$work/a" && : >"$work/p" && : >"$work/d"
@@ -88,12 +93,12 @@ done
 echo
 printf '| config | ranks | gradient MiB | buckets | bare MPI_Allreduce ms | grad_sync ms | training: step ms | all-reduce not hidden ms |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
-bucket=$("$prog" "$src/configs/fashion_mlp.ini" --dry-run | sed -n 's/^bucket_mb = //p')
+bucket=$(dry "$src/configs/fashion_mlp.ini" 's/^bucket_mb = //p')
 for spec in fashion_mlp:1500 fashion_cnn:90; do
     name=${spec%:*} steps=${spec#*:}
     cfg=$src/configs/$name.ini
-    params=$("$prog" "$cfg" --dry-run | sed -n 's/^total: \([0-9]*\) parameters.*/\1/p')
-    batch=$("$prog" "$cfg" --dry-run | sed -n 's/^batch_size = //p')
+    params=$(dry "$cfg" 's/^total: \([0-9]*\) parameters.*/\1/p')
+    batch=$(dry "$cfg" 's/^batch_size = //p')
     for n in 2 4; do
         line=$(mpirun -np "$n" "$build/bench_allreduce" "$params" "$bucket" 50 2>/dev/null)
         buckets=$(echo "$line" | sed -n 's/.*buckets \([0-9]*\) .*/\1/p')
