@@ -53,6 +53,19 @@ int fs_check_space(const char *dir, unsigned long long bytes, const char *what)
     return 0;
 }
 
+/* Flushes fd (opened on path) to the disk and closes it, either way. */
+static int sync_close(int fd, const char *path)
+{
+    if (fsync(fd) < 0) {
+        err_errno("fsync %s", path);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0)
+        return err_errno("close %s", path);
+    return 0;
+}
+
 int fs_write_file(const char *path, const void *data, size_t size)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
@@ -71,14 +84,7 @@ int fs_write_file(const char *path, const void *data, size_t size)
         }
         done += (size_t)n;
     }
-    if (fsync(fd) < 0) {
-        err_errno("fsync %s", path);
-        close(fd);
-        return -1;
-    }
-    if (close(fd) < 0)
-        return err_errno("close %s", path);
-    return 0;
+    return sync_close(fd, path);
 }
 
 static int fsync_path(const char *path, int flags)
@@ -86,14 +92,7 @@ static int fsync_path(const char *path, int flags)
     int fd = open(path, flags);
     if (fd < 0)
         return err_errno("cannot open %s to flush it", path);
-    if (fsync(fd) < 0) {
-        err_errno("fsync %s", path);
-        close(fd);
-        return -1;
-    }
-    if (close(fd) < 0)
-        return err_errno("close %s", path);
-    return 0;
+    return sync_close(fd, path);
 }
 
 void fs_dirname(const char *path, char *buf, size_t size)
