@@ -1,9 +1,10 @@
 #!/bin/bash
 # The whole test suite, from a fresh Debian 12 machine: installs the
 # dependencies, builds with warnings as errors (with the CUDA backend when
-# the CUDA toolkit is at /usr/local/cuda) and runs every test, then builds
-# again, CPU-only, with AddressSanitizer and UndefinedBehaviorSanitizer and
-# runs every test again. This is the README's test command and what CI runs.
+# the CUDA toolkit is at /usr/local/cuda) and runs every test twice (a test
+# whose outcome changes between the two fails the suite), then builds again,
+# CPU-only, with AddressSanitizer and UndefinedBehaviorSanitizer and runs
+# every test again. This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -28,8 +29,22 @@ cuda=AUTO
 echo "== build (Release, -Werror, ACCEL_CUDA=$cuda)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DACCEL_WERROR=ON -DACCEL_CUDA=$cuda
 cmake --build build -j"$jobs"
+# suite DIR NAME: runs DIR's tests, keeping each one's outcome in NAME.outcomes
+suite() {
+    ctest --test-dir "$1" --output-on-failure -j"$jobs" | tee "$1/$2.log"
+    sed -nE 's/^.*Test +#[0-9]+: ([^ ]+) \.+[ *]*([A-Za-z]+).*$/\1 \2/p' "$1/$2.log" |
+        sort >"$1/$2.outcomes"
+}
 echo "== tests"
-ctest --test-dir build --output-on-failure -j"$jobs"
+suite build first
+# Once more on the same build: a test whose outcome changes is flaky, and
+# is seen here, where it is made, rather than on someone else's machine.
+echo "== tests, again"
+suite build again
+if ! diff -u build/first.outcomes build/again.outcomes; then
+    echo "FAILED: the outcomes above changed between two runs of the same build"
+    exit 1
+fi
 
 # The sanitizers watch the host code; this build is CPU-only, which also
 # proves a build without CUDA still builds and passes.
@@ -38,4 +53,4 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DACCEL_SANITIZE=ON -DACCEL_WE
     -DACCEL_CUDA=OFF
 cmake --build build-asan -j"$jobs"
 echo "== tests under the sanitizers"
-ctest --test-dir build-asan --output-on-failure -j"$jobs"
+suite build-asan first

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cfg="$src/configs/fashion_mlp.ini"
 # about 15 ms a step on 2 cores: long enough to be interrupted mid-run
 common=(--set data.batch_size=1024 --set train.max_steps=300 --set data.test=
-        --set checkpoint.every_steps=20 --set train.log_every=20)
+        --set checkpoint.every_steps=20 --set train.log_every=20 "${PIN[@]}")
 
 run "$cfg" "${common[@]}" --set run.dir=whole
 [ $rc -eq 0 ] || fail "the uninterrupted run: exit $rc"
@@ -37,7 +37,7 @@ step=$(grep -o 'stopped by .* at step [0-9]*' out.txt | grep -o '[0-9]*$')
 [ -f usr1/checkpoints/ckpt-$step.h5 ] || fail "SIGUSR1: no checkpoint at step $step"
 run "$cfg" "${common[@]}" --set run.dir=usr1 --resume auto
 [ $rc -eq 0 ] || fail "resuming after SIGUSR1: exit $rc"
-"$diff" whole/checkpoints/ckpt-300.h5 usr1/checkpoints/ckpt-300.h5 0 ||
+ckpt_same whole/checkpoints/ckpt-300.h5 usr1/checkpoints/ckpt-300.h5 ||
     fail "stopped at step $step and resumed: not the uninterrupted result"
 echo "ok: SIGUSR1 stopped step $step, the resumed run is exact"
 
@@ -56,7 +56,7 @@ status=$?
 grep -q "stopped by Terminated at step" out.txt || fail "SIGTERM: no stop message"
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term --resume auto >out.txt 2>err.txt ||
     fail "resuming after SIGTERM: exit $?"
-"$diff" whole2/checkpoints/ckpt-300.h5 term/checkpoints/ckpt-300.h5 0 ||
+ckpt_same whole2/checkpoints/ckpt-300.h5 term/checkpoints/ckpt-300.h5 ||
     fail "2 ranks stopped by SIGTERM and resumed: not the uninterrupted result"
 echo "ok: SIGTERM to one of 2 ranks stopped both"
 
