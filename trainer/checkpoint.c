@@ -172,6 +172,7 @@ static int write_attrs(hid_t file, const ckpt_state *st, const char *path)
         write_attr_i64(file, "samples_seen", st->samples_seen, path) < 0 ||
         write_attr_i64(file, "world_size", st->world_size, path) < 0 ||
         write_attr_i64(file, "batch_size", st->batch_size, path) < 0 ||
+        write_attr_i64(file, "cpu_threads", st->cpu_threads, path) < 0 ||
         write_attr_u64(file, "seed", st->seed, path) < 0)
         return -1;
     return 0;
@@ -226,11 +227,14 @@ static int build_image(const char *name, const model *m, const config *cfg, cons
     ssize_t bytes = rc == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
     if (rc == 0 && bytes < 0)
         rc = h5util_fail("H5Fget_file_image", "/", name);
-    if (rc == 0 && !(*image = malloc((size_t)bytes)))
-        rc = err_set("out of host memory for a checkpoint image of %zd bytes", bytes);
-    if (rc == 0 && H5Fget_file_image(file, *image, (size_t)bytes) < 0)
+    /* the header goes in front: HDF5 finds its superblock after it */
+    *size = rc == 0 ? CKPT_HEADER_BYTES + (size_t)bytes : 0;
+    if (rc == 0 && !(*image = malloc(*size)))
+        rc = err_set("out of host memory for a checkpoint image of %zu bytes", *size);
+    if (rc == 0 && H5Fget_file_image(file, (char *)*image + CKPT_HEADER_BYTES, (size_t)bytes) < 0)
         rc = h5util_fail("H5Fget_file_image", "/", name);
-    *size = (size_t)(bytes > 0 ? bytes : 0);
+    if (rc == 0)
+        ckpt_seal(*image, *size);
     if (H5Fclose(file) < 0 && rc == 0)
         rc = h5util_fail("H5Fclose", "/", name);
     return rc;

@@ -10,9 +10,14 @@
  *       random number is Philox4x32-10 of (seed, stream, step, index), so
  *       the seed and the step counters are the whole of it
  *   root attributes (int64): format_version, step, epoch, step_in_epoch,
- *                            samples_seen, world_size, batch_size; seed (uint64)
+ *                            samples_seen, world_size, batch_size,
+ *                            cpu_threads; seed (uint64)
  * <layer> is the layer's name (layer<i> by default); layers without
  * tensors have no group.
+ *
+ * In front of the HDF5 bytes, which HDF5 tools find on their own, a header
+ * of CKPT_HEADER_BYTES holds the format and a CRC-32C of the rest, checked
+ * before HDF5 reads anything (see checkpoint_seal.c).
  *
  * A checkpoint is built in memory, written to a temporary name in the same
  * directory, flushed, and renamed to ckpt-<step>.h5, so a crash at any
@@ -27,7 +32,11 @@
 #include "trainer/config.h"
 #include "trainer/model.h"
 
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
+
+/* The file's first bytes: an HDF5 user block holding accel-train's header,
+ * the format and a CRC-32C of the rest (checkpoint_seal.c). */
+#define CKPT_HEADER_BYTES 512
 
 typedef struct {
     int64_t step;          /* optimizer updates done */
@@ -36,6 +45,10 @@ typedef struct {
     int64_t samples_seen;
     int64_t world_size; /* of the run that wrote it (any may resume it) */
     int64_t batch_size; /* global */
+    /* OpenBLAS threads of each rank of the run that wrote it; 0 on GPUs (or
+     * unknown). With the world size, what a bitwise continuation needs: the
+     * thread count changes how OpenBLAS splits a product's inner dimension. */
+    int64_t cpu_threads;
     uint64_t seed;
 } ckpt_state;
 
@@ -54,6 +67,14 @@ enum {
     CKPT_DAMAGED = -1,  /* unreadable: truncated, corrupt, not HDF5 */
     CKPT_MISMATCH = -2, /* readable, but of another model or format */
 };
+
+/* Writes the header into the first CKPT_HEADER_BYTES of a checkpoint's
+ * image of size bytes, the room left in front of the HDF5 bytes. */
+void ckpt_seal(void *image, size_t size);
+
+/* Checks a checkpoint's header, length and CRC. Returns 0 or a CKPT_
+ * code. */
+int ckpt_verify(const char *path);
 
 /* Reads a checkpoint into host memory: the parameters, m, v and the state
  * one after another in `host` (ckpt_host_floats(m) floats), after checking

@@ -1,7 +1,9 @@
 /* checkpoint_load: reading a checkpoint back, checking every part of it
  * against the model the config builds before anything is used. */
 #include <hdf5.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,25 +11,41 @@
 #include "trainer/err.h"
 #include "trainer/h5util.h"
 
-/* A scalar attribute into v, converted to mem_type. */
-static int read_attr(hid_t file, const char *name, hid_t mem_type, void *v, const char *path)
+/* Reads the root attribute `name` into v (an int64_t, or a uint64_t when
+ * is_unsigned) after checking, before HDF5 converts anything, that it is
+ * one integer of at most 8 bytes: an array or a null attribute read into
+ * one variable would overrun it or leave it unset. Returns 0 or a CKPT_
+ * code. */
+static int read_attr(hid_t file, const char *name, bool is_unsigned, void *v, const char *path)
 {
+    htri_t exists = H5Aexists(file, name);
+    if (exists < 0)
+        return h5util_fail("H5Aexists", name, path);
+    if (!exists)
+        return err_set("checkpoint %s has no attribute %s", path, name);
     hid_t a = H5Aopen(file, name, H5P_DEFAULT);
     if (a < 0)
         return h5util_fail("H5Aopen", name, path);
-    int rc = H5Aread(a, mem_type, v) < 0 ? h5util_fail("H5Aread", name, path) : 0;
+    hid_t space = H5Aget_space(a), type = H5Aget_type(a);
+    int rc = 0;
+    if (space < 0 || type < 0)
+        rc = h5util_fail("H5Aget_space", name, path);
+    else if (H5Sget_simple_extent_type(space) != H5S_SCALAR || H5Tget_class(type) != H5T_INTEGER ||
+             H5Tget_size(type) > 8)
+        rc = err_set("checkpoint %s: attribute %s is not one integer", path, name);
+    else if (H5Aread(a, is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, v) < 0)
+        rc = h5util_fail("H5Aread", name, path);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
     H5Aclose(a);
     return rc;
 }
 
 static int read_attr_i64(hid_t file, const char *name, int64_t *v, const char *path)
 {
-    return read_attr(file, name, H5T_NATIVE_INT64, v, path);
-}
-
-static int read_attr_u64(hid_t file, const char *name, uint64_t *v, const char *path)
-{
-    return read_attr(file, name, H5T_NATIVE_UINT64, v, path);
+    return read_attr(file, name, false, v, path);
 }
 
 static bool same_shape(int rank, const hsize_t *a, int want_rank, const hsize_t *b)
@@ -133,39 +151,112 @@ static int check_no_extra_layers(hid_t file, const model *m, const char *path)
     return 0;
 }
 
+/* The state's numbers hang together, in 64-bit arithmetic that cannot
+ * wrap: a checkpoint that claims an impossible state is refused. */
+static int check_state(const ckpt_state *st, const char *path)
+{
+    int64_t samples;
+    if (st->step < 0 || st->epoch < 0 || st->step_in_epoch < 0 || st->step_in_epoch > st->step ||
+        st->epoch > st->step)
+        return err_set("checkpoint %s: implausible state (step %lld, epoch %lld, step %lld in "
+                       "it)",
+                       path, (long long)st->step, (long long)st->epoch,
+                       (long long)st->step_in_epoch);
+    if (st->batch_size < 1 || st->batch_size > INT32_MAX || st->world_size < 1 ||
+        st->world_size > INT32_MAX || st->cpu_threads < 0 || st->cpu_threads > INT32_MAX)
+        return err_set("checkpoint %s: implausible batch_size %lld, world_size %lld or "
+                       "cpu_threads %lld",
+                       path, (long long)st->batch_size, (long long)st->world_size,
+                       (long long)st->cpu_threads);
+    if (__builtin_mul_overflow(st->step, st->batch_size, &samples) || st->samples_seen < 0 ||
+        st->samples_seen > samples)
+        return err_set("checkpoint %s: samples_seen %lld does not fit step %lld of batch %lld",
+                       path, (long long)st->samples_seen, (long long)st->step,
+                       (long long)st->batch_size);
+    return 0;
+}
+
 static int read_state(hid_t file, ckpt_state *st, const char *path)
 {
     int64_t version;
-    if (read_attr_i64(file, "format_version", &version, path) < 0)
-        return -1;
+    int rc = read_attr_i64(file, "format_version", &version, path);
+    if (rc < 0)
+        return rc;
     if (version != CKPT_FORMAT_VERSION) {
         err_set("checkpoint %s has format_version %lld; this accel-train reads %d", path,
                 (long long)version, CKPT_FORMAT_VERSION);
         return CKPT_MISMATCH;
     }
-    if (read_attr_i64(file, "step", &st->step, path) < 0 ||
-        read_attr_i64(file, "epoch", &st->epoch, path) < 0 ||
-        read_attr_i64(file, "step_in_epoch", &st->step_in_epoch, path) < 0 ||
-        read_attr_i64(file, "samples_seen", &st->samples_seen, path) < 0 ||
-        read_attr_i64(file, "world_size", &st->world_size, path) < 0 ||
-        read_attr_i64(file, "batch_size", &st->batch_size, path) < 0 ||
-        read_attr_u64(file, "seed", &st->seed, path) < 0)
-        return -1;
-    if (st->step < 0 || st->epoch < 0 || st->step_in_epoch < 0 || st->batch_size < 1)
-        return err_set("checkpoint %s: implausible state (step %lld, epoch %lld)", path,
-                       (long long)st->step, (long long)st->epoch);
+    const struct {
+        const char *name;
+        int64_t *v;
+    } attrs[] = {{"step", &st->step},
+                 {"epoch", &st->epoch},
+                 {"step_in_epoch", &st->step_in_epoch},
+                 {"samples_seen", &st->samples_seen},
+                 {"world_size", &st->world_size},
+                 {"batch_size", &st->batch_size}};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if ((rc = read_attr_i64(file, attrs[i].name, attrs[i].v, path)) < 0)
+            return rc;
+    if ((rc = read_attr(file, "seed", true, &st->seed, path)) < 0)
+        return rc;
+    if ((rc = read_attr_i64(file, "cpu_threads", &st->cpu_threads, path)) < 0)
+        return rc;
+    return check_state(st, path);
+}
+
+/* The first value of n at v that is not finite (or, when nonneg, is
+ * negative), or n. */
+static size_t first_bad(const float *v, size_t n, bool nonneg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (nonneg && v[i] < 0))
+            return i;
+    return n;
+}
+
+/* Values that training cannot have made: a NaN or an infinity anywhere, a
+ * negative second moment or running variance. Training would go on from
+ * them silently (ReLU maps NaN to 0) and write them back. */
+static int check_values(const model *m, const float *host, const char *path)
+{
+    static const char *const trees[] = {"/model", "/optimizer/m", "/optimizer/v"};
+    size_t n = m->n_params;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        for (int t = 0; t < l->n_tensors; t++) {
+            const layer_tensor *x = &l->tensors[t];
+            for (int k = 0; k < (x->state ? 1 : 3); k++) {
+                const float *v = host + (x->state ? 3 * n : k * n) + x->offset;
+                bool nonneg = k == 2 || !strcmp(x->name, "running_var");
+                size_t bad = first_bad(v, x->count, nonneg);
+                if (bad == x->count)
+                    continue;
+                char name[256];
+                hsize_t dims[4];
+                ckpt_tensor_place(trees[k], l, x, name, sizeof name, dims);
+                err_set("checkpoint %s: %s holds %g at [%zu], which training cannot produce", path,
+                        name, (double)v[bad], bad);
+                return CKPT_DAMAGED;
+            }
+        }
+    }
     return 0;
 }
 
 int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
 {
+    int rc = ckpt_verify(path);
+    if (rc < 0)
+        return rc;
     h5util_quiet();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         return h5util_fail("H5Fopen", "/", path);
     size_t n = m->n_params;
     ckpt_state s;
-    int rc = read_state(file, &s, path);
+    rc = read_state(file, &s, path);
     if (rc == 0)
         rc = read_tree(file, "/model", m, host, host + 3 * n, path);
     if (rc == 0)
@@ -175,6 +266,8 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     if (rc == 0)
         rc = read_tree(file, "/optimizer/v", m, host + 2 * n, NULL, path);
     H5Fclose(file);
+    if (rc == 0)
+        rc = check_values(m, host, path);
     if (rc == 0)
         *st = s;
     return rc;

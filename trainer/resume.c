@@ -31,7 +31,10 @@ static int check_continues(const resume_point *rp, const config *cfg, long steps
                        "%d (--set data.batch_size=%lld to continue it)",
                        rp->path, (long long)st->batch_size, cfg->batch_size,
                        (long long)st->batch_size);
-    if (st->epoch * steps_per_epoch + st->step_in_epoch != st->step)
+    int64_t at;
+    if (__builtin_mul_overflow(st->epoch, (int64_t)steps_per_epoch, &at) ||
+        __builtin_add_overflow(at, st->step_in_epoch, &at) || at != st->step ||
+        st->step_in_epoch >= steps_per_epoch)
         return err_set("checkpoint %s is at step %lld (epoch %lld, step %lld in it), which does "
                        "not fit %ld steps per epoch: was the training data changed?",
                        rp->path, (long long)st->step, (long long)st->epoch,

@@ -4,34 +4,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "trainer/crc32c.h"
 #include "trainer/err.h"
-
-/* ---- CRC-32C, reflected polynomial 0x82F63B78 --------------------------------- */
-
-uint32_t tboard_crc32c(const void *data, size_t len)
-{
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    const unsigned char *p = data;
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++)
-        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
-}
 
 /* TFRecord's masking, so that a CRC of data holding CRCs stays strong. */
 static uint32_t masked_crc(const void *data, size_t len)
 {
-    uint32_t c = tboard_crc32c(data, len);
+    uint32_t c = crc32c(data, len);
     return ((c >> 15) | (c << 17)) + 0xA282EAD8u;
 }
 

@@ -24,7 +24,4 @@ int tboard_scalar(tboard *tb, const char *tag, int64_t step, float value);
 int tboard_flush(tboard *tb);
 int tboard_close(tboard *tb);
 
-/* CRC-32C (Castagnoli) of len bytes, exposed for the tests. */
-uint32_t tboard_crc32c(const void *data, size_t len);
-
 #endif

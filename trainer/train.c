@@ -117,6 +117,7 @@ static void plan_steps(run *r)
     if (cfg->max_steps >= 0 && cfg->max_steps < r->total_steps)
         r->total_steps = cfg->max_steps;
     r->st.world_size = r->ci->size;
+    r->st.cpu_threads = r->be->stream ? 0 : r->threads;
     r->st.batch_size = cfg->batch_size;
     r->st.seed = cfg->seed;
 }
@@ -555,6 +556,33 @@ static int setup_shared(run *r)
     return 0;
 }
 
+/* "4 ranks with 1 OpenBLAS thread each", "8 ranks on GPUs" */
+static void describe_ranks(char *buf, size_t size, int64_t ranks, int64_t threads)
+{
+    if (threads > 0)
+        snprintf(buf, size, "%lld rank%s with %lld OpenBLAS thread%s each", (long long)ranks,
+                 ranks == 1 ? "" : "s", (long long)threads, threads == 1 ? "" : "s");
+    else
+        snprintf(buf, size, "%lld rank%s on GPUs", (long long)ranks, ranks == 1 ? "" : "s");
+}
+
+/* A resumed run is bitwise the uninterrupted one only with the same ranks
+ * and threads: both change the order of float additions (the gradient
+ * sums over ranks, OpenBLAS's split of a product). Otherwise say so. */
+static void note_inexact(run *r)
+{
+    const ckpt_state *was = &r->rp.st, *now = &r->st;
+    if (was->world_size == now->world_size && was->cpu_threads == now->cpu_threads)
+        return;
+    char then[96], here[96];
+    describe_ranks(then, sizeof then, was->world_size, was->cpu_threads);
+    describe_ranks(here, sizeof here, now->world_size, now->cpu_threads);
+    progress_message(&r->pg,
+                     "note: the checkpoint was written by %s, this run has %s: it continues "
+                     "the same training, but not bitwise as the first run would have",
+                     then, here);
+}
+
 static void announce(run *r, const char *note)
 {
     if (r->be->stream) { /* a GPU: every rank says which one it took */
@@ -569,11 +597,12 @@ static void announce(run *r, const char *note)
     if (note)
         progress_message(&r->pg, "%s", note);
     describe(r);
-    if (r->rp.found)
+    if (r->rp.found) {
         progress_message(&r->pg, "resuming from %s: step %lld (epoch %lld, step %lld of it)",
                          r->rp.path, (long long)r->st.step, (long long)r->st.epoch + 1,
                          (long long)r->st.step_in_epoch);
-    else if (r->rp.host)
+        note_inexact(r);
+    } else if (r->rp.host)
         progress_message(&r->pg, "--resume auto: no checkpoint in %s, starting fresh", r->ckpt_dir);
 }
 

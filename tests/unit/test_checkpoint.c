@@ -2,6 +2,7 @@
  * replacement, pruning, and failures that leave older files alone. */
 #include <dirent.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,20 +265,180 @@ START_TEST(read_refuses_extra_layers)
 }
 END_TEST
 
+/* The file at path, whole, into a malloc'ed buffer. */
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*size);
+    ck_assert_uint_eq(fread(b, 1, *size, f), *size);
+    fclose(f);
+    return b;
+}
+
+static void spill(const char *path, const void *b, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, size, f), size);
+    fclose(f);
+}
+
 START_TEST(read_reports_damage)
 {
     char path[4096], cmd[8300];
-    save7(path, sizeof path);
-    snprintf(cmd, sizeof cmd, "truncate -s 1000 '%s'", path);
-    ck_assert_int_eq(system(cmd), 0);
     float *host = malloc(sizeof(float) * 3 * m->n_params);
     ckpt_state st;
+    save7(path, sizeof path);
+    size_t size;
+    unsigned char *whole = slurp(path, &size);
+    snprintf(cmd, sizeof cmd, "truncate -s 1000 '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
-    ck_assert_ptr_nonnull(strstr(err_msg(), "H5Fopen"));
+    ck_assert_ptr_nonnull(strstr(err_msg(), "is truncated: 488 bytes after its header"));
+    /* one bit flipped anywhere after the header: HDF5 never sees it */
+    whole[size / 2] ^= 0x10;
+    spill(path, whole, size);
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "is damaged: its CRC-32C is"));
+    whole[size / 2] ^= 0x10;
+    /* the HDF5 file alone, as another program would write it */
+    spill(path, whole + CKPT_HEADER_BYTES, size - CKPT_HEADER_BYTES);
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "has no accel-train header"));
     tu_write_file(path, "not an HDF5 file at all\n");
     ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
     snprintf(cmd, sizeof cmd, "%s/missing.h5", dir);
     ck_assert_int_eq(ckpt_read(cmd, m, &st, host), CKPT_DAMAGED);
+    free(whole);
+    free(host);
+}
+END_TEST
+
+/* Ways a checkpoint's HDF5 content can be wrong while its header and CRC
+ * are right (a file edited by hand, or by another program, and sealed). */
+static void put_attr(hid_t f, const char *name, hid_t type, hid_t space, const void *v)
+{
+    if (H5Aexists(f, name) > 0)
+        ck_assert_int_ge(H5Adelete(f, name), 0);
+    hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(a, 0);
+    if (v)
+        ck_assert_int_ge(H5Awrite(a, type, v), 0);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
+static void put_i64(hid_t f, const char *name, int64_t v)
+{
+    put_attr(f, name, H5T_NATIVE_INT64, H5Screate(H5S_SCALAR), &v);
+}
+
+static void put_value(hid_t f, const char *name, size_t at, float v)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    hid_t s = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(s);
+    float *x = malloc(sizeof(float) * (size_t)n);
+    ck_assert_int_ge(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), 0);
+    x[at] = v;
+    ck_assert_int_ge(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), 0);
+    free(x);
+    H5Sclose(s);
+    H5Dclose(d);
+}
+
+static void step_as_array(hid_t f)
+{
+    int64_t v[4] = {7, 7, 7, 7};
+    put_attr(f, "step", H5T_NATIVE_INT64, H5Screate_simple(1, (hsize_t[]){4}, NULL), v);
+}
+static void epoch_null(hid_t f)
+{
+    put_attr(f, "epoch", H5T_NATIVE_INT64, H5Screate(H5S_NULL), NULL);
+}
+static void seed_as_double(hid_t f)
+{
+    double v = 42;
+    put_attr(f, "seed", H5T_NATIVE_DOUBLE, H5Screate(H5S_SCALAR), &v);
+}
+static void no_world_size(hid_t f)
+{
+    ck_assert_int_ge(H5Adelete(f, "world_size"), 0);
+}
+static void samples_wrap(hid_t f)
+{
+    put_i64(f, "step", INT64_MAX / 2);
+    put_i64(f, "step_in_epoch", INT64_MAX / 2);
+}
+static void past_its_epoch(hid_t f)
+{
+    put_i64(f, "step_in_epoch", 9);
+}
+static void huge_batch(hid_t f)
+{
+    put_i64(f, "batch_size", (int64_t)1 << 40);
+}
+static void nan_weight(hid_t f)
+{
+    put_value(f, "/model/layer0/weight", 3, NAN);
+}
+static void inf_moment(hid_t f)
+{
+    put_value(f, "/optimizer/m/head/weight", 0, INFINITY);
+}
+static void negative_second_moment(hid_t f)
+{
+    put_value(f, "/optimizer/v/head/bias", 2, -1.0f);
+}
+
+START_TEST(read_refuses_malformed_content)
+{
+    static const struct {
+        void (*mutate)(hid_t f);
+        const char *says;
+    } cases[] = {
+        {step_as_array, "attribute step is not one integer"},
+        {epoch_null, "attribute epoch is not one integer"},
+        {seed_as_double, "attribute seed is not one integer"},
+        {no_world_size, "has no attribute world_size"},
+        {samples_wrap, "samples_seen 0 does not fit step"},
+        {past_its_epoch, "implausible state (step 7, epoch 0, step 9 in it)"},
+        {huge_batch, "implausible batch_size 1099511627776"},
+        {nan_weight, "/model/layer0/weight holds nan at [3]"},
+        {inf_moment, "/optimizer/m/head/weight holds inf at [0]"},
+        {negative_second_moment, "/optimizer/v/head/bias holds -1 at [2]"},
+    };
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    char path[4096], bare[4200];
+    snprintf(bare, sizeof bare, "%s/bare.h5", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        save7(path, sizeof path);
+        size_t size;
+        unsigned char *b = slurp(path, &size);
+        spill(bare, b + CKPT_HEADER_BYTES, size - CKPT_HEADER_BYTES);
+        free(b);
+        hid_t f = H5Fopen(bare, H5F_ACC_RDWR, H5P_DEFAULT);
+        ck_assert_int_ge(f, 0);
+        cases[i].mutate(f);
+        ck_assert_int_ge(H5Fclose(f), 0);
+        unsigned char *h5 = slurp(bare, &size);
+        b = calloc(1, CKPT_HEADER_BYTES + size);
+        memcpy(b + CKPT_HEADER_BYTES, h5, size);
+        ckpt_seal(b, CKPT_HEADER_BYTES + size);
+        spill(path, b, CKPT_HEADER_BYTES + size);
+        free(h5);
+        free(b);
+        ckpt_state st = {.step = -5};
+        ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+        ck_assert_msg(strstr(err_msg(), cases[i].says), "case %zu: '%s' does not say '%s'", i,
+                      err_msg(), cases[i].says);
+        ck_assert_int_eq(st.step, -5); /* untouched */
+    }
     free(host);
 }
 END_TEST
@@ -294,6 +455,7 @@ int main(void)
     tcase_add_test(tc, read_refuses_another_model);
     tcase_add_test(tc, read_refuses_extra_layers);
     tcase_add_test(tc, read_reports_damage);
+    tcase_add_test(tc, read_refuses_malformed_content);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
