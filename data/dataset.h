@@ -9,6 +9,12 @@
 #ifndef ACCEL_DATASET_H
 #define ACCEL_DATASET_H
 
+/* Limits every reader enforces on what a file declares, before it
+ * allocates for it: samples (the IDX format's own limit), and classes (as
+ * many as a dense layer may have outputs). */
+#define DATASET_MAX_SAMPLES ((int64_t)1 << 28)
+#define DATASET_MAX_CLASSES ((int64_t)1 << 24)
+
 #include <stdint.h>
 
 #include "trainer/config.h"

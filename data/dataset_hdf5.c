@@ -133,8 +133,12 @@ static int set_shape(dataset *ds, h5_split *h, const hsize_t *d, int layout)
     if (d[0] == 0 || c == 0 || y == 0 || x == 0)
         return err_set("%s: %s: %s has shape %s, with no samples or empty ones", h->key, h->path,
                        h->name, s);
-    if (c * y * x > (hsize_t)(INT_MAX / 4))
+    if (c > INT_MAX || y > INT_MAX || x > INT_MAX || c * y > INT_MAX ||
+        c * y * x > (hsize_t)(INT_MAX / 4))
         return err_set("%s: %s: %s has shape %s, too large a sample", h->key, h->path, h->name, s);
+    if (d[0] > (hsize_t)DATASET_MAX_SAMPLES)
+        return err_set("%s: %s: %s has shape %s: more than the %lld samples a data set may have",
+                       h->key, h->path, h->name, s, (long long)DATASET_MAX_SAMPLES);
     ds->n = (int64_t)d[0];
     ds->channels = (int)c;
     ds->height = (int)y;
@@ -142,6 +146,56 @@ static int set_shape(dataset *ds, h5_split *h, const hsize_t *d, int layout)
     ds->features = (int)(c * y * x);
     h->sample_bytes = (size_t)ds->features * (h->is_float ? 4 : 1);
     return 0;
+}
+
+/* Whether every chunk of chunked dataset d has been written (HDF5's space
+ * status says "partly" for any compressed dataset, so count them). */
+static int chunks_written(const h5_split *h, hid_t d, hid_t dcpl, const char *name, bool *all)
+{
+    hsize_t dims[8], chunk[8], want = 1, have = 0;
+    int rank = 0;
+    if (get_dims(h, d, name, dims, &rank) < 0)
+        return -1;
+    if (rank > 8 || H5Pget_chunk(dcpl, rank, chunk) != rank)
+        return h5_fail(h->key, h->path, "H5Pget_chunk", name);
+    for (int i = 0; i < rank; i++) {
+        hsize_t along = chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
+        if (along && want > (hsize_t)-1 / along)
+            return err_set("%s: %s: %s has too many chunks", h->key, h->path, name);
+        want *= along;
+    }
+    hid_t space = H5Dget_space(d);
+    herr_t got = space < 0 ? -1 : H5Dget_num_chunks(d, space, &have);
+    if (space >= 0)
+        H5Sclose(space);
+    if (got < 0)
+        return h5_fail(h->key, h->path, "H5Dget_num_chunks", name);
+    *all = have == want;
+    return 0;
+}
+
+/* A dataset whose storage was never (or only partly) written is no data:
+ * a small file can declare a huge one, which would read as fill values. */
+static int check_written(const h5_split *h, hid_t d, const char *name)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return h5_fail(h->key, h->path, "H5Dget_create_plist", name);
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    H5D_space_status_t status;
+    bool all = layout == H5D_COMPACT;
+    int rc = 0;
+    if (layout == H5D_CHUNKED)
+        rc = chunks_written(h, d, dcpl, name, &all);
+    else if (layout == H5D_CONTIGUOUS && H5Dget_space_status(d, &status) < 0)
+        rc = h5_fail(h->key, h->path, "H5Dget_space_status", name);
+    else if (layout == H5D_CONTIGUOUS)
+        all = status == H5D_SPACE_STATUS_ALLOCATED;
+    H5Pclose(dcpl);
+    if (rc == 0 && !all)
+        rc = err_set("%s: %s: %s was never written in full (HDF5 has no storage for some of it)",
+                     h->key, h->path, name);
+    return rc;
 }
 
 static int open_images(dataset *ds, h5_split *h, const config *cfg)
@@ -167,10 +221,49 @@ static int open_images(dataset *ds, h5_split *h, const config *cfg)
         return err_set("%s: %s: %s has %d axes %s, expected 4: (N,C,H,W) or (N,H,W,C)", h->key,
                        h->path, h->name, rank, s);
     }
-    if (set_shape(ds, h, d, cfg->data_layout) < 0)
+    if (set_shape(ds, h, d, cfg->data_layout) < 0 || check_written(h, h->images, h->name) < 0)
         return -1;
     h->space = H5Dget_space(h->images);
     return h->space < 0 ? h5_fail(h->key, h->path, "H5Dget_space", h->name) : 0;
+}
+
+/* Reads the labels whole into int32, a slice at a time through int64, so
+ * that every label is checked as stored rather than saturated, and sets the
+ * class count. */
+static int read_label_values(dataset *ds, h5_split *h, hid_t d, const char *name)
+{
+    enum { SLICE = 1 << 16 };
+    int64_t *wide = malloc(sizeof *wide * SLICE);
+    hid_t file_space = H5Dget_space(d);
+    int rc = !wide            ? err_set("%s: out of memory for labels", h->key)
+             : file_space < 0 ? h5_fail(h->key, h->path, "H5Dget_space", name)
+                              : 0;
+    int64_t max = 0;
+    for (int64_t at = 0; rc == 0 && at < ds->n; at += SLICE) {
+        hsize_t start = (hsize_t)at, count = (hsize_t)(ds->n - at < SLICE ? ds->n - at : SLICE);
+        hid_t mem = H5Screate_simple(1, &count, NULL);
+        if (mem < 0 ||
+            H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+            H5Dread(d, H5T_NATIVE_INT64, mem, file_space, H5P_DEFAULT, wide) < 0)
+            rc = h5_fail(h->key, h->path, "H5Dread", name);
+        for (hsize_t i = 0; rc == 0 && i < count; i++) {
+            if (wide[i] < 0 || wide[i] >= DATASET_MAX_CLASSES)
+                rc = err_set("%s: %s: label %lld is %lld, expected 0 to %lld", h->key, h->path,
+                             (long long)(at + (int64_t)i), (long long)wide[i],
+                             (long long)DATASET_MAX_CLASSES - 1);
+            else {
+                h->labels[at + (int64_t)i] = (int32_t)wide[i];
+                max = wide[i] > max ? wide[i] : max;
+            }
+        }
+        if (mem >= 0)
+            H5Sclose(mem);
+    }
+    if (file_space >= 0)
+        H5Sclose(file_space);
+    free(wide);
+    ds->classes = (int)max + 1; /* below DATASET_MAX_CLASSES */
+    return rc;
 }
 
 /* Reads the labels whole, as int32, and sets the class count. */
@@ -195,28 +288,16 @@ static int read_labels(dataset *ds, h5_split *h, const char *name)
     if (rc == 0 && (int64_t)dims[0] != ds->n)
         rc = err_set("%s: %s: %s has %lld images but %s has %lld labels", h->key, h->path, h->name,
                      (long long)ds->n, name, (long long)dims[0]);
+    if (rc == 0)
+        rc = check_written(h, d, name);
     if (rc == 0 && !(h->labels = malloc(sizeof *h->labels * (size_t)ds->n)))
         rc = err_set("%s: out of memory for %lld labels", h->key, (long long)ds->n);
-    if (rc == 0 && H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->labels) < 0)
-        rc = h5_fail(h->key, h->path, "H5Dread", name);
+    if (rc == 0)
+        rc = read_label_values(ds, h, d, name);
     if (t >= 0)
         H5Tclose(t);
     H5Dclose(d);
     return rc;
-}
-
-static int check_labels(dataset *ds, const h5_split *h)
-{
-    int32_t max = 0;
-    for (int64_t i = 0; i < ds->n; i++) {
-        if (h->labels[i] < 0)
-            return err_set("%s: %s: label %lld is %d, expected labels >= 0", h->key, h->path,
-                           (long long)i, (int)h->labels[i]);
-        if (h->labels[i] > max)
-            max = h->labels[i];
-    }
-    ds->classes = (int)max + 1;
-    return 0;
 }
 
 /* Grows *p to `bytes`, keeping it as it was when that fails. */
@@ -376,7 +457,7 @@ static int open_split(dataset *ds, h5_split *h, const config *cfg)
         return h5_fail(h->key, h->path, "H5Fopen", h->path);
     if (open_images(ds, h, cfg) < 0 || read_labels(ds, h, cfg->labels_key) < 0)
         return -1;
-    return check_labels(ds, h);
+    return 0;
 }
 
 int dataset_open_hdf5(dataset *ds, const config *cfg, const char *spec, const char *key)

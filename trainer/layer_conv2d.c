@@ -22,9 +22,13 @@ static conv_geom geom_of(const layer *l)
 /* The output size along one axis, or an error naming the layer's numbers. */
 int layer_window_out(int in, int k, int stride, int pad, int *out)
 {
-    if (in + 2 * pad < k)
+    int64_t span = (int64_t)in + 2 * (int64_t)pad; /* no wrap for any int */
+    if (span < k)
         return err_set("a window of %d does not fit an input of %d with padding %d", k, in, pad);
-    *out = (in + 2 * pad - k) / stride + 1;
+    int64_t n = (span - k) / stride + 1;
+    if (n > INT32_MAX)
+        return err_set("an input of %d with padding %d makes %lld outputs", in, pad, (long long)n);
+    *out = (int)n;
     return 0;
 }
 
@@ -40,6 +44,14 @@ static int conv_shape(layer *l, const layer_cfg *c, const int in[3])
     if (layer_window_out(in[1], c->size, stride, c->padding, &l->out_shape[1]) < 0 ||
         layer_window_out(in[2], c->size, stride, c->padding, &l->out_shape[2]) < 0)
         return err_prefix("input (%d, %d, %d)", in[0], in[1], in[2]);
+    /* the unrolled input (im2col) of one sample is a matrix BLAS indexes
+     * with int: (channels x size x size) x (output height x width) */
+    int64_t col = (int64_t)in[0] * c->size * c->size;
+    if (__builtin_mul_overflow(col, (int64_t)l->out_shape[1] * l->out_shape[2], &col) ||
+        col > MODEL_MAX_VALUES)
+        return err_set("input (%d, %d, %d): its unrolled windows are more than the %lld values "
+                       "a buffer may hold",
+                       in[0], in[1], in[2], (long long)MODEL_MAX_VALUES);
     layer_add_tensor(l, "weight", false, 4, (int[]){c->filters, in[0], c->size, c->size});
     if (c->bias)
         layer_add_tensor(l, "bias", false, 1, (int[]){c->filters});

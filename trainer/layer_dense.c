@@ -14,8 +14,8 @@ static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
             (l->act == ACT_RELU || l->act == ACT_GELU) ? INIT_HE_UNIFORM : INIT_GLOROT_UNIFORM;
     l->out_shape[0] = c->units;
     l->out_shape[1] = l->out_shape[2] = 1;
-    int features = in[0] * in[1] * in[2];
-    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, features});
+    (void)in; /* l->in, its product, is what a dense layer sees */
+    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, l->in});
     layer_add_tensor(l, "bias", false, 1, (int[]){c->units});
     return 0;
 }

@@ -37,6 +37,38 @@ static void place_tensors(layer *l, size_t *params, size_t *state)
     l->n_bias = b ? b->count : 0;
 }
 
+/* rows x s[0] x s[1] x s[2] into *n, false when a dimension is below 1 or
+ * the product passes MODEL_MAX_VALUES (computed without wrapping). */
+static bool values_fit(const int s[3], int64_t rows, int64_t *n)
+{
+    int64_t v = rows;
+    for (int i = 0; i < 3; i++)
+        if (s[i] < 1 || __builtin_mul_overflow(v, (int64_t)s[i], &v) || v > MODEL_MAX_VALUES)
+            return false;
+    *n = v;
+    return true;
+}
+
+/* Every buffer of a layer fits the kernels' int indexing: its output for
+ * the largest pass, and each of its tensors. */
+static int check_sizes(const model *m, const config *cfg, const layer *l)
+{
+    int64_t n;
+    const int *s = l->out_shape;
+    if (!values_fit(s, m->max_rows, &n))
+        return err_set("%s:%d: layer %s: its output (%d, %d, %d) for %d rows is more than the "
+                       "%lld values a buffer may hold",
+                       cfg->source, l->cfg->line, l->name, s[0], s[1], s[2], m->max_rows,
+                       (long long)MODEL_MAX_VALUES);
+    for (int t = 0; t < l->n_tensors; t++)
+        if (l->tensors[t].count > (size_t)MODEL_MAX_VALUES)
+            return err_set("%s:%d: layer %s: its %s has %zu values, more than the %lld a "
+                           "tensor may hold",
+                           cfg->source, l->cfg->line, l->name, l->tensors[t].name,
+                           l->tensors[t].count, (long long)MODEL_MAX_VALUES);
+    return 0;
+}
+
 /* A residual adds a layer's output to its input: both must exist and agree. */
 static int check_residual(model *m, const config *cfg, int i)
 {
@@ -69,13 +101,16 @@ static int shape_one(model *m, const config *cfg, int i, const int in[3])
         return err_set("%s:%d: layer %s: this layer type is not implemented", cfg->source, c->line,
                        l->name);
     memcpy(l->in_shape, in, sizeof l->in_shape);
-    l->in = in[0] * in[1] * in[2];
+    l->in = i > 0 ? m->layers[i - 1].out : m->in_features;
     if (l->ops->shape(l, c, in) < 0)
         return err_prefix("%s:%d: layer %s", cfg->source, c->line, l->name);
-    l->out = l->out_shape[0] * l->out_shape[1] * l->out_shape[2];
-    if (l->out <= 0)
+    const int *s = l->out_shape;
+    if (s[0] < 1 || s[1] < 1 || s[2] < 1)
         return err_set("%s:%d: layer %s: its input (%d, %d, %d) leaves no output", cfg->source,
                        c->line, l->name, in[0], in[1], in[2]);
+    if (check_sizes(m, cfg, l) < 0)
+        return -1;
+    l->out = s[0] * s[1] * s[2]; /* fits: check_sizes */
     return l->type == LAYER_RESIDUAL ? check_residual(m, cfg, i) : 0;
 }
 
@@ -145,8 +180,16 @@ model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], 
     }
     m->be = be;
     memcpy(m->in_shape, in_shape, sizeof m->in_shape);
-    m->in_features = in_shape[0] * in_shape[1] * in_shape[2];
     m->max_rows = max_rows > train_rows ? max_rows : train_rows;
+    int64_t in_values;
+    if (!values_fit(in_shape, m->max_rows, &in_values)) {
+        err_set("the input, (%d, %d, %d) a sample for %d rows, is more than the %lld values a "
+                "buffer may hold",
+                in_shape[0], in_shape[1], in_shape[2], m->max_rows, (long long)MODEL_MAX_VALUES);
+        free(m);
+        return NULL;
+    }
+    m->in_features = in_shape[0] * in_shape[1] * in_shape[2]; /* fits: values_fit */
     m->train_rows = train_rows;
     m->n_layers = cfg->n_layers;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);

@@ -17,6 +17,12 @@
 
 enum { MODEL_SLOT_OTHER = 2 };
 
+/* The most values one buffer or tensor may hold: the kernels and BLAS
+ * index with int. Sizes are checked against it in 64-bit arithmetic when
+ * the model is built, so a config or a data set too large is refused with
+ * the layer and the size instead of wrapping. */
+#define MODEL_MAX_VALUES ((int64_t)INT32_MAX)
+
 struct model {
     backend *be;
     layer *layers;

@@ -52,7 +52,8 @@ static void put(hid_t f, const char *name, int rank, const hsize_t *dims, hid_t 
     }
     hid_t d = H5Dcreate2(f, name, file_type, space, lcpl, dcpl, H5P_DEFAULT);
     ck_assert_int_ge(d, 0);
-    ck_assert_int_ge(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    if (data) /* else declared, never written */
+        ck_assert_int_ge(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
     H5Dclose(d);
     H5Pclose(dcpl);
     H5Pclose(lcpl);
@@ -337,7 +338,30 @@ START_TEST(bad_types_and_labels)
     t.n_labels = 5;
     t.labels = negative;
     ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("l.h5", &t), "data.train"), -1);
-    ck_assert_ptr_nonnull(strstr(err_msg(), "label 2 is -2, expected labels >= 0"));
+    ck_assert_ptr_nonnull(strstr(err_msg(), "label 2 is -2, expected 0 to 16777215"));
+    /* read as stored, not saturated to int32 (whose max + 1 would wrap) */
+    int64_t huge[5] = {0, 1, (int64_t)1 << 40, 1, 0};
+    t.labels = huge;
+    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("h.h5", &t), "data.train"), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "label 2 is 1099511627776, expected 0 to 16777215"));
+}
+END_TEST
+
+/* A file of a few KB can declare a data set of any size: refused before
+ * anything is allocated for it. */
+START_TEST(declared_but_not_there)
+{
+    h5_spec s = {.dims = {(hsize_t)1 << 27, 1, 1, 1},
+                 .file_type = H5T_STD_U8LE,
+                 .mem_type = H5T_NATIVE_UINT8,
+                 .n_labels = (hsize_t)1 << 27,
+                 .chunk0 = 1024};
+    dataset *ds;
+    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("e.h5", &s), "data.train"), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "/images was never written in full"));
+    s.dims[0] = s.n_labels = ((hsize_t)1 << 28) + 1;
+    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("f.h5", &s), "data.train"), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "more than the 268435456 samples a data set may have"));
 }
 END_TEST
 
@@ -354,6 +378,7 @@ int main(void)
     tcase_add_test(tc, label_count_mismatch);
     tcase_add_test(tc, missing_dataset_and_file);
     tcase_add_test(tc, bad_types_and_labels);
+    tcase_add_test(tc, declared_but_not_there);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
