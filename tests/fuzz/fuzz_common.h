@@ -1,0 +1,37 @@
+/* fuzz_common: what the libFuzzer harnesses of tests/fuzz share.
+ *
+ * The readers under test take file names, not buffers, so each harness
+ * writes its input to a scratch file of its own and hands the reader that
+ * path, exactly as the program would. The files are named by process and
+ * harness (/tmp/accel-fuzz-<pid>-<name>), so harnesses running side by side
+ * (ctest -j, libFuzzer -jobs) never share one; they are rewritten for every
+ * input and removed when the process exits normally (a crash leaves them,
+ * which is harmless and shows which harness it was).
+ *
+ * The HDF5 harnesses also check, after each input, that the reader closed
+ * every HDF5 identifier it opened: HDF5 keeps the memory behind a leaked
+ * identifier in its own free lists, which LeakSanitizer cannot see (and
+ * tests/lsan.supp suppresses libhdf5's stacks anyway). */
+#ifndef ACCEL_FUZZ_COMMON_H
+#define ACCEL_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The path of this process's scratch file `name` (registered for removal
+ * at exit on first use). The string lives as long as the process. */
+const char *fuzz_path(const char *name);
+
+/* Writes len bytes to the scratch file `name` (replacing what it held) and
+ * returns its path. Aborts when the file cannot be written: that is the
+ * machine's failure, not the input's, and must not pass as a clean run. */
+const char *fuzz_write(const char *name, const void *data, size_t len);
+
+/* Marks where HDF5's identifiers stand; call before each input. */
+void fuzz_h5_begin(void);
+
+/* Aborts, naming it, when an HDF5 identifier opened since fuzz_h5_begin is
+ * still open: the reader leaked it (`what` names the harness). */
+void fuzz_h5_check(const char *what);
+
+#endif

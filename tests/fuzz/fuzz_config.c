@@ -1,0 +1,68 @@
+/* fuzz_config: the config file, read as main() reads it (config_defaults,
+ * config_load, config_validate), then, when it is valid, the model it
+ * describes built on the CPU backend for 1 x 28 x 28 inputs (the shape of
+ * Fashion-MNIST, what configs/ train on) and freed again.
+ *
+ * The input is the file's text. A config is expected to be refused in most
+ * ways; the harness fails only on a crash, a sanitizer report, a leak or a
+ * hang. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fuzz_common.h"
+#include "kernels/backend.h"
+#include "trainer/config.h"
+#include "trainer/err.h"
+#include "trainer/model.h"
+
+/* A few rows: enough for every buffer's row arithmetic, little memory. */
+enum { ROWS = 4 };
+
+static backend *be;
+static FILE *devnull;
+
+static void close_all(void)
+{
+    backend_close(be);
+    if (devnull)
+        fclose(devnull);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    /* One backend for the process, as the program has: opening it per input
+     * would only measure OpenBLAS's start-up. */
+    be = backend_cpu_open(1);
+    devnull = fopen("/dev/null", "w");
+    if (!be || !devnull) {
+        fprintf(stderr, "fuzz_config: cannot open the CPU backend or /dev/null: %s\n", err_msg());
+        abort();
+    }
+    atexit(close_all);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write("config.ini", data, size);
+    /* config is large (256 layers): on the heap, as main() has it */
+    config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return 0;
+    config_defaults(cfg);
+    if (config_load(cfg, path) == 0 && config_validate(cfg) == 0) {
+        /* what --dry-run prints: reads every key back */
+        config_write(cfg, devnull);
+        static const int shape[3] = {1, 28, 28};
+        model *m = model_build(cfg, be, shape, ROWS);
+        model_free(m);
+    }
+    config_free(cfg);
+    free(cfg);
+    err_clear();
+    return 0;
+}

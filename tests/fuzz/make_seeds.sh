@@ -1,0 +1,167 @@
+#!/bin/bash
+# Writes the seed corpora of tests/fuzz/corpus/ (they are committed; run
+# this only to remake them, e.g. after the checkpoint format changes):
+#     bash tests/fuzz/make_seeds.sh build-fuzz/tests/fuzz/make_ckpt_seed
+# Needs Debian's python3-h5py and the Fashion-MNIST package
+# (/usr/share/datasets/fashion-mnist). Every file is small (the largest a
+# few KiB): the fuzzer mutates them, and a small input runs many times faster.
+set -euo pipefail
+make_ckpt_seed=$(realpath "$1")
+cd "$(dirname "$0")"
+fashion=/usr/share/datasets/fashion-mnist
+out=corpus
+rm -rf "$out"
+mkdir -p "$out"/{config,idx,cifar,hdf5_data,checkpoint}
+
+# config: the shipped configs, the bad ones the CLI tests expect errors
+# from, and one of every layer type.
+cp ../../configs/*.ini "$out/config/"
+for f in ../cli/bad/*.ini; do cp "$f" "$out/config/bad_$(basename "$f")"; done
+cat >"$out/config/every_layer.ini" <<'INI'
+[run]
+name = every_layer
+seed = 1
+[data]
+format = hdf5
+shape = 1,28,28
+layout = nchw
+[optimizer]
+type = adamw
+schedule = cosine
+[layer]
+name = c1
+type = conv2d
+filters = 4
+size = 3
+stride = 2
+padding = 1
+init = he_uniform
+[layer]
+type = batchnorm
+sync = true
+[layer]
+type = avgpool
+size = 2
+[layer]
+type = conv2d
+filters = 4
+size = 1
+[layer]
+type = residual
+from = c1
+[layer]
+type = global_avgpool
+[layer]
+type = flatten
+[layer]
+type = dropout
+rate = 0.25
+[layer]
+type = dense
+units = 10
+activation = none
+init = glorot_uniform
+INI
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# checkpoint: a real one from make_ckpt_seed (the model of
+# fuzz_ckpt_model.h); the rest derive from it below.
+"$make_ckpt_seed" "$tmp" >/dev/null
+
+/usr/bin/python3 - "$fashion" "$out" "$tmp/ckpt-2.h5" <<'PY'
+import gzip, shutil, struct, sys
+import h5py, numpy as np
+
+fashion, out, ckpt = sys.argv[1:]
+
+def gz(b):
+    return gzip.compress(b, mtime=0)
+
+def write(path, b):
+    with open(path, "wb") as f:
+        f.write(b)
+
+# idx: 2 bytes (big-endian) of the images file's length, the images file,
+# the labels file (see fuzz_idx.c): the header and 3 images of t10k.
+with gzip.open(f"{fashion}/t10k-images-idx3-ubyte.gz") as f:
+    head = f.read(16)
+    pixels = f.read(3 * 28 * 28)
+with gzip.open(f"{fashion}/t10k-labels-idx1-ubyte.gz") as f:
+    f.read(8)
+    labels = f.read(3)
+images = struct.pack(">IIII", 0x803, 3, 28, 28) + pixels
+labs = struct.pack(">II", 0x801, 3) + labels
+def idx(im, lb):
+    return struct.pack(">H", len(im)) + im + lb
+write(f"{out}/idx/raw_raw", idx(images, labs))
+write(f"{out}/idx/gz_gz", idx(gz(images), gz(labs)))
+write(f"{out}/idx/gz_raw", idx(gz(images), labs))
+# one image of 4 x 2, labels raw: the smallest shape
+write(f"{out}/idx/tiny", idx(struct.pack(">IIII", 0x803, 1, 4, 2) + bytes(range(8)),
+                             struct.pack(">II", 0x801, 1) + b"\x07"))
+
+# cifar: records of one label byte and 3072 pixel bytes.
+def cifar(labels):
+    return b"".join(bytes([l]) + bytes((i * 7 + l) % 256 for i in range(3072)) for l in labels)
+write(f"{out}/cifar/two", cifar([3, 9]))
+write(f"{out}/cifar/three", cifar([0, 5, 1]))
+
+# hdf5_data: images and labels as the reader takes them (dataset_hdf5.c).
+imgs = np.frombuffer(pixels, np.uint8).reshape(3, 1, 28, 28)
+lab = np.frombuffer(labels, np.uint8)
+with h5py.File(f"{out}/hdf5_data/u8_nchw.h5", "w", libver="earliest") as f:
+    f["images"] = imgs
+    f["labels"] = lab.astype(np.int64)
+with h5py.File(f"{out}/hdf5_data/f32_nhwc_chunked.h5", "w", libver="earliest") as f:
+    x = (np.arange(2 * 4 * 4 * 3, dtype=np.float32) / 96).reshape(2, 4, 4, 3)
+    f.create_dataset("images", data=x, chunks=(1, 4, 4, 3), compression="gzip")
+    f["labels"] = np.array([1, 0], np.uint8)
+with h5py.File(f"{out}/hdf5_data/u8_latest.h5", "w", libver="latest") as f:
+    f.create_dataset("images", data=np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4),
+                     chunks=(1, 3, 4, 4))
+    f["labels"] = np.array([2, 1], np.int32)
+
+# checkpoint: the whole file (its first byte, 'a', is odd: read as is), and
+# its HDF5 part after a 0 byte (even: fuzz_checkpoint seals it anew). Then
+# HDF5 parts changed one way each, for ckpt_read's checks behind the CRC.
+shutil.copy(ckpt, f"{out}/checkpoint/whole.h5")
+with open(ckpt, "rb") as f:
+    whole = f.read()
+write(f"{out}/checkpoint/sealed", b"\0" + whole[512:])
+
+def variant(name, change):
+    path = f"{out}/checkpoint/{name}.tmp"
+    write(path, whole)
+    with h5py.File(path, "r+") as f:
+        change(f)
+    with open(path, "rb") as f:
+        b = f.read()
+    import os
+    os.remove(path)
+    write(f"{out}/checkpoint/{name}", b"\0" + b[512:])
+
+def set_attr_array(f):
+    f.attrs["step"] = np.array([2, 3], np.int64)
+def nan_weight(f):
+    w = f["model/head/weight"]
+    a = w[...]; a.flat[0] = np.nan; w[...] = a
+def negative_v(f):
+    v = f["optimizer/v/conv/weight"]
+    a = v[...]; a.flat[1] = -1; v[...] = a
+def extra_layer(f):
+    f["model/ghost/weight"] = np.zeros((1, 1), np.float32)
+def missing_bias(f):
+    del f["optimizer/m/head/bias"]
+def bad_state(f):
+    f.attrs["samples_seen"] = np.int64(1 << 40)
+variant("attr_array", set_attr_array)
+variant("nan_weight", nan_weight)
+variant("negative_v", negative_v)
+variant("extra_layer", extra_layer)
+variant("missing_bias", missing_bias)
+variant("bad_state", bad_state)
+PY
+du -sh "$out"
+find "$out" -type f | wc -l
