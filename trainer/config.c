@@ -1,6 +1,7 @@
 /* config: the key table, the INI reader on top of libinih, and --set. */
 #include "trainer/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -466,6 +467,7 @@ typedef struct {
     int line;         /* the line libinih is working on */
     bool failed;      /* an error is recorded; keep the first */
     char section[64]; /* the current section, as the reader saw it */
+    bool after_key;   /* a key line since the section's header (libinih's prev_name) */
     unsigned char seen[N_KEYS];
     int seen_line[N_KEYS];
 } ini_state;
@@ -486,8 +488,17 @@ static int fail_at(ini_state *st, int line, const char *what)
  * otherwise be invisible, and a misspelled empty section silently accepted. */
 static void see_line(ini_state *st, const char *line)
 {
-    while (*line == ' ' || *line == '\t')
-        line++;
+    /* As libinih reads the line: it skips what isspace() calls space (\v
+     * and \f too), or a "\v[layer]" would start a layer for libinih only;
+     * comments and blank lines change nothing; and an indented line after
+     * a key continues that key's value, even one that reads "[layer]". */
+    const char *start = line;
+    while (isspace((unsigned char)*start))
+        start++;
+    if (*start == '\0' || *start == ';' || *start == '#' || (start > line && st->after_key))
+        return;
+    st->after_key = *start != '[';
+    line = start;
     if (*line != '[')
         return;
     const char *end = strchr(line, ']');
@@ -499,14 +510,8 @@ static void see_line(ini_state *st, const char *line)
         len = sizeof name - 1;
     memcpy(name, line + 1, len);
     name[len] = '\0';
-    /* libinih trims whitespace inside the brackets; do the same */
-    char *s = name;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-        *--e = '\0';
-    snprintf(st->section, sizeof st->section, "%s", s);
+    /* as libinih: what is inside the brackets, untrimmed */
+    snprintf(st->section, sizeof st->section, "%s", name);
     if (!is_section(st->section)) {
         char what[256];
         unknown_section_text(st->section, what, sizeof what);
@@ -547,6 +552,8 @@ static char *ini_reader_fn(char *buf, int size, void *stream)
 static int handle_layer_key(ini_state *st, const char *key, const char *value)
 {
     config *cfg = st->cfg;
+    if (cfg->n_layers < 1) /* see_line saw no [layer] where libinih did */
+        return fail_at(st, st->line, "a key of a [layer] section that was not seen to start");
     layer_cfg *l = &cfg->layers[cfg->n_layers - 1];
     int i = find_layer_key(key);
     if (i < 0) {

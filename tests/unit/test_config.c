@@ -139,6 +139,27 @@ START_TEST(layers_in_order)
 }
 END_TEST
 
+/* Section headers are found where libinih finds them: after any
+ * whitespace it skips (\v and \f too), though not after a key, where an
+ * indented line continues the key's value; an indented comment is a
+ * comment. Once a "\v[layer]" was a layer to libinih only, and its keys
+ * were stored before the first layer (found by fuzz_config). */
+START_TEST(headers_where_libinih_finds_them)
+{
+    ck_assert_int_eq(load("; c\n\v[layer]\ntype = dense\n  ; note\nunits = 3\n\f\n[layer]\n"
+                          "type = dense\nunits = 10\n",
+                          0),
+                     0);
+    ck_assert_int_eq(cfg.n_layers, 2);
+    ck_assert_int_eq(cfg.layers[0].units, 3);
+    ck_assert_int_eq(cfg.layers[1].units, 10);
+    expect_error("[layer]\ntype = dense\nunits = 3\n  [layer]\ntype = dense\nunits = 10\n", 0, 4,
+                 "units");
+    /* libinih does not trim inside the brackets */
+    expect_error("[ layer ]\ntype = dense\nunits = 3\n", 0, 1, "unknown section");
+}
+END_TEST
+
 START_TEST(every_activation)
 {
     const char *acts[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
@@ -298,6 +319,7 @@ int main(void)
     tcase_add_test(tc, values_of_every_type);
     tcase_add_test(tc, booleans);
     tcase_add_test(tc, layers_in_order);
+    tcase_add_test(tc, headers_where_libinih_finds_them);
     tcase_add_test(tc, every_activation);
     tcase_add_test(tc, errors_name_file_and_line);
     tcase_add_test(tc, layer_errors);
