@@ -26,6 +26,7 @@ struct dataset {
     int channels, height, width; /* the shape of one sample */
     int features;                /* channels * height * width */
     int classes;                 /* the largest label + 1 */
+    uint64_t bytes;              /* what the open split holds in memory */
 
     /* Copies samples idx[0..count) (any order, repeats allowed) into x
      * (count x features floats, each sample NCHW) and y (count labels).

@@ -12,6 +12,7 @@
 
 #include "data/dataset_formats.h"
 #include "trainer/err.h"
+#include "trainer/membudget.h"
 
 #define CIFAR_PIXELS    3072
 #define CIFAR_RECORD    (1 + CIFAR_PIXELS)
@@ -135,6 +136,10 @@ static int read_file(const char *path, int64_t records, const char *key, uint8_t
 
 static int read_all(const cifar_files *fl, int64_t total, dataset *ds, const char *key)
 {
+    char what[96];
+    snprintf(what, sizeof what, "%s: its %lld images", key, (long long)total);
+    if (mem_budget_check((uint64_t)total * (CIFAR_PIXELS + 1), 1, what, NULL) < 0)
+        return -1;
     uint8_t *pixels = malloc((size_t)total * CIFAR_PIXELS);
     uint8_t *labels = malloc((size_t)total);
     if (!pixels || !labels) {

@@ -16,6 +16,8 @@
 
 #include "data/dataset_formats.h"
 #include "trainer/err.h"
+#include "trainer/h5probe.h"
+#include "trainer/membudget.h"
 #include "trainer/h5util.h"
 
 /* The chunk cache of the images dataset. HDF5's default (1 MiB) holds less
@@ -290,6 +292,11 @@ static int read_labels(dataset *ds, h5_split *h, const char *name)
                      (long long)ds->n, name, (long long)dims[0]);
     if (rc == 0)
         rc = check_written(h, d, name);
+    ds->bytes = sizeof *h->labels * (uint64_t)ds->n;
+    char what[96];
+    snprintf(what, sizeof what, "%s: its %lld labels", h->key, (long long)ds->n);
+    if (rc == 0)
+        rc = mem_budget_check(ds->bytes, 1, what, NULL);
     if (rc == 0 && !(h->labels = malloc(sizeof *h->labels * (size_t)ds->n)))
         rc = err_set("%s: out of memory for %lld labels", h->key, (long long)ds->n);
     if (rc == 0)
@@ -452,6 +459,9 @@ static int open_split(dataset *ds, h5_split *h, const config *cfg)
 {
     if (access(h->path, R_OK) < 0)
         return err_errno("%s: cannot open %s", h->key, h->path);
+    const char *names[] = {cfg->images_key, cfg->labels_key, NULL};
+    if (h5probe_file(h->path, names, h->key) < 0)
+        return -1;
     h->file = H5Fopen(h->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h->file < 0)
         return h5_fail(h->key, h->path, "H5Fopen", h->path);

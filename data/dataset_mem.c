@@ -63,6 +63,7 @@ int dataset_mem_wrap(dataset *ds, const char *key, int64_t n, int channels, int 
     ds->width = width;
     ds->features = channels * height * width;
     ds->classes = max_label + 1;
+    ds->bytes = (uint64_t)n * (uint64_t)ds->features + (uint64_t)n;
     ds->gather = mem_gather;
     ds->close = mem_close;
     ds->impl = m;

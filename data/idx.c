@@ -1,16 +1,20 @@
 #include "data/idx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "trainer/err.h"
+#include "trainer/membudget.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
 
-/* Reads exactly `len` bytes, or says how many there were. */
-static int read_exact(gzFile f, const char *path, void *buf, size_t len, const char *what)
+/* Reads exactly `len` bytes, the part of a `total`-byte whole (`what`)
+ * that starts `before` bytes in; or says how many the file had. */
+static int read_exact(gzFile f, const char *path, void *buf, size_t len, const char *what,
+                      size_t before, size_t total)
 {
     size_t got = 0;
     while (got < len) {
@@ -23,8 +27,8 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t len, const c
                            code == Z_ERRNO ? "I/O error" : msg);
         }
         if (n == 0)
-            return err_set("%s: truncated: expected %zu bytes of %s, found %zu", path, len, what,
-                           got);
+            return err_set("%s: truncated: expected %zu bytes of %s, found %zu", path, total, what,
+                           before + got);
         got += (size_t)n;
     }
     return 0;
@@ -44,7 +48,7 @@ static gzFile open_idx(const char *path, uint32_t magic, int ndims, uint32_t *di
         return NULL;
     }
     unsigned char hdr[16];
-    if (read_exact(f, path, hdr, 4 + 4 * (size_t)ndims, "header") < 0) {
+    if (read_exact(f, path, hdr, 4 + 4 * (size_t)ndims, "header", 0, 4 + 4 * (size_t)ndims) < 0) {
         gzclose(f);
         return NULL;
     }
@@ -60,15 +64,48 @@ static gzFile open_idx(const char *path, uint32_t magic, int ndims, uint32_t *di
     return f;
 }
 
-/* Reads the payload and insists that the file ends right after it. */
-static int read_payload(gzFile f, const char *path, void *buf, size_t len, const char *what)
+/* The first allocation for a payload: a header may announce far more than
+ * the file holds (a gzipped file's size says nothing of its contents), so
+ * the buffer grows as the data arrives rather than to what is announced. */
+#define IDX_FIRST_CHUNK ((size_t)1 << 24)
+
+/* Reads the len-byte payload into *out (malloc'ed, grown as it arrives),
+ * checking first that len fits in memory, and insists that the file ends
+ * right after it. */
+static int read_payload(gzFile f, const char *path, uint8_t **out, size_t len, const char *what)
 {
-    if (read_exact(f, path, buf, len, what) < 0)
+    char need[160];
+    snprintf(need, sizeof need, "%s: its %s", path, what);
+    if (mem_budget_check(len, 1, need, NULL) < 0)
         return -1;
+    size_t cap = len < IDX_FIRST_CHUNK ? len : IDX_FIRST_CHUNK, got = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    while (buf && got < len) {
+        if (got == cap) {
+            cap = len - cap < cap ? len : 2 * cap;
+            uint8_t *grown = realloc(buf, cap);
+            if (!grown)
+                break;
+            buf = grown;
+        }
+        if (read_exact(f, path, buf + got, cap - got, what, got, len) < 0) {
+            free(buf);
+            return -1;
+        }
+        got = cap;
+    }
+    if (got < len) {
+        free(buf);
+        return err_set("%s: out of memory for %zu bytes of %s", path, len, what);
+    }
+    *out = buf;
     char extra;
-    if (gzread(f, &extra, 1) != 0)
+    if (gzread(f, &extra, 1) != 0) {
+        free(buf);
+        *out = NULL;
         return err_set("%s: has data past the %zu bytes of %s its header announces", path, len,
                        what);
+    }
     return 0;
 }
 
@@ -84,12 +121,7 @@ int idx_read_images(const char *path, idx_images *out)
         return err_set("%s: implausible image dimensions %u x %u x %u", path, d[0], d[1], d[2]);
     }
     size_t len = (size_t)d[0] * d[1] * d[2];
-    out->pixels = malloc(len);
-    if (!out->pixels) {
-        gzclose(f);
-        return err_set("%s: out of memory for %zu bytes of images", path, len);
-    }
-    int rc = read_payload(f, path, out->pixels, len, "pixels");
+    int rc = read_payload(f, path, &out->pixels, len, "pixels");
     gzclose(f);
     if (rc < 0) {
         idx_images_free(out);
@@ -112,12 +144,7 @@ int idx_read_labels(const char *path, idx_labels *out)
         gzclose(f);
         return err_set("%s: implausible label count %u", path, n);
     }
-    out->labels = malloc(n);
-    if (!out->labels) {
-        gzclose(f);
-        return err_set("%s: out of memory for %u labels", path, n);
-    }
-    int rc = read_payload(f, path, out->labels, n, "labels");
+    int rc = read_payload(f, path, &out->labels, n, "labels");
     gzclose(f);
     if (rc < 0) {
         idx_labels_free(out);

@@ -38,10 +38,15 @@ struct backend {
     void *impl;            /* the backend's own state */
 
     /* Backend memory. Everything is allocated at start-up, never in the step
-     * loop; bytes_allocated counts it. */
+     * loop; bytes_allocated counts it, workspaces of plans included. */
     int (*alloc)(backend *be, void **out, size_t bytes); /* zero-filled */
     void (*release)(backend *be, void *p);
     size_t bytes_allocated;
+    /* A counting backend (backend_cpu_counting_open) allocates nothing: alloc
+     * and the plans add to bytes_allocated and hand out NULL, so a model
+     * can be built to learn what it needs without taking it. Such a model
+     * runs nothing. */
+    bool counting;
     /* Synchronous copies: when upload returns, src may be reused; when
      * download returns, dst holds the data. */
     int (*upload)(backend *be, void *dst, const void *src, size_t bytes);
@@ -189,6 +194,9 @@ void backend_close(backend *be);
 
 /* The CPU backend (kernels/cpu/). */
 backend *backend_cpu_open(int threads);
+
+/* The CPU backend counting instead of allocating (see `counting`). */
+backend *backend_cpu_counting_open(void);
 
 /* The CUDA backend (kernels/cuda/), in builds that have it. cuda_usable
  * says whether a GPU can be used here, and if not, why (in *why). */

@@ -9,6 +9,7 @@
 
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"
+#include "trainer/h5probe.h"
 #include "trainer/h5util.h"
 
 /* Reads the root attribute `name` into v (an int64_t, or a uint64_t when
@@ -250,6 +251,8 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     int rc = ckpt_verify(path);
     if (rc < 0)
         return rc;
+    if (h5probe_file(path, NULL, "checkpoint") < 0)
+        return CKPT_DAMAGED;
     h5util_quiet();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)

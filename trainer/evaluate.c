@@ -28,6 +28,8 @@ int evaluate(model *m, dataset *ds, const transform *t, const comm_info *ci, int
 {
     m->x = m->x_slot[MODEL_SLOT_OTHER]; /* training may have moved them */
     m->y = m->y_slot[MODEL_SLOT_OTHER];
+    if (batch > ds->n) /* as the model was sized (memplan_eval_rows) */
+        batch = (int)ds->n;
     int64_t *idx = malloc(sizeof *idx * (size_t)batch);
     float *hx = malloc(sizeof *hx * (size_t)batch * ds->features);
     int32_t *hy = malloc(sizeof *hy * (size_t)batch);

@@ -131,6 +131,16 @@ static int shape_layers(model *m, const config *cfg)
     return 0;
 }
 
+/* The layer's views of its weight and bias in the flat buffers. */
+static void set_views(model *m, layer *l)
+{
+    const layer_tensor *w = layer_find_tensor(l, "weight"), *b = layer_find_tensor(l, "bias");
+    l->w = w ? m->params + w->offset : NULL;
+    l->dw = w ? m->grads + w->offset : NULL;
+    l->b = b ? m->params + b->offset : NULL;
+    l->db = b ? m->grads + b->offset : NULL;
+}
+
 static int alloc_buffers(model *m)
 {
     backend *be = m->be;
@@ -154,11 +164,8 @@ static int alloc_buffers(model *m)
         return err_set("out of host memory");
     for (int i = 0; i < m->n_layers; i++) {
         layer *l = &m->layers[i];
-        const layer_tensor *w = layer_find_tensor(l, "weight"), *b = layer_find_tensor(l, "bias");
-        l->w = w ? m->params + w->offset : NULL;
-        l->dw = w ? m->grads + w->offset : NULL;
-        l->b = b ? m->params + b->offset : NULL;
-        l->db = b ? m->grads + b->offset : NULL;
+        if (!be->counting) /* a counting backend's buffers are NULL */
+            set_views(m, l);
         if (l->ops->alloc(m, l, m->max_rows) < 0)
             return err_prefix("layer %s", l->name);
     }

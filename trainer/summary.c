@@ -4,6 +4,7 @@
 
 #include "data/dataset.h"
 #include "trainer/err.h"
+#include "trainer/memplan.h"
 #include "trainer/model.h"
 
 static void shape_text(const int *s, char *buf, size_t size)
@@ -36,39 +37,62 @@ static void print_table(const model *m, FILE *out)
             m->n_params, m->n_state, flops, model_train_flops_per_sample(m));
 }
 
-/* What the CPU build of the model took, split into its parts. */
-static void print_memory(const model *m, const backend *be, int rows, FILE *out)
+/* Where a rank's memory goes (memplan): the model's buffers by part, the
+ * host's besides, and the data sets held in memory. */
+static void print_memory(const memplan *p, uint64_t data, FILE *out)
 {
     const double mib = 1 << 20;
-    double p = sizeof(float) * (double)m->n_params;
-    double activations = (double)be->bytes_allocated - 4 * p;
+    double params = sizeof(float) * (double)p->n_params;
+    double activations = (double)p->model - 4 * params;
     fprintf(out,
-            "memory of one rank at %d rows a step: parameters %.1f MiB, gradients %.1f MiB, "
-            "Adam state %.1f MiB, activations and inputs %.1f MiB; %.1f MiB in all\n",
-            rows, p / mib, p / mib, 2 * p / mib, activations / mib,
-            (double)be->bytes_allocated / mib);
+            "memory of one rank at %d rows a step (%d for evaluation): parameters %.1f MiB, "
+            "gradients %.1f MiB, Adam state %.1f MiB, activations, inputs and workspaces %.1f "
+            "MiB; host buffers %.1f MiB; data in memory %.1f MiB; %.1f MiB in all\n",
+            p->train_rows, p->eval_rows, params / mib, params / mib, 2 * params / mib,
+            activations / mib, (double)p->host / mib, (double)data / mib,
+            (double)(p->model + p->host + data) / mib);
+}
+
+/* Opens the splits as training would (the test split only when there is
+ * one) and plans a rank's memory with them; *data: what they hold in
+ * memory, shape: a sample's. */
+static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *data, int shape[3])
+{
+    dataset *train = NULL, *test = NULL;
+    if (dataset_open(&train, cfg, cfg->data_train, "data.train") < 0)
+        return -1;
+    if (cfg->data_test[0] && dataset_open(&test, cfg, cfg->data_test, "data.test") < 0) {
+        dataset_close(train);
+        return -1;
+    }
+    int rows = cfg->batch_size / ci->size;
+    int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test));
+    *data = train->bytes + (test ? test->bytes : 0);
+    shape[0] = train->channels, shape[1] = train->height, shape[2] = train->width;
+    dataset_close(train);
+    dataset_close(test);
+    return rc;
 }
 
 int summary_print(const config *cfg, const comm_info *ci, FILE *out)
 {
-    dataset *ds = NULL;
-    if (dataset_open(&ds, cfg, cfg->data_train, "data.train") < 0)
+    memplan p;
+    uint64_t data;
+    int shape[3];
+    if (plan(cfg, ci, &p, &data, shape) < 0)
         return -1;
-    const int shape[3] = {ds->channels, ds->height, ds->width};
-    dataset_close(ds);
-    int rows = cfg->batch_size / ci->size;
-    if (rows < 1)
-        rows = 1;
-    backend *be = backend_cpu_open(1);
+    /* the layers for the table, on a backend that allocates nothing: a
+     * model too large for this machine is still described */
+    backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    model *m = model_build(cfg, be, shape, rows);
+    model *m = model_build(cfg, be, shape, p.train_rows);
     if (!m) {
         backend_close(be);
         return -1;
     }
     print_table(m, out);
-    print_memory(m, be, rows, out);
+    print_memory(&p, data, out);
     fprintf(out, "\n; the configuration in force (%s and every --set applied)\n", cfg->source);
     config_write(cfg, out);
     model_free(m);

@@ -11,6 +11,8 @@
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"
 #include "trainer/evaluate.h"
+#include "trainer/membudget.h"
+#include "trainer/memplan.h"
 #include "trainer/fsutil.h"
 #include "trainer/loader.h"
 #include "trainer/metrics.h"
@@ -122,12 +124,27 @@ static void plan_steps(run *r)
     r->st.seed = cfg->seed;
 }
 
+/* What the rank is about to allocate against what it can have: a run that
+ * cannot fit is refused here, with both figures, not killed mid-way. The
+ * data sets are open already, so the budget has them. A GPU's memory is
+ * its own: there only the host's part counts. */
+static int check_memory(run *r, const memplan *p)
+{
+    bool host_model = r->be->host_memory;
+    return mem_budget_check(p->host + (host_model ? p->model : 0), r->ci->local_size,
+                            "this run's buffers",
+                            "lower data.batch_size, data.eval_batch_size or the model's size "
+                            "(--dry-run shows where the memory goes)");
+}
+
 static int build_model(run *r)
 {
     const config *cfg = r->cfg;
-    int eval_rows = cfg->eval_batch_size;
-    if (r->has_test && r->test->n < eval_rows)
-        eval_rows = (int)r->test->n;
+    int eval_rows = memplan_eval_rows(cfg, r->has_test ? r->test : NULL);
+    memplan plan;
+    if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows) < 0 ||
+        check_memory(r, &plan) < 0)
+        return -1;
     int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
     const int shape[3] = {r->train->channels, r->train->height, r->train->width};
     r->m = model_build_sized(cfg, r->be, shape, r->local_batch, max_rows);

@@ -34,6 +34,13 @@ static int cpu_alloc(backend *be, void **out, size_t bytes)
     return 0;
 }
 
+static int count_alloc(backend *be, void **out, size_t bytes)
+{
+    be->bytes_allocated += bytes;
+    *out = NULL;
+    return 0;
+}
+
 static void cpu_release(backend *be, void *p)
 {
     (void)be;
@@ -284,5 +291,15 @@ backend *backend_cpu_open(int threads)
     be->sumsq = cpu_sumsq;
     be->adam = cpu_adam;
     be->destroy = cpu_destroy;
+    return be;
+}
+
+backend *backend_cpu_counting_open(void)
+{
+    backend *be = backend_cpu_open(0);
+    if (be) {
+        be->counting = true;
+        be->alloc = count_alloc;
+    }
     return be;
 }

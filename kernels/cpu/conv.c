@@ -17,12 +17,14 @@ typedef struct {
 
 int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan)
 {
-    (void)be, (void)max_rows;
+    (void)max_rows;
     conv_plan *p = calloc(1, sizeof *p);
     size_t n = (size_t)g->in_c * g->k * g->k * g->out_h * g->out_w;
-    if (p)
-        p->col = malloc(sizeof(float) * (n ? n : 1));
-    if (!p || !p->col) {
+    size_t bytes = sizeof(float) * (n ? n : 1);
+    be->bytes_allocated += bytes;
+    if (p && !be->counting)
+        p->col = malloc(bytes);
+    if (!p || (!be->counting && !p->col)) {
         free(p);
         return err_set("out of host memory for a convolution's workspace (%zu floats)", n);
     }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Bad data files: each gets one error line naming the key and the file, exit 1,
 # and leaves an existing checkpoint directory exactly as it was.
-prog=$1
+prog=$1 src=$2
 source "$(dirname "$0")/lib.sh"
 write_config c.ini
 
@@ -37,6 +37,21 @@ expect_fail 1 "data.test = missing: found neither missing-images-idx3-ubyte.gz n
 head -c 3000 good-images-idx3-ubyte.gz >cut-images-idx3-ubyte.gz
 cp good-labels-idx1-ubyte cut-labels-idx1-ubyte
 expect_fail 1 "data.train: cut-images-idx3-ubyte.gz: " c.ini "${common[@]}" --set data.train=cut
+
+# a gzipped file's header may announce far more than it holds: 2^28 images
+# in 1,000 bytes is refused as truncated, having taken only what was there
+{ printf '\x00\x00\x08\x03'; be32 268435456; be32 1; be32 1; head -c 1000 /dev/zero; } |
+    gzip >announced-images-idx3-ubyte.gz
+cp good-labels-idx1-ubyte announced-labels-idx1-ubyte
+expect_fail 1 "data.train: announced-images-idx3-ubyte.gz: truncated: expected 268435456 bytes of pixels, found 1000" \
+    c.ini "${common[@]}" --set data.train=announced
+
+# an HDF5 data file damaged so that libhdf5 1.10 itself crashes (a NULL
+# read in the root group's heap, inside H5Lexists), from a real one by
+# fuzzing: refused in one line, never read by this process
+crashed=$src/tests/fuzz/corpus/hdf5_data/libhdf5-local-heap-null-read
+expect_fail 1 "data.train: $crashed: the HDF5 file is malformed: libhdf5 crashed reading its metadata" \
+    c.ini "${common[@]}" --set data.format=hdf5 --set data.train="$crashed"
 
 expect_fail 1 "data.batch_size = 200 is larger than the 100 training samples" \
     c.ini "${common[@]}" --set data.train=good --set data.batch_size=200

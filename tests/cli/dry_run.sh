@@ -14,7 +14,7 @@ grep -q '^total: 412346 parameters (160 kept statistics)' out.txt || fail "wrong
 # 802,816, logits 2,560): 14,007,316
 grep -q '^total: 412346 parameters (160 kept statistics); 4.79e+06 FLOPs a sample forward, 1.4e+07 forward and backward$' out.txt ||
     fail "wrong FLOPs"
-grep -q '^memory of one rank at 128 rows a step: parameters 1.6 MiB' out.txt || fail "no memory line"
+grep -q "^memory of one rank at 128 rows a step (1000 for evaluation): parameters 1.6 MiB" out.txt || fail "no memory line"
 grep -q '^filters = 16$' out.txt || fail "the configuration in force lacks the --set override"
 [ ! -e runs ] || fail "--dry-run wrote a run directory"
 sed -n '/^; the configuration in force/,$p' out.txt >resolved.ini

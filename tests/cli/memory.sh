@@ -1,0 +1,70 @@
+#!/bin/bash
+# Memory is planned before it is taken: --dry-run's figure for the model is
+# what training then allocates; a run that cannot fit in the memory the rank
+# can have is refused at start-up with one line and both figures (one rank
+# and two), writing nothing; and --dry-run describes such a model without
+# allocating it. SKIPPED on a machine with the ~310 GiB that model needs.
+prog=$1 src=$2
+source "$(dirname "$0")/lib.sh"
+
+# --dry-run's model figure (parameters x 4 for gradients and Adam's two
+# moments, plus activations) against a real run's start-up line
+small=("$src/configs/fashion_cnn.ini" --set data.test= "${PIN[@]}")
+run "${small[@]}" --dry-run
+[ $rc -eq 0 ] || fail "--dry-run: exit $rc"
+planned=$(sed -nE 's/^memory of one rank .*: parameters ([0-9.]+) MiB, .*, activations, inputs and workspaces ([0-9.]+) MiB;.*/\1 \2/p' out.txt |
+    awk '{printf "%.1f", 4 * $1 + $2}')
+[ -n "$planned" ] || fail "no memory line in --dry-run's output"
+run "${small[@]}" --set train.max_steps=1 --set run.dir=small
+[ $rc -eq 0 ] || fail "one step of fashion_cnn: exit $rc"
+took=$(sed -nE 's/.*memory: ([0-9.]+) MiB of cpu buffers.*/\1/p' out.txt err.txt | head -1)
+[ -n "$took" ] || fail "no memory line at start-up"
+awk -v a="$planned" -v b="$took" 'BEGIN { exit !(a - b < 0.25 && b - a < 0.25) }' ||
+    fail "--dry-run planned $planned MiB for the model, training took $took MiB"
+echo "ok: --dry-run planned $planned MiB for the model, training took $took MiB"
+
+# Four dense layers of 46,000 units: 6.4 billion parameters, about 310 GiB
+# with gradients, Adam's moments and checkpoint staging.
+cat >huge.ini <<'INI'
+[layer]
+type = dense
+units = 46000
+[layer]
+type = dense
+units = 46000
+[layer]
+type = dense
+units = 46000
+[layer]
+type = dense
+units = 46000
+[layer]
+type = dense
+units = 10
+INI
+available=$(awk '/^MemAvailable:/ { print int($2 / 1048576) }' /proc/meminfo)
+if [ "${available:-0}" -ge 320 ]; then
+    echo "SKIPPED: this machine has $available GiB available, enough for the model meant not to fit"
+    exit 77
+fi
+huge=(huge.ini --set data.train="$FASHION/train" --set data.test= --set data.batch_size=64 "${PIN[@]}")
+gib='[0-9]+\.[0-9]{2} GiB'
+too_big="this run's buffers need $gib, but $gib is available \\((MemAvailable in /proc/meminfo|the limit of the cgroup [^)]*|RLIMIT_AS[^)]*)\\): lower data.batch_size"
+expect_fail 1 "$too_big" "${huge[@]}"
+[ ! -e runs ] || fail "a refused run wrote a run directory"
+
+# two ranks of one node share its memory: the line gives both figures
+mpi 2 "$prog" "${huge[@]}" >out.txt 2>err.txt
+rc=$?
+[ $rc -eq 1 ] || fail "two ranks: exit status $rc, expected 1"
+grep -Eq "^accel-train: error: this run's buffers need $gib a rank, $gib for the 2 ranks on this node, but $gib is available" err.txt ||
+    fail "two ranks: no line with the node's figure"
+[ "$(grep -c 'accel-train: error' err.txt)" -eq 1 ] || fail "two ranks: the error was told more than once"
+
+# --dry-run describes it without taking the memory
+run "${huge[@]}" --dry-run
+[ $rc -eq 0 ] || fail "--dry-run of the large model: exit $rc"
+grep -q '^total: 6384708010 parameters' out.txt || fail "--dry-run: wrong parameter count"
+grep -Eq '^memory of one rank at 64 rows a step \(0 for evaluation\): parameters 24355.7 MiB' out.txt ||
+    fail "--dry-run: no memory line for the large model"
+echo "memory: all passed"

@@ -1,0 +1,132 @@
+/* Memory before allocation: the budget's check that refuses what does not
+ * fit, on budgets made up here (what the machine has is not the test's
+ * business), and the reading of this machine's; the plan of a rank's
+ * memory against what building the model really takes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "data/dataset.h"
+#include "testutil.h"
+#include "trainer/err.h"
+#include "trainer/membudget.h"
+#include "trainer/memplan.h"
+#include "trainer/model.h"
+
+#define GIB ((uint64_t)1 << 30)
+
+START_TEST(fits_and_refuses_with_both_figures)
+{
+    mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "MemAvailable in /proc/meminfo"};
+    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB, 1, "the buffers", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB + 1, 1, "the buffers", "use less"), -1);
+    ck_assert_str_eq(err_msg(), "the buffers need 10.00 GiB, but 10.00 GiB is available "
+                                "(MemAvailable in /proc/meminfo): use less");
+    err_clear();
+}
+END_TEST
+
+/* Ranks of one node share the machine's memory and its cgroup, not a
+ * process's address-space limit. */
+START_TEST(node_ranks_share_what_is_shared)
+{
+    mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "s"};
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 3, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 4, "x", NULL), -1);
+    ck_assert_str_eq(err_msg(), "x need 3.00 GiB a rank, 12.00 GiB for the 4 ranks on this "
+                                "node, but 10.00 GiB is available (s)");
+    b.shared = 0;
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 4, "x", NULL), 0);
+    err_clear();
+}
+END_TEST
+
+START_TEST(unknown_budget_and_overflow)
+{
+    mem_budget none = {.bytes = UINT64_MAX, .shared = 1};
+    ck_assert_int_eq(mem_budget_fits(&none, UINT64_MAX, 8, "x", NULL), 0);
+    mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "s"};
+    /* need x sharers past 64 bits is refused, not wrapped to something small */
+    ck_assert_int_eq(mem_budget_fits(&b, UINT64_MAX / 2 + 1, 2, "x", NULL), -1);
+    err_clear();
+}
+END_TEST
+
+/* On Linux MemAvailable is always there, so the budget is known, names its
+ * source, and is no more than the machine's memory. */
+START_TEST(reads_this_machine)
+{
+    mem_budget b;
+    mem_budget_read(&b);
+    ck_assert_uint_lt(b.bytes, UINT64_MAX);
+    ck_assert_uint_gt(b.bytes, 0);
+    ck_assert(strstr(b.source, "MemAvailable") || strstr(b.source, "cgroup") ||
+              strstr(b.source, "RLIMIT_AS"));
+    ck_assert_int_eq(mem_budget_check(1, 1, "one byte", NULL), 0);
+}
+END_TEST
+
+/* The model part of the plan is what the CPU backend then allocates, for
+ * each shipped config, with and without evaluation rows. */
+START_TEST(plan_is_what_the_build_takes)
+{
+    const char *names[] = {"fashion_mlp", "fashion_cnn", "cifar10_resnet"};
+    const int shapes[][3] = {{1, 28, 28}, {1, 28, 28}, {3, 32, 32}};
+    for (int i = 0; i < 3; i++)
+        for (int eval_rows = 0; eval_rows <= 100; eval_rows += 100) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/configs/%s.ini", TEST_SOURCE_DIR, names[i]);
+            config cfg;
+            config_defaults(&cfg);
+            ck_assert_msg(config_load(&cfg, path) == 0, "%s", err_msg());
+            const int *s = shapes[i];
+            dataset ds = {.n = 1000,
+                          .channels = s[0],
+                          .height = s[1],
+                          .width = s[2],
+                          .features = s[0] * s[1] * s[2]};
+            memplan p;
+            ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, eval_rows), 0);
+            backend *be = backend_cpu_open(1);
+            int max_rows = eval_rows > 16 ? eval_rows : 16;
+            model *m = model_build_sized(&cfg, be, s, 16, max_rows);
+            ck_assert_ptr_nonnull(m);
+            ck_assert_msg(p.model == be->bytes_allocated,
+                          "%s, %d eval rows: planned %llu, took %zu", names[i], eval_rows,
+                          (unsigned long long)p.model, be->bytes_allocated);
+            ck_assert_uint_eq(p.n_params, m->n_params);
+            ck_assert_uint_gt(p.host, 8 * ds.n); /* the sample order at least */
+            model_free(m);
+            backend_close(be);
+            config_free(&cfg);
+        }
+}
+END_TEST
+
+/* No test split, no evaluation rows; a small one sizes them. */
+START_TEST(eval_rows_follow_the_test_split)
+{
+    config cfg;
+    config_defaults(&cfg);
+    cfg.eval_batch_size = 1000;
+    dataset small = {.n = 300};
+    ck_assert_int_eq(memplan_eval_rows(&cfg, NULL), 0);
+    ck_assert_int_eq(memplan_eval_rows(&cfg, &small), 300);
+    small.n = 5000;
+    ck_assert_int_eq(memplan_eval_rows(&cfg, &small), 1000);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("memory");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, fits_and_refuses_with_both_figures);
+    tcase_add_test(tc, node_ranks_share_what_is_shared);
+    tcase_add_test(tc, unknown_budget_and_overflow);
+    tcase_add_test(tc, reads_this_machine);
+    tcase_add_test(tc, plan_is_what_the_build_takes);
+    tcase_add_test(tc, eval_rows_follow_the_test_split);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

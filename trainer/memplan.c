@@ -1,0 +1,54 @@
+#include "trainer/memplan.h"
+
+#include "kernels/backend.h"
+#include "trainer/err.h"
+#include "trainer/loader.h"
+#include "trainer/model.h"
+
+int memplan_eval_rows(const config *cfg, const dataset *test)
+{
+    if (!test)
+        return 0;
+    return test->n < cfg->eval_batch_size ? (int)test->n : cfg->eval_batch_size;
+}
+
+/* The host memory of training around the model: what train.c, loader.c,
+ * sampler.c, evaluate.c and checkpoint writing allocate. */
+static uint64_t host_bytes(const memplan *p, const dataset *train)
+{
+    const uint64_t f = (uint64_t)train->features, b = (uint64_t)p->train_rows;
+    const uint64_t e = (uint64_t)p->eval_rows, params = p->n_params, state = p->n_state;
+    uint64_t loader = LOADER_DEPTH * b * (4 * f + 4) + 8 * b;
+    uint64_t order = 8 * (uint64_t)train->n;
+    uint64_t evaluation = e * (8 + 4 * f + 4);
+    /* while a checkpoint is written: the host copy of parameters, moments
+     * and state, the file HDF5 builds in memory, and its sealed image */
+    uint64_t staging = 3 * 4 * (3 * params + state);
+    /* the model's own: per-row loss statistics, the kept state */
+    uint64_t model =
+        8 * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows) + 4 * state;
+    return loader + order + evaluation + staging + model;
+}
+
+int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows)
+{
+    backend *be = backend_cpu_counting_open();
+    if (!be)
+        return -1;
+    const int shape[3] = {train->channels, train->height, train->width};
+    int max_rows = train_rows > eval_rows ? train_rows : eval_rows;
+    model *m = model_build_sized(cfg, be, shape, train_rows, max_rows);
+    if (!m) {
+        backend_close(be);
+        return -1;
+    }
+    *p = (memplan){.train_rows = train_rows,
+                   .eval_rows = eval_rows,
+                   .n_params = m->n_params,
+                   .n_state = m->n_state,
+                   .model = be->bytes_allocated};
+    p->host = host_bytes(p, train);
+    model_free(m);
+    backend_close(be);
+    return 0;
+}

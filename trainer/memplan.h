@@ -1,0 +1,40 @@
+/* memplan: the memory one rank needs, worked out before any of it is
+ * allocated. --dry-run prints it; training compares it with what the rank
+ * can have (membudget) and refuses, with both figures, a run that would not
+ * fit, instead of being killed mid-way.
+ *
+ * The model's buffers are counted by building the model on a counting
+ * backend (backend_cpu_counting_open): the same code that allocates them
+ * for training, so the figure cannot drift from what training takes. */
+#ifndef ACCEL_MEMPLAN_H
+#define ACCEL_MEMPLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "trainer/config.h"
+
+typedef struct {
+    int train_rows, eval_rows; /* a rank's rows of a training and an evaluation batch */
+    size_t n_params, n_state;
+    /* The model's buffers (on the backend: the host's on the CPU, the GPU's
+     * on a GPU): parameters, gradients, Adam's two moments, and activations,
+     * inputs and workspaces. */
+    uint64_t model;
+    /* The host's besides: the input batches in flight, the sample order,
+     * the evaluation batch, and checkpoint staging. */
+    uint64_t host;
+} memplan;
+
+/* A rank's evaluation rows: none without a test split, else
+ * data.eval_batch_size or the split's size if smaller. */
+int memplan_eval_rows(const config *cfg, const dataset *test);
+
+/* Plans a rank that trains on `train` (its shape and size) in batches of
+ * train_rows and evaluates in batches of eval_rows. Fails as building the
+ * model would (a config the data does not fit). */
+int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows,
+                 int eval_rows);
+
+#endif
