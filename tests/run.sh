@@ -4,19 +4,23 @@
 # the CUDA toolkit is at /usr/local/cuda) and runs every test twice (a test
 # whose outcome changes between the two fails the suite), then builds again,
 # CPU-only, with AddressSanitizer and UndefinedBehaviorSanitizer and runs
-# every test again. This is the README's test command and what CI runs.
+# every test again; last, builds the libFuzzer harnesses of tests/fuzz with
+# clang and has each replay its seed corpus and fuzz for 20 s (a crash fails
+# the suite). This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 bash launch/install-deps.sh
-# What only the tests need: clang-format for the style check; patchelf and
-# xz for the GPU bundle; Slurm and munge for the test cluster; Debian's
-# PyTorch, h5py and matplotlib for the export and plot scripts; a Python
-# virtual environment
+# What only the tests need: clang-format for the style check; clang and
+# libFuzzer for tests/fuzz (libclang-rt-14-dev holds libclang_rt.fuzzer and
+# clang's sanitizer runtimes; clang's packages only recommend it, so
+# --no-install-recommends needs it named); patchelf and xz for the GPU
+# bundle; Slurm and munge for the test cluster; Debian's PyTorch, h5py and
+# matplotlib for the export and plot scripts; a Python virtual environment
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    clang-format patchelf xz-utils slurm-wlm munge python3-venv \
-    python3-torch python3-h5py python3-numpy python3-matplotlib
+    clang-format clang libclang-rt-14-dev patchelf xz-utils slurm-wlm munge \
+    python3-venv python3-torch python3-h5py python3-numpy python3-matplotlib
 # and the tensorboard package (from PyPI), to read our event files back
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c "import tensorboard" 2>/dev/null || .venv/bin/pip install -q tensorboard
@@ -54,3 +58,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DACCEL_SANITIZE=ON -DACCEL_WE
 cmake --build build-asan -j"$jobs"
 echo "== tests under the sanitizers"
 suite build-asan first
+
+# The readers of files a user hands the program (configs, data, checkpoints)
+# under libFuzzer: each harness replays its corpus, then fuzzes for 20 s
+# (tests/fuzz/run.sh builds them in build-fuzz/).
+echo "== fuzzing"
+bash tests/fuzz/run.sh 20

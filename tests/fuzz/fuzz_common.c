@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "trainer/err.h"
+
 /* The sanitizers' settings live in the harness, so that running one by hand
  * on a saved input (./fuzz_idx crash-...) behaves as under ctest.
  *
@@ -93,6 +95,40 @@ const char *fuzz_write(const char *name, const void *data, size_t len)
         abort();
     }
     return path;
+}
+
+/* See fuzz_gather: samples above this many values are legal (the HDF5
+ * reader allows up to 2^29) but are only memory. */
+enum { MAX_GATHER_FEATURES = 1 << 20 };
+
+void fuzz_gather(dataset *ds, const char *harness)
+{
+    if (ds->features > MAX_GATHER_FEATURES)
+        return;
+    const int64_t one = 0, idx[4] = {ds->n - 1, 0, ds->n - 1, ds->n / 2};
+    float *x = malloc(sizeof(float) * 4 * (size_t)ds->features);
+    int32_t y[4];
+    if (!x)
+        return;
+    if (dataset_gather(ds, &one, 1, x, y) == 0)
+        dataset_gather(ds, idx, 4, x, y);
+    const int64_t past = ds->n;
+    if (dataset_gather(ds, &past, 1, x, y) == 0) {
+        fprintf(stderr, "%s: sample %lld of %lld was not refused\n", harness, (long long)past,
+                (long long)ds->n);
+        abort();
+    }
+    free(x);
+}
+
+void fuzz_dataset(const config *cfg, const char *spec, const char *harness)
+{
+    dataset *ds;
+    if (dataset_open(&ds, cfg, spec, "data.train") == 0) {
+        fuzz_gather(ds, harness);
+        dataset_close(ds);
+    }
+    err_clear();
 }
 
 /* Which identifiers a reader opened and did not close. HDF5 1.10 counts
