@@ -86,6 +86,10 @@ int h5probe_file(const char *path, const char *const *names, const char *context
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0)
             dup2(null, STDERR_FILENO);
+        sigset_t alrm;
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        sigprocmask(SIG_UNBLOCK, &alrm, NULL);
         signal(SIGALRM, SIG_DFL);
         alarm(H5PROBE_SECONDS);
         walk(path, names);
