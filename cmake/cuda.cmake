@@ -58,8 +58,12 @@ if(missing)
   return()
 endif()
 
+# Machine code for Turing (T4, 7.5; the oldest CUDA 13 supports), Ampere
+# (8.0, which also runs on 8.6 and 8.9: A10, L4), Hopper (9.0) and
+# Blackwell (10.0), and PTX of 10.0, which the driver compiles for anything
+# newer. A GPU outside them is refused at start-up, naming this option.
 if(NOT CMAKE_CUDA_ARCHITECTURES)
-  set(CMAKE_CUDA_ARCHITECTURES 80 90)
+  set(CMAKE_CUDA_ARCHITECTURES 75-real 80-real 90-real 100)
 endif()
 enable_language(CUDA)
 set(CMAKE_CUDA_STANDARD 17)

@@ -23,9 +23,41 @@ int comm_allreduce_sum_f64(double *buf, size_t n);
 /* Copies `bytes` bytes of root's buf to every rank's buf. */
 int comm_broadcast(void *buf, size_t bytes, int root);
 
+/* Gathers `bytes` bytes from every rank: rank r's `mine` lands at
+ * all + r * bytes (all holds size * bytes). */
+int comm_allgather(const void *mine, void *all, size_t bytes);
+
 /* Every rank says whether it is fine. Returns the lowest rank that is not,
  * or -1 when all are; *status gets -1 when the vote itself failed. */
 int comm_agree(int ok, int *status);
+
+/* ---- start-up steps that every rank takes together --------------------------
+ * Each one ends the same way on every rank, so that a failure on one rank
+ * reaches all of them and none is left in a collective that its peers have
+ * skipped (comm/nccl.c starts NCCL with them). No CUDA in them: the unit
+ * test runs them on the CPU, under mpirun. */
+
+/* Makes a payload of `bytes` bytes on rank 0: 0, or -1 with the error set. */
+typedef int (*comm_make_fn)(void *payload, size_t bytes, void *arg);
+
+/* The most bytes comm_share_made carries (an ncclUniqueId is 128). */
+enum { COMM_SHARE_MAX = 512 };
+
+/* Rank 0 makes the payload with make (no other rank calls it) and sends
+ * every rank, in one broadcast, either the payload or why make failed.
+ * Returns 0 with rank 0's payload on every rank, or -1 on every rank with
+ * the error "rank 0: <make's error>". */
+int comm_share_made(const comm_info *ci, void *payload, size_t bytes, comm_make_fn make, void *arg);
+
+/* How one rank's part of a joint step ended. A rank that gave up waiting
+ * has most likely waited for a peer that failed: that peer's error is the
+ * one worth telling. */
+enum { COMM_STEP_OK, COMM_STEP_TIMED_OUT, COMM_STEP_FAILED };
+
+/* Every rank says how its part ended (a COMM_STEP_*). Returns 0 when all
+ * are OK; otherwise -1 on every rank, with the error recorded by the lowest
+ * rank that FAILED (or, where none did, that TIMED_OUT), as "rank K: ...". */
+int comm_agree_step(const comm_info *ci, int step);
 
 /* 1 when every rank passed the same value, 0 when not, -1 on failure. */
 int comm_all_equal_u64(uint64_t value);

@@ -126,6 +126,18 @@ int comm_broadcast(void *buf, size_t bytes, int root)
     return 0;
 }
 
+int comm_allgather(const void *mine, void *all, size_t bytes)
+{
+    if (bytes > INT_MAX)
+        return err_set("comm_allgather: %zu bytes a rank is more than MPI counts", bytes);
+    if (world_size == 1) {
+        memcpy(all, mine, bytes);
+        return 0;
+    }
+    MPI_CHECK(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD));
+    return 0;
+}
+
 int comm_agree(int ok, int *status)
 {
     int rank = 0, lowest;
@@ -140,6 +152,61 @@ int comm_agree(int ok, int *status)
         return rank;
     }
     return lowest == world_size ? -1 : lowest;
+}
+
+/* What comm_share_made broadcasts: a fixed size, so that every rank posts
+ * the same broadcast whatever rank 0 has to say. */
+typedef struct {
+    int ok;
+    char why[ERR_MSG_MAX];
+    unsigned char payload[COMM_SHARE_MAX];
+} share_packet;
+
+int comm_share_made(const comm_info *ci, void *payload, size_t bytes, comm_make_fn make, void *arg)
+{
+    /* the same on every rank, so every rank returns before the broadcast */
+    if (bytes > COMM_SHARE_MAX)
+        return err_set("comm_share_made: a payload of %zu bytes is over its %d", bytes,
+                       COMM_SHARE_MAX);
+    share_packet p;
+    memset(&p, 0, sizeof p);
+    if (ci->rank == 0) {
+        p.ok = make(payload, bytes, arg) == 0;
+        if (p.ok)
+            memcpy(p.payload, payload, bytes);
+        else
+            snprintf(p.why, sizeof p.why, "%s", err_msg());
+    }
+    if (comm_broadcast(&p, sizeof p, 0) < 0)
+        return -1;
+    if (!p.ok)
+        return err_set("rank 0: %s", p.why);
+    memcpy(payload, p.payload, bytes);
+    return 0;
+}
+
+/* The rank whose error tells what went wrong: the lowest that failed, or
+ * the lowest that gave up waiting; -1 when all are fine, -2 when a vote
+ * failed. Every rank takes the same votes, as each learns the first. */
+static int step_teller(int step)
+{
+    int vote, teller = comm_agree(step != COMM_STEP_FAILED, &vote);
+    if (vote == 0 && teller < 0)
+        teller = comm_agree(step == COMM_STEP_OK, &vote);
+    return vote < 0 ? -2 : teller;
+}
+
+int comm_agree_step(const comm_info *ci, int step)
+{
+    int teller = step_teller(step);
+    if (teller < 0)
+        return teller == -1 ? 0 : -1;
+    char why[ERR_MSG_MAX] = "";
+    if (ci->rank == teller)
+        snprintf(why, sizeof why, "%s", err_msg());
+    if (comm_broadcast(why, sizeof why, teller) < 0)
+        return -1;
+    return err_set("rank %d: %s", teller, why);
 }
 
 int comm_all_equal_u64(uint64_t value)

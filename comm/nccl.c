@@ -8,6 +8,8 @@
 #include "kernels/cuda/cuda_check.h"
 #include "trainer/err.h"
 
+_Static_assert(sizeof(ncclUniqueId) <= COMM_SHARE_MAX, "comm_share_made carries an ncclUniqueId");
+
 struct nccl_comm {
     ncclComm_t comm;
     cudaStream_t compute, stream;
@@ -37,17 +39,105 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int open_comm(nccl_comm *c, const comm_info *ci)
+/* 20 us: no need to spin a core while NCCL works in the background. */
+static void nap(void)
 {
-    ncclUniqueId id;
-    if (ci->rank == 0)
-        NCCL_TRY(ncclGetUniqueId(&id), NULL);
-    if (comm_broadcast(&id, sizeof id, 0) < 0)
-        return -1;
-    NCCL_TRY(ncclCommInitRank(&c->comm, ci->size, id, ci->rank), NULL);
+    struct timespec t = {0, 20000};
+    nanosleep(&t, NULL);
+}
+
+/* Ends the communicator so that no call waits on it again. What
+ * ncclCommAbort itself returns is not looked at: the failure that led here
+ * is the one to tell. */
+static int abandon(nccl_comm *c)
+{
+    ncclCommAbort(c->comm);
+    c->comm = NULL;
+    return -1;
+}
+
+/* The communicator is non-blocking, so that no NCCL call can hold this rank
+ * forever: a call may answer ncclInProgress and go on in the background,
+ * and until the communicator's state leaves ncclInProgress no other NCCL
+ * call may be made, nor work queued on NCCL's stream. Waits for that, up to
+ * comm.timeout_s; on an error or past the limit, aborts the communicator.
+ * Returns a COMM_STEP_*. */
+static int settle(nccl_comm *c, const char *call)
+{
+    double start = now_s();
+    for (;;) {
+        ncclResult_t state, r = ncclCommGetAsyncError(c->comm, &state);
+        if (r != ncclSuccess) {
+            nccl_fail("ncclCommGetAsyncError", r, c->comm);
+            abandon(c);
+            return COMM_STEP_FAILED;
+        }
+        if (state == ncclSuccess)
+            return COMM_STEP_OK;
+        if (state != ncclInProgress) {
+            nccl_fail(call, state, c->comm);
+            abandon(c);
+            return COMM_STEP_FAILED;
+        }
+        if (now_s() - start > c->timeout_s) {
+            err_set("%s did not finish within comm.timeout_s = %g s: a peer rank failed, is "
+                    "stuck, or cannot be reached",
+                    call, c->timeout_s);
+            abandon(c);
+            return COMM_STEP_TIMED_OUT;
+        }
+        nap();
+    }
+}
+
+static int make_id(void *id, size_t bytes, void *arg)
+{
+    (void)bytes, (void)arg;
+    ncclResult_t r = ncclGetUniqueId(id);
+    return r == ncclSuccess ? 0 : nccl_fail("ncclGetUniqueId", r, NULL);
+}
+
+static int make_stream(nccl_comm *c)
+{
     CUDA_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CUDA_TRY(cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming));
     CUDA_TRY(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming));
+    return 0;
+}
+
+/* This rank's part of the start-up, none of which waits on a peer past
+ * comm.timeout_s. Returns a COMM_STEP_*. */
+static int open_mine(nccl_comm *c, const comm_info *ci, ncclUniqueId id)
+{
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0; /* see settle */
+    ncclResult_t r = ncclCommInitRankConfig(&c->comm, ci->size, id, ci->rank, &config);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        nccl_fail("ncclCommInitRankConfig", r, c->comm);
+        if (c->comm)
+            abandon(c);
+        return COMM_STEP_FAILED;
+    }
+    int step = settle(c, "ncclCommInitRankConfig");
+    if (step == COMM_STEP_OK && make_stream(c) < 0)
+        step = COMM_STEP_FAILED;
+    return step;
+}
+
+/* Rank 0's id reaches every rank, or its failure does; then every rank
+ * votes, whatever its part came to, so that none goes on to train while a
+ * peer has given up, and each fails with the message of the rank where the
+ * trouble began. */
+static int open_comm(nccl_comm *c, const comm_info *ci)
+{
+    ncclUniqueId id;
+    if (comm_share_made(ci, &id, sizeof id, make_id, NULL) < 0)
+        return -1;
+    if (comm_agree_step(ci, open_mine(c, ci, id)) < 0) {
+        if (c->comm) /* its peers are giving theirs up: nothing to use it with */
+            abandon(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -69,24 +159,32 @@ nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s
     return c;
 }
 
-int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n)
+/* After an abort there is no communicator left to hand NCCL. */
+static int check_live(const nccl_comm *c)
 {
-    CUDA_TRY(cudaEventRecord(c->queued, c->compute));
-    CUDA_TRY(cudaStreamWaitEvent(c->stream, c->queued, 0));
-    NCCL_TRY(ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream), c->comm);
-    return 0;
+    return c->comm ? 0 : err_set("the NCCL communicator was aborted after an earlier failure");
 }
 
-/* Ends the communicator so that no call waits on it again. */
-static int abandon(nccl_comm *c)
+int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n)
 {
-    ncclCommAbort(c->comm);
-    c->comm = NULL;
-    return -1;
+    if (check_live(c) < 0)
+        return -1;
+    CUDA_TRY(cudaEventRecord(c->queued, c->compute));
+    CUDA_TRY(cudaStreamWaitEvent(c->stream, c->queued, 0));
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream);
+    if (r == ncclInProgress) /* still being queued, in the background */
+        return settle(c, "ncclAllReduce") == COMM_STEP_OK ? 0 : -1;
+    if (r != ncclSuccess) {
+        nccl_fail("ncclAllReduce", r, c->comm);
+        return abandon(c);
+    }
+    return 0;
 }
 
 int nccl_wait(nccl_comm *c)
 {
+    if (check_live(c) < 0)
+        return -1;
     CUDA_TRY(cudaEventRecord(c->done, c->stream));
     double start = now_s();
     for (;;) {
@@ -95,6 +193,11 @@ int nccl_wait(nccl_comm *c)
             break;
         if (e != cudaErrorNotReady)
             return cuda_fail("cudaEventQuery (waiting for NCCL)", e, __FILE__, __LINE__);
+        /* "not ready" is an answer, not a failure, but the runtime also
+         * leaves it in this thread's last-error slot, where the next
+         * launch's cudaGetLastError() check would read it as that launch's
+         * failure (PyTorch clears it the same way: pytorch#18584, #61554) */
+        (void)cudaGetLastError();
         ncclResult_t async;
         NCCL_TRY(ncclCommGetAsyncError(c->comm, &async), c->comm);
         if (async != ncclSuccess && async != ncclInProgress) {
@@ -107,8 +210,7 @@ int nccl_wait(nccl_comm *c)
                     c->timeout_s);
             return abandon(c);
         }
-        struct timespec nap = {0, 20000}; /* 20 us: no need to spin a core */
-        nanosleep(&nap, NULL);
+        nap();
     }
     CUDA_TRY(cudaStreamWaitEvent(c->compute, c->done, 0));
     return 0;

@@ -1,9 +1,14 @@
 /* nccl: the NCCL communicator of a job on GPUs.
  *
- * Bootstrapped with ncclGetUniqueId on rank 0 and a broadcast over MPI. Its
- * all-reduces run on a stream of their own, ordered after the work already
- * queued on the compute stream; nccl_wait then blocks until they are done,
- * watching for NCCL's asynchronous errors and for the time limit, and
+ * Started so that no rank can hang, and none trains while another failed:
+ * rank 0's ncclGetUniqueId reaches every rank over MPI together with whether
+ * it succeeded (comm_share_made); the communicator is non-blocking, so its
+ * initialization is polled, up to the time limit, and aborted on an error
+ * or past the limit; then the ranks vote (comm_agree_step) and all fail, with
+ * the message of the rank where the trouble began, unless all succeeded.
+ * Its all-reduces run on a stream of their own, ordered after the work
+ * already queued on the compute stream; nccl_wait then blocks until they are
+ * done, watching for NCCL's asynchronous errors and for the time limit, and
  * aborts the communicator when either strikes, so a dead or stuck peer
  * ends the job instead of hanging it. */
 #ifndef ACCEL_NCCL_H
@@ -15,6 +20,8 @@
 
 typedef struct nccl_comm nccl_comm;
 
+/* Collective: every rank of the job calls it, and all get a communicator
+ * or, short of MPI itself failing, all get NULL with the same error. */
 nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s);
 
 /* Sums buf (device memory) over the ranks, after what the compute stream

@@ -8,10 +8,11 @@
 char *openblas_get_config(void);
 
 #ifndef ACCEL_HAVE_CUDA
-bool backend_cuda_usable(const char **why)
+int backend_cuda_usable(int local_rank, const char **why)
 {
+    (void)local_rank;
     *why = "this accel-train was built without the CUDA backend";
-    return false;
+    return 0;
 }
 
 void backend_cuda_versions(char *buf, size_t size)
@@ -36,7 +37,7 @@ backend *backend_open(const backend_options *o, const char **note)
         return backend_cuda_open(o);
     if (o->device == DEVICE_AUTO) {
         const char *why;
-        if (backend_cuda_usable(&why))
+        if (backend_cuda_usable(o->local_rank, &why) == 1)
             return backend_cuda_open(o);
 #ifdef ACCEL_HAVE_CUDA
         /* Only a CUDA build has a GPU to miss; a CPU build is CPU by design. */

@@ -35,6 +35,7 @@ typedef struct {
 struct backend {
     const char *name;
     char description[256]; /* what it runs on, e.g. the GPU and its PCI bus id */
+    char device_id[32];    /* the GPU's PCI bus id, to tell ranks sharing one; "" on the CPU */
     void *impl;            /* the backend's own state */
 
     /* Backend memory. Everything is allocated at start-up, never in the step
@@ -182,6 +183,7 @@ typedef struct {
     int local_rank;        /* picks the GPU: local_rank % visible GPUs */
     int local_size;        /* ranks on this node */
     bool allow_shared_gpu; /* let more ranks than GPUs share them */
+    bool deterministic;    /* GPU: only algorithms that repeat bitwise */
 } backend_options;
 
 /* Opens the backend the options ask for: auto takes a GPU when this build
@@ -198,9 +200,13 @@ backend *backend_cpu_open(int threads);
 /* The CPU backend counting instead of allocating (see `counting`). */
 backend *backend_cpu_counting_open(void);
 
-/* The CUDA backend (kernels/cuda/), in builds that have it. cuda_usable
- * says whether a GPU can be used here, and if not, why (in *why). */
-bool backend_cuda_usable(const char **why);
+/* The CUDA backend (kernels/cuda/), in builds that have it.
+ * backend_cuda_usable says whether the GPU a rank of local rank local_rank
+ * would take can run this binary's code (a tiny kernel is launched on it):
+ * 1 it can; 0 there is none (no driver, no device, a CPU-only build);
+ * -1 there is one, but it cannot (a driver older than the CUDA runtime, an
+ * architecture the build has no code for); *why says why not. */
+int backend_cuda_usable(int local_rank, const char **why);
 
 /* The versions of the libraries the build runs on, one per line (for
  * --version and the GPU check kit's results). */

@@ -49,6 +49,9 @@ static const key_def cfg_keys[] = {
      "CPU threads for the math (0: this rank's share of the node's cores)"},
     {"run", "allow_shared_gpu", KT_BOOL, C(allow_shared_gpu), "false", 0, 0, 0, NULL,
      "let more ranks than GPUs on a node share them"},
+    {"run", "deterministic", KT_BOOL, C(deterministic), "true", 0, 0, 0, NULL,
+     "GPU: only deterministic cuDNN algorithms, so repeated runs are bitwise equal (false "
+     "allows the fastest)"},
 
     {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5",
      "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5"},

@@ -64,6 +64,7 @@ typedef struct {
     int device; /* device_kind */
     int threads;
     bool allow_shared_gpu;
+    bool deterministic; /* GPU: deterministic cuDNN algorithms only */
 
     /* [data] */
     int data_format; /* data_format_kind */

@@ -7,6 +7,7 @@
  * exits normally with status 1. A failure of one rank alone (mid-run) is told
  * by that rank, which then aborts the whole job, since its peers may be
  * waiting for it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,9 +46,14 @@ static int load_config(config *cfg, const cli_args *args)
     return config_validate(cfg);
 }
 
-/* Ends a failed job: see the top of this file. */
-static int end_failed(const comm_info *ci, int reporter)
+static bool told; /* tell_failure has run */
+
+/* Tells a failure (see the top of this file): a rank that failed alone
+ * prints and, with peers, aborts the job (no return); otherwise the rank
+ * chosen to tell prints. */
+static void tell_failure(const comm_info *ci, int reporter)
 {
+    told = true;
     if (reporter == TRAIN_REPORT_ALONE) {
         report(ci);
         if (ci->size > 1)
@@ -55,6 +61,13 @@ static int end_failed(const comm_info *ci, int reporter)
     } else if (reporter == ci->rank) {
         report(ci);
     }
+}
+
+/* Ends a failed job, telling it unless train_run already has. */
+static int end_failed(const comm_info *ci, int reporter)
+{
+    if (!told)
+        tell_failure(ci, reporter);
     comm_finalize();
     return EXIT_ERROR;
 }
@@ -78,7 +91,7 @@ static int run(const cli_args *args)
         rc = ci.rank == 0 ? report_checkpoint(cfg, args->eval, args->predict, stdout) : 0;
         reporter = TRAIN_REPORT_ALONE;
     } else if (vote == 0 && failed < 0) {
-        train_options opt = {.resume = args->resume, .launched = launched};
+        train_options opt = {.resume = args->resume, .launched = launched, .tell = tell_failure};
         rc = train_run(cfg, &ci, &opt, &reporter);
     } else {
         rc = -1;

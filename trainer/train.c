@@ -2,11 +2,13 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "data/dataset.h"
+#include "comm/device_share.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"
@@ -48,6 +50,7 @@ typedef struct {
     grad_sync *gs;
     steptime times;
     int reporter;               /* who tells of a failure, see train_run */
+    char share_note[256];       /* ranks share GPUs: said at start-up */
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
     int stopped;                /* the signal that stopped the run, or 0 */
     double launched, startup;   /* when main began; seconds from then to the first step */
@@ -522,6 +525,7 @@ static int setup_local(run *r, const train_options *opt, const char **note)
     backend_options bo = {.device = (device_kind)cfg->device,
                           .threads = r->threads,
                           .tf32 = cfg->tf32,
+                          .deterministic = cfg->deterministic,
                           .local_rank = r->ci->local_rank,
                           .local_size = r->ci->local_size,
                           .allow_shared_gpu = cfg->allow_shared_gpu};
@@ -543,6 +547,37 @@ static int setup_local(run *r, const train_options *opt, const char **note)
     return prepare_output(r);
 }
 
+/* Ranks sharing a GPU (comm/device_share.h): refused unless
+ * run.allow_shared_gpu; allowed, the gradients go through host memory with
+ * MPI, since NCCL takes one rank a GPU. Every rank sees every rank's GPU,
+ * so all reach the same verdict, and none enters NCCL alone. */
+static int check_sharing(run *r, int *kind)
+{
+    const config *cfg = r->cfg;
+    int found, a, b;
+    comm_device pair;
+    *kind = cfg->comm_backend;
+    if (comm_device_exchange(r->ci, r->be->device_id, &found, &a, &b, &pair) < 0)
+        return -1;
+    if (!found)
+        return 0;
+    if (!cfg->allow_shared_gpu)
+        return err_set("ranks %d and %d both run on the GPU at PCI %s of %s: start one rank per "
+                       "GPU (srun --gpus-per-task=1, or as many ranks a node as it has GPUs), or "
+                       "set run.allow_shared_gpu = true",
+                       a, b, pair.device, pair.host);
+    if (cfg->comm_backend == COMM_NCCL)
+        return err_set("comm.backend = nccl, but ranks %d and %d share the GPU at PCI %s of %s, "
+                       "which NCCL refuses: use comm.backend = auto or mpi",
+                       a, b, pair.device, pair.host);
+    *kind = COMM_MPI;
+    snprintf(r->share_note, sizeof r->share_note,
+             "ranks share GPUs (%d and %d: PCI %s of %s): gradients are all-reduced through host "
+             "memory with MPI, as NCCL takes one rank a GPU",
+             a, b, pair.device, pair.host);
+    return 0;
+}
+
 /* Start-up that needs every rank: the resume point goes from rank 0 to all,
  * then all check that they hold the same parameters. */
 static int setup_shared(run *r)
@@ -556,8 +591,11 @@ static int setup_shared(run *r)
         r->st.step_in_epoch = r->rp.st.step_in_epoch;
         r->st.samples_seen = r->rp.st.samples_seen;
     }
-    r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb,
-                       r->cfg->comm_backend, r->cfg->comm_timeout_s);
+    int kind;
+    if (check_sharing(r, &kind) < 0)
+        return -1;
+    r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb, kind,
+                       r->cfg->comm_timeout_s);
     if (!r->gs)
         return -1;
     uint64_t sum;
@@ -613,6 +651,8 @@ static void announce(run *r, const char *note)
         return;
     if (note)
         progress_message(&r->pg, "%s", note);
+    if (r->share_note[0])
+        progress_message(&r->pg, "%s", r->share_note);
     describe(r);
     if (r->rp.found) {
         progress_message(&r->pg, "resuming from %s: step %lld (epoch %lld, step %lld of it)",
@@ -705,6 +745,8 @@ int train_run(const config *cfg, const comm_info *ci, const train_options *opt, 
     int rc = run_all(&r, opt, reporter);
     if (rc < 0 && is_root(&r))
         progress_finish(&r.pg);
+    if (rc < 0 && opt->tell)
+        opt->tell(ci, *reporter);
     run_free(&r);
     return rc;
 }

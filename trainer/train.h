@@ -12,6 +12,12 @@ typedef struct {
     const char *resume; /* NULL: start fresh; "auto" or a checkpoint path */
     FILE *out;          /* progress and messages; NULL: stdout */
     double launched;    /* progress_now() as main began: start-up counts from it */
+    /* Called on a failure, with how the job should end (see train_run),
+     * before anything is freed: freeing can wait on peers (a device
+     * synchronize behind a collective, a communicator's destroy), and a
+     * rank that failed alone must tell and abort the job first. May not
+     * return. NULL: the caller tells after train_run returns. */
+    void (*tell)(const comm_info *ci, int reporter);
 } train_options;
 
 /* For *reporter: this rank failed on its own. */

@@ -240,9 +240,11 @@ static void gpu_destroy(backend *be)
 {
     cuda_impl *c = impl_of(be);
     if (c) {
-        cudaSetDevice(c->device);
+        if (c->device >= 0) /* none picked: creating a context on GPU 0 helps no one */
+            cudaSetDevice(c->device);
         if (c->compute)
             cudaStreamSynchronize(c->compute);
+        cudaFree(c->workspace);
         cudaFree(c->sumsq_partials);
         cudaFree(c->sumsq_result);
         for (int s = 0; s < 2; s++) {
@@ -281,25 +283,73 @@ void backend_cuda_versions(char *buf, size_t size)
              cudnn / 100 % 100, cudnn % 100, nccl / 10000, nccl / 100 % 100, nccl % 100);
 }
 
-bool backend_cuda_usable(const char **why)
+#ifndef ACCEL_CUDA_ARCHS
+#define ACCEL_CUDA_ARCHS "?"
+#endif
+
+/* Launches the probe kernel on `device`: 1 when it ran, else -1 and why. */
+static int probe_device(int device, char *why, size_t size)
 {
-    static char reason[256];
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess) {
-        snprintf(reason, sizeof reason, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
-        *why = reason;
-        return false;
+    cudaError_t e = cudaSetDevice(device);
+    if (e == cudaSuccess)
+        e = cuk_probe();
+    if (e == cudaSuccess)
+        return 1;
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+        memset(&prop, 0, sizeof prop);
+        snprintf(prop.name, sizeof prop.name, "?");
     }
-    if (count == 0) {
-        *why = "no CUDA device is visible";
-        return false;
-    }
-    *why = NULL;
-    return true;
+    if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorUnsupportedPtxVersion ||
+        e == cudaErrorInvalidKernelImage)
+        snprintf(why, size,
+                 "GPU %d (%.100s, compute capability %d.%d) is not among the architectures this "
+                 "accel-train was built for (%s): rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d%d",
+                 device, prop.name, prop.major, prop.minor, ACCEL_CUDA_ARCHS, prop.major,
+                 prop.minor);
+    else
+        snprintf(why, size, "GPU %d (%.100s): a test kernel failed: %s", device, prop.name,
+                 cudaGetErrorString(e));
+    return -1;
 }
 
-/* local_rank % visible GPUs, or an error when ranks would have to share. */
+int backend_cuda_usable(int local_rank, const char **why)
+{
+    static char reason[512];
+    *why = reason;
+    int driver = 0, runtime = 0, count = 0;
+    cudaDriverGetVersion(&driver); /* 0: no driver installed */
+    cudaRuntimeGetVersion(&runtime);
+    if (driver == 0) {
+        snprintf(reason, sizeof reason, "no NVIDIA driver is installed");
+        return 0;
+    }
+    /* a driver of the runtime's major version runs it (CUDA's minor
+     * version compatibility); an older one cannot */
+    if (driver / 1000 < runtime / 1000) {
+        snprintf(reason, sizeof reason,
+                 "the NVIDIA driver supports CUDA %d.%d, older than this build's CUDA %d.%d "
+                 "runtime: update the driver (or build with an older CUDA toolkit)",
+                 driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+        return -1;
+    }
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaErrorNoDevice || (e == cudaSuccess && count == 0)) {
+        snprintf(reason, sizeof reason, "no CUDA device is visible (CUDA_VISIBLE_DEVICES = %s)",
+                 getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "unset");
+        return 0;
+    }
+    if (e != cudaSuccess) {
+        snprintf(reason, sizeof reason, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    return probe_device(local_rank % count, reason, sizeof reason);
+}
+
+/* local_rank % visible GPUs. Whether ranks then share one is decided
+ * across them by the GPUs' PCI bus ids (comm/device_share.h), not here:
+ * how many GPUs this rank sees says nothing of the others' (Slurm's
+ * --gpus-per-task shows each rank its own one). */
 static int pick_device(const backend_options *o, int *device)
 {
     int count = 0;
@@ -308,10 +358,6 @@ static int pick_device(const backend_options *o, int *device)
         return err_set("run.device = cuda, but no CUDA device is visible (CUDA_VISIBLE_DEVICES "
                        "= %s)",
                        getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "unset");
-    if (o->local_size > count && !o->allow_shared_gpu)
-        return err_set("%d ranks on this node but %d GPU%s visible: start one rank per GPU, or "
-                       "set run.allow_shared_gpu = true",
-                       o->local_size, count, count == 1 ? "" : "s");
     *device = o->local_rank % count;
     return 0;
 }
@@ -324,6 +370,7 @@ static int describe_device(backend *be, int device)
     CUDA_TRY(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
     snprintf(be->description, sizeof be->description, "GPU %d: %.120s, PCI %.31s, %.1f GiB", device,
              prop.name, bus, (double)prop.totalGlobalMem / (1 << 30));
+    snprintf(be->device_id, sizeof be->device_id, "%s", bus);
     return 0;
 }
 
@@ -351,6 +398,7 @@ static int open_impl(backend *be, const backend_options *o)
     CUDNN_TRY(cudnnCreate(&c->dnn));
     CUDNN_TRY(cudnnSetStream(c->dnn, c->compute));
     c->tf32 = o->tf32;
+    c->deterministic = o->deterministic;
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));
     be->stream = c->compute;
@@ -399,7 +447,7 @@ static void set_ops(backend *be)
 backend *backend_cuda_open(const backend_options *o)
 {
     const char *why;
-    if (!backend_cuda_usable(&why)) {
+    if (backend_cuda_usable(o->local_rank, &why) != 1) {
         err_set("run.device = cuda, but there is no usable GPU: %s (use run.device = auto or cpu)",
                 why);
         return NULL;
@@ -413,6 +461,7 @@ backend *backend_cuda_open(const backend_options *o)
         return NULL;
     }
     be->impl = c;
+    c->device = -1;
     set_ops(be);
     if (open_impl(be, o) < 0) {
         err_prefix("opening the CUDA backend");

@@ -17,6 +17,11 @@ typedef struct {
     cublasHandle_t blas;
     cudnnHandle_t dnn;
     bool tf32;
+    bool deterministic; /* cuDNN algorithms that repeat bitwise only */
+    /* The convolutions' workspace: one, as large as the largest plan
+     * needs; they run one at a time on the compute stream. */
+    void *workspace;
+    size_t workspace_bytes;
     cudaEvent_t ready[2], consumed[2];     /* input staging, per slot */
     cudaEvent_t timing[BACKEND_EVENTS];    /* step-time breakdown */
     double *sumsq_partials, *sumsq_result; /* device scratch for sumsq */

@@ -1,14 +1,17 @@
 /* dnn: convolutions and poolings on the GPU through cuDNN.
  *
  * A plan holds the descriptors and, for a convolution, the algorithms
- * cuDNN's heuristics chose for the largest batch and one workspace big
- * enough for all three of them, allocated once when the plan is made. A
- * call with fewer rows (evaluation's last batch) only re-describes the
- * tensors. cuDNN 9 still ships this API (the "legacy" convolution API,
- * deprecated in favour of its graph API); it covers what these layers need. */
+ * taken from cuDNN's heuristics for the largest batch: the first of each
+ * kind that is supported, deterministic unless run.deterministic = false,
+ * and within DNN_MAX_WORKSPACE (dnn_pick.h). The convolutions share one
+ * workspace (cuda_impl), sized at start-up for the largest. A call with
+ * fewer rows (evaluation's last batch) only re-describes the tensors. cuDNN 9 still ships this API
+ * (the "legacy" convolution API, deprecated in favour of its graph API); it covers what these
+ * layers need. */
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda_impl.h"
+#include "kernels/cuda/dnn_pick.h"
 #include "trainer/err.h"
 
 enum { PLAN_CONV = 1, PLAN_POOL = 2 };
@@ -23,8 +26,6 @@ typedef struct {
     cudnnConvolutionFwdAlgo_t fwd;
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-    void *workspace;
-    size_t workspace_bytes;
 } conv_plan;
 
 typedef struct {
@@ -70,34 +71,108 @@ static int conv_describe(cuda_impl *c, conv_plan *p)
     return 0;
 }
 
-/* The heuristics' first choice of each kind, and the largest workspace. */
-static int conv_choose(cuda_impl *c, conv_plan *p)
+/* The most workspace one convolution may take: cuDNN offers algorithms
+ * that want gigabytes for a small speed-up, and the memory is the batch's. */
+#define DNN_MAX_WORKSPACE ((size_t)512 << 20)
+
+/* How many of the heuristics' ranked algorithms a plan looks at: more
+ * than cuDNN has of any kind. */
+enum { DNN_CANDIDATES = 16 };
+
+static dnn_candidate candidate_of(int algo, cudnnStatus_t status, cudnnDeterminism_t determinism,
+                                  size_t memory)
 {
-    int n;
-    size_t need = 0, bytes;
-    cudnnConvolutionFwdAlgoPerf_t f;
-    CUDNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y, 1, &n, &f));
-    p->fwd = f.algo;
-    CUDNN_TRY(
-        cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->fwd, &bytes));
-    need = bytes > need ? bytes : need;
-    cudnnConvolutionBwdDataAlgoPerf_t d;
-    CUDNN_TRY(
-        cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->y, p->conv, p->x, 1, &n, &d));
-    p->bwd_data = d.algo;
-    CUDNN_TRY(cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, p->w, p->y, p->conv, p->x,
-                                                           p->bwd_data, &bytes));
-    need = bytes > need ? bytes : need;
-    cudnnConvolutionBwdFilterAlgoPerf_t w;
-    CUDNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->x, p->y, p->conv, p->w, 1,
-                                                            &n, &w));
-    p->bwd_filter = w.algo;
-    CUDNN_TRY(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->dnn, p->x, p->y, p->conv, p->w,
-                                                             p->bwd_filter, &bytes));
-    need = bytes > need ? bytes : need;
-    p->workspace_bytes = need;
-    if (need)
-        CUDA_TRY(cudaMalloc(&p->workspace, need));
+    return (dnn_candidate){.algo = algo,
+                           .supported = status == CUDNN_STATUS_SUCCESS,
+                           .deterministic = determinism == CUDNN_DETERMINISTIC,
+                           .workspace = memory};
+}
+
+/* Each kind has a perf struct of its own, with the same fields. */
+#define DNN_TO_CANDIDATES(perf, got, out)                                                          \
+    for (int i_ = 0; i_ < (got); i_++)                                                             \
+    (out)[i_] = candidate_of((int)(perf)[i_].algo, (perf)[i_].status, (perf)[i_].determinism,      \
+                             (perf)[i_].memory)
+
+/* The chosen algorithm of a kind, or an error naming the kind and what to
+ * do. */
+static int choose(const cuda_impl *c, const dnn_candidate *cand, int got, const char *kind,
+                  int *algo, size_t *workspace)
+{
+    int i = dnn_pick(cand, got, c->deterministic, DNN_MAX_WORKSPACE);
+    if (i < 0)
+        return err_set("cuDNN offers no %s%s algorithm for this convolution within %zu MiB of "
+                       "workspace (of %d ranked)%s",
+                       c->deterministic ? "deterministic " : "", kind, DNN_MAX_WORKSPACE >> 20, got,
+                       c->deterministic ? "; run.deterministic = false allows the others" : "");
+    *algo = cand[i].algo;
+    *workspace = cand[i].workspace;
+    return 0;
+}
+
+static int choose_forward(cuda_impl *c, conv_plan *p, size_t *need)
+{
+    cudnnConvolutionFwdAlgoPerf_t perf[DNN_CANDIDATES];
+    dnn_candidate cand[DNN_CANDIDATES];
+    int got = 0, algo = 0;
+    CUDNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y,
+                                                     DNN_CANDIDATES, &got, perf));
+    DNN_TO_CANDIDATES(perf, got, cand);
+    if (choose(c, cand, got, "forward", &algo, need) < 0)
+        return -1;
+    p->fwd = (cudnnConvolutionFwdAlgo_t)algo;
+    return 0;
+}
+
+static int choose_backward_data(cuda_impl *c, conv_plan *p, size_t *need)
+{
+    cudnnConvolutionBwdDataAlgoPerf_t perf[DNN_CANDIDATES];
+    dnn_candidate cand[DNN_CANDIDATES];
+    int got = 0, algo = 0;
+    CUDNN_TRY(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->y, p->conv, p->x,
+                                                          DNN_CANDIDATES, &got, perf));
+    DNN_TO_CANDIDATES(perf, got, cand);
+    if (choose(c, cand, got, "backward-data", &algo, need) < 0)
+        return -1;
+    p->bwd_data = (cudnnConvolutionBwdDataAlgo_t)algo;
+    return 0;
+}
+
+static int choose_backward_filter(cuda_impl *c, conv_plan *p, size_t *need)
+{
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[DNN_CANDIDATES];
+    dnn_candidate cand[DNN_CANDIDATES];
+    int got = 0, algo = 0;
+    CUDNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->x, p->y, p->conv, p->w,
+                                                            DNN_CANDIDATES, &got, perf));
+    DNN_TO_CANDIDATES(perf, got, cand);
+    if (choose(c, cand, got, "backward-filter", &algo, need) < 0)
+        return -1;
+    p->bwd_filter = (cudnnConvolutionBwdFilterAlgo_t)algo;
+    return 0;
+}
+
+/* An algorithm of each kind (dnn_pick), and the shared workspace grown to
+ * the largest of them. Plans are made at start-up, before anything runs,
+ * so growing it (free, then allocate) loses nothing. */
+static int conv_choose(backend *be, conv_plan *p)
+{
+    cuda_impl *c = impl_of(be);
+    size_t fwd, data, filter;
+    if (choose_forward(c, p, &fwd) < 0 || choose_backward_data(c, p, &data) < 0 ||
+        choose_backward_filter(c, p, &filter) < 0)
+        return -1;
+    size_t need = fwd > data ? fwd : data;
+    need = filter > need ? filter : need;
+    if (need <= c->workspace_bytes)
+        return 0;
+    CUDA_TRY(cudaFree(c->workspace));
+    c->workspace = NULL;
+    be->bytes_allocated -= c->workspace_bytes;
+    c->workspace_bytes = 0;
+    CUDA_TRY(cudaMalloc(&c->workspace, need));
+    c->workspace_bytes = need;
+    be->bytes_allocated += need;
     return 0;
 }
 
@@ -110,9 +185,8 @@ int gpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **out)
     p->kind = PLAN_CONV;
     p->g = *g;
     *out = p;
-    if (conv_describe(c, p) < 0 || conv_rows(p, max_rows) < 0 || conv_choose(c, p) < 0)
+    if (conv_describe(c, p) < 0 || conv_rows(p, max_rows) < 0 || conv_choose(be, p) < 0)
         return err_prefix("planning a convolution");
-    be->bytes_allocated += p->workspace_bytes;
     return 0;
 }
 
@@ -123,8 +197,8 @@ int gpu_conv_forward(backend *be, void *plan, const float *x, const float *w, fl
     const float one = 1.0f, zero = 0.0f;
     if (conv_rows(p, rows) < 0)
         return -1;
-    CUDNN_TRY(cudnnConvolutionForward(c->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd, p->workspace,
-                                      p->workspace_bytes, &zero, p->y, y));
+    CUDNN_TRY(cudnnConvolutionForward(c->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd, c->workspace,
+                                      c->workspace_bytes, &zero, p->y, y));
     return 0;
 }
 
@@ -137,11 +211,11 @@ int gpu_conv_backward(backend *be, void *plan, const float *x, const float *w, c
     if (conv_rows(p, rows) < 0)
         return -1;
     CUDNN_TRY(cudnnConvolutionBackwardFilter(c->dnn, &one, p->x, x, p->y, dy, p->conv,
-                                             p->bwd_filter, p->workspace, p->workspace_bytes, &zero,
+                                             p->bwd_filter, c->workspace, c->workspace_bytes, &zero,
                                              p->w, dw));
     if (dx)
         CUDNN_TRY(cudnnConvolutionBackwardData(c->dnn, &one, p->w, w, p->y, dy, p->conv,
-                                               p->bwd_data, p->workspace, p->workspace_bytes, &zero,
+                                               p->bwd_data, c->workspace, c->workspace_bytes, &zero,
                                                p->x, dx));
     return 0;
 }
@@ -216,7 +290,6 @@ void gpu_plan_release(backend *be, void *plan)
         return;
     if (*(int *)plan == PLAN_CONV) {
         conv_plan *p = plan;
-        cudaFree(p->workspace);
         if (p->w)
             cudnnDestroyFilterDescriptor(p->w);
         if (p->conv)

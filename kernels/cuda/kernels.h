@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+/* Launches a one-thread kernel on the current device and reads its
+ * result back (synchronously): cudaSuccess when the device runs this
+ * binary's code (probe.cu). */
+cudaError_t cuk_probe(void);
+
 /* Blocks of the two-pass sum of squares: the partials buffer holds this many. */
 #define CUK_SUMSQ_BLOCKS 256
 

@@ -6,7 +6,7 @@
 # 200 in one run). SKIPPED (77) where no GPU is usable.
 prog=$1 src=$2 diff=$3 probe=$4
 source "$src/tests/cli/lib.sh"
-"$probe" || exit 77
+"$probe" || exit $? # 77: no GPU (skipped); 1: a GPU this build cannot use
 cfg="$src/configs/fashion_mlp.ini"
 common=(--set train.max_steps=200 --set train.log_every=20 --set data.test= --set data.train=$FASHION/train)
 run "$cfg" "${common[@]}" --set run.device=cpu --set run.dir=cpu

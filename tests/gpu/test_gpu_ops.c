@@ -16,7 +16,11 @@ static backend *cpu, *gpu, *gpu_tf32;
 static void setup(void)
 {
     cpu = backend_cpu_open(1);
-    backend_options o = {.device = DEVICE_CUDA, .threads = 1, .local_rank = 0, .local_size = 1};
+    backend_options o = {.device = DEVICE_CUDA,
+                         .threads = 1,
+                         .local_rank = 0,
+                         .local_size = 1,
+                         .deterministic = true};
     gpu = backend_cuda_open(&o);
     ck_assert_msg(gpu != NULL, "%s", err_msg());
     o.tf32 = true;
@@ -322,7 +326,7 @@ END_TEST
 int main(void)
 {
     const char *why;
-    if (!backend_cuda_usable(&why)) {
+    if (backend_cuda_usable(0, &why) != 1) {
         printf("SKIPPED: no usable GPU: %s\n", why);
         return 77;
     }
