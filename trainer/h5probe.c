@@ -76,6 +76,9 @@ static int wait_child(pid_t pid, int *status, const char *context, const char *p
 
 int h5probe_file(const char *path, const char *const *names, const char *context)
 {
+    /* the library set up here, once, rather than in every child */
+    if (H5open() < 0)
+        return err_set("%s: %s: H5open failed", context, path);
     fflush(NULL); /* nothing buffered is written twice */
     pid_t pid = fork();
     if (pid < 0)
