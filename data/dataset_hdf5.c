@@ -460,7 +460,9 @@ static int open_split(dataset *ds, h5_split *h, const config *cfg)
     if (access(h->path, R_OK) < 0)
         return err_errno("%s: cannot open %s", h->key, h->path);
     const char *names[] = {cfg->images_key, cfg->labels_key, NULL};
-    if (h5probe_file(h->path, names, h->key) < 0)
+    char subject[sizeof h->key + sizeof h->path + 2];
+    snprintf(subject, sizeof subject, "%s: %s", h->key, h->path);
+    if (h5probe_file(h->path, names, subject) < 0)
         return -1;
     h->file = H5Fopen(h->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h->file < 0)

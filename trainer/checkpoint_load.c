@@ -251,7 +251,9 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     int rc = ckpt_verify(path);
     if (rc < 0)
         return rc;
-    if (h5probe_file(path, NULL, "checkpoint") < 0)
+    char subject[64 + 4096];
+    snprintf(subject, sizeof subject, "checkpoint %s", path);
+    if (h5probe_file(path, NULL, subject) < 0)
         return CKPT_DAMAGED;
     h5util_quiet();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -66,23 +66,23 @@ static void walk(const char *path, const char *const *names)
 }
 
 /* Waits for the child; its status in *status. */
-static int wait_child(pid_t pid, int *status, const char *context, const char *path)
+static int wait_child(pid_t pid, int *status, const char *subject)
 {
     while (waitpid(pid, status, 0) < 0)
         if (errno != EINTR)
-            return err_errno("%s: %s: waitpid for the HDF5 probe", context, path);
+            return err_errno("%s: waitpid for the HDF5 probe", subject);
     return 0;
 }
 
-int h5probe_file(const char *path, const char *const *names, const char *context)
+int h5probe_file(const char *path, const char *const *names, const char *subject)
 {
     /* the library set up here, once, rather than in every child */
     if (H5open() < 0)
-        return err_set("%s: %s: H5open failed", context, path);
+        return err_set("%s: H5open failed", subject);
     fflush(NULL); /* nothing buffered is written twice */
     pid_t pid = fork();
     if (pid < 0)
-        return err_errno("%s: %s: fork for the HDF5 probe", context, path);
+        return err_errno("%s: fork for the HDF5 probe", subject);
     if (pid == 0) {
         /* quiet: a sanitizer's or the library's report is the parent's to
          * summarize; SIGALRM's default action ends a walk that hangs */
@@ -98,20 +98,20 @@ int h5probe_file(const char *path, const char *const *names, const char *context
         walk(path, names);
     }
     int status;
-    if (wait_child(pid, &status, context, path) < 0)
+    if (wait_child(pid, &status, subject) < 0)
         return -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-        return err_set("%s: %s: reading its HDF5 metadata took over %d s; the file is malformed "
+        return err_set("%s: reading its HDF5 metadata took over %d s; the file is malformed "
                        "(it was not read)",
-                       context, path, H5PROBE_SECONDS);
+                       subject, H5PROBE_SECONDS);
     char how[64];
     if (WIFSIGNALED(status))
         snprintf(how, sizeof how, "%s", strsignal(WTERMSIG(status)));
     else
         snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
-    return err_set("%s: %s: the HDF5 file is malformed: libhdf5 crashed reading its metadata "
-                   "(%s, in a separate process; the file was not read)",
-                   context, path, how);
+    return err_set("%s: the HDF5 file is malformed: libhdf5 crashed reading its metadata (%s, "
+                   "in a separate process; the file was not read)",
+                   subject, how);
 }

@@ -29,8 +29,9 @@
 /* Walks the HDF5 file at path in a child process, looking up names[]
  * (NULL-terminated; NULL for none) on the way. 0 when the walk ended (even
  * where the library reported errors: the reader will report them better);
- * -1 with "<context>: <path>: ..." when libhdf5 crashed on it or the walk
- * could not be run. */
-int h5probe_file(const char *path, const char *const *names, const char *context);
+ * -1 with "<subject>: ..." when libhdf5 crashed on it or the walk could not
+ * be run (subject names the file as the caller's messages do:
+ * "checkpoint PATH", "data.train: PATH"). */
+int h5probe_file(const char *path, const char *const *names, const char *subject);
 
 #endif
