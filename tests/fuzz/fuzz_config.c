@@ -1,11 +1,13 @@
 /* fuzz_config: the config file, read as main() reads it (config_defaults,
  * config_load, config_validate), then, when it is valid, the model it
- * describes built on the CPU backend for 1 x 28 x 28 inputs (the shape of
- * Fashion-MNIST, what configs/ train on) and freed again.
+ * describes planned on a counting backend and, when it is small, built on
+ * the CPU backend, for 1 x 28 x 28 inputs (the shape of Fashion-MNIST, what
+ * configs/ train on), and freed again.
  *
  * The input is the file's text. A config is expected to be refused in most
  * ways; the harness fails only on a crash, a sanitizer report, a leak or a
  * hang. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +21,16 @@
 /* A few rows: enough for every buffer's row arithmetic, little memory. */
 enum { ROWS = 4 };
 
-static backend *be;
+/* The most a model may take to be built for real (see below). */
+#define REAL_BUILD_MAX ((size_t)64 << 20)
+
+static backend *be, *counting;
 static FILE *devnull;
 
 static void close_all(void)
 {
     backend_close(be);
+    backend_close(counting);
     if (devnull)
         fclose(devnull);
 }
@@ -36,8 +42,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* One backend for the process, as the program has: opening it per input
      * would only measure OpenBLAS's start-up. */
     be = backend_cpu_open(1);
+    counting = backend_cpu_counting_open();
     devnull = fopen("/dev/null", "w");
-    if (!be || !devnull) {
+    if (!be || !counting || !devnull) {
         fprintf(stderr, "fuzz_config: cannot open the CPU backend or /dev/null: %s\n", err_msg());
         abort();
     }
@@ -57,9 +64,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (config_load(cfg, path) == 0 && config_validate(cfg) == 0) {
         /* what --dry-run prints: reads every key back */
         config_write(cfg, devnull);
+        /* as training does: planned on a counting backend first (memplan),
+         * built for real only when that is small, so that a config of
+         * gigabytes costs the fuzzer nothing and still has its sizes
+         * worked out and checked */
         static const int shape[3] = {1, 28, 28};
-        model *m = model_build(cfg, be, shape, ROWS);
+        model *m = model_build(cfg, counting, shape, ROWS);
+        bool small = m && counting->bytes_allocated <= REAL_BUILD_MAX;
         model_free(m);
+        counting->bytes_allocated = 0;
+        if (small)
+            model_free(model_build(cfg, be, shape, ROWS));
     }
     config_free(cfg);
     free(cfg);
