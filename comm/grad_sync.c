@@ -36,8 +36,8 @@ static int choose_kind(grad_sync *g, int kind, const comm_info *ci)
 #ifndef ACCEL_HAVE_CUDA
     (void)gpu;
 #endif
-    if (ci->size == 1)
-        g->kind = GS_NONE;
+    if (ci->size == 1 && !(gpu && kind == COMM_NCCL))
+        g->kind = GS_NONE; /* comm.backend = nccl runs it even alone: the path tested on one GPU */
     else if (!gpu)
         g->kind = GS_MPI;
     else if (kind == COMM_MPI)

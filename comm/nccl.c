@@ -99,7 +99,11 @@ static int make_id(void *id, size_t bytes, void *arg)
 
 static int make_stream(nccl_comm *c)
 {
-    CUDA_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    /* the highest priority: a bucket's all-reduce runs as soon as it can,
+     * beside the backward kernels still queued, rather than after them */
+    int least, greatest;
+    CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    CUDA_TRY(cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest));
     CUDA_TRY(cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming));
     CUDA_TRY(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming));
     return 0;

@@ -227,6 +227,9 @@ static void describe(run *r)
                      r->ci->size, r->ci->size == 1 ? "" : "s");
     progress_message(&r->pg, "memory: %.1f MiB of %s buffers, allocated at start-up",
                      (double)r->be->bytes_allocated / (1 << 20), r->be->name);
+    if (strncmp(gsync_name(r->gs), "none", 4)) /* with peers, or NCCL asked for alone */
+        progress_message(&r->pg, "gradients: all-reduced with %s, in buckets of %g MiB or more",
+                         gsync_name(r->gs), r->cfg->bucket_mb);
     progress_message(&r->pg,
                      "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
                      "steps; output in %s",

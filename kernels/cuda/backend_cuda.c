@@ -22,6 +22,9 @@ static int gpu_alloc(backend *be, void **out, size_t bytes)
     *out = NULL;
     CUDA_TRY(cudaMalloc(out, bytes ? bytes : 1));
     CUDA_TRY(cudaMemsetAsync(*out, 0, bytes, c->compute));
+    /* zero for every stream, not only the compute stream: the copy stream
+     * may write it next (start-up only, so the wait costs nothing) */
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
     be->bytes_allocated += bytes;
     return 0;
 }
@@ -390,7 +393,10 @@ static int open_impl(backend *be, const backend_options *o)
     }
     for (int i = 0; i < BACKEND_EVENTS; i++)
         CUDA_TRY(cudaEventCreate(&c->timing[i]));
-    be->peak_flops = peak_flops(c->device);
+    /* the FP32 lanes' peak: with TF32 the products run on tensor cores,
+     * whose peak this does not know, and a utilization against the FP32
+     * peak could pass 100%: none is reported then */
+    be->peak_flops = o->tf32 ? 0.0 : peak_flops(c->device);
     CUBLAS_TRY(cublasCreate(&c->blas));
     CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
     CUBLAS_TRY(

@@ -3,7 +3,10 @@
 # agrees with the CPU backend's within 1e-3 relative at every logged step
 # (with step times from CUDA events and the model FLOP utilization logged),
 # and an exact resume on the GPU (100 steps, then 100 more, bitwise equal to
-# 200 in one run). SKIPPED (77) where no GPU is usable.
+# 200 in one run); the same run with NCCL forced on one rank; then
+# configs/fashion_cnn.ini against the CPU, twice on the GPU (bitwise equal)
+# and resumed. SKIPPED (77) where there is no GPU; failed where there is one
+# this build cannot use.
 prog=$1 src=$2 diff=$3 probe=$4
 source "$src/tests/cli/lib.sh"
 "$probe" || exit $? # 77: no GPU (skipped); 1: a GPU this build cannot use
@@ -28,4 +31,36 @@ run "$cfg" "${common[@]}" --set train.max_steps=100 --set run.device=cuda --set 
 run "$cfg" "${common[@]}" --set run.device=cuda --set run.dir=half --resume auto
 [ $rc -eq 0 ] || fail "resumed half: exit $rc"
 "$diff" gpu/checkpoints/ckpt-200.h5 half/checkpoints/ckpt-200.h5 0 || fail "GPU resume is not exact"
+# NCCL forced on this one rank: the bucket launches, the waits and the
+# error polling run on any single GPU; summing over one rank changes
+# nothing, so it ends bitwise where the run without it does
+run "$cfg" "${common[@]}" --set run.device=cuda --set run.dir=nccl --set comm.backend=nccl
+[ $rc -eq 0 ] || fail "NCCL on one rank: exit $rc"
+grep -q "gradients: all-reduced with nccl" out.txt || fail "NCCL on one rank: not NCCL"
+"$diff" gpu/checkpoints/ckpt-200.h5 nccl/checkpoints/ckpt-200.h5 0 ||
+    fail "NCCL on one rank changed the result"
+
+# The CNN (convolution, batch norm, max pooling, dropout): against the CPU,
+# looser than the MLP (cuDNN's algorithms sum in other orders, and batch
+# norm's statistics amplify it); two GPU runs bitwise equal (deterministic
+# algorithms only); and an exact resume
+cnn="$src/configs/fashion_cnn.ini"
+cnn_common=(--set train.max_steps=60 --set train.log_every=20 --set data.test= --set data.train=$FASHION/train)
+run "$cnn" "${cnn_common[@]}" --set run.device=cpu --set run.dir=cnn_cpu "${PIN[@]}"
+[ $rc -eq 0 ] || fail "CNN on the CPU: exit $rc"
+for d in cnn_gpu cnn_gpu2; do
+    run "$cnn" "${cnn_common[@]}" --set run.device=cuda --set run.dir=$d
+    [ $rc -eq 0 ] || fail "CNN on the GPU ($d): exit $rc"
+done
+paste <(grep -o '"loss":[0-9.e+-]*' cnn_cpu/metrics.jsonl | cut -d: -f2) \
+      <(grep -o '"loss":[0-9.e+-]*' cnn_gpu/metrics.jsonl | cut -d: -f2) |
+    awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; printf "CNN cpu %s gpu %s rel %.2e\n", $1, $2, d;
+           if (d > 1e-2) bad = 1 } END { exit bad }' || fail "CNN loss curves differ by more than 1e-2"
+"$diff" cnn_gpu/checkpoints/ckpt-60.h5 cnn_gpu2/checkpoints/ckpt-60.h5 0 ||
+    fail "two GPU runs of the CNN differ"
+run "$cnn" "${cnn_common[@]}" --set train.max_steps=30 --set run.device=cuda --set run.dir=cnn_half
+[ $rc -eq 0 ] || fail "CNN first half: exit $rc"
+run "$cnn" "${cnn_common[@]}" --set run.device=cuda --set run.dir=cnn_half --resume auto
+[ $rc -eq 0 ] || fail "CNN resumed half: exit $rc"
+"$diff" cnn_gpu/checkpoints/ckpt-60.h5 cnn_half/checkpoints/ckpt-60.h5 0 || fail "CNN GPU resume is not exact"
 echo "gpu_train: all passed"
