@@ -70,7 +70,14 @@ for i in $(seq 300); do
     sleep 0.1
 done
 kill -INT $pid
-sleep 0.05 # two signals at once would be delivered as one
+# Two SIGINTs pending at once are delivered as one: the second is sent once
+# the first has been taken (its bit gone from the process's pending set),
+# not after a sleep a loaded machine may outlast.
+for i in $(seq 1000); do
+    pending=$(awk '/^ShdPnd:/ { print $2 }' /proc/$pid/status 2>/dev/null) || break
+    [ -n "$pending" ] && (((16#$pending & 2) == 0)) && break
+    sleep 0.01
+done
 kill -INT $pid
 wait $pid
 status=$?
