@@ -251,6 +251,8 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     int rc = ckpt_verify(path);
     if (rc < 0)
         return rc;
+    /* the padding between tensors, which the file does not hold, is zero */
+    memset(host, 0, sizeof(float) * ckpt_host_floats(m));
     char subject[64 + 4096];
     snprintf(subject, sizeof subject, "checkpoint %s", path);
     if (h5probe_file(path, NULL, subject) < 0)

@@ -67,7 +67,8 @@ struct layer {
 
     layer_tensor tensors[LAYER_MAX_TENSORS];
     int n_tensors;
-    size_t param_offset, n_params; /* the layer's run of the flat buffers */
+    size_t param_offset, n_params; /* the layer's run of the flat buffers, padding included */
+    size_t n_trained;              /* its parameters: the tensors' values alone */
     size_t state_offset, n_state;
     /* Views of the tensors named weight and bias, when the layer has them. */
     size_t n_weight, n_bias;

@@ -22,10 +22,16 @@ static const layer_ops *ops_for(layer_type t)
  * kept ones at *state in the state buffer. */
 static void place_tensors(layer *l, size_t *params, size_t *state)
 {
+    *params = (*params + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
     l->param_offset = *params;
     l->state_offset = *state;
+    l->n_trained = 0;
     for (int t = 0; t < l->n_tensors; t++) {
         layer_tensor *x = &l->tensors[t];
+        if (!x->state) {
+            *params = (*params + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+            l->n_trained += x->count;
+        }
         size_t *at = x->state ? state : params;
         x->offset = *at;
         *at += x->count;
@@ -119,10 +125,12 @@ static int shape_layers(model *m, const config *cfg)
 {
     const int *in = m->in_shape;
     size_t params = 0, state = 0;
+    m->n_trained = 0;
     for (int i = 0; i < m->n_layers; i++) {
         if (shape_one(m, cfg, i, in) < 0)
             return -1;
         place_tensors(&m->layers[i], &params, &state);
+        m->n_trained += m->layers[i].n_trained;
         in = m->layers[i].out_shape;
     }
     m->n_params = params;
@@ -211,7 +219,8 @@ model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], 
 
 int model_init_params(model *m, uint64_t seed)
 {
-    float *host = malloc(sizeof(float) * (m->n_params ? m->n_params : 1));
+    /* zeros where no tensor is: the padding between them stays zero */
+    float *host = calloc(m->n_params ? m->n_params : 1, sizeof(float));
     if (!host)
         return err_set("out of host memory initializing parameters");
     for (int i = 0; i < m->n_layers; i++) {

@@ -23,6 +23,11 @@ enum { MODEL_SLOT_OTHER = 2 };
  * the layer and the size instead of wrapping. */
 #define MODEL_MAX_VALUES ((int64_t)INT32_MAX)
 
+/* Every trained tensor starts at a multiple of this many floats (256
+ * bytes) in the flat buffers: cuDNN and vectorized kernels want their
+ * operands aligned, and gradient buckets, cut at layers, start aligned. */
+enum { MODEL_ALIGN = 64 };
+
 struct model {
     backend *be;
     layer *layers;
@@ -32,7 +37,11 @@ struct model {
     int max_rows;   /* rows of a forward pass */
     int train_rows; /* rows of a backward pass */
 
+    /* Values in each flat buffer: the trained tensors, each starting at a
+     * multiple of MODEL_ALIGN floats, and the zeros between them, which
+     * stay zero (no gradient reaches them, so Adam leaves them be). */
     size_t n_params;
+    size_t n_trained; /* the parameters themselves, what the summaries count */
     float *params, *grads, *adam_m, *adam_v;
     /* What layers keep but do not train (batch norm's running statistics),
      * in host memory: small, and updated from host-side statistics. */

@@ -29,12 +29,12 @@ static void print_table(const model *m, FILE *out)
         shape_text(l->out_shape, shape, sizeof shape);
         double f = model_layer_flops(l);
         flops += f;
-        fprintf(out, "%-16s %-15s %-16s %12zu %14.0f\n", l->name, type, shape, l->n_params, f);
+        fprintf(out, "%-16s %-15s %-16s %12zu %14.0f\n", l->name, type, shape, l->n_trained, f);
     }
     fprintf(out,
             "total: %zu parameters (%zu kept statistics); %.3g FLOPs a sample forward, "
             "%.3g forward and backward\n",
-            m->n_params, m->n_state, flops, model_train_flops_per_sample(m));
+            m->n_trained, m->n_state, flops, model_train_flops_per_sample(m));
 }
 
 /* Where a rank's memory goes (memplan): the model's buffers by part, the

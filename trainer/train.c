@@ -223,7 +223,7 @@ static void describe(run *r)
     char shape[256];
     model_shape_text(m, shape, sizeof shape);
     progress_message(&r->pg, "accel-train %s: model %s (%zu parameters) on %s (%s), %d rank%s",
-                     ACCEL_VERSION, shape, m->n_params, r->be->name, r->be->description,
+                     ACCEL_VERSION, shape, m->n_trained, r->be->name, r->be->description,
                      r->ci->size, r->ci->size == 1 ? "" : "s");
     progress_message(&r->pg, "memory: %.1f MiB of %s buffers, allocated at start-up",
                      (double)r->be->bytes_allocated / (1 << 20), r->be->name);

@@ -223,9 +223,10 @@ START_TEST(batchnorm_train_and_eval)
     model *m = bn_model(cfg, ACT_NONE);
     const int rows = 8, hw = 9;
     tu_fill_uniform(m->x, (size_t)rows * 18, -2, 3, 9);
-    m->params[0] = 2.0f, m->params[1] = 0.5f;   /* gamma */
-    m->params[2] = 0.25f, m->params[3] = -1.0f; /* beta */
     const layer *l = &m->layers[0];
+    float *gamma = l->w, *beta = l->b;
+    gamma[0] = 2.0f, gamma[1] = 0.5f;
+    beta[0] = 0.25f, beta[1] = -1.0f;
     ck_assert_int_eq(model_forward(m, rows, true), 0);
     for (int c = 0; c < 2; c++) {
         double s = 0, s2 = 0;
@@ -238,7 +239,7 @@ START_TEST(batchnorm_train_and_eval)
         for (int n = 0; n < rows; n++) /* training output: the batch's statistics */
             for (int i = 0; i < hw; i++) {
                 double v = m->x[(n * 2 + c) * hw + i];
-                double want = m->params[c] * (v - mean) / sqrt(var + 1e-5) + m->params[2 + c];
+                double want = gamma[c] * (v - mean) / sqrt(var + 1e-5) + beta[c];
                 ck_assert_double_eq_tol(l->out_ptr[(n * 2 + c) * hw + i], want, 1e-5);
             }
         /* running statistics: 0.9 * initial + 0.1 * batch, the variance unbiased */
@@ -254,8 +255,7 @@ START_TEST(batchnorm_train_and_eval)
         for (int c = 0; c < 2; c++)
             for (int i = 0; i < hw; i++) {
                 double v = m->x[(n * 2 + c) * hw + i];
-                double want =
-                    m->params[c] * (v - state[c]) / sqrt(state[2 + c] + 1e-5) + m->params[2 + c];
+                double want = gamma[c] * (v - state[c]) / sqrt(state[2 + c] + 1e-5) + beta[c];
                 ck_assert_double_eq_tol(l->out_ptr[(n * 2 + c) * hw + i], want, 1e-5);
             }
     ck_assert_float_eq(state[0], 1.0f); /* evaluation leaves them alone */
