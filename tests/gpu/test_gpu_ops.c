@@ -279,6 +279,30 @@ START_TEST(dropout_masks_identical)
 }
 END_TEST
 
+/* add (the residual's sum and its gradient's) exactly, since a float sum
+ * of two is rounded once on both; copy bit for bit; odd lengths, so the
+ * kernels' tails run */
+START_TEST(add_and_copy)
+{
+    const size_t n = 100003;
+    pair a = pair_new(gpu, n, -3, 3, 31), b = pair_new(gpu, n, -3, 3, 32);
+    pair y = pair_new(gpu, n, 0, 1, 33), z = pair_new(gpu, n, 0, 1, 34);
+    ck_assert_int_eq(cpu->add(cpu, y.c, a.c, b.c, n), 0);
+    ck_assert_int_eq(gpu->add(gpu, y.g, a.g, b.g, n), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    /* in place, as backward adds a residual's share: y += a */
+    ck_assert_int_eq(cpu->add(cpu, y.c, y.c, a.c, n), 0);
+    ck_assert_int_eq(gpu->add(gpu, y.g, y.g, a.g, n), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    ck_assert_int_eq(cpu->copy(cpu, z.c, y.c, sizeof(float) * n), 0);
+    ck_assert_int_eq(gpu->copy(gpu, z.g, y.g, sizeof(float) * n), 0);
+    ck_assert_double_eq(rel_err(gpu, &z), 0.0);
+    pair *all[] = {&a, &b, &y, &z};
+    for (int i = 0; i < 4; i++)
+        pair_free(gpu, all[i]);
+}
+END_TEST
+
 START_TEST(adam_step)
 {
     const size_t n = 50000;
@@ -338,6 +362,7 @@ int main(void)
     tcase_add_test(tc, activations);
     tcase_add_test(tc, bias_grad_and_sumsq);
     tcase_add_test(tc, softmax_cross_entropy);
+    tcase_add_test(tc, add_and_copy);
     tcase_add_test(tc, convolutions);
     tcase_add_test(tc, poolings);
     tcase_add_test(tc, batchnorm_pieces);
