@@ -505,6 +505,11 @@ static void run_free(run *r)
     if (r->mt.f)
         metrics_close(&r->mt);
     loader_close(r->ld); /* before the buffers it fills */
+    /* and before them, the copies from them that may still be in flight
+     * on a GPU's copy stream (a stop can end the loop between an input's
+     * upload and the step that waits for it); errors have no one to tell */
+    for (int slot = 0; slot < 2 && r->be && r->be->input_host_wait; slot++)
+        r->be->input_host_wait(r->be, slot);
     for (int s = 0; s < LOADER_DEPTH && r->be; s++) {
         r->be->host_release(r->be, r->hx[s]);
         r->be->host_release(r->be, r->hy[s]);
