@@ -116,7 +116,9 @@ struct backend {
     /* Convolution (cross-correlation, as PyTorch and cuDNN) of NCHW rows with
      * weights (out_c, in_c, k, k). A plan, made once at start-up for up to
      * max_rows rows, holds what the backend chose and its workspace. */
-    int (*conv_plan)(backend *be, const conv_geom *g, int max_rows, void **plan);
+    /* Algorithms are chosen for training batches of train_rows; max_rows
+     * (at least as many: evaluation's) only sizes what forward needs. */
+    int (*conv_plan)(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan);
     int (*conv_forward)(backend *be, void *plan, const float *x, const float *w, float *y,
                         int rows);
     /* dw = d loss / d w (overwritten); dx too, when not NULL. */

@@ -63,7 +63,7 @@ static int conv_alloc(model *m, layer *l, int max_rows)
     if (layer_alloc_output(m, l, max_rows) < 0)
         return -1;
     conv_geom g = geom_of(l);
-    return m->be->conv_plan(m->be, &g, max_rows, &l->impl);
+    return m->be->conv_plan(m->be, &g, m->train_rows, max_rows, &l->impl);
 }
 
 static void conv_init(const layer *l, uint64_t seed, float *params, float *state)

@@ -15,9 +15,9 @@ typedef struct {
     float *col;
 } conv_plan;
 
-int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan)
+int cpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan)
 {
-    (void)max_rows;
+    (void)train_rows, (void)max_rows;
     conv_plan *p = calloc(1, sizeof *p);
     size_t n = (size_t)g->in_c * g->k * g->k * g->out_h * g->out_w;
     size_t bytes = sizeof(float) * (n ? n : 1);

@@ -15,7 +15,7 @@
 #define CPU_SIMD
 #endif
 
-int cpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan);
+int cpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan);
 int cpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows);
 int cpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
                       float *dw, float *dx, int rows);

@@ -40,7 +40,7 @@ static inline cuda_impl *impl_of(backend *be)
     } while (0)
 
 /* cuDNN's convolutions and poolings (dnn.c). */
-int gpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **plan);
+int gpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan);
 int gpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows);
 int gpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
                       float *dw, float *dx, int rows);

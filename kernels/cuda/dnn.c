@@ -1,13 +1,14 @@
 /* dnn: convolutions and poolings on the GPU through cuDNN.
  *
  * A plan holds the descriptors and, for a convolution, the algorithms
- * taken from cuDNN's heuristics for the largest batch: the first of each
+ * taken from cuDNN's heuristics for the training batch: the first of each
  * kind that is supported, deterministic unless run.deterministic = false,
  * and within DNN_MAX_WORKSPACE (dnn_pick.h). The convolutions share one
- * workspace (cuda_impl), sized at start-up for the largest. A call with
- * fewer rows (evaluation's last batch) only re-describes the tensors. cuDNN 9 still ships this API
- * (the "legacy" convolution API, deprecated in favour of its graph API); it covers what these
- * layers need. */
+ * workspace (cuda_impl), sized at start-up for the largest need, forward
+ * with evaluation's batch included. A call with other rows only
+ * re-describes the tensors. cuDNN 9 still ships this API (the "legacy"
+ * convolution API, deprecated in favour of its graph API); it covers what
+ * these layers need. */
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda_impl.h"
@@ -152,18 +153,24 @@ static int choose_backward_filter(cuda_impl *c, conv_plan *p, size_t *need)
     return 0;
 }
 
-/* An algorithm of each kind (dnn_pick), and the shared workspace grown to
- * the largest of them. Plans are made at start-up, before anything runs,
- * so growing it (free, then allocate) loses nothing. */
-static int conv_choose(backend *be, conv_plan *p)
+/* An algorithm of each kind (dnn_pick) for the rows p describes now; *need
+ * gets the largest workspace of the three. */
+static int conv_choose(cuda_impl *c, conv_plan *p, size_t *need)
 {
-    cuda_impl *c = impl_of(be);
     size_t fwd, data, filter;
     if (choose_forward(c, p, &fwd) < 0 || choose_backward_data(c, p, &data) < 0 ||
         choose_backward_filter(c, p, &filter) < 0)
         return -1;
-    size_t need = fwd > data ? fwd : data;
-    need = filter > need ? filter : need;
+    *need = fwd > data ? fwd : data;
+    *need = filter > *need ? filter : *need;
+    return 0;
+}
+
+/* The shared workspace grown to `need`. Plans are made at start-up, before
+ * anything runs, so growing it (free, then allocate) loses nothing. */
+static int grow_workspace(backend *be, size_t need)
+{
+    cuda_impl *c = impl_of(be);
     if (need <= c->workspace_bytes)
         return 0;
     CUDA_TRY(cudaFree(c->workspace));
@@ -176,7 +183,20 @@ static int conv_choose(backend *be, conv_plan *p)
     return 0;
 }
 
-int gpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **out)
+/* Forward's workspace with max_rows (evaluation's batch), for the algorithm
+ * chosen with the training batch. */
+static int forward_need(cuda_impl *c, conv_plan *p, int max_rows, size_t *need)
+{
+    size_t bytes;
+    if (conv_rows(p, max_rows) < 0)
+        return -1;
+    CUDNN_TRY(
+        cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->fwd, &bytes));
+    *need = bytes > *need ? bytes : *need;
+    return 0;
+}
+
+int gpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **out)
 {
     cuda_impl *c = impl_of(be);
     conv_plan *p = calloc(1, sizeof *p);
@@ -185,7 +205,11 @@ int gpu_conv_plan(backend *be, const conv_geom *g, int max_rows, void **out)
     p->kind = PLAN_CONV;
     p->g = *g;
     *out = p;
-    if (conv_describe(c, p) < 0 || conv_rows(p, max_rows) < 0 || conv_choose(be, p) < 0)
+    /* chosen for training's batch, where the time goes; evaluation's,
+     * larger, only runs forward with them */
+    size_t need = 0;
+    if (conv_describe(c, p) < 0 || conv_rows(p, train_rows) < 0 || conv_choose(c, p, &need) < 0 ||
+        forward_need(c, p, max_rows, &need) < 0 || grow_workspace(be, need) < 0)
         return err_prefix("planning a convolution");
     return 0;
 }

@@ -147,8 +147,8 @@ static void check_conv(conv_geom g)
     pair y = pair_new(gpu, ny, 0, 0, 0), dy = pair_new(gpu, ny, -1, 1, 92);
     pair dw = pair_new(gpu, nw, 0, 0, 0), dx = pair_new(gpu, nx, 0, 0, 0);
     void *pc, *pg;
-    ck_assert_int_eq(cpu->conv_plan(cpu, &g, rows, &pc), 0);
-    ck_assert_msg(gpu->conv_plan(gpu, &g, rows, &pg) == 0, "%s", err_msg());
+    ck_assert_int_eq(cpu->conv_plan(cpu, &g, rows, rows, &pc), 0);
+    ck_assert_msg(gpu->conv_plan(gpu, &g, rows, rows, &pg) == 0, "%s", err_msg());
     ck_assert_int_eq(cpu->conv_forward(cpu, pc, x.c, w.c, y.c, rows), 0);
     ck_assert_int_eq(gpu->conv_forward(gpu, pg, x.g, w.g, y.g, rows), 0);
     ck_assert_double_le(rel_err(gpu, &y), 1e-5);

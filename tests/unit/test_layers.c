@@ -58,7 +58,7 @@ static void check_conv(conv_geom g)
     tu_fill_uniform(x, nx, -1, 1, 1);
     tu_fill_uniform(w, nw, -1, 1, 2);
     void *plan;
-    ck_assert_int_eq(be->conv_plan(be, &g, rows, &plan), 0);
+    ck_assert_int_eq(be->conv_plan(be, &g, rows, rows, &plan), 0);
     ck_assert_int_eq(be->conv_forward(be, plan, x, w, y, rows), 0);
     conv_ref(&g, rows, x, w, ref);
     ck_assert_double_le(tu_max_err(y, ref, ny, 1e-5), 1e-5);
