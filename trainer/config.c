@@ -121,7 +121,8 @@ static const key_def cfg_keys[] = {
      "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)"},
 
     {"comm", "backend", KT_ENUM, C(comm_backend), "auto", 0, 0, 0, "auto|nccl|mpi",
-     "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl, or mpi"},
+     "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl (even on one rank), or "
+     "mpi"},
     {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "1", 0, 1 << 20, LO_OPEN, NULL,
      "all-reduce bucket size in MiB (whole layers, at least this much): each starts when "
      "backward has produced it"},
