@@ -10,7 +10,7 @@
 #
 # A failing input is left in build-fuzz/tests/fuzz/<name>/artifacts/; new
 # inputs the fuzzer found are in build-fuzz/tests/fuzz/<name>/scratch/,
-# never in the corpus.
+# never in the corpus. RUNS.md records the long runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-20}
