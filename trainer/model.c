@@ -18,18 +18,24 @@ static const layer_ops *ops_for(layer_type t)
     return (size_t)t < sizeof table / sizeof table[0] ? table[t] : NULL;
 }
 
+/* n rounded up to a multiple of MODEL_ALIGN. */
+static size_t aligned(size_t n)
+{
+    return (n + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+}
+
 /* Places the layer's tensors: trained ones at *params in the flat buffers,
- * kept ones at *state in the state buffer. */
+ * each aligned, kept ones at *state in the state buffer. */
 static void place_tensors(layer *l, size_t *params, size_t *state)
 {
-    *params = (*params + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    *params = aligned(*params); /* the layer's run, so its bucket, starts aligned */
     l->param_offset = *params;
     l->state_offset = *state;
     l->n_trained = 0;
     for (int t = 0; t < l->n_tensors; t++) {
         layer_tensor *x = &l->tensors[t];
         if (!x->state) {
-            *params = (*params + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+            *params = aligned(*params);
             l->n_trained += x->count;
         }
         size_t *at = x->state ? state : params;

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/dataset.h"
 #include "comm/device_share.h"
+#include "data/dataset.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/err.h"

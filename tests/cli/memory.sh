@@ -25,23 +25,10 @@ echo "ok: --dry-run planned $planned MiB for the model, training took $took MiB"
 
 # Four dense layers of 46,000 units: 6.4 billion parameters, about 310 GiB
 # with gradients, Adam's moments and checkpoint staging.
-cat >huge.ini <<'INI'
-[layer]
-type = dense
-units = 46000
-[layer]
-type = dense
-units = 46000
-[layer]
-type = dense
-units = 46000
-[layer]
-type = dense
-units = 46000
-[layer]
-type = dense
-units = 10
-INI
+{
+    for i in 1 2 3 4; do printf '[layer]\ntype = dense\nunits = 46000\n'; done
+    printf '[layer]\ntype = dense\nunits = 10\n'
+} >huge.ini
 available=$(awk '/^MemAvailable:/ { print int($2 / 1048576) }' /proc/meminfo)
 if [ "${available:-0}" -ge 320 ]; then
     echo "SKIPPED: this machine has $available GiB available, enough for the model meant not to fit"

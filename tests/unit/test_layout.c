@@ -35,19 +35,15 @@ static void check_layout(const model *m, const char *name)
 
 START_TEST(tensors_are_aligned_and_counted)
 {
-    const char *names[] = {"fashion_mlp", "fashion_cnn", "cifar10_resnet"};
-    const int shapes[][3] = {{1, 28, 28}, {1, 28, 28}, {3, 32, 32}};
-    const size_t trained[] = {235146, 421738, 0}; /* 0: not pinned here */
+    const size_t trained[TU_SHIPPED_CONFIGS] = {235146, 421738, 0}; /* 0: not pinned here */
     backend *be = backend_cpu_counting_open();
-    for (int i = 0; i < 3; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/configs/%s.ini", TEST_SOURCE_DIR, names[i]);
+    for (int i = 0; i < TU_SHIPPED_CONFIGS; i++) {
         config cfg;
-        config_defaults(&cfg);
-        ck_assert_msg(config_load(&cfg, path) == 0, "%s", err_msg());
-        model *m = model_build(&cfg, be, shapes[i], 4);
+        int shape[3];
+        const char *name = tu_shipped_config(i, &cfg, shape);
+        model *m = model_build(&cfg, be, shape, 4);
         ck_assert_msg(m != NULL, "%s", err_msg());
-        check_layout(m, names[i]);
+        check_layout(m, name);
         if (trained[i])
             ck_assert_uint_eq(m->n_trained, trained[i]);
         ck_assert_uint_ge(m->n_params, m->n_trained);

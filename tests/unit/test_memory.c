@@ -70,16 +70,11 @@ END_TEST
  * each shipped config, with and without evaluation rows. */
 START_TEST(plan_is_what_the_build_takes)
 {
-    const char *names[] = {"fashion_mlp", "fashion_cnn", "cifar10_resnet"};
-    const int shapes[][3] = {{1, 28, 28}, {1, 28, 28}, {3, 32, 32}};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < TU_SHIPPED_CONFIGS; i++)
         for (int eval_rows = 0; eval_rows <= 100; eval_rows += 100) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/configs/%s.ini", TEST_SOURCE_DIR, names[i]);
             config cfg;
-            config_defaults(&cfg);
-            ck_assert_msg(config_load(&cfg, path) == 0, "%s", err_msg());
-            const int *s = shapes[i];
+            int s[3];
+            const char *name = tu_shipped_config(i, &cfg, s);
             dataset ds = {.n = 1000,
                           .channels = s[0],
                           .height = s[1],
@@ -92,7 +87,7 @@ START_TEST(plan_is_what_the_build_takes)
             model *m = model_build_sized(&cfg, be, s, 16, max_rows);
             ck_assert_ptr_nonnull(m);
             ck_assert_msg(p.model == be->bytes_allocated,
-                          "%s, %d eval rows: planned %llu, took %zu", names[i], eval_rows,
+                          "%s, %d eval rows: planned %llu, took %zu", name, eval_rows,
                           (unsigned long long)p.model, be->bytes_allocated);
             ck_assert_uint_eq(p.n_params, m->n_params);
             ck_assert_uint_gt(p.host, 8 * ds.n); /* the sample order at least */

@@ -7,6 +7,20 @@
 #include <zlib.h>
 
 #include "kernels/rng.h"
+#include "trainer/err.h"
+
+const char *tu_shipped_config(int i, config *cfg, int shape[3])
+{
+    static const char *const names[TU_SHIPPED_CONFIGS] = {"fashion_mlp", "fashion_cnn",
+                                                          "cifar10_resnet"};
+    static const int shapes[TU_SHIPPED_CONFIGS][3] = {{1, 28, 28}, {1, 28, 28}, {3, 32, 32}};
+    char path[512];
+    snprintf(path, sizeof path, "%s/configs/%s.ini", TEST_SOURCE_DIR, names[i]);
+    config_defaults(cfg);
+    ck_assert_msg(config_load(cfg, path) == 0, "%s", err_msg());
+    memcpy(shape, shapes[i], sizeof shapes[i]);
+    return names[i];
+}
 
 int tu_run(Suite *s)
 {

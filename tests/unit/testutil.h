@@ -6,9 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trainer/config.h"
+
 /* Runs a suite (no fork, so sanitizers see one process); returns the exit
  * status: 0 all passed, 1 a failure. */
 int tu_run(Suite *s);
+
+/* The configs shipped in configs/. */
+enum { TU_SHIPPED_CONFIGS = 3 };
+
+/* Loads shipped config i (0 <= i < TU_SHIPPED_CONFIGS) into cfg (to be
+ * config_free'd) and the shape of a sample of its data into shape; returns
+ * its name ("fashion_cnn"). */
+const char *tu_shipped_config(int i, config *cfg, int shape[3]);
 
 /* Deterministic pseudo-random floats in [lo, hi) for test inputs. */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
