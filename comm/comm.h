@@ -17,6 +17,9 @@ typedef struct {
 
 int comm_init(int *argc, char ***argv, comm_info *info);
 
+/* The ranks in the job (1 before comm_init, or without a launcher). */
+int comm_size(void);
+
 /* In place: buf becomes the element-wise sum over all ranks. */
 int comm_allreduce_sum_f64(double *buf, size_t n);
 

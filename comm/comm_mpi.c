@@ -104,6 +104,11 @@ int comm_init(int *argc, char ***argv, comm_info *info)
     return 0;
 }
 
+int comm_size(void)
+{
+    return world_size;
+}
+
 /* MPI counts are ints: long buffers go in pieces. */
 #define CHUNK (INT_MAX / 8)
 

@@ -135,16 +135,25 @@ struct backend {
     void (*plan_release)(backend *be, void *plan);
 
     /* Batch normalization, in pieces so that statistics can be summed over
-     * ranks between them. Over (outer, channels, inner):
-     * channel_sums: host[c] = sum of a, host[channels + c] = sum of a * b,
-     *   in double (b = a gives the sum of squares); scratch is backend
-     *   memory for 2 * channels doubles, allocated with the layer;
+     * ranks between them, and all in backend memory, so that a step on a
+     * GPU never waits for the host unless ranks must sum. Over (outer,
+     * channels, inner):
+     * channel_sums: sums[c] = sum of a, sums[channels + c] = sum of a * b,
+     *   in double (b = a gives the sum of squares);
+     * bn_stats: per channel, mean and invstd from the sums of x and x^2
+     *   over `count` values, with the running statistics updated
+     *   (math_bn_stats); sums NULL takes them from the running statistics;
+     * sums_to_float: out[i] = sums[i] / divisor, in float (gradients of
+     *   gamma and beta, the means of dz and dz * xhat);
      * bn_forward: xhat = (x - mean[c]) * invstd[c], z = gamma[c] * xhat +
      *   beta[c], y = act(z) (z may be y, as for bias_act_forward);
      * bn_backward: dx = gamma[c] * invstd[c] * (dz - mean_dz[c] - xhat *
-     *   mean_dzxhat[c]). The per-channel arrays are backend memory. */
+     *   mean_dzxhat[c]). */
     int (*channel_sums)(backend *be, const float *a, const float *b, int outer, int channels,
-                        int inner, double *scratch, double *host);
+                        int inner, double *sums);
+    int (*bn_stats)(backend *be, const double *sums, double count, int channels, double eps,
+                    double momentum, float *mean, float *invstd, float *run_mean, float *run_var);
+    int (*sums_to_float)(backend *be, float *out, const double *sums, size_t n, double divisor);
     int (*bn_forward)(backend *be, const float *x, float *xhat, float *z, float *y,
                       const float *mean, const float *invstd, const float *gamma, const float *beta,
                       int outer, int channels, int inner, act_kind act);

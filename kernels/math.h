@@ -137,4 +137,29 @@ static inline ACCEL_HD void math_adam(float *p, float g, float *m, float *v, con
     *v = vv;
 }
 
+/* One channel of batch normalization's statistics, in double, from the
+ * sums of x and x^2 over `count` values: the mean and 1/std it normalizes
+ * with, and the running statistics moved toward them (PyTorch's momentum
+ * convention, the unbiased variance). Without sums (evaluation) it
+ * normalizes with the running statistics and leaves them. */
+static inline ACCEL_HD void math_bn_stats(const double *sum, const double *sum_sq, double count,
+                                          double eps, double momentum, float *mean, float *invstd,
+                                          float *run_mean, float *run_var)
+{
+    if (!sum) {
+        *mean = *run_mean;
+        *invstd = (float)(1.0 / sqrt((double)*run_var + eps));
+        return;
+    }
+    double mu = *sum / count;
+    double var = *sum_sq / count - mu * mu;
+    if (var < 0.0)
+        var = 0.0;
+    *mean = (float)mu;
+    *invstd = (float)(1.0 / sqrt(var + eps));
+    double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+    *run_mean = (float)((1.0 - momentum) * *run_mean + momentum * mu);
+    *run_var = (float)((1.0 - momentum) * *run_var + momentum * unbiased);
+}
+
 #endif

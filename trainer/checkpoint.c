@@ -178,11 +178,12 @@ static int write_attrs(hid_t file, const ckpt_state *st, const char *path)
     return 0;
 }
 
-/* Brings the flat buffers to the host: parameters, m and v, one after another. */
+/* Brings the flat buffers to the host: parameters, m, v and the kept state,
+ * one after another (ckpt_host_floats). */
 static float *download_state(const model *m)
 {
     size_t n = m->n_params;
-    float *host = malloc(sizeof(float) * 3 * (n ? n : 1));
+    float *host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
     if (!host) {
         err_set("out of host memory for a checkpoint of %zu parameters", n);
         return NULL;
@@ -190,7 +191,8 @@ static float *download_state(const model *m)
     backend *be = m->be;
     if (be->download(be, host, m->params, sizeof(float) * n) < 0 ||
         be->download(be, host + n, m->adam_m, sizeof(float) * n) < 0 ||
-        be->download(be, host + 2 * n, m->adam_v, sizeof(float) * n) < 0) {
+        be->download(be, host + 2 * n, m->adam_v, sizeof(float) * n) < 0 ||
+        be->download(be, host + 3 * n, m->state, sizeof(float) * m->n_state) < 0) {
         free(host);
         return NULL;
     }
@@ -211,7 +213,7 @@ static int build_image(const char *name, const model *m, const config *cfg, cons
     H5Pclose(fapl);
     if (file < 0)
         return h5util_fail("H5Fcreate", "/", name);
-    int rc = write_tree(file, "/model", m, host, m->state, name);
+    int rc = write_tree(file, "/model", m, host, host + 3 * n, name);
     if (rc == 0)
         rc = write_tree(file, "/optimizer/m", m, host + n, NULL, name);
     if (rc == 0)

@@ -6,8 +6,9 @@
  * ranks compute what 1 rank would (and the backward pass sums its two
  * per-channel terms over the ranks too, as PyTorch's SyncBatchNorm does).
  * The running statistics (PyTorch's momentum convention, unbiased variance)
- * are kept in the model's state and used for evaluation. */
-#include <math.h>
+ * are kept in the model's state and used for evaluation. Statistics are made
+ * on the backend (math_bn_stats), so on a GPU a step waits for the host
+ * only where sync sums them over several ranks. */
 #include <stdlib.h>
 
 #include "comm/comm.h"
@@ -16,11 +17,10 @@
 #include "trainer/model.h"
 
 typedef struct {
-    float *xhat;     /* the normalized input, kept for backward */
-    float *stats;    /* backend: mean, invstd, mean_dz, mean_dzxhat (C each) */
-    double *scratch; /* backend: 2C doubles for channel_sums */
-    double *sums;    /* host: two per-channel sums and the count */
-    float *host;     /* host staging for the per-channel arrays (2C) */
+    float *xhat;  /* the normalized input, kept for backward */
+    float *stats; /* backend: mean, invstd, mean_dz, mean_dzxhat (C each) */
+    double *sums; /* backend: two per-channel sums (2C) */
+    double *host; /* host: the sums and the count, to sum over ranks (2C + 1) */
 } bn_impl;
 
 static int channels(const layer *l)
@@ -52,13 +52,12 @@ static int bn_alloc(model *m, layer *l, int max_rows)
     int c = channels(l);
     bn_impl *b = calloc(1, sizeof *b);
     l->impl = b;
-    if (!b || !(b->sums = malloc(sizeof(double) * (2 * (size_t)c + 1))) ||
-        !(b->host = malloc(sizeof(float) * 2 * (size_t)c)))
+    if (!b || !(b->host = malloc(sizeof(double) * (2 * (size_t)c + 1))))
         return err_set("out of host memory for batch norm");
     if (layer_alloc_output(m, l, max_rows) < 0 ||
         be->alloc(be, (void **)&b->xhat, sizeof(float) * (size_t)max_rows * l->out) < 0 ||
         be->alloc(be, (void **)&b->stats, sizeof(float) * 4 * (size_t)c) < 0 ||
-        be->alloc(be, (void **)&b->scratch, sizeof(double) * 2 * (size_t)c) < 0)
+        be->alloc(be, (void **)&b->sums, sizeof(double) * 2 * (size_t)c) < 0)
         return -1;
     return 0;
 }
@@ -75,53 +74,24 @@ static void bn_init(const layer *l, uint64_t seed, float *params, float *state)
     }
 }
 
-/* Adds the count to the sums and, with sync, sums all three over the ranks.
- * Returns the count. */
-static int total(const layer *l, bn_impl *b, int rows, double *count)
+/* The count of values behind the sums of `rows` rows: with sync on several
+ * ranks, the sums and the count become those of every rank's rows. Only
+ * then does the step wait for the host; otherwise it all stays queued on
+ * the backend. */
+static int total(const layer *l, backend *be, bn_impl *b, int rows, double *count)
 {
     int c = channels(l);
-    b->sums[2 * c] = (double)rows * inner(l);
-    if (l->cfg->sync && comm_allreduce_sum_f64(b->sums, 2 * (size_t)c + 1) < 0)
+    *count = (double)rows * inner(l);
+    if (!l->cfg->sync || comm_size() == 1)
+        return 0;
+    size_t bytes = sizeof(double) * 2 * (size_t)c;
+    b->host[2 * c] = *count;
+    if (be->download(be, b->host, b->sums, bytes) < 0 ||
+        comm_allreduce_sum_f64(b->host, 2 * (size_t)c + 1) < 0 ||
+        be->upload(be, b->sums, b->host, bytes) < 0)
         return -1;
-    *count = b->sums[2 * c];
+    *count = b->host[2 * c];
     return 0;
-}
-
-/* The batch's mean and 1/std into host[0..C) and host[C..2C), and the
- * running statistics updated. */
-static int batch_stats(model *m, layer *l, const float *x, int rows)
-{
-    bn_impl *b = l->impl;
-    int c = channels(l);
-    double count;
-    if (m->be->channel_sums(m->be, x, x, rows, c, inner(l), b->scratch, b->sums) < 0 ||
-        total(l, b, rows, &count) < 0)
-        return -1;
-    float *rmean = m->state + l->state_offset, *rvar = rmean + c;
-    double mom = l->cfg->momentum;
-    for (int i = 0; i < c; i++) {
-        double mean = b->sums[i] / count;
-        double var = b->sums[c + i] / count - mean * mean;
-        if (var < 0.0)
-            var = 0.0;
-        b->host[i] = (float)mean;
-        b->host[c + i] = (float)(1.0 / sqrt(var + l->cfg->eps));
-        double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-        rmean[i] = (float)((1.0 - mom) * rmean[i] + mom * mean);
-        rvar[i] = (float)((1.0 - mom) * rvar[i] + mom * unbiased);
-    }
-    return 0;
-}
-
-static void running_stats(model *m, layer *l)
-{
-    bn_impl *b = l->impl;
-    int c = channels(l);
-    const float *rmean = m->state + l->state_offset, *rvar = rmean + c;
-    for (int i = 0; i < c; i++) {
-        b->host[i] = rmean[i];
-        b->host[c + i] = (float)(1.0 / sqrt((double)rvar[i] + l->cfg->eps));
-    }
 }
 
 static int bn_forward(model *m, layer *l, const float *x, int rows, bool train)
@@ -129,13 +99,17 @@ static int bn_forward(model *m, layer *l, const float *x, int rows, bool train)
     backend *be = m->be;
     bn_impl *b = l->impl;
     int c = channels(l);
+    float *run_mean = m->state + l->state_offset, *run_var = run_mean + c;
+    const double *sums = NULL; /* evaluation: the running statistics */
+    double count = 0.0;
     if (train) {
-        if (batch_stats(m, l, x, rows) < 0)
+        if (be->channel_sums(be, x, x, rows, c, inner(l), b->sums) < 0 ||
+            total(l, be, b, rows, &count) < 0)
             return -1;
-    } else {
-        running_stats(m, l);
+        sums = b->sums;
     }
-    if (be->upload(be, b->stats, b->host, sizeof(float) * 2 * (size_t)c) < 0 ||
+    if (be->bn_stats(be, sums, count, c, l->cfg->eps, l->cfg->momentum, b->stats, b->stats + c,
+                     run_mean, run_var) < 0 ||
         be->bn_forward(be, x, b->xhat, l->z, l->y, b->stats, b->stats + c, l->w, l->b, rows, c,
                        inner(l), l->act) < 0)
         return -1;
@@ -153,27 +127,17 @@ static int bn_backward(model *m, layer *l, const float *x, float *dx, int rows)
     if (l->act != ACT_NONE &&
         be->act_backward(be, g, g, l->z, l->y, (size_t)rows * l->out, l->act) < 0)
         return -1;
-    if (be->channel_sums(be, g, b->xhat, rows, c, inner(l), b->scratch, b->sums) < 0)
-        return -1;
     /* d gamma = sum of dz * xhat, d beta = sum of dz, over this rank's rows */
-    for (int i = 0; i < c; i++) {
-        b->host[i] = (float)b->sums[c + i];
-        b->host[c + i] = (float)b->sums[i];
-    }
-    if (be->upload(be, l->dw, b->host, sizeof(float) * c) < 0 ||
-        be->upload(be, l->db, b->host + c, sizeof(float) * c) < 0)
+    if (be->channel_sums(be, g, b->xhat, rows, c, inner(l), b->sums) < 0 ||
+        be->sums_to_float(be, l->dw, b->sums + c, (size_t)c, 1.0) < 0 ||
+        be->sums_to_float(be, l->db, b->sums, (size_t)c, 1.0) < 0)
         return -1;
     if (!dx)
         return 0;
     double count;
-    if (total(l, b, rows, &count) < 0)
-        return -1;
-    for (int i = 0; i < c; i++) {
-        b->host[i] = (float)(b->sums[i] / count);
-        b->host[c + i] = (float)(b->sums[c + i] / count);
-    }
     float *mean_dz = b->stats + 2 * c;
-    if (be->upload(be, mean_dz, b->host, sizeof(float) * 2 * (size_t)c) < 0)
+    if (total(l, be, b, rows, &count) < 0 ||
+        be->sums_to_float(be, mean_dz, b->sums, 2 * (size_t)c, count) < 0)
         return -1;
     return be->bn_backward(be, g, b->xhat, dx, l->w, b->stats + c, mean_dz, mean_dz + c, rows, c,
                            inner(l));
@@ -186,8 +150,7 @@ static void bn_release(model *m, layer *l)
         return;
     m->be->release(m->be, b->xhat);
     m->be->release(m->be, b->stats);
-    m->be->release(m->be, b->scratch);
-    free(b->sums);
+    m->be->release(m->be, b->sums);
     free(b->host);
     free(b);
     l->impl = NULL;

@@ -24,9 +24,8 @@ static uint64_t host_bytes(const memplan *p, const dataset *train)
     /* while a checkpoint is written: the host copy of parameters, moments
      * and state, the file HDF5 builds in memory, and its sealed image */
     uint64_t staging = 3 * 4 * (3 * params + state);
-    /* the model's own: per-row loss statistics, the kept state */
-    uint64_t model =
-        8 * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows) + 4 * state;
+    /* the model's own: per-row loss statistics */
+    uint64_t model = 8 * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows);
     return loader + order + evaluation + staging + model;
 }
 

@@ -163,7 +163,8 @@ static int alloc_buffers(model *m)
         be->alloc(be, (void **)&m->grads, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_m, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_v, pbytes) < 0 ||
-        be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * (size_t)m->max_rows) < 0)
+        be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * (size_t)m->max_rows) < 0 ||
+        be->alloc(be, (void **)&m->state, sizeof(float) * (m->n_state ? m->n_state : 1)) < 0)
         return -1;
     for (int s = 0; s < 3; s++)
         if (be->alloc(be, (void **)&m->x_slot[s],
@@ -173,8 +174,7 @@ static int alloc_buffers(model *m)
     m->x = m->x_slot[MODEL_SLOT_OTHER];
     m->y = m->y_slot[MODEL_SLOT_OTHER];
     m->host_stats = malloc(sizeof(float) * 2 * (size_t)m->max_rows);
-    m->state = calloc(m->n_state ? m->n_state : 1, sizeof(float));
-    if (!m->host_stats || !m->state)
+    if (!m->host_stats)
         return err_set("out of host memory");
     for (int i = 0; i < m->n_layers; i++) {
         layer *l = &m->layers[i];
@@ -226,15 +226,18 @@ model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], 
 int model_init_params(model *m, uint64_t seed)
 {
     /* zeros where no tensor is: the padding between them stays zero */
-    float *host = calloc(m->n_params ? m->n_params : 1, sizeof(float));
+    float *host = calloc(m->n_params + m->n_state + 1, sizeof(float));
     if (!host)
         return err_set("out of host memory initializing parameters");
+    float *state = host + m->n_params;
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
         if (l->ops->init)
-            l->ops->init(l, seed, host + l->param_offset, m->state + l->state_offset);
+            l->ops->init(l, seed, host + l->param_offset, state + l->state_offset);
     }
     int rc = m->be->upload(m->be, m->params, host, sizeof(float) * m->n_params);
+    if (rc == 0)
+        rc = m->be->upload(m->be, m->state, state, sizeof(float) * m->n_state);
     free(host);
     return rc;
 }
@@ -318,21 +321,22 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 
 int model_checksum(const model *m, uint64_t *sum)
 {
-    size_t bytes = sizeof(float) * m->n_params;
+    size_t bytes = sizeof(float) * (m->n_params > m->n_state ? m->n_params : m->n_state);
     float *host = malloc(bytes ? bytes : 1);
     if (!host)
         return err_set("out of host memory for the parameter checksum");
-    const float *bufs[3] = {m->params, m->adam_m, m->adam_v};
+    const float *bufs[4] = {m->params, m->adam_m, m->adam_v, m->state};
     uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < 3; i++) {
-        if (m->be->download(m->be, host, bufs[i], bytes) < 0) {
+    for (int i = 0; i < 4; i++) {
+        size_t n = sizeof(float) * (i < 3 ? m->n_params : m->n_state);
+        if (m->be->download(m->be, host, bufs[i], n) < 0) {
             free(host);
             return -1;
         }
-        h = fnv1a(h, host, bytes);
+        h = fnv1a(h, host, n);
     }
     free(host);
-    *sum = fnv1a(h, m->state, sizeof(float) * m->n_state);
+    *sum = h;
     return 0;
 }
 
@@ -424,8 +428,8 @@ void model_free(model *m)
         be->release(be, m->y_slot[s]);
     }
     be->release(be, m->stats);
+    be->release(be, m->state);
     free(m->host_stats);
-    free(m->state);
     free(m->layers);
     free(m);
 }

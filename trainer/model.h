@@ -44,7 +44,8 @@ struct model {
     size_t n_trained; /* the parameters themselves, what the summaries count */
     float *params, *grads, *adam_m, *adam_v;
     /* What layers keep but do not train (batch norm's running statistics),
-     * in host memory: small, and updated from host-side statistics. */
+     * in backend memory beside the parameters, where the layers update it;
+     * checkpoints, checksums and resumes copy it as they copy those. */
     size_t n_state;
     float *state;
 

@@ -40,7 +40,7 @@ static int load(report *r, const char *path)
     if (rc == 0)
         rc = m->be->upload(m->be, m->params, host, sizeof(float) * m->n_params);
     if (rc == 0)
-        memcpy(m->state, host + 3 * m->n_params, sizeof(float) * m->n_state);
+        rc = m->be->upload(m->be, m->state, host + 3 * m->n_params, sizeof(float) * m->n_state);
     free(host);
     return rc;
 }

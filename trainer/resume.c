@@ -117,9 +117,9 @@ int resume_share(resume_point *rp, model *m, int rank)
     size_t n = m->n_params;
     if (comm_broadcast(rp->host, sizeof(float) * ckpt_host_floats(m), 0) < 0)
         return -1;
-    memcpy(m->state, rp->host + 3 * n, sizeof(float) * m->n_state);
     backend *be = m->be;
-    if (be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
+    if (be->upload(be, m->state, rp->host + 3 * n, sizeof(float) * m->n_state) < 0 ||
+        be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
         be->upload(be, m->adam_m, rp->host + n, sizeof(float) * n) < 0 ||
         be->upload(be, m->adam_v, rp->host + 2 * n, sizeof(float) * n) < 0)
         return -1;

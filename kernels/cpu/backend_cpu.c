@@ -281,6 +281,8 @@ backend *backend_cpu_open(int threads)
     be->pool_backward = cpu_pool_backward;
     be->plan_release = cpu_plan_release;
     be->channel_sums = cpu_channel_sums;
+    be->bn_stats = cpu_bn_stats;
+    be->sums_to_float = cpu_sums_to_float;
     be->bn_forward = cpu_bn_forward;
     be->bn_backward = cpu_bn_backward;
     be->act_backward = cpu_act_backward;

@@ -1,23 +1,42 @@
 /* batchnorm: the CPU side of batch normalization's pieces (see backend.h):
- * per-channel sums in double, the normalizing forward, and the backward that
- * takes the (possibly all-rank) means of dz and dz * xhat. Each works a
- * channel's plane at a time (inner contiguous floats), in vector loops. */
+ * per-channel sums in double, the statistics made of them, the normalizing
+ * forward, and the backward that takes the (possibly all-rank) means of dz
+ * and dz * xhat. Each works a channel's plane at a time (inner contiguous
+ * floats), in vector loops. */
 #include "kernels/cpu/cpu_ops.h"
 
 int cpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
-                     int inner, double *scratch, double *host)
+                     int inner, double *sums)
 {
-    (void)be, (void)scratch;
+    (void)be;
     for (int c = 0; c < 2 * channels; c++)
-        host[c] = 0.0;
+        sums[c] = 0.0;
     for (int o = 0; o < outer; o++)
         for (int c = 0; c < channels; c++) {
             size_t base = ((size_t)o * channels + c) * inner;
             double sa, sab;
             cpu_sums(a + base, b + base, (size_t)inner, &sa, &sab);
-            host[c] += sa;
-            host[channels + c] += sab;
+            sums[c] += sa;
+            sums[channels + c] += sab;
         }
+    return 0;
+}
+
+int cpu_bn_stats(backend *be, const double *sums, double count, int channels, double eps,
+                 double momentum, float *mean, float *invstd, float *run_mean, float *run_var)
+{
+    (void)be;
+    for (int c = 0; c < channels; c++)
+        math_bn_stats(sums ? sums + c : NULL, sums ? sums + channels + c : NULL, count, eps,
+                      momentum, mean + c, invstd + c, run_mean + c, run_var + c);
+    return 0;
+}
+
+int cpu_sums_to_float(backend *be, float *out, const double *sums, size_t n, double divisor)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)(sums[i] / divisor);
     return 0;
 }
 

@@ -32,7 +32,10 @@ void cpu_plan_release(backend *be, void *plan);
 void cpu_sums(const float *a, const float *b, size_t n, double *sum_a, double *sum_ab);
 
 int cpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
-                     int inner, double *scratch, double *host);
+                     int inner, double *sums);
+int cpu_bn_stats(backend *be, const double *sums, double count, int channels, double eps,
+                 double momentum, float *mean, float *invstd, float *run_mean, float *run_var);
+int cpu_sums_to_float(backend *be, float *out, const double *sums, size_t n, double divisor);
 int cpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y, const float *mean,
                    const float *invstd, const float *gamma, const float *beta, int outer,
                    int channels, int inner, act_kind act);

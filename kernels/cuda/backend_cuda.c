@@ -178,13 +178,24 @@ static int gpu_bias_grad(backend *be, float *db, const float *dz, int outer, int
 }
 
 static int gpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
-                            int inner, double *scratch, double *host)
+                            int inner, double *sums)
 {
-    cuda_impl *c = impl_of(be);
-    LAUNCH(cuk_channel_sums(c->compute, a, b, outer, channels, inner, scratch));
-    CUDA_TRY(cudaMemcpyAsync(host, scratch, sizeof(double) * 2 * (size_t)channels,
-                             cudaMemcpyDeviceToHost, c->compute));
-    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    LAUNCH(cuk_channel_sums(impl_of(be)->compute, a, b, outer, channels, inner, sums));
+    return 0;
+}
+
+static int gpu_bn_stats(backend *be, const double *sums, double count, int channels, double eps,
+                        double momentum, float *mean, float *invstd, float *run_mean,
+                        float *run_var)
+{
+    LAUNCH(cuk_bn_stats(impl_of(be)->compute, sums, count, channels, eps, momentum, mean, invstd,
+                        run_mean, run_var));
+    return 0;
+}
+
+static int gpu_sums_to_float(backend *be, float *out, const double *sums, size_t n, double divisor)
+{
+    LAUNCH(cuk_sums_to_float(impl_of(be)->compute, out, sums, n, divisor));
     return 0;
 }
 
@@ -438,6 +449,8 @@ static void set_ops(backend *be)
     be->pool_backward = gpu_pool_backward;
     be->plan_release = gpu_plan_release;
     be->channel_sums = gpu_channel_sums;
+    be->bn_stats = gpu_bn_stats;
+    be->sums_to_float = gpu_sums_to_float;
     be->bn_forward = gpu_bn_forward;
     be->bn_backward = gpu_bn_backward;
     be->act_backward = gpu_act_backward;

@@ -1,6 +1,7 @@
 // batchnorm: the GPU side of batch normalization's pieces (see backend.h):
 // per-channel sums in double (a block per channel, a fixed order), the
-// normalizing forward and the backward, elementwise.
+// statistics made of them on the device (so no step waits for the host),
+// the normalizing forward and the backward, elementwise.
 #include "kernels/cuda/kernels.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
@@ -24,6 +25,23 @@ __global__ void channel_sums_kernel(const float *a, const float *b, int outer, i
         out[c] = s;
         out[channels + c] = s2;
     }
+}
+
+__global__ void bn_stats_kernel(const double *sums, double count, int channels, double eps,
+                                double momentum, float *mean, float *invstd, float *run_mean,
+                                float *run_var)
+{
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < channels)
+        math_bn_stats(sums ? sums + c : NULL, sums ? sums + channels + c : NULL, count, eps,
+                      momentum, mean + c, invstd + c, run_mean + c, run_var + c);
+}
+
+__global__ void sums_to_float_kernel(float *out, const double *sums, size_t n, double divisor)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] = (float)(sums[i] / divisor);
 }
 
 __global__ void bn_forward_kernel(const float *x, float *xhat, float *z, float *y,
@@ -59,6 +77,26 @@ extern "C" cudaError_t cuk_channel_sums(cudaStream_t s, const float *a, const fl
     if (channels == 0)
         return cudaSuccess;
     channel_sums_kernel<<<channels, CUK_THREADS, 0, s>>>(a, b, outer, channels, inner, out);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuk_bn_stats(cudaStream_t s, const double *sums, double count, int channels,
+                                    double eps, double momentum, float *mean, float *invstd,
+                                    float *run_mean, float *run_var)
+{
+    if (channels == 0)
+        return cudaSuccess;
+    bn_stats_kernel<<<cuk_blocks((size_t)channels), CUK_THREADS, 0, s>>>(
+        sums, count, channels, eps, momentum, mean, invstd, run_mean, run_var);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuk_sums_to_float(cudaStream_t s, float *out, const double *sums, size_t n,
+                                         double divisor)
+{
+    if (n == 0)
+        return cudaSuccess;
+    sums_to_float_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(out, sums, n, divisor);
     return cudaGetLastError();
 }
 

@@ -35,6 +35,12 @@ cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int outer,
 /* out (device, 2 x channels doubles): the sums of a and of a * b per channel. */
 cudaError_t cuk_channel_sums(cudaStream_t s, const float *a, const float *b, int outer,
                              int channels, int inner, double *out);
+/* Per channel, math_bn_stats; sums NULL: from the running statistics. */
+cudaError_t cuk_bn_stats(cudaStream_t s, const double *sums, double count, int channels, double eps,
+                         double momentum, float *mean, float *invstd, float *run_mean,
+                         float *run_var);
+cudaError_t cuk_sums_to_float(cudaStream_t s, float *out, const double *sums, size_t n,
+                              double divisor);
 cudaError_t cuk_bn_forward(cudaStream_t s, const float *x, float *xhat, float *z, float *y,
                            const float *mean, const float *invstd, const float *gamma,
                            const float *beta, int outer, int channels, int inner, act_kind act);

@@ -218,12 +218,33 @@ START_TEST(batchnorm_pieces)
     pair xhat = pair_new(gpu, n, 0, 0, 0), z = pair_new(gpu, n, 0, 0, 0),
          y = pair_new(gpu, n, 0, 0, 0);
     pair dx = pair_new(gpu, n, 0, 0, 0), stat = pair_new(gpu, 6 * (size_t)ch, 0.5f, 1.5f, 97);
-    double *scratch, hc[24], hg[24];
-    ck_assert_int_eq(gpu->alloc(gpu, (void **)&scratch, sizeof(double) * 2 * ch), 0);
-    ck_assert_int_eq(cpu->channel_sums(cpu, x.c, x.c, outer, ch, inner, NULL, hc), 0);
-    ck_assert_int_eq(gpu->channel_sums(gpu, x.g, x.g, outer, ch, inner, scratch, hg), 0);
+    double *sums, hc[24], hg[24];
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&sums, sizeof(double) * 2 * ch), 0);
+    ck_assert_int_eq(cpu->channel_sums(cpu, x.c, x.c, outer, ch, inner, hc), 0);
+    ck_assert_int_eq(gpu->channel_sums(gpu, x.g, x.g, outer, ch, inner, sums), 0);
+    ck_assert_int_eq(gpu->download(gpu, hg, sums, sizeof hg), 0);
     for (int i = 0; i < 2 * ch; i++)
         ck_assert_double_le(fabs(hc[i] - hg[i]), 1e-9 * (fabs(hc[i]) + 1));
+    /* the statistics from the same sums (the CPU's, on both), in training
+     * (running statistics moved) and in evaluation (read) */
+    ck_assert_int_eq(gpu->upload(gpu, sums, hc, sizeof hc), 0);
+    pair ms = pair_new(gpu, 2 * (size_t)ch, 0, 0, 0),
+         run = pair_new(gpu, 2 * (size_t)ch, 0.5f, 2, 98);
+    for (int train = 1; train >= 0; train--) {
+        double count = (double)outer * inner;
+        ck_assert_int_eq(cpu->bn_stats(cpu, train ? hc : NULL, count, ch, 1e-5, 0.1, ms.c,
+                                       ms.c + ch, run.c, run.c + ch),
+                         0);
+        ck_assert_int_eq(gpu->bn_stats(gpu, train ? sums : NULL, count, ch, 1e-5, 0.1, ms.g,
+                                       ms.g + ch, run.g, run.g + ch),
+                         0);
+        ck_assert_double_le(rel_err(gpu, &ms), 1e-6);
+        ck_assert_double_le(rel_err(gpu, &run), 1e-6);
+    }
+    ck_assert_int_eq(cpu->sums_to_float(cpu, ms.c, hc, 2 * (size_t)ch, 7.0), 0);
+    ck_assert_int_eq(gpu->sums_to_float(gpu, ms.g, sums, 2 * (size_t)ch, 7.0), 0);
+    ck_assert_double_le(rel_err(gpu, &ms), 0.0); /* one division, correctly rounded on both */
+    pair_free(gpu, &ms), pair_free(gpu, &run);
     /* stat: mean, invstd, gamma, beta, mean_dz, mean_dzxhat (ch each) */
     const float *sc = stat.c, *sg = stat.g;
     ck_assert_int_eq(cpu->bn_forward(cpu, x.c, xhat.c, z.c, y.c, sc, sc + ch, sc + 2 * ch,
@@ -241,7 +262,7 @@ START_TEST(batchnorm_pieces)
                                       sg + 5 * ch, outer, ch, inner),
                      0);
     ck_assert_double_le(rel_err(gpu, &dx), 1e-5);
-    gpu->release(gpu, scratch);
+    gpu->release(gpu, sums);
     pair_free(gpu, &x), pair_free(gpu, &dz), pair_free(gpu, &xhat), pair_free(gpu, &z);
     pair_free(gpu, &y), pair_free(gpu, &dx), pair_free(gpu, &stat);
 }
