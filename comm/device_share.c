@@ -19,11 +19,22 @@ int comm_device_pair(const comm_device *all, int n, int *a, int *b)
     return 0;
 }
 
-int comm_device_exchange(const comm_info *ci, const char *device, int *found, int *a, int *b,
-                         comm_device *pair)
+int comm_device_mixed(const comm_device *all, int n, int *gpu, int *cpu)
+{
+    *gpu = *cpu = -1;
+    for (int i = 0; i < n; i++) {
+        int *first = all[i].device[0] ? gpu : cpu;
+        if (*first < 0)
+            *first = i;
+    }
+    return *gpu >= 0 && *cpu >= 0;
+}
+
+int comm_device_exchange(const comm_info *ci, const char *device, comm_device_verdict *v)
 {
     comm_device mine;
     memset(&mine, 0, sizeof mine);
+    memset(v, 0, sizeof *v);
     if (gethostname(mine.host, sizeof mine.host - 1) < 0)
         return err_errno("gethostname");
     snprintf(mine.device, sizeof mine.device, "%s", device);
@@ -31,9 +42,14 @@ int comm_device_exchange(const comm_info *ci, const char *device, int *found, in
     if (!all)
         return err_set("out of host memory for the ranks' devices");
     int rc = comm_allgather(&mine, all, sizeof mine);
-    *found = rc == 0 && comm_device_pair(all, ci->size, a, b);
-    if (*found)
-        *pair = all[*a];
+    if (rc == 0) {
+        v->shared = comm_device_pair(all, ci->size, &v->a, &v->b);
+        if (v->shared)
+            v->pair = all[v->a];
+        v->mixed = comm_device_mixed(all, ci->size, &v->gpu, &v->cpu);
+        if (v->mixed)
+            memcpy(v->cpu_host, all[v->cpu].host, sizeof v->cpu_host);
+    }
     free(all);
     return rc;
 }

@@ -7,7 +7,12 @@
  * PCI bus id of the GPU they took; two ranks on one host with one bus id
  * share a GPU. NCCL refuses that ("Duplicate GPU detected"), so a job that
  * allows it (run.allow_shared_gpu) reduces gradients through host memory
- * with MPI instead. */
+ * with MPI instead.
+ *
+ * The same exchange tells a job whose ranks run on different backends:
+ * run.device = auto takes the CPU where no GPU is usable, and a rank on
+ * the CPU would then enter MPI's all-reduce while its peers enter NCCL's,
+ * and the job would hang. */
 #ifndef ACCEL_DEVICE_SHARE_H
 #define ACCEL_DEVICE_SHARE_H
 
@@ -25,10 +30,23 @@ typedef struct {
  * without a device (the CPU) share nothing. */
 int comm_device_pair(const comm_device *all, int n, int *a, int *b);
 
-/* Gathers every rank's host and `device` (collective), and answers
- * comm_device_pair over them, so every rank reaches the same verdict; *pair
- * gets the shared device and its host when there is one. */
-int comm_device_exchange(const comm_info *ci, const char *device, int *found, int *a, int *b,
-                         comm_device *pair);
+/* Whether some ranks of all[0..n) run on a GPU and some on the CPU: 1 and
+ * the lowest of each (*gpu, *cpu), else 0. */
+int comm_device_mixed(const comm_device *all, int n, int *gpu, int *cpu);
+
+/* What the ranks' devices say, the same on every rank. */
+typedef struct {
+    bool shared; /* ranks a and b run on one GPU, pair's */
+    int a, b;
+    comm_device pair;
+    bool mixed; /* rank gpu runs on a GPU, rank cpu (on cpu_host) on the CPU */
+    int gpu, cpu;
+    char cpu_host[64];
+} comm_device_verdict;
+
+/* Gathers every rank's host and `device` (collective) and judges them with
+ * comm_device_pair and comm_device_mixed, so every rank reaches the same
+ * verdict. */
+int comm_device_exchange(const comm_info *ci, const char *device, comm_device_verdict *v);
 
 #endif

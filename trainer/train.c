@@ -557,32 +557,37 @@ static int setup_local(run *r, const train_options *opt, const char **note)
 
 /* Ranks sharing a GPU (comm/device_share.h): refused unless
  * run.allow_shared_gpu; allowed, the gradients go through host memory with
- * MPI, since NCCL takes one rank a GPU. Every rank sees every rank's GPU,
- * so all reach the same verdict, and none enters NCCL alone. */
-static int check_sharing(run *r, int *kind)
+ * MPI, since NCCL takes one rank a GPU. Ranks on GPUs and on the CPU at
+ * once are refused: their all-reduces would not meet. Every rank sees every
+ * rank's device, so all reach the same verdict, and none enters NCCL alone. */
+static int check_devices(run *r, int *kind)
 {
     const config *cfg = r->cfg;
-    int found, a, b;
-    comm_device pair;
+    comm_device_verdict v;
     *kind = cfg->comm_backend;
-    if (comm_device_exchange(r->ci, r->be->device_id, &found, &a, &b, &pair) < 0)
+    if (comm_device_exchange(r->ci, r->be->device_id, &v) < 0)
         return -1;
-    if (!found)
+    if (v.mixed)
+        return err_set("rank %d runs on a GPU but rank %d (on %s) on the CPU, where run.device = "
+                       "auto found no usable GPU (its start-up line says why): mend that node, or "
+                       "set run.device = cuda to insist on GPUs or cpu for all ranks",
+                       v.gpu, v.cpu, v.cpu_host);
+    if (!v.shared)
         return 0;
     if (!cfg->allow_shared_gpu)
         return err_set("ranks %d and %d both run on the GPU at PCI %s of %s: start one rank per "
                        "GPU (srun --gpus-per-task=1, or as many ranks a node as it has GPUs), or "
                        "set run.allow_shared_gpu = true",
-                       a, b, pair.device, pair.host);
+                       v.a, v.b, v.pair.device, v.pair.host);
     if (cfg->comm_backend == COMM_NCCL)
         return err_set("comm.backend = nccl, but ranks %d and %d share the GPU at PCI %s of %s, "
                        "which NCCL refuses: use comm.backend = auto or mpi",
-                       a, b, pair.device, pair.host);
+                       v.a, v.b, v.pair.device, v.pair.host);
     *kind = COMM_MPI;
     snprintf(r->share_note, sizeof r->share_note,
              "ranks share GPUs (%d and %d: PCI %s of %s): gradients are all-reduced through host "
              "memory with MPI, as NCCL takes one rank a GPU",
-             a, b, pair.device, pair.host);
+             v.a, v.b, v.pair.device, v.pair.host);
     return 0;
 }
 
@@ -600,7 +605,7 @@ static int setup_shared(run *r)
         r->st.samples_seen = r->rp.st.samples_seen;
     }
     int kind;
-    if (check_sharing(r, &kind) < 0)
+    if (check_devices(r, &kind) < 0)
         return -1;
     r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb, kind,
                        r->cfg->comm_timeout_s);

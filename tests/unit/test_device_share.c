@@ -55,14 +55,38 @@ START_TEST(other_nodes_and_cpus_share_nothing)
 }
 END_TEST
 
+/* run.device = auto on a node whose GPU is unusable: ranks 4 and 5 fell
+ * back to the CPU while the others took GPUs. */
+START_TEST(gpus_and_cpus_mixed)
+{
+    comm_device all[6] = {dev("n1", "00000000:18:00.0"),
+                          dev("n1", "00000000:2A:00.0"),
+                          dev("n2", "00000000:18:00.0"),
+                          dev("n2", "00000000:2A:00.0"),
+                          dev("n3", ""),
+                          dev("n3", "")};
+    int gpu, cpu;
+    ck_assert_int_eq(comm_device_mixed(all, 6, &gpu, &cpu), 1);
+    ck_assert_int_eq(gpu, 0);
+    ck_assert_int_eq(cpu, 4);
+    /* the other way round: rank 0 on the CPU */
+    ck_assert_int_eq(comm_device_mixed(all + 3, 3, &gpu, &cpu), 1);
+    ck_assert_int_eq(gpu, 0);
+    ck_assert_int_eq(cpu, 1);
+    ck_assert_int_eq(comm_device_mixed(all, 4, &gpu, &cpu), 0);     /* all on GPUs */
+    ck_assert_int_eq(comm_device_mixed(all + 4, 2, &gpu, &cpu), 0); /* all on the CPU */
+}
+END_TEST
+
 /* One rank alone: the exchange runs without MPI and finds nothing. */
 START_TEST(exchange_on_one_rank)
 {
     comm_info ci = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
-    int found = -1, a, b;
-    comm_device pair;
-    ck_assert_int_eq(comm_device_exchange(&ci, "00000000:18:00.0", &found, &a, &b, &pair), 0);
-    ck_assert_int_eq(found, 0);
+    comm_device_verdict v;
+    v.shared = v.mixed = true;
+    ck_assert_int_eq(comm_device_exchange(&ci, "00000000:18:00.0", &v), 0);
+    ck_assert(!v.shared);
+    ck_assert(!v.mixed);
 }
 END_TEST
 
@@ -73,6 +97,7 @@ int main(void)
     tcase_add_test(tc, one_gpu_a_task_is_not_sharing);
     tcase_add_test(tc, two_ranks_on_one_gpu);
     tcase_add_test(tc, other_nodes_and_cpus_share_nothing);
+    tcase_add_test(tc, gpus_and_cpus_mixed);
     tcase_add_test(tc, exchange_on_one_rank);
     suite_add_tcase(s, tc);
     return tu_run(s);
