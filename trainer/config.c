@@ -10,210 +10,133 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/config_key.h"
 #include "trainer/err.h"
+#include "trainer/layer.h"
 
-typedef enum { KT_INT, KT_LONG, KT_U64, KT_REAL, KT_BOOL, KT_STR, KT_ENUM } key_type;
-
-/* Bounds: a value must satisfy lo <= v (or lo < v with LO_OPEN) and likewise
- * for hi; hi = NOLIMIT leaves the top unchecked. */
-#define NOLIMIT HUGE_VAL
-enum { LO_OPEN = 1, HI_OPEN = 2 };
-
-typedef struct {
-    const char *section;
-    const char *key;
-    key_type type;
-    size_t offset; /* into config, or into layer_cfg for layer keys */
-    size_t size;   /* for KT_STR: the buffer size */
-    const char *def;
-    double lo, hi;
-    int open;
-    const char *choices; /* for KT_ENUM: "a|b|c", the value is the index */
-    const char *help;
-} key_def;
+/* The sections' keys; a layer's keys are its type's (layer_types). */
+typedef config_key key_def;
+#define NOLIMIT CK_NOLIMIT
+#define LO_OPEN CK_LO_OPEN
+#define HI_OPEN CK_HI_OPEN
 
 #define C(field) offsetof(config, field), sizeof(((config *)0)->field)
 #define L(field) offsetof(layer_cfg, field), sizeof(((layer_cfg *)0)->field)
 
 static const key_def cfg_keys[] = {
     {"run", "name", KT_STR, C(run_name), "run", 0, 0, 0, NULL,
-     "name of the run (letters, digits, '-', '_', '.')"},
+     "name of the run (letters, digits, '-', '_', '.')", false},
     {"run", "seed", KT_U64, C(seed), "42", 0, NOLIMIT, 0, NULL,
-     "seed of every random choice: initialization, shuffle, dropout"},
+     "seed of every random choice: initialization, shuffle, dropout", false},
     {"run", "dir", KT_STR, C(run_dir), "", 0, 0, 0, NULL,
      "where metrics.jsonl, event files and checkpoints go (empty: runs/<name>, or "
-     "runs/<name>-job<SLURM_JOB_ID> under Slurm)"},
+     "runs/<name>-job<SLURM_JOB_ID> under Slurm)",
+     false},
     {"run", "device", KT_ENUM, C(device), "auto", 0, 0, 0, "auto|cpu|cuda",
-     "compute device: auto uses a GPU when there is one"},
+     "compute device: auto uses a GPU when there is one", false},
     {"run", "threads", KT_INT, C(threads), "0", 0, 4096, 0, NULL,
-     "CPU threads for the math (0: this rank's share of the node's cores)"},
+     "CPU threads for the math (0: this rank's share of the node's cores)", false},
     {"run", "allow_shared_gpu", KT_BOOL, C(allow_shared_gpu), "false", 0, 0, 0, NULL,
-     "let more ranks than GPUs on a node share them"},
+     "let more ranks than GPUs on a node share them", false},
     {"run", "deterministic", KT_BOOL, C(deterministic), "true", 0, 0, 0, NULL,
      "GPU: only deterministic cuDNN algorithms, so repeated runs are bitwise equal (false "
-     "allows the fastest)"},
+     "allows the fastest)",
+     false},
 
     {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5",
-     "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5"},
+     "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5", false},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
      NULL,
      "training split: idx: a prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) or "
-     "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file"},
+     "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file",
+     false},
     {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0, NULL,
      "test split, in the forms of train (a cifar10 directory: test_batch.bin); empty: no "
-     "evaluation"},
+     "evaluation",
+     false},
     {"data", "batch_size", KT_INT, C(batch_size), "64", 1, 1 << 24, 0, NULL,
-     "global batch size, over all ranks"},
+     "global batch size, over all ranks", false},
     {"data", "shuffle", KT_BOOL, C(shuffle), "true", 0, 0, 0, NULL,
-     "shuffle the training order every epoch (seeded)"},
+     "shuffle the training order every epoch (seeded)", false},
     {"data", "eval_batch_size", KT_INT, C(eval_batch_size), "1000", 1, 1 << 24, 0, NULL,
-     "batch size for evaluation"},
+     "batch size for evaluation", false},
     {"data", "shape", KT_STR, C(data_shape), "", 0, 0, 0, NULL,
-     "C,H,W of a sample, checked against the data (empty: as the data says)"},
+     "C,H,W of a sample, checked against the data (empty: as the data says)", false},
     {"data", "images_key", KT_STR, C(images_key), "/images", 0, 0, 0, NULL,
-     "hdf5: the images dataset, (N,C,H,W) or (N,H,W,C), uint8 or float32"},
+     "hdf5: the images dataset, (N,C,H,W) or (N,H,W,C), uint8 or float32", false},
     {"data", "labels_key", KT_STR, C(labels_key), "/labels", 0, 0, 0, NULL,
-     "hdf5: the labels dataset, (N), integers"},
+     "hdf5: the labels dataset, (N), integers", false},
     {"data", "layout", KT_ENUM, C(data_layout), "auto", 0, 0, 0, "auto|nchw|nhwc",
      "hdf5: axis order of the images (auto: NHWC when the last axis is 1 or 3 and the second "
-     "is not)"},
+     "is not)",
+     false},
     {"data", "mean", KT_STR, C(data_mean), "", 0, 0, 0, NULL,
-     "per-channel mean subtracted after scaling to [0, 1], e.g. 0.4914,0.4822,0.4465"},
+     "per-channel mean subtracted after scaling to [0, 1], e.g. 0.4914,0.4822,0.4465", false},
     {"data", "std", KT_STR, C(data_std), "", 0, 0, 0, NULL,
-     "per-channel standard deviation divided by, e.g. 0.2470,0.2435,0.2616"},
+     "per-channel standard deviation divided by, e.g. 0.2470,0.2435,0.2616", false},
     {"data", "augment_crop", KT_INT, C(augment_crop), "0", 0, 1024, 0, NULL,
-     "training: pad by this many pixels and crop back at a random offset (0: off)"},
+     "training: pad by this many pixels and crop back at a random offset (0: off)", false},
     {"data", "augment_flip", KT_BOOL, C(augment_flip), "false", 0, 0, 0, NULL,
-     "training: flip half the images left to right"},
+     "training: flip half the images left to right", false},
 
-    {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data"},
+    {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data",
+     false},
     {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
      "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop); the "
-     "schedule still spans all epochs"},
+     "schedule still spans all epochs",
+     false},
     {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
-     "steps between log lines and metrics records"},
+     "steps between log lines and metrics records", false},
     {"train", "on_nonfinite", KT_ENUM, C(on_nonfinite), "stop", 0, 0, 0, "stop|skip",
      "a NaN or infinite loss or gradient: stop (exit non-zero, no checkpoint of the bad state) "
-     "or skip the update"},
+     "or skip the update",
+     false},
     {"train", "max_skips", KT_INT, C(max_skips), "10", 1, 1 << 30, 0, NULL,
-     "with on_nonfinite = skip: stop after this many skipped updates in a row"},
+     "with on_nonfinite = skip: stop after this many skipped updates in a row", false},
 
     {"optimizer", "type", KT_ENUM, C(optim_type), "adam", 0, 0, 0, "adam|adamw",
-     "adam (weight decay as L2 in the gradient) or adamw (decoupled weight decay)"},
-    {"optimizer", "lr", KT_REAL, C(lr), "0.001", 0, NOLIMIT, LO_OPEN, NULL, "peak learning rate"},
+     "adam (weight decay as L2 in the gradient) or adamw (decoupled weight decay)", false},
+    {"optimizer", "lr", KT_REAL, C(lr), "0.001", 0, NOLIMIT, LO_OPEN, NULL, "peak learning rate",
+     false},
     {"optimizer", "beta1", KT_REAL, C(beta1), "0.9", 0, 1, HI_OPEN, NULL,
-     "decay of the first moment"},
+     "decay of the first moment", false},
     {"optimizer", "beta2", KT_REAL, C(beta2), "0.999", 0, 1, HI_OPEN, NULL,
-     "decay of the second moment"},
+     "decay of the second moment", false},
     {"optimizer", "eps", KT_REAL, C(eps), "1e-8", 0, NOLIMIT, LO_OPEN, NULL,
-     "added to the denominator"},
+     "added to the denominator", false},
     {"optimizer", "weight_decay", KT_REAL, C(weight_decay), "0", 0, NOLIMIT, 0, NULL,
-     "weight decay (0: none)"},
+     "weight decay (0: none)", false},
     {"optimizer", "clip_norm", KT_REAL, C(clip_norm), "0", 0, NOLIMIT, 0, NULL,
-     "clip gradients to this global L2 norm (0: off)"},
+     "clip gradients to this global L2 norm (0: off)", false},
     {"optimizer", "schedule", KT_ENUM, C(schedule), "constant", 0, 0, 0, "constant|cosine",
-     "learning-rate schedule after warmup"},
+     "learning-rate schedule after warmup", false},
     {"optimizer", "warmup_steps", KT_INT, C(warmup_steps), "0", 0, 1 << 30, 0, NULL,
-     "linear warmup from lr/warmup_steps to lr over this many steps"},
+     "linear warmup from lr/warmup_steps to lr over this many steps", false},
     {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, NOLIMIT, 0, NULL,
-     "where the cosine schedule ends"},
+     "where the cosine schedule ends", false},
     {"optimizer", "tf32", KT_BOOL, C(tf32), "false", 0, 0, 0, NULL,
-     "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)"},
+     "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)", false},
 
     {"comm", "backend", KT_ENUM, C(comm_backend), "auto", 0, 0, 0, "auto|nccl|mpi",
      "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl (even on one rank), or "
-     "mpi"},
+     "mpi",
+     false},
     {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "1", 0, 1 << 20, LO_OPEN, NULL,
      "all-reduce bucket size in MiB (whole layers, at least this much): each starts when "
-     "backward has produced it"},
+     "backward has produced it",
+     false},
     {"comm", "timeout_s", KT_REAL, C(comm_timeout_s), "300", 0, NOLIMIT, LO_OPEN, NULL,
-     "seconds an all-reduce may take before the job is ended as stuck"},
+     "seconds an all-reduce may take before the job is ended as stuck", false},
 
     {"checkpoint", "dir", KT_STR, C(ckpt_dir), "", 0, 0, 0, NULL,
-     "checkpoint directory (empty: <run.dir>/checkpoints)"},
+     "checkpoint directory (empty: <run.dir>/checkpoints)", false},
     {"checkpoint", "every_steps", KT_INT, C(ckpt_every_steps), "0", 0, 1 << 30, 0, NULL,
-     "steps between checkpoints (0: only the final one)"},
+     "steps between checkpoints (0: only the final one)", false},
     {"checkpoint", "keep", KT_INT, C(ckpt_keep), "3", 1, 1 << 20, 0, NULL,
-     "how many of the newest checkpoints to keep"},
+     "how many of the newest checkpoints to keep", false},
 };
 
-/* Which layer types a layer key applies to, as a bit mask of layer_type. */
-#define FOR(t)       (1u << (t))
-#define FOR_ALL      0xffffu
-#define FOR_POOLS    (FOR(LAYER_MAXPOOL) | FOR(LAYER_AVGPOOL))
-#define FOR_WEIGHTED (FOR(LAYER_DENSE) | FOR(LAYER_CONV2D))
-
-typedef struct {
-    key_def k;
-    unsigned applies;
-    bool required;
-} layer_key_def;
-
-#define LAYER_TYPES "dense|dropout|conv2d|maxpool|avgpool|global_avgpool|flatten|batchnorm|residual"
-
-static const layer_key_def layer_keys[] = {
-    {{"layer", "type", KT_ENUM, L(type), NULL, 0, 0, 0, LAYER_TYPES, "the layer's kind"},
-     FOR_ALL,
-     true},
-    {{"layer", "name", KT_STR, L(name), "", 0, 0, 0, NULL,
-      "name in checkpoints and --set (default layer<i>, counting from 0)"},
-     FOR_ALL,
-     false},
-    {{"layer", "units", KT_INT, L(units), NULL, 1, 1 << 24, 0, NULL, "dense: output features"},
-     FOR(LAYER_DENSE),
-     true},
-    {{"layer", "filters", KT_INT, L(filters), NULL, 1, 1 << 16, 0, NULL, "conv2d: output channels"},
-     FOR(LAYER_CONV2D),
-     true},
-    {{"layer", "size", KT_INT, L(size), NULL, 1, 1024, 0, NULL,
-      "conv2d, maxpool, avgpool: kernel height and width"},
-     FOR(LAYER_CONV2D) | FOR_POOLS,
-     true},
-    {{"layer", "stride", KT_INT, L(stride), "0", 0, 1024, 0, NULL,
-      "conv2d, maxpool, avgpool: step (0: 1 for conv2d, size for pools)"},
-     FOR(LAYER_CONV2D) | FOR_POOLS,
-     false},
-    {{"layer", "padding", KT_INT, L(padding), "0", 0, 1024, 0, NULL,
-      "conv2d, maxpool, avgpool: zero rows and columns added on each side"},
-     FOR(LAYER_CONV2D) | FOR_POOLS,
-     false},
-    {{"layer", "bias", KT_BOOL, L(bias), "true", 0, 0, 0, NULL,
-      "conv2d: learn a bias per filter (off before a batchnorm)"},
-     FOR(LAYER_CONV2D),
-     false},
-    {{"layer", "activation", KT_ENUM, L(activation), "none", 0, 0, 0, "none|relu|tanh|sigmoid|gelu",
-      "dense, conv2d, batchnorm, residual: activation applied to the output"},
-     FOR_WEIGHTED | FOR(LAYER_BATCHNORM) | FOR(LAYER_RESIDUAL),
-     false},
-    {{"layer", "init", KT_ENUM, L(init), "auto", 0, 0, 0, "auto|he_uniform|glorot_uniform",
-      "dense, conv2d: weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"},
-     FOR_WEIGHTED,
-     false},
-    {{"layer", "rate", KT_REAL, L(rate), NULL, 0, 1, HI_OPEN, NULL,
-      "dropout: probability of zeroing an element"},
-     FOR(LAYER_DROPOUT),
-     true},
-    {{"layer", "momentum", KT_REAL, L(momentum), "0.1", 0, 1, 0, NULL,
-      "batchnorm: weight of the batch in the running statistics (PyTorch's convention)"},
-     FOR(LAYER_BATCHNORM),
-     false},
-    {{"layer", "eps", KT_REAL, L(eps), "1e-5", 0, 1, LO_OPEN, NULL,
-      "batchnorm: added to the variance"},
-     FOR(LAYER_BATCHNORM),
-     false},
-    {{"layer", "sync", KT_BOOL, L(sync), "true", 0, 0, 0, NULL,
-      "batchnorm: batch statistics over all ranks (so N ranks equal 1 rank)"},
-     FOR(LAYER_BATCHNORM),
-     false},
-    {{"layer", "from", KT_INT, L(from), NULL, -1024, -1, 0, NULL,
-      "residual: adds the output of the layer this many back (-1: the previous one's input "
-      "is not reachable; -2 and below)"},
-     FOR(LAYER_RESIDUAL),
-     true},
-};
-
-#define N_KEYS       (sizeof cfg_keys / sizeof cfg_keys[0])
-#define N_LAYER_KEYS (sizeof layer_keys / sizeof layer_keys[0])
+#define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 static const char *const sections[] = {"run",        "data", "train", "optimizer",
                                        "checkpoint", "comm", "layer"};
 
@@ -345,12 +268,108 @@ static int find_key(const char *section, const char *key)
     return -1;
 }
 
-static int find_layer_key(const char *key)
+/* ---- layer keys ---------------------------------------------------------
+ * Every [layer] section takes `type` and `name`; the other keys are its
+ * type's (layer_ops.keys). A key is numbered by its first appearance over
+ * the types in order, which is its bit in layer_cfg.set_mask. */
+
+enum { LK_TYPE, LK_NAME, LK_FIRST };
+
+static const config_key name_key = {"layer",
+                                    "name",
+                                    KT_STR,
+                                    L(name),
+                                    "",
+                                    0,
+                                    0,
+                                    0,
+                                    NULL,
+                                    "name in checkpoints and --set (default layer<i>, counting "
+                                    "from 0)",
+                                    false};
+
+/* The type's description of key, or NULL when the type does not take it. */
+static const config_key *type_key(int type, const char *key)
 {
-    for (size_t i = 0; i < N_LAYER_KEYS; i++)
-        if (!strcmp(layer_keys[i].k.key, key))
-            return (int)i;
-    return -1;
+    for (const config_key *k = layer_types[type]->keys; k->key; k++)
+        if (!strcmp(k->key, key))
+            return k;
+    return NULL;
+}
+
+/* Calls fn on every distinct layer key after type and name, with its
+ * number, until fn returns non-zero; returns that. */
+static int each_layer_key(int (*fn)(const config_key *k, int index, void *arg), void *arg)
+{
+    int index = LK_FIRST;
+    for (int t = 0; t < LAYER_N_TYPES; t++)
+        for (const config_key *k = layer_types[t]->keys; k->key; k++) {
+            bool earlier = false;
+            for (int u = 0; u < t && !earlier; u++)
+                earlier = type_key(u, k->key) != NULL;
+            for (const config_key *j = layer_types[t]->keys; j < k && !earlier; j++)
+                earlier = !strcmp(j->key, k->key);
+            if (earlier)
+                continue;
+            int rc = fn(k, index++, arg);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    const config_key *k;
+    int index;
+} key_query;
+
+static int match_key(const config_key *k, int index, void *arg)
+{
+    key_query *q = arg;
+    if (strcmp(k->key, q->name) != 0)
+        return 0;
+    q->k = k;
+    q->index = index;
+    return 1;
+}
+
+/* A layer key by name, as some type describes it, and its number: -1 for
+ * none. `type` is not among them (it is read on its own). */
+static int find_layer_key(const char *key, const config_key **k)
+{
+    if (!strcmp(key, "name")) {
+        *k = &name_key;
+        return LK_NAME;
+    }
+    key_query q = {.name = key};
+    if (!each_layer_key(match_key, &q))
+        return -1;
+    *k = q.k;
+    return q.index;
+}
+
+/* "dense, dropout, ..." or "dense|dropout|...": the types' names. */
+static void type_names(char *buf, size_t size, const char *sep)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < LAYER_N_TYPES && used < size; t++)
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%s", t ? sep : "", layer_types[t]->name);
+}
+
+/* The `type` key's value: a type's name. */
+static int parse_type(layer_cfg *l, const char *value)
+{
+    int t = layer_type_find(value);
+    if (t < 0) {
+        char names[512];
+        type_names(names, sizeof names, ",");
+        return err_set("expected one of %s, got '%s'", names, value);
+    }
+    l->type = t;
+    return 0;
 }
 
 static bool is_section(const char *name)
@@ -405,23 +424,41 @@ static const char *closest(const char *name, const char *const *cands, size_t n)
     return best;
 }
 
+typedef struct {
+    char known[512];
+    const char *names[64];
+    size_t used, count;
+} key_list;
+
+static void list_key(key_list *kl, const char *key)
+{
+    if (kl->count < 64)
+        kl->names[kl->count++] = key;
+    if (kl->used < sizeof kl->known)
+        kl->used += (size_t)snprintf(kl->known + kl->used, sizeof kl->known - kl->used, "%s%s",
+                                     kl->used ? ", " : "", key);
+}
+
+static int list_layer_key(const config_key *k, int index, void *arg)
+{
+    (void)index;
+    list_key(arg, k->key);
+    return 0;
+}
+
 static int unknown_key(const char *section, const char *key)
 {
-    char known[512] = "";
-    const char *names[64];
-    size_t used = 0, count = 0;
-    bool layer = !strcmp(section, "layer");
-    size_t n = layer ? N_LAYER_KEYS : N_KEYS;
-    for (size_t i = 0; i < n; i++) {
-        const key_def *k = layer ? &layer_keys[i].k : &cfg_keys[i];
-        if (strcmp(k->section, section) != 0)
-            continue;
-        if (count < 64)
-            names[count++] = k->key;
-        if (used < sizeof known)
-            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
-                                     k->key);
+    key_list kl = {.used = 0};
+    if (!strcmp(section, "layer")) {
+        list_key(&kl, "type");
+        list_key(&kl, "name");
+        each_layer_key(list_layer_key, &kl);
     }
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(cfg_keys[i].section, section))
+            list_key(&kl, cfg_keys[i].key);
+    const char *known = kl.known, *const *names = kl.names;
+    size_t count = kl.count;
     const char *guess = closest(key, names, count);
     if (guess)
         return err_set("unknown key '%s' in [%s] (did you mean %s?)", key, section, guess);
@@ -443,14 +480,20 @@ static void unknown_section_text(const char *name, char *buf, size_t size)
 
 /* ---- defaults ----------------------------------------------------------- */
 
+static int default_layer_key(const config_key *k, int index, void *arg)
+{
+    (void)index;
+    if (k->def && parse_value(k, arg, k->def) < 0)
+        abort(); /* a bad default in a table is a programming error */
+    return 0;
+}
+
 static void layer_defaults(layer_cfg *l, int line)
 {
     memset(l, 0, sizeof *l);
     l->type = -1;
     l->line = line;
-    for (size_t i = 0; i < N_LAYER_KEYS; i++)
-        if (layer_keys[i].k.def)
-            parse_value(&layer_keys[i].k, l, layer_keys[i].k.def);
+    each_layer_key(default_layer_key, l);
 }
 
 void config_defaults(config *cfg)
@@ -553,32 +596,42 @@ static char *ini_reader_fn(char *buf, int size, void *stream)
     return buf;
 }
 
+/* Sets a [layer] key from the file (line > 0) or from --set (line 0).
+ * Whether the layer's type takes it is checked once the type is sure
+ * (config_validate), since `type` may come after it. */
+static int set_layer_value(layer_cfg *l, const char *key, const char *value, int line)
+{
+    const config_key *k = NULL;
+    int i = !strcmp(key, "type") ? LK_TYPE : find_layer_key(key, &k);
+    if (i < 0)
+        return unknown_key("layer", key);
+    if ((k ? parse_value(k, l, value) : parse_type(l, value)) < 0)
+        return -1;
+    l->set_mask |= 1ull << i;
+    l->key_line[i] = line;
+    return 0;
+}
+
 static int handle_layer_key(ini_state *st, const char *key, const char *value)
 {
     config *cfg = st->cfg;
     if (cfg->n_layers < 1) /* see_line saw no [layer] where libinih did */
         return fail_at(st, st->line, "a key of a [layer] section that was not seen to start");
     layer_cfg *l = &cfg->layers[cfg->n_layers - 1];
-    int i = find_layer_key(key);
-    if (i < 0) {
-        unknown_key("layer", key);
-        char what[ERR_MSG_MAX];
-        snprintf(what, sizeof what, "%s", err_msg());
-        return fail_at(st, st->line, what);
-    }
-    if (l->set_mask & (1u << i)) {
+    const config_key *k;
+    int i = !strcmp(key, "type") ? LK_TYPE : find_layer_key(key, &k);
+    if (i >= 0 && (l->set_mask & (1ull << i))) {
         char what[256];
         snprintf(what, sizeof what, "key '%s' given twice in this [layer] (first on line %d)", key,
                  l->key_line[i]);
         return fail_at(st, st->line, what);
     }
-    if (parse_value(&layer_keys[i].k, l, value) < 0) {
-        char what[ERR_MSG_MAX];
-        snprintf(what, sizeof what, "[layer] %s: %s", key, err_msg());
+    if (set_layer_value(l, key, value, st->line) < 0) {
+        char what[ERR_MSG_MAX]; /* a known key's bad value says which key */
+        snprintf(what, sizeof what, "%s%s%s%s", i >= 0 ? "[layer] " : "", i >= 0 ? key : "",
+                 i >= 0 ? ": " : "", err_msg());
         return fail_at(st, st->line, what);
     }
-    l->set_mask |= 1u << i;
-    l->key_line[i] = st->line;
     return 1;
 }
 
@@ -715,19 +768,6 @@ static int append_text(config *cfg, const char *line)
     return 0;
 }
 
-static int set_layer_key(config *cfg, int li, const char *key, const char *value)
-{
-    layer_cfg *l = &cfg->layers[li];
-    int i = find_layer_key(key);
-    if (i < 0)
-        return unknown_key("layer", key);
-    if (parse_value(&layer_keys[i].k, l, value) < 0)
-        return -1;
-    l->set_mask |= 1u << i;
-    l->key_line[i] = 0;
-    return 0;
-}
-
 int config_set(config *cfg, const char *assignment)
 {
     char buf[CFG_STR_MAX + 128];
@@ -751,7 +791,7 @@ int config_set(config *cfg, const char *assignment)
             return err_set("--set %s: no section or layer named '%s' (sections: run, data, "
                            "train, optimizer, checkpoint, comm; layers by name, e.g. layer0)",
                            assignment, section);
-        rc = set_layer_key(cfg, li, key, value);
+        rc = set_layer_value(&cfg->layers[li], key, value, 0);
     }
     if (rc < 0)
         return err_prefix("--set %s", assignment);
@@ -771,28 +811,42 @@ static bool valid_name(const char *s)
     return true;
 }
 
+typedef struct {
+    const config *cfg;
+    const layer_cfg *l;
+} layer_check;
+
+/* A key given to a type that does not take it, or one the type needs and
+ * was not given. */
+static int check_layer_key(const config_key *k, int index, void *arg)
+{
+    const layer_check *c = arg;
+    const layer_cfg *l = c->l;
+    const char *src = c->cfg->source, *tname = layer_types[l->type]->name;
+    bool given = l->set_mask & (1ull << index);
+    const config_key *own = type_key(l->type, k->key);
+    int line = given && l->key_line[index] ? l->key_line[index] : l->line;
+    if (given && !own)
+        return err_set("%s:%d: [layer] key '%s' does not apply to a %s layer", src, line, k->key,
+                       tname);
+    if (!given && own && own->required)
+        return err_set("%s:%d: [layer] a %s layer needs '%s'", src, l->line, tname, k->key);
+    return 0;
+}
+
 static int validate_layer(const config *cfg, int li)
 {
     const layer_cfg *l = &cfg->layers[li];
     const char *src = cfg->source;
-    if (l->type < 0)
-        return err_set("%s:%d: [layer] needs a type (one of %s)", src, l->line,
-                       "dense, dropout, "
-                       "conv2d, maxpool, avgpool, global_avgpool, flatten, batchnorm, residual");
-    char tname[32];
-    layer_type_name(l->type, tname, sizeof tname);
-    for (size_t i = 0; i < N_LAYER_KEYS; i++) {
-        bool given = l->set_mask & (1u << i);
-        bool applies = layer_keys[i].applies & (1u << l->type);
-        int line = given && l->key_line[i] ? l->key_line[i] : l->line;
-        if (given && !applies)
-            return err_set("%s:%d: [layer] key '%s' does not apply to a %s layer", src, line,
-                           layer_keys[i].k.key, tname);
-        if (!given && applies && layer_keys[i].required)
-            return err_set("%s:%d: [layer] a %s layer needs '%s'", src, l->line, tname,
-                           layer_keys[i].k.key);
+    if (l->type < 0) {
+        char names[512];
+        type_names(names, sizeof names, ", ");
+        return err_set("%s:%d: [layer] needs a type (one of %s)", src, l->line, names);
     }
-    if ((l->set_mask & (1u << find_layer_key("name"))) && !valid_name(l->name))
+    layer_check check = {cfg, l};
+    if (each_layer_key(check_layer_key, &check))
+        return -1;
+    if ((l->set_mask & (1ull << LK_NAME)) && !valid_name(l->name))
         return err_set("%s:%d: [layer] name '%s': expected letters, digits, '-', '_' or '.'", src,
                        l->line, l->name);
     for (int j = 0; j < li; j++) {
@@ -827,13 +881,7 @@ int config_validate(const config *cfg)
 
 void layer_type_name(int type, char *buf, size_t size)
 {
-    const char *p = LAYER_TYPES;
-    for (int i = 0; i < type && p; i++) {
-        p = strchr(p, '|');
-        p = p ? p + 1 : NULL;
-    }
-    size_t len = p ? strcspn(p, "|") : 0;
-    snprintf(buf, size, "%.*s", (int)len, p ? p : "");
+    snprintf(buf, size, "%s", type >= 0 && type < LAYER_N_TYPES ? layer_types[type]->name : "");
 }
 
 const char *config_layer_name(const config *cfg, int i, char *buf, size_t size)
@@ -867,8 +915,17 @@ void config_print_help(FILE *out)
         print_key(out, &cfg_keys[i], false);
     }
     fprintf(out, "\n[layer]  (repeated, in order; the last one must be dense)\n");
-    for (size_t i = 0; i < N_LAYER_KEYS; i++)
-        print_key(out, &layer_keys[i].k, layer_keys[i].required);
+    char choices[512];
+    type_names(choices, sizeof choices, "|");
+    config_key type = {"layer", "type", KT_ENUM, 0, 0, NULL, 0, 0, 0, choices, "the layer's kind",
+                       true};
+    print_key(out, &type, true);
+    print_key(out, &name_key, false);
+    for (int t = 0; t < LAYER_N_TYPES; t++) {
+        fprintf(out, "\n  type = %s: %s\n", layer_types[t]->name, layer_types[t]->summary);
+        for (const config_key *k = layer_types[t]->keys; k->key; k++)
+            print_key(out, k, k->required);
+    }
 }
 
 /* Markdown table cells cannot hold a bare '|'. */
@@ -916,11 +973,26 @@ void config_print_markdown(FILE *out)
         }
         md_key(out, &cfg_keys[i], false);
     }
-    fputs("\n## [layer]\n\nRepeated, in order; the last one must be dense. Which keys apply "
-          "depends on the type.\n\n| key | default | meaning |\n|---|---|---|\n",
+    fputs("\n## [layer]\n\nRepeated, in order; the last one must be dense. Every layer has a "
+          "type and a name; its other keys are its type's.\n\n| key | default | meaning "
+          "|\n|---|---|---|\n",
           out);
-    for (size_t i = 0; i < N_LAYER_KEYS; i++)
-        md_key(out, &layer_keys[i].k, layer_keys[i].required);
+    char choices[512];
+    type_names(choices, sizeof choices, "|");
+    config_key type = {"layer", "type", KT_ENUM, 0, 0, NULL, 0, 0, 0, choices, "the layer's kind",
+                       true};
+    md_key(out, &type, true);
+    md_key(out, &name_key, false);
+    for (int t = 0; t < LAYER_N_TYPES; t++) {
+        const layer_ops *o = layer_types[t];
+        fprintf(out, "\n### %s\n\n%c%s.\n", o->name, toupper((unsigned char)o->summary[0]),
+                o->summary + 1);
+        if (!o->keys->key)
+            continue;
+        fputs("\n| key | default | meaning |\n|---|---|---|\n", out);
+        for (const config_key *k = o->keys; k->key; k++)
+            md_key(out, k, k->required);
+    }
 }
 
 /* The value of a key as the config file would write it. */
@@ -972,16 +1044,11 @@ void config_write(const config *cfg, FILE *out)
     }
     for (int l = 0; l < cfg->n_layers; l++) {
         const layer_cfg *lc = &cfg->layers[l];
-        fprintf(out, "\n[layer]\n");
-        for (size_t i = 0; i < N_LAYER_KEYS; i++) {
-            if (!(layer_keys[i].applies & (1u << lc->type)))
-                continue;
-            if (!strcmp(layer_keys[i].k.key, "name")) {
-                config_layer_name(cfg, l, value, sizeof value);
-            } else {
-                format_value(&layer_keys[i].k, lc, value, sizeof value);
-            }
-            fprintf(out, "%s = %s\n", layer_keys[i].k.key, value);
+        fprintf(out, "\n[layer]\ntype = %s\nname = %s\n", layer_types[lc->type]->name,
+                config_layer_name(cfg, l, value, sizeof value));
+        for (const config_key *k = layer_types[lc->type]->keys; k->key; k++) {
+            format_value(k, lc, value, sizeof value);
+            fprintf(out, "%s = %s\n", k->key, value);
         }
     }
 }

@@ -28,6 +28,7 @@ typedef enum {
     LAYER_FLATTEN,
     LAYER_BATCHNORM,
     LAYER_RESIDUAL,
+    LAYER_N_TYPES
 } layer_type;
 typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
@@ -50,8 +51,8 @@ typedef struct {
     bool sync;
     int from;          /* residual */
     int line;          /* line of the [layer] header, for messages */
-    unsigned set_mask; /* which layer keys were given, a bit per key */
-    int key_line[32];  /* where each given key was */
+    uint64_t set_mask; /* which layer keys were given, a bit per key (config.c) */
+    int key_line[64];  /* where each given key was */
 } layer_cfg;
 
 typedef struct {

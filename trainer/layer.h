@@ -1,6 +1,7 @@
 /* layer: one stage of the model. Each layer type is a file (layer_dense.c,
- * layer_conv2d.c, ...) providing a layer_ops table; model.c strings them
- * together.
+ * layer_conv2d.c, ...) providing a layer_ops table: its name, the config
+ * keys it takes, its shape rule, forward, backward and FLOPs. layer_types.c
+ * lists them; config.c and model.c know a type only through its table.
  *
  * Tensors are NCHW: a layer maps rows of in_shape (channels, height, width)
  * to rows of out_shape; a flat vector is (features, 1, 1). Buffers are
@@ -20,6 +21,7 @@
 
 #include "kernels/backend.h"
 #include "trainer/config.h"
+#include "trainer/config_key.h"
 
 typedef struct layer layer;
 typedef struct model model;
@@ -36,6 +38,13 @@ typedef struct {
 } layer_tensor;
 
 typedef struct {
+    const char *name;    /* the type as configs write it */
+    const char *summary; /* what it computes, for --help-config */
+    /* The [layer] keys the type takes besides type and name, ended by an
+     * entry without a key. Values go into layer_cfg; a key that several
+     * types take is described alike in each (test_config checks), but for
+     * its help. */
+    const config_key *keys;
     /* Sizes the layer for inputs of in[3]: sets out_shape and declares the
      * tensors. Errors are about the configuration. */
     int (*shape)(layer *l, const layer_cfg *c, const int in[3]);
@@ -51,6 +60,12 @@ typedef struct {
     int (*backward)(model *m, layer *l, const float *x, float *dx, int rows);
     /* Releases what alloc took beyond y, z and grad (may be NULL). */
     void (*release)(model *m, layer *l);
+    /* Forward FLOPs of one sample (a multiply-add counts two); NULL: one a
+     * value of the output. */
+    double (*flops)(const layer *l);
+    /* Backward multiplies twice (the weights' gradient and the input's),
+     * where everything else costs about its forward again. */
+    bool matmul;
 } layer_ops;
 
 struct layer {
@@ -96,6 +111,39 @@ int layer_alloc_output(model *m, layer *l, int max_rows);
  * layer_dense.c), for fan_in and fan_out. */
 void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
                         double fan_out);
+
+/* The layer_cfg field behind a layer key, for the keys' tables. */
+#define LAYER_FIELD(f) offsetof(layer_cfg, f), sizeof(((layer_cfg *)0)->f)
+
+/* Keys that several types take, with each type's help. */
+#define LAYER_KEY_ACTIVATION(help)                                                                 \
+    {                                                                                              \
+        "layer", "activation", KT_ENUM, LAYER_FIELD(activation), "none", 0, 0, 0,                  \
+            "none|relu|tanh|sigmoid|gelu", help, false                                             \
+    }
+#define LAYER_KEY_INIT(help)                                                                       \
+    {                                                                                              \
+        "layer", "init", KT_ENUM, LAYER_FIELD(init), "auto", 0, 0, 0,                              \
+            "auto|he_uniform|glorot_uniform", help, false                                          \
+    }
+#define LAYER_KEY_SIZE(help)                                                                       \
+    {                                                                                              \
+        "layer", "size", KT_INT, LAYER_FIELD(size), NULL, 1, 1024, 0, NULL, help, true             \
+    }
+#define LAYER_KEY_STRIDE(help)                                                                     \
+    {                                                                                              \
+        "layer", "stride", KT_INT, LAYER_FIELD(stride), "0", 0, 1024, 0, NULL, help, false         \
+    }
+#define LAYER_KEY_PADDING(help)                                                                    \
+    {                                                                                              \
+        "layer", "padding", KT_INT, LAYER_FIELD(padding), "0", 0, 1024, 0, NULL, help, false       \
+    }
+
+/* Every layer type, indexed by layer_type (layer_types.c). */
+extern const layer_ops *const layer_types[LAYER_N_TYPES];
+
+/* The type called `name`, or -1. */
+int layer_type_find(const char *name);
 
 extern const layer_ops layer_dense_ops;
 extern const layer_ops layer_dropout_ops;

@@ -156,7 +156,27 @@ static void bn_release(model *m, layer *l)
     l->impl = NULL;
 }
 
+static double bn_flops(const layer *l)
+{
+    return 4.0 * l->out;
+}
+
+static const config_key bn_keys[] = {
+    {"layer", "momentum", KT_REAL, LAYER_FIELD(momentum), "0.1", 0, 1, 0, NULL,
+     "weight of the batch in the running statistics (PyTorch's convention)", false},
+    {"layer", "eps", KT_REAL, LAYER_FIELD(eps), "1e-5", 0, 1, CK_LO_OPEN, NULL,
+     "added to the variance", false},
+    {"layer", "sync", KT_BOOL, LAYER_FIELD(sync), "true", 0, 0, 0, NULL,
+     "batch statistics over all ranks (so N ranks equal 1 rank)", false},
+    LAYER_KEY_ACTIVATION("applied to the output"),
+    {0},
+};
+
 const layer_ops layer_batchnorm_ops = {
+    .name = "batchnorm",
+    .summary = "batch normalization per channel (per feature for flat input), as BatchNorm1d/2d",
+    .keys = bn_keys,
+    .flops = bn_flops,
     .shape = bn_shape,
     .alloc = bn_alloc,
     .init = bn_init,

@@ -107,7 +107,31 @@ static void conv_release(model *m, layer *l)
     l->impl = NULL;
 }
 
+static double conv_flops(const layer *l)
+{
+    double k = l->cfg->size;
+    return 2.0 * l->in_shape[0] * k * k * l->out + l->out;
+}
+
+static const config_key conv_keys[] = {
+    {"layer", "filters", KT_INT, LAYER_FIELD(filters), NULL, 1, 1 << 16, 0, NULL, "output channels",
+     true},
+    LAYER_KEY_SIZE("kernel height and width"),
+    LAYER_KEY_STRIDE("step of the kernel (0: 1)"),
+    LAYER_KEY_PADDING("zero rows and columns added on each side"),
+    {"layer", "bias", KT_BOOL, LAYER_FIELD(bias), "true", 0, 0, 0, NULL,
+     "learn a bias per filter (off before a batchnorm)", false},
+    LAYER_KEY_ACTIVATION("applied to the output"),
+    LAYER_KEY_INIT("weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"),
+    {0},
+};
+
 const layer_ops layer_conv2d_ops = {
+    .name = "conv2d",
+    .summary = "2-D convolution (cross-correlation, as PyTorch's Conv2d) of NCHW images",
+    .keys = conv_keys,
+    .flops = conv_flops,
+    .matmul = true,
     .shape = conv_shape,
     .alloc = conv_alloc,
     .init = conv_init,

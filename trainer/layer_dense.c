@@ -61,7 +61,25 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
     return 0;
 }
 
+static double dense_flops(const layer *l)
+{
+    return 2.0 * l->in * l->out + l->out;
+}
+
+static const config_key dense_keys[] = {
+    {"layer", "units", KT_INT, LAYER_FIELD(units), NULL, 1, 1 << 24, 0, NULL, "output features",
+     true},
+    LAYER_KEY_ACTIVATION("applied to the output"),
+    LAYER_KEY_INIT("weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"),
+    {0},
+};
+
 const layer_ops layer_dense_ops = {
+    .name = "dense",
+    .summary = "fully connected: y = act(x W^T + b); an image input is flattened",
+    .keys = dense_keys,
+    .flops = dense_flops,
+    .matmul = true,
     .shape = dense_shape,
     .alloc = layer_alloc_output,
     .init = dense_init,

@@ -47,7 +47,16 @@ static int dropout_backward(model *m, layer *l, const float *x, float *dx, int r
                                 first_element(m, l));
 }
 
+static const config_key dropout_keys[] = {
+    {"layer", "rate", KT_REAL, LAYER_FIELD(rate), NULL, 0, 1, CK_HI_OPEN, NULL,
+     "probability of zeroing an element", true},
+    {0},
+};
+
 const layer_ops layer_dropout_ops = {
+    .name = "dropout",
+    .summary = "training: zeroes elements at random and scales the rest by 1 / (1 - rate)",
+    .keys = dropout_keys,
     .shape = dropout_shape,
     .alloc = layer_alloc_output,
     .forward = dropout_forward,

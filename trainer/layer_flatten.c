@@ -33,7 +33,19 @@ static int flatten_backward(model *m, layer *l, const float *x, float *dx, int r
     return m->be->copy(m->be, dx, l->grad, sizeof(float) * (size_t)rows * l->out);
 }
 
+static double flatten_flops(const layer *l)
+{
+    (void)l;
+    return 0.0;
+}
+
+static const config_key flatten_keys[] = {{0}};
+
 const layer_ops layer_flatten_ops = {
+    .name = "flatten",
+    .summary = "(C, H, W) to C*H*W features, in that order",
+    .keys = flatten_keys,
+    .flops = flatten_flops,
     .shape = flatten_shape,
     .alloc = flatten_alloc,
     .forward = flatten_forward,

@@ -73,12 +73,34 @@ static void pool_release(model *m, layer *l)
     l->impl = NULL;
 }
 
-#define POOL_OPS                                                                                   \
+static double pool_flops(const layer *l)
+{
+    if (l->type == LAYER_GLOBAL_AVGPOOL)
+        return (double)l->in;
+    double k = l->cfg->size;
+    return k * k * l->out;
+}
+
+static const config_key pool_keys[] = {
+    LAYER_KEY_SIZE("window height and width"),
+    LAYER_KEY_STRIDE("step of the window (0: size)"),
+    LAYER_KEY_PADDING("rows and columns added on each side (at most half of size)"),
+    {0},
+};
+
+static const config_key global_pool_keys[] = {{0}};
+
+#define POOL_OPS(type_name, what, key_table)                                                       \
     {                                                                                              \
+        .name = type_name, .summary = what, .keys = key_table, .flops = pool_flops,                \
         .shape = pool_shape, .alloc = pool_alloc, .forward = pool_forward,                         \
         .backward = pool_backward, .release = pool_release,                                        \
     }
 
-const layer_ops layer_maxpool_ops = POOL_OPS;
-const layer_ops layer_avgpool_ops = POOL_OPS;
-const layer_ops layer_global_avgpool_ops = POOL_OPS;
+const layer_ops layer_maxpool_ops =
+    POOL_OPS("maxpool", "the maximum of each window, per channel", pool_keys);
+const layer_ops layer_avgpool_ops = POOL_OPS(
+    "avgpool", "the mean of each window, per channel (padding counts, as PyTorch's default)",
+    pool_keys);
+const layer_ops layer_global_avgpool_ops =
+    POOL_OPS("global_avgpool", "the mean of each channel: (C, H, W) to C", global_pool_keys);

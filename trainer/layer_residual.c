@@ -38,7 +38,19 @@ static int residual_backward(model *m, layer *l, const float *x, float *dx, int 
     return dx ? be->copy(be, dx, l->grad, sizeof(float) * n) : 0;
 }
 
+static const config_key residual_keys[] = {
+    {"layer", "from", KT_INT, LAYER_FIELD(from), NULL, -1024, -1, 0, NULL,
+     "adds the output of the layer this many back (-1: the previous one's input is not "
+     "reachable; -2 and below)",
+     true},
+    LAYER_KEY_ACTIVATION("applied to the sum"),
+    {0},
+};
+
 const layer_ops layer_residual_ops = {
+    .name = "residual",
+    .summary = "adds an earlier layer's output to its input (a shortcut, as Darknet's)",
+    .keys = residual_keys,
     .shape = residual_shape,
     .alloc = layer_alloc_output,
     .forward = residual_forward,

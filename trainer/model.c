@@ -5,19 +5,6 @@
 
 #include "trainer/err.h"
 
-/* The implementation of each layer type; NULL where there is none yet. */
-static const layer_ops *ops_for(layer_type t)
-{
-    static const layer_ops *const table[] = {
-        [LAYER_DENSE] = &layer_dense_ops,       [LAYER_DROPOUT] = &layer_dropout_ops,
-        [LAYER_CONV2D] = &layer_conv2d_ops,     [LAYER_MAXPOOL] = &layer_maxpool_ops,
-        [LAYER_AVGPOOL] = &layer_avgpool_ops,   [LAYER_GLOBAL_AVGPOOL] = &layer_global_avgpool_ops,
-        [LAYER_FLATTEN] = &layer_flatten_ops,   [LAYER_BATCHNORM] = &layer_batchnorm_ops,
-        [LAYER_RESIDUAL] = &layer_residual_ops,
-    };
-    return (size_t)t < sizeof table / sizeof table[0] ? table[t] : NULL;
-}
-
 /* n rounded up to a multiple of MODEL_ALIGN. */
 static size_t aligned(size_t n)
 {
@@ -103,7 +90,7 @@ static int shape_one(model *m, const config *cfg, int i, const int in[3])
 {
     layer *l = &m->layers[i];
     const layer_cfg *c = &cfg->layers[i];
-    l->ops = ops_for((layer_type)c->type);
+    l->ops = (size_t)c->type < LAYER_N_TYPES ? layer_types[c->type] : NULL;
     l->index = i;
     l->type = (layer_type)c->type;
     l->cfg = c;
@@ -343,25 +330,7 @@ int model_checksum(const model *m, uint64_t *sum)
 /* Multiply-adds count two FLOPs; elementwise work one a value. */
 double model_layer_flops(const layer *l)
 {
-    const layer_cfg *c = l->cfg;
-    double out_hw = (double)l->out_shape[1] * l->out_shape[2];
-    switch (l->type) {
-    case LAYER_DENSE:
-        return 2.0 * l->in * l->out + l->out;
-    case LAYER_CONV2D:
-        return 2.0 * l->in_shape[0] * c->size * c->size * l->out + l->out;
-    case LAYER_MAXPOOL:
-    case LAYER_AVGPOOL:
-        return (double)c->size * c->size * l->out_shape[0] * out_hw;
-    case LAYER_GLOBAL_AVGPOOL:
-        return (double)l->in;
-    case LAYER_BATCHNORM:
-        return 4.0 * l->out;
-    case LAYER_FLATTEN:
-        return 0.0;
-    default: /* dropout, residual */
-        return (double)l->out;
-    }
+    return l->ops->flops ? l->ops->flops(l) : (double)l->out;
 }
 
 double model_flops_per_sample(const model *m)
@@ -383,7 +352,7 @@ double model_train_flops_per_sample(const model *m)
         const layer *l = &m->layers[i];
         double fwd = model_layer_flops(l);
         f += 2 * fwd;
-        if (l->type == LAYER_DENSE || l->type == LAYER_CONV2D)
+        if (l->ops->matmul)
             f += i > 0 ? fwd - l->out : 0.0; /* the input's gradient, bias work aside */
     }
     return f;

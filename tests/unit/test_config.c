@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
+#include "trainer/layer.h"
 
 static char dir[256];
 static char path[512];
@@ -310,6 +311,39 @@ START_TEST(help_lists_every_section)
 }
 END_TEST
 
+/* A key that several layer types take is one value in layer_cfg: every
+ * type must describe it alike, but for its help. And each key has a bit
+ * in set_mask. */
+START_TEST(layer_keys_agree)
+{
+    int distinct = 2; /* type and name */
+    for (int t = 0; t < LAYER_N_TYPES; t++) {
+        ck_assert_ptr_nonnull(layer_types[t]);
+        ck_assert_int_eq(layer_type_find(layer_types[t]->name), t);
+        for (const config_key *k = layer_types[t]->keys; k->key; k++) {
+            const config_key *first = NULL;
+            for (int u = 0; u <= t && !first; u++)
+                for (const config_key *j = layer_types[u]->keys; j->key && !first; j++)
+                    if (!strcmp(j->key, k->key))
+                        first = j;
+            ck_assert_ptr_nonnull(first);
+            distinct += first == k;
+            ck_assert_msg(
+                first->type == k->type && first->offset == k->offset && first->size == k->size &&
+                    first->lo == k->lo && first->hi == k->hi && first->open == k->open &&
+                    first->required == k->required &&
+                    !strcmp(first->def ? first->def : "", k->def ? k->def : "") &&
+                    !strcmp(first->choices ? first->choices : "", k->choices ? k->choices : ""),
+                "layer key %s of %s differs from its first description", k->key,
+                layer_types[t]->name);
+            ck_assert_str_eq(k->section, "layer");
+            ck_assert(k->required == !k->def);
+        }
+    }
+    ck_assert_int_le(distinct, 64);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -323,6 +357,7 @@ int main(void)
     tcase_add_test(tc, every_activation);
     tcase_add_test(tc, errors_name_file_and_line);
     tcase_add_test(tc, layer_errors);
+    tcase_add_test(tc, layer_keys_agree);
     tcase_add_test(tc, long_line_and_missing_file);
     tcase_add_test(tc, set_overrides);
     tcase_add_test(tc, set_errors);

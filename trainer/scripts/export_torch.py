@@ -52,46 +52,68 @@ def _with_act(module, act):
     return nn.Sequential(module, make()) if make else module
 
 
+def _ints(l, *keys):
+    return [int(l.get(k, 0) or 0) for k in keys]
+
+
+# One builder a layer type, as accel-train's layer_ops list them: each
+# makes the nn module of a layer dict (its config keys), given its stored
+# tensors w and whether the input is flat yet; returns (module, flat after).
+
+def _dense(l, w, flat):
+    out, inp = w["weight"].shape
+    lin = nn.Linear(inp, out)
+    module = lin if flat else nn.Sequential(nn.Flatten(), lin)
+    return _with_act(module, l.get("activation", "none")), True
+
+
+def _conv2d(l, w, flat):
+    out, inp, k, _ = w["weight"].shape
+    stride, pad = _ints(l, "stride", "padding")
+    conv = nn.Conv2d(inp, out, k, stride or 1, pad, bias="bias" in w)
+    return _with_act(conv, l.get("activation", "none")), flat
+
+
+def _batchnorm(l, w, flat):
+    make = nn.BatchNorm1d if flat else nn.BatchNorm2d
+    bn = make(w["weight"].shape[0], eps=float(l["eps"]), momentum=float(l["momentum"]))
+    return _with_act(bn, l.get("activation", "none")), flat
+
+
+def _pool(make, **extra):
+    def build(l, w, flat):
+        size, stride, pad = _ints(l, "size", "stride", "padding")
+        return make(size, stride or size, pad, **extra), flat
+    return build
+
+
+def _residual(l, w, flat):
+    make = ACTIVATIONS[l.get("activation", "none")]
+    return Residual(int(l["from"]), make() if make else None), flat
+
+
+BUILDERS = {
+    "dense": _dense,
+    "dropout": lambda l, w, flat: (nn.Dropout(float(l["rate"])), flat),
+    "conv2d": _conv2d,
+    "maxpool": _pool(nn.MaxPool2d),
+    "avgpool": _pool(nn.AvgPool2d, count_include_pad=True),
+    "global_avgpool": lambda l, w, flat: (nn.AdaptiveAvgPool2d(1), flat),
+    "flatten": lambda l, w, flat: (nn.Flatten(), True),
+    "batchnorm": _batchnorm,
+    "residual": _residual,
+}
+
+
 def _build(layers, weights):
     """nn modules for the layer dicts; shapes come from the stored weights."""
     modules, flat = [], False
     for l in layers:
-        t, w = l["type"], weights.get(l["name"], {})
-        act = l.get("activation", "none")
-        size = int(l.get("size", 0) or 0)
-        stride = int(l.get("stride", 0) or 0)
-        pad = int(l.get("padding", 0) or 0)
-        if t == "dense":
-            out, inp = w["weight"].shape
-            lin = nn.Linear(inp, out)
-            m = nn.Sequential(nn.Flatten(), lin) if not flat else lin
-            flat = True
-            modules.append(_with_act(m, act))
-        elif t == "conv2d":
-            out, inp, k, _ = w["weight"].shape
-            modules.append(_with_act(nn.Conv2d(inp, out, k, stride or 1, pad,
-                                               bias="bias" in w), act))
-        elif t == "batchnorm":
-            c = w["weight"].shape[0]
-            bn = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(c, eps=float(l["eps"]),
-                                                              momentum=float(l["momentum"]))
-            modules.append(_with_act(bn, act))
-        elif t == "maxpool":
-            modules.append(nn.MaxPool2d(size, stride or size, pad))
-        elif t == "avgpool":
-            modules.append(nn.AvgPool2d(size, stride or size, pad, count_include_pad=True))
-        elif t == "global_avgpool":
-            modules.append(nn.AdaptiveAvgPool2d(1))
-        elif t == "flatten":
-            modules.append(nn.Flatten())
-            flat = True
-        elif t == "dropout":
-            modules.append(nn.Dropout(float(l["rate"])))
-        elif t == "residual":
-            make = ACTIVATIONS[act]
-            modules.append(Residual(int(l["from"]), make() if make else None))
-        else:
-            raise ValueError(f"layer type {t} has no PyTorch equivalent here")
+        build = BUILDERS.get(l["type"])
+        if build is None:
+            raise ValueError(f"layer type {l['type']} has no PyTorch equivalent here")
+        module, flat = build(l, weights.get(l["name"], {}), flat)
+        modules.append(module)
     return modules
 
 
