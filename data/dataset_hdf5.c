@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "data/dataset_formats.h"
+#include "data/h5chunks.h"
 #include "trainer/err.h"
 #include "trainer/h5probe.h"
 #include "trainer/membudget.h"
@@ -39,6 +40,7 @@ typedef struct {
 
 typedef struct {
     hid_t file, images, space; /* space: the images' file dataspace */
+    h5chunks *checks;          /* of the images' chunks, when filtered */
     bool is_float, nhwc;
     size_t sample_bytes;
     int32_t *labels;
@@ -200,6 +202,14 @@ static int check_written(const h5_split *h, hid_t d, const char *name)
     return rc;
 }
 
+/* The chunk checker of dataset `name` (h5chunks), NULL when unfiltered. */
+static int open_checks(const h5_split *h, hid_t d, const char *name, h5chunks **c)
+{
+    char what[sizeof h->key + sizeof h->path + 136];
+    snprintf(what, sizeof what, "%s: %s: %s", h->key, h->path, name);
+    return h5chunks_open(c, d, what);
+}
+
 static int open_images(dataset *ds, h5_split *h, const config *cfg)
 {
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
@@ -223,7 +233,8 @@ static int open_images(dataset *ds, h5_split *h, const config *cfg)
         return err_set("%s: %s: %s has %d axes %s, expected 4: (N,C,H,W) or (N,H,W,C)", h->key,
                        h->path, h->name, rank, s);
     }
-    if (set_shape(ds, h, d, cfg->data_layout) < 0 || check_written(h, h->images, h->name) < 0)
+    if (set_shape(ds, h, d, cfg->data_layout) < 0 || check_written(h, h->images, h->name) < 0 ||
+        open_checks(h, h->images, h->name, &h->checks) < 0)
         return -1;
     h->space = H5Dget_space(h->images);
     return h->space < 0 ? h5_fail(h->key, h->path, "H5Dget_space", h->name) : 0;
@@ -292,6 +303,10 @@ static int read_labels(dataset *ds, h5_split *h, const char *name)
                      (long long)ds->n, name, (long long)dims[0]);
     if (rc == 0)
         rc = check_written(h, d, name);
+    h5chunks *checks = NULL;
+    if (rc == 0 && (open_checks(h, d, name, &checks) < 0 || h5chunks_check(checks, 0, dims[0]) < 0))
+        rc = -1;
+    h5chunks_close(checks);
     ds->bytes = sizeof *h->labels * (uint64_t)ds->n;
     char what[96];
     snprintf(what, sizeof what, "%s: its %lld labels", h->key, (long long)ds->n);
@@ -388,6 +403,8 @@ static int read_runs(h5_split *h, int rows)
         if (select_samples(h->space, dims, run->first, run->len) < 0 ||
             select_samples(mem, mdims, (hsize_t)run->row, run->len) < 0)
             rc = h5_fail(h->key, h->path, "H5Sselect_hyperslab", h->name);
+        else if (h5chunks_check(h->checks, run->first, run->len) < 0)
+            rc = -1;
         else if (H5Dread(h->images, type, mem, h->space, H5P_DEFAULT, h->raw) < 0)
             rc = h5_fail(h->key, h->path, "H5Dread", h->name);
     }
@@ -446,6 +463,7 @@ static void h5_close(dataset *ds)
         H5Dclose(h->images);
     if (h->file > 0)
         H5Fclose(h->file);
+    h5chunks_close(h->checks);
     free(h->labels);
     free(h->req);
     free(h->row);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "data/dataset.h"
 #include "testutil.h"
@@ -365,6 +366,50 @@ START_TEST(declared_but_not_there)
 }
 END_TEST
 
+/* A compressed chunk that inflates to fewer bytes than the chunk holds:
+ * libhdf5 1.10 would copy the rest from past its buffer (found by fuzzing).
+ * It is refused when a gather first needs it, and the chunks before it
+ * still read. */
+START_TEST(short_chunk_refused)
+{
+    enum { N = 64 };
+    h5_spec s = {.dims = {N, 1, 4, 4},
+                 .file_type = H5T_STD_U8LE,
+                 .mem_type = H5T_NATIVE_UINT8,
+                 .n_labels = N,
+                 .labels = (int64_t[N]){0},
+                 .chunk0 = 16};
+    uint8_t *data = bytes(N * 16);
+    s.images = data;
+    const char *path = write_file("short.h5", &s);
+    /* chunk 2 (samples 32..47) rewritten as a valid gzip stream of half its size */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/images", H5P_DEFAULT);
+    uLongf size = compressBound(16 * 16 / 2);
+    unsigned char packed[512];
+    ck_assert_int_eq(compress2(packed, &size, data, 16 * 16 / 2, 4), Z_OK);
+    hsize_t offset[4] = {32, 0, 0, 0};
+    ck_assert_int_ge(H5Dwrite_chunk(d, H5P_DEFAULT, 0, offset, size, packed), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    dataset *ds;
+    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    int64_t idx[16];
+    for (int i = 0; i < 16; i++)
+        idx[i] = 16 + i;
+    check_gather(ds, data, s.dims, false, (int64_t[N]){0}, idx, 16);
+    float x[2 * 16];
+    int32_t y[2];
+    int64_t across[2] = {31, 32};
+    ck_assert_int_eq(dataset_gather(ds, across, 2, x, y), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: "));
+    ck_assert_ptr_nonnull(strstr(err_msg(), "/images is damaged: a chunk of"));
+    ck_assert_ptr_nonnull(strstr(err_msg(), "does not unpack to the 256 it holds"));
+    dataset_close(ds);
+    free(data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hdf5_data");
@@ -379,6 +424,7 @@ int main(void)
     tcase_add_test(tc, missing_dataset_and_file);
     tcase_add_test(tc, bad_types_and_labels);
     tcase_add_test(tc, declared_but_not_there);
+    tcase_add_test(tc, short_chunk_refused);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
