@@ -175,6 +175,31 @@ struct backend {
     int (*dropout_backward)(backend *be, float *dx, const float *dy, size_t n, float rate,
                             uint64_t seed, uint32_t layer, uint32_t step, uint64_t first);
 
+    /* ---- sequences (T positions of C features); CPU only so far: NULL on
+     * the GPU, where the layers that need them refuse to run ---- */
+    /* y[r][p] = wte[tok[r][p]] + wpe[p] over rows of t tokens; a token id
+     * not below vocab is an error naming it. */
+    int (*embed_forward)(backend *be, const int32_t *tok, const float *wte, const float *wpe,
+                         float *y, int rows, int t, int c, int vocab);
+    /* dwte[tok[r][p]] += dy[r][p] (dwte zeroed first unless accumulate:
+     * a tied output layer has written its share), dwpe[p] = sum over rows. */
+    int (*embed_backward)(backend *be, const int32_t *tok, const float *dy, float *dwte,
+                          float *dwpe, int rows, int t, int c, int vocab, bool accumulate);
+    /* Over n rows of c: y = (x - mean) * rstd * g + b, as LayerNorm, with
+     * each row's mean and rstd = 1 / sqrt(var + eps) kept. */
+    int (*layernorm_forward)(backend *be, const float *x, const float *g, const float *b, float *y,
+                             float *mean, float *rstd, int n, int c, float eps);
+    /* dg and db (overwritten) and, when not NULL, dx. */
+    int (*layernorm_backward)(backend *be, const float *dy, const float *x, const float *g,
+                              const float *mean, const float *rstd, float *dx, float *dg, float *db,
+                              int n, int c);
+    /* In place over n matrices of t x t scores: row i becomes the softmax
+     * of scale * its columns 0..i, the later ones 0 (the causal mask). */
+    int (*causal_softmax)(backend *be, float *att, int n, int t, float scale);
+    /* datt (d loss / d probabilities) becomes d loss / d scores. */
+    int (*causal_softmax_backward)(backend *be, float *datt, const float *att, int n, int t,
+                                   float scale);
+
     /* *out (host) = sum of x[i]^2, accumulated in double. */
     int (*sumsq)(backend *be, const float *x, size_t n, double *out);
 

@@ -19,13 +19,17 @@
 #include "kernels/hd.h"
 #include "kernels/rng.h"
 
-typedef enum { ACT_NONE = 0, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU } act_kind;
+typedef enum { ACT_NONE = 0, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU, ACT_GELU_TANH } act_kind;
+
+/* GELU's tanh approximation (GPT-2's): sqrt(2 / pi) and the cubic term. */
+#define MATH_GELU_TANH_K 0.79788456080286536f
+#define MATH_GELU_TANH_C 0.044715f
 
 /* True when the derivative can be computed from the output alone, so the
  * layer need not keep its pre-activation. */
 static inline ACCEL_HD int math_act_grad_needs_input(act_kind a)
 {
-    return a == ACT_GELU;
+    return a == ACT_GELU || a == ACT_GELU_TANH;
 }
 
 static inline ACCEL_HD float math_sigmoid(float z)
@@ -48,6 +52,8 @@ static inline ACCEL_HD float math_act(act_kind a, float z)
         return math_sigmoid(z);
     case ACT_GELU: /* the exact (erf) form, as PyTorch's default */
         return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f));
+    case ACT_GELU_TANH: /* PyTorch's GELU(approximate="tanh") */
+        return 0.5f * z * (1.0f + tanhf(MATH_GELU_TANH_K * (z + MATH_GELU_TANH_C * z * z * z)));
     default:
         return z;
     }
@@ -67,6 +73,11 @@ static inline ACCEL_HD float math_act_grad(act_kind a, float z, float y)
         float cdf = 0.5f * (1.0f + erff(z * 0.70710678118654752f));
         float pdf = 0.39894228040143268f * expf(-0.5f * z * z);
         return cdf + z * pdf;
+    }
+    case ACT_GELU_TANH: {
+        float t = tanhf(MATH_GELU_TANH_K * (z + MATH_GELU_TANH_C * z * z * z));
+        float du = MATH_GELU_TANH_K * (1.0f + 3.0f * MATH_GELU_TANH_C * z * z);
+        return 0.5f * (1.0f + t) + 0.5f * z * (1.0f - t * t) * du;
     }
     default:
         return 1.0f;

@@ -28,6 +28,9 @@ typedef enum {
     LAYER_FLATTEN,
     LAYER_BATCHNORM,
     LAYER_RESIDUAL,
+    LAYER_EMBEDDING,
+    LAYER_LAYERNORM,
+    LAYER_ATTENTION,
     LAYER_N_TYPES
 } layer_type;
 typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
@@ -49,10 +52,13 @@ typedef struct {
     double rate;
     double momentum, eps; /* batchnorm */
     bool sync;
-    int from;          /* residual */
-    int line;          /* line of the [layer] header, for messages */
-    uint64_t set_mask; /* which layer keys were given, a bit per key (config.c) */
-    int key_line[64];  /* where each given key was */
+    int from;              /* residual */
+    int vocab, block_size; /* embedding */
+    int heads;             /* attention */
+    double dropout;        /* attention: on its weights */
+    int line;              /* line of the [layer] header, for messages */
+    uint64_t set_mask;     /* which layer keys were given, a bit per key (config.c) */
+    int key_line[64];      /* where each given key was */
 } layer_cfg;
 
 typedef struct {

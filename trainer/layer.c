@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/rng.h"
+#include "trainer/err.h"
 #include "trainer/model.h"
 
 void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims)
@@ -16,6 +17,14 @@ void layer_add_tensor(layer *l, const char *name, bool state, int rank, const in
         t->dims[i] = dims[i];
         t->count *= (size_t)dims[i];
     }
+}
+
+int layer_refuse_sequence(const layer *l, bool flat)
+{
+    if (l->in_rank != 2)
+        return 0;
+    return err_set("its input is a sequence (%d, %d), but a %s layer takes an image (C, H, W)%s",
+                   l->in_shape[0], l->in_shape[1], l->ops->name, flat ? " or flat features" : "");
 }
 
 const layer_tensor *layer_find_tensor(const layer *l, const char *name)
@@ -38,6 +47,24 @@ int layer_alloc_output(model *m, layer *l, int max_rows)
     if (math_act_grad_needs_input(l->act) && be->alloc(be, (void **)&l->z, bytes) < 0)
         return -1;
     return 0;
+}
+
+float *layer_tensor_at(const model *m, const layer *l, int t, bool grad)
+{
+    return (grad ? m->grads : m->params) + l->tensors[t].offset;
+}
+
+/* Box-Muller over two uniforms a value, drawn at step t + 1 of the layer's
+ * stream (step 0 is the uniform initializers'). */
+void layer_init_normal(const layer *l, uint64_t seed, int t, float *w, size_t n, double std)
+{
+    uint32_t stream = RNG_STREAM_INIT | (uint32_t)l->index;
+    for (size_t i = 0; i < n; i++) {
+        double u1 = rng_uniform(seed, stream, (uint32_t)t + 1, 2 * i);
+        double u2 = rng_uniform(seed, stream, (uint32_t)t + 1, 2 * i + 1);
+        double r = sqrt(-2.0 * log(1.0 - u1)); /* u1 < 1: log of (0, 1] */
+        w[i] = (float)(std * r * cos(2.0 * M_PI * u2));
+    }
 }
 
 /* He-uniform: U(-sqrt(6 / fan_in), +); Glorot-uniform: U(-sqrt(6 / (fan_in +

@@ -3,8 +3,10 @@
  * keys it takes, its shape rule, forward, backward and FLOPs. layer_types.c
  * lists them; config.c and model.c know a type only through its table.
  *
- * Tensors are NCHW: a layer maps rows of in_shape (channels, height, width)
- * to rows of out_shape; a flat vector is (features, 1, 1). Buffers are
+ * A layer maps rows of in_shape to rows of out_shape, each of a rank: an
+ * image (C, H, W), NCHW in memory; a sequence (T, C), position-major; or a
+ * flat vector (features, 1, 1), rank 1. A model of token ids reads rows of
+ * T ids (rank 1, int32), which only an embedding takes. Buffers are
  * backend memory. A layer declares its named tensors (weight, bias, running
  * statistics); model.c lays trained ones out in the flat parameter buffer
  * (and the same places of the gradient and Adam buffers) and the others in
@@ -45,8 +47,9 @@ typedef struct {
      * types take is described alike in each (test_config checks), but for
      * its help. */
     const config_key *keys;
-    /* Sizes the layer for inputs of in[3]: sets out_shape and declares the
-     * tensors. Errors are about the configuration. */
+    /* Sizes the layer for inputs of in[3] (of l->in_rank): sets out_shape
+     * (and out_rank, when not in_rank) and declares the tensors. Errors
+     * are about the configuration. */
     int (*shape)(layer *l, const layer_cfg *c, const int in[3]);
     /* Allocates the layer's buffers for up to max_rows rows. */
     int (*alloc)(model *m, layer *l, int max_rows);
@@ -66,6 +69,8 @@ typedef struct {
     /* Backward multiplies twice (the weights' gradient and the input's),
      * where everything else costs about its forward again. */
     bool matmul;
+    /* It reads token ids (the model's input), not floats. */
+    bool takes_tokens;
 } layer_ops;
 
 struct layer {
@@ -74,7 +79,8 @@ struct layer {
     char name[CFG_NAME_MAX];
     layer_type type;
     int in_shape[3], out_shape[3];
-    int in, out; /* features: the products of the shapes */
+    int in_rank, out_rank; /* 3: (C, H, W); 2: (T, C); 1: (features) */
+    int in, out;           /* features: the products of the shapes */
     act_kind act;
     init_kind init;
     float rate;
@@ -96,6 +102,10 @@ struct layer {
     void *impl;           /* the layer type's own state (plans, statistics) */
 };
 
+/* For shape functions of layers that work on images (or flat vectors, with
+ * flat = true): refuses a sequence (T, C), saying what the layer needs. */
+int layer_refuse_sequence(const layer *l, bool flat);
+
 /* Declares a tensor of the layer (from its shape function). */
 void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims);
 
@@ -106,6 +116,13 @@ const layer_tensor *layer_find_tensor(const layer *l, const char *name);
  * rows of out_shape, and grad for the model's train_rows: what most layers
  * need. */
 int layer_alloc_output(model *m, layer *l, int max_rows);
+
+/* Tensor t of the layer in the flat parameter buffer, or in the gradient
+ * buffer with grad. */
+float *layer_tensor_at(const model *m, const layer *l, int t, bool grad);
+
+/* N(0, std^2) values for tensor t of the layer, from its random stream. */
+void layer_init_normal(const layer *l, uint64_t seed, int t, float *w, size_t n, double std);
 
 /* He- or Glorot-uniform weights from the layer's random stream (see
  * layer_dense.c), for fan_in and fan_out. */
@@ -119,7 +136,7 @@ void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, doubl
 #define LAYER_KEY_ACTIVATION(help)                                                                 \
     {                                                                                              \
         "layer", "activation", KT_ENUM, LAYER_FIELD(activation), "none", 0, 0, 0,                  \
-            "none|relu|tanh|sigmoid|gelu", help, false                                             \
+            "none|relu|tanh|sigmoid|gelu|gelu_tanh", help, false                                   \
     }
 #define LAYER_KEY_INIT(help)                                                                       \
     {                                                                                              \
@@ -154,5 +171,8 @@ extern const layer_ops layer_global_avgpool_ops;
 extern const layer_ops layer_flatten_ops;
 extern const layer_ops layer_batchnorm_ops;
 extern const layer_ops layer_residual_ops;
+extern const layer_ops layer_embedding_ops;
+extern const layer_ops layer_layernorm_ops;
+extern const layer_ops layer_attention_ops;
 
 #endif

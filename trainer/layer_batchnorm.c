@@ -35,6 +35,8 @@ static int inner(const layer *l)
 
 static int bn_shape(layer *l, const layer_cfg *c, const int in[3])
 {
+    if (layer_refuse_sequence(l, true) < 0)
+        return -1;
     l->act = (act_kind)c->activation;
     for (int i = 0; i < 3; i++)
         l->out_shape[i] = in[i];

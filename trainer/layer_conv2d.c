@@ -34,6 +34,8 @@ int layer_window_out(int in, int k, int stride, int pad, int *out)
 
 static int conv_shape(layer *l, const layer_cfg *c, const int in[3])
 {
+    if (layer_refuse_sequence(l, false) < 0)
+        return -1;
     int stride = c->stride ? c->stride : 1;
     l->act = (act_kind)c->activation;
     l->init = (init_kind)c->init;

@@ -1,9 +1,16 @@
 /* dense: y = act(x W^T + b), W stored (out x in) row-major like nn.Linear.
- * An input of several channels is flattened (C, H, W order), as a dense
- * layer after a convolution expects. */
+ * An image input is flattened (C, H, W order), as a dense layer after a
+ * convolution expects; a sequence (T, C) is T rows of C, transformed at
+ * each position with the same weights (nn.Linear on the last axis). */
 #include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+
+/* A sequence (T, C) is T rows of C: the layer applies at each position. */
+static int positions(const layer *l)
+{
+    return l->in_rank == 2 ? l->in_shape[0] : 1;
+}
 
 static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
 {
@@ -12,10 +19,18 @@ static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
     if (l->init == INIT_AUTO)
         l->init =
             (l->act == ACT_RELU || l->act == ACT_GELU) ? INIT_HE_UNIFORM : INIT_GLOROT_UNIFORM;
-    l->out_shape[0] = c->units;
-    l->out_shape[1] = l->out_shape[2] = 1;
-    (void)in; /* l->in, its product, is what a dense layer sees */
-    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, l->in});
+    int t = positions(l), width = l->in / t;
+    if (l->in_rank == 2) {
+        l->out_shape[0] = t;
+        l->out_shape[1] = c->units;
+    } else { /* l->in, the product of an image's shape, is what it sees */
+        l->out_shape[0] = c->units;
+        l->out_shape[1] = 1;
+        l->out_rank = 1;
+    }
+    l->out_shape[2] = 1;
+    (void)in;
+    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, width});
     layer_add_tensor(l, "bias", false, 1, (int[]){c->units});
     return 0;
 }
@@ -23,7 +38,8 @@ static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
 static void dense_init(const layer *l, uint64_t seed, float *params, float *state)
 {
     (void)state;
-    layer_init_uniform(l, seed, params, l->n_weight, l->in, l->out);
+    int t = positions(l);
+    layer_init_uniform(l, seed, params, l->n_weight, l->in / t, l->out / t);
     for (size_t i = 0; i < l->n_bias; i++)
         params[l->n_weight + i] = 0.0f;
 }
@@ -32,10 +48,10 @@ static int dense_forward(model *m, layer *l, const float *x, int rows, bool trai
 {
     (void)train;
     backend *be = m->be;
-    if (be->gemm(be, false, true, rows, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, l->z,
-                 l->out) < 0)
+    int t = positions(l), n = rows * t, in = l->in / t, out = l->out / t;
+    if (be->gemm(be, false, true, n, out, in, 1.0f, x, in, l->w, in, 0.0f, l->z, out) < 0)
         return -1;
-    if (be->bias_act_forward(be, l->z, l->y, l->b, rows, l->out, 1, l->act) < 0)
+    if (be->bias_act_forward(be, l->z, l->y, l->b, n, out, 1, l->act) < 0)
         return -1;
     l->out_ptr = l->y;
     return 0;
@@ -45,25 +61,24 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
 {
     backend *be = m->be;
     float *g = l->grad;
+    int t = positions(l), n = rows * t, in = l->in / t, out = l->out / t;
     if (l->act != ACT_NONE &&
         be->act_backward(be, g, g, l->z, l->y, (size_t)rows * l->out, l->act) < 0)
         return -1;
-    if (be->bias_grad(be, l->db, g, rows, l->out, 1) < 0)
+    if (be->bias_grad(be, l->db, g, n, out, 1) < 0)
         return -1;
-    /* dW (out x in) = g^T (out x rows) . x (rows x in) */
-    if (be->gemm(be, true, false, l->out, l->in, rows, 1.0f, g, l->out, x, l->in, 0.0f, l->dw,
-                 l->in) < 0)
+    /* dW (out x in) = g^T (out x n) . x (n x in) */
+    if (be->gemm(be, true, false, out, in, n, 1.0f, g, out, x, in, 0.0f, l->dw, in) < 0)
         return -1;
-    /* dx (rows x in) = g (rows x out) . W (out x in) */
-    if (dx && be->gemm(be, false, false, rows, l->in, l->out, 1.0f, g, l->out, l->w, l->in, 0.0f,
-                       dx, l->in) < 0)
+    /* dx (n x in) = g (n x out) . W (out x in) */
+    if (dx && be->gemm(be, false, false, n, in, out, 1.0f, g, out, l->w, in, 0.0f, dx, in) < 0)
         return -1;
     return 0;
 }
 
 static double dense_flops(const layer *l)
 {
-    return 2.0 * l->in * l->out + l->out;
+    return 2.0 * l->in * l->out / positions(l) + l->out;
 }
 
 static const config_key dense_keys[] = {
@@ -76,7 +91,8 @@ static const config_key dense_keys[] = {
 
 const layer_ops layer_dense_ops = {
     .name = "dense",
-    .summary = "fully connected: y = act(x W^T + b); an image input is flattened",
+    .summary = "fully connected: y = act(x W^T + b); an image input is flattened, a sequence "
+               "(T, C) is transformed at each position",
     .keys = dense_keys,
     .flops = dense_flops,
     .matmul = true,

@@ -9,6 +9,7 @@ static int flatten_shape(layer *l, const layer_cfg *c, const int in[3])
     (void)c;
     l->out_shape[0] = in[0] * in[1] * in[2];
     l->out_shape[1] = l->out_shape[2] = 1;
+    l->out_rank = 1;
     return 0;
 }
 

@@ -28,9 +28,12 @@ static pool_geom geom_of(const layer *l)
 
 static int pool_shape(layer *l, const layer_cfg *c, const int in[3])
 {
+    if (layer_refuse_sequence(l, false) < 0)
+        return -1;
     l->out_shape[0] = in[0];
     if (l->type == LAYER_GLOBAL_AVGPOOL) {
         l->out_shape[1] = l->out_shape[2] = 1;
+        l->out_rank = 1;
         return 0;
     }
     if (c->padding * 2 > c->size)

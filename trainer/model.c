@@ -78,7 +78,7 @@ static int check_residual(model *m, const config *cfg, int i)
                        l->cfg->line, l->name, l->cfg->from);
     const layer *s = &m->layers[src];
     const int *a = s->out_shape, *b = l->in_shape;
-    if (a[0] != b[0] || a[1] != b[1] || a[2] != b[2])
+    if (a[0] != b[0] || a[1] != b[1] || a[2] != b[2] || s->out_rank != l->in_rank)
         return err_set("%s:%d: layer %s adds the output of layer %s, (%d, %d, %d), to its input, "
                        "(%d, %d, %d): the shapes must agree",
                        cfg->source, l->cfg->line, l->name, s->name, a[0], a[1], a[2], b[0], b[1],
@@ -101,8 +101,19 @@ static int shape_one(model *m, const config *cfg, int i, const int in[3])
                        l->name);
     memcpy(l->in_shape, in, sizeof l->in_shape);
     l->in = i > 0 ? m->layers[i - 1].out : m->in_features;
+    l->in_rank = i > 0 ? m->layers[i - 1].out_rank : m->in_rank;
+    l->out_rank = 0;
+    bool tokens = i == 0 && m->in_tokens;
+    if (tokens != l->ops->takes_tokens)
+        return err_set("%s:%d: layer %s: %s", cfg->source, c->line, l->name,
+                       tokens ? "the data are token ids, which only an embedding layer takes: "
+                                "make it the first"
+                              : "an embedding takes token ids: it must be the first layer, and "
+                                "the data text or tokens");
     if (l->ops->shape(l, c, in) < 0)
         return err_prefix("%s:%d: layer %s", cfg->source, c->line, l->name);
+    if (!l->out_rank)
+        l->out_rank = l->in_rank;
     const int *s = l->out_shape;
     if (s[0] < 1 || s[1] < 1 || s[2] < 1)
         return err_set("%s:%d: layer %s: its input (%d, %d, %d) leaves no output", cfg->source,
@@ -128,7 +139,10 @@ static int shape_layers(model *m, const config *cfg)
     }
     m->n_params = params;
     m->n_state = state;
-    m->classes = m->layers[m->n_layers - 1].out;
+    const layer *last = &m->layers[m->n_layers - 1];
+    bool sequence = last->out_rank == 2;
+    m->positions = sequence ? last->out_shape[0] : 1;
+    m->classes = sequence ? last->out_shape[1] : last->out;
     return 0;
 }
 
@@ -146,21 +160,24 @@ static int alloc_buffers(model *m)
 {
     backend *be = m->be;
     size_t pbytes = sizeof(float) * (m->n_params ? m->n_params : 1);
+    size_t targets = (size_t)m->max_rows * (size_t)m->positions;
+    /* x holds floats or int32 token ids: the same bytes either way */
+    _Static_assert(sizeof(float) == sizeof(int32_t), "a token id takes a float's place");
     if (be->alloc(be, (void **)&m->params, pbytes) < 0 ||
         be->alloc(be, (void **)&m->grads, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_m, pbytes) < 0 ||
         be->alloc(be, (void **)&m->adam_v, pbytes) < 0 ||
-        be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * (size_t)m->max_rows) < 0 ||
+        be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * targets) < 0 ||
         be->alloc(be, (void **)&m->state, sizeof(float) * (m->n_state ? m->n_state : 1)) < 0)
         return -1;
     for (int s = 0; s < 3; s++)
         if (be->alloc(be, (void **)&m->x_slot[s],
                       sizeof(float) * (size_t)m->max_rows * m->in_features) < 0 ||
-            be->alloc(be, (void **)&m->y_slot[s], sizeof(int32_t) * (size_t)m->max_rows) < 0)
+            be->alloc(be, (void **)&m->y_slot[s], sizeof(int32_t) * targets) < 0)
             return -1;
     m->x = m->x_slot[MODEL_SLOT_OTHER];
     m->y = m->y_slot[MODEL_SLOT_OTHER];
-    m->host_stats = malloc(sizeof(float) * 2 * (size_t)m->max_rows);
+    m->host_stats = malloc(sizeof(float) * 2 * targets);
     if (!m->host_stats)
         return err_set("out of host memory");
     for (int i = 0; i < m->n_layers; i++) {
@@ -181,13 +198,23 @@ model *model_build(const config *cfg, backend *be, const int in_shape[3], int ma
 model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], int train_rows,
                          int max_rows)
 {
+    model_input in = {.shape = {in_shape[0], in_shape[1], in_shape[2]}};
+    return model_build_input(cfg, be, &in, train_rows, max_rows);
+}
+
+model *model_build_input(const config *cfg, backend *be, const model_input *input, int train_rows,
+                         int max_rows)
+{
     model *m = calloc(1, sizeof *m);
     if (!m) {
         err_set("out of host memory building the model");
         return NULL;
     }
+    const int *in_shape = input->shape;
     m->be = be;
     memcpy(m->in_shape, in_shape, sizeof m->in_shape);
+    m->in_tokens = input->tokens;
+    m->in_rank = input->tokens ? 1 : 3;
     m->max_rows = max_rows > train_rows ? max_rows : train_rows;
     int64_t in_values;
     if (!values_fit(in_shape, m->max_rows, &in_values)) {
@@ -245,18 +272,19 @@ int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, dou
 {
     backend *be = m->be;
     layer *last = &m->layers[m->n_layers - 1];
-    if (be->xent(be, last->out_ptr, m->y, rows, m->classes, scale, grad ? last->grad : NULL,
-                 m->stats) < 0)
+    int targets = rows * m->positions; /* fits: the output's buffer holds as many rows */
+    if (be->xent(be, last->out_ptr, m->y, targets, m->classes, scale / (float)m->positions,
+                 grad ? last->grad : NULL, m->stats) < 0)
         return -1;
-    if (be->download(be, m->host_stats, m->stats, sizeof(float) * 2 * (size_t)rows) < 0)
+    if (be->download(be, m->host_stats, m->stats, sizeof(float) * 2 * (size_t)targets) < 0)
         return -1;
     double l = 0.0, c = 0.0;
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < targets; r++) {
         l += m->host_stats[2 * r];
         c += m->host_stats[2 * r + 1];
     }
-    *loss_sum += l;
-    *correct += c;
+    *loss_sum += l / m->positions;
+    *correct += c / m->positions;
     return 0;
 }
 

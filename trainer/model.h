@@ -32,8 +32,14 @@ struct model {
     backend *be;
     layer *layers;
     int n_layers;
-    int in_shape[3]; /* channels, height, width */
+    int in_shape[3]; /* of a sample: (C, H, W), or (T, 1, 1) token ids */
+    int in_rank;     /* 3 for images, 1 for token ids */
+    bool in_tokens;  /* the input is int32 token ids (x holds them) */
     int in_features, classes;
+    /* Targets a sample: 1 label (classification), or one a position of a
+     * (T, classes) output (language models); the loss is the mean over
+     * them. */
+    int positions;
     int max_rows;   /* rows of a forward pass */
     int train_rows; /* rows of a backward pass */
 
@@ -54,7 +60,7 @@ struct model {
      * slots 0 and 1 hold training batches, one computing while the next is
      * copied in (train.c); MODEL_SLOT_OTHER serves everything else and is
      * where they point unless a caller moves them. */
-    float *x;
+    float *x; /* token ids, int32, where in_tokens */
     int32_t *y;
     float *x_slot[3];
     int32_t *y_slot[3];
@@ -68,15 +74,25 @@ struct model {
     int64_t first_row; /* global position of this rank's first row in the batch */
 };
 
-/* Builds the model of cfg on `be` for inputs of in_shape (channels, height,
- * width; a flat input is (features, 1, 1)) and up to max_rows rows per
- * call. Parameters are zero until model_init_params. */
+/* What a model reads: images (C, H, W) of floats, or rows of T token ids. */
+typedef struct {
+    bool tokens;
+    int shape[3]; /* (C, H, W), or (T, 1, 1) */
+} model_input;
+
+/* Builds the model of cfg on `be` for images of in_shape (channels, height,
+ * width) and up to max_rows rows per call. Parameters are zero until
+ * model_init_params. */
 model *model_build(const config *cfg, backend *be, const int in_shape[3], int max_rows);
 
 /* The same, for training batches of up to train_rows rows and evaluation
  * batches of up to max_rows: the buffers only backward needs (gradients
  * of activations) are sized for the first. */
 model *model_build_sized(const config *cfg, backend *be, const int in_shape[3], int train_rows,
+                         int max_rows);
+
+/* The same, for either kind of input. */
+model *model_build_input(const config *cfg, backend *be, const model_input *in, int train_rows,
                          int max_rows);
 
 /* Seeded initialization, identical on every rank and backend (init.c). */
@@ -86,8 +102,9 @@ int model_init_params(model *m, uint64_t seed);
 int model_forward(model *m, int rows, bool train);
 
 /* Loss of the last forward against m->y: adds the rows' summed loss and
- * correct count to *loss_sum and *correct. With grad, also starts backward:
- * d loss / d logits, scaled by `scale` (1 / global batch). */
+ * correct count to *loss_sum and *correct, each sample's the mean over its
+ * positions. With grad, also starts backward: d loss / d logits, scaled by
+ * `scale` (1 / global batch) and by 1 / positions. */
 int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct);
 
 /* Told during backward that gradients [from, n_params) are final. */

@@ -7,10 +7,12 @@
 #include "trainer/memplan.h"
 #include "trainer/model.h"
 
-static void shape_text(const int *s, char *buf, size_t size)
+static void shape_text(const int *s, int rank, char *buf, size_t size)
 {
-    if (s[1] * s[2] == 1)
+    if (rank == 1)
         snprintf(buf, size, "(%d)", s[0]);
+    else if (rank == 2)
+        snprintf(buf, size, "(%d, %d)", s[0], s[1]);
     else
         snprintf(buf, size, "(%d, %d, %d)", s[0], s[1], s[2]);
 }
@@ -19,14 +21,14 @@ static void print_table(const model *m, FILE *out)
 {
     char type[32], shape[48], in[48];
     double flops = 0;
-    shape_text(m->in_shape, in, sizeof in);
+    shape_text(m->in_shape, m->in_rank, in, sizeof in);
     fprintf(out, "%-16s %-15s %-16s %12s %14s\n", "layer", "type", "output", "parameters",
             "FLOPs/sample");
     fprintf(out, "%-16s %-15s %-16s %12s %14s\n", "(input)", "", in, "", "");
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
         layer_type_name(l->type, type, sizeof type);
-        shape_text(l->out_shape, shape, sizeof shape);
+        shape_text(l->out_shape, l->out_rank, shape, sizeof shape);
         double f = model_layer_flops(l);
         flops += f;
         fprintf(out, "%-16s %-15s %-16s %12zu %14.0f\n", l->name, type, shape, l->n_trained, f);

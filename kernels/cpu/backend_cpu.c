@@ -291,6 +291,12 @@ backend *backend_cpu_open(int threads)
     be->dropout_forward = cpu_dropout_forward;
     be->dropout_backward = cpu_dropout_forward; /* the mask is its own derivative */
     be->sumsq = cpu_sumsq;
+    be->embed_forward = cpu_embed_forward;
+    be->embed_backward = cpu_embed_backward;
+    be->layernorm_forward = cpu_layernorm_forward;
+    be->layernorm_backward = cpu_layernorm_backward;
+    be->causal_softmax = cpu_causal_softmax;
+    be->causal_softmax_backward = cpu_causal_softmax_backward;
     be->adam = cpu_adam;
     be->destroy = cpu_destroy;
     return be;

@@ -43,4 +43,17 @@ int cpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx, 
                     const float *invstd, const float *mean_dz, const float *mean_dzxhat, int outer,
                     int channels, int inner);
 
+int cpu_embed_forward(backend *be, const int32_t *tok, const float *wte, const float *wpe, float *y,
+                      int rows, int t, int c, int vocab);
+int cpu_embed_backward(backend *be, const int32_t *tok, const float *dy, float *dwte, float *dwpe,
+                       int rows, int t, int c, int vocab, bool accumulate);
+int cpu_layernorm_forward(backend *be, const float *x, const float *g, const float *b, float *y,
+                          float *mean, float *rstd, int n, int c, float eps);
+int cpu_layernorm_backward(backend *be, const float *dy, const float *x, const float *g,
+                           const float *mean, const float *rstd, float *dx, float *dg, float *db,
+                           int n, int c);
+int cpu_causal_softmax(backend *be, float *att, int n, int t, float scale);
+int cpu_causal_softmax_backward(backend *be, float *datt, const float *att, int n, int t,
+                                float scale);
+
 #endif

@@ -102,7 +102,7 @@ END_TEST
 START_TEST(activations)
 {
     const int rows = 37, cols = 300;
-    for (int act = ACT_NONE; act <= ACT_GELU; act++) {
+    for (int act = ACT_NONE; act <= ACT_GELU_TANH; act++) {
         pair z = pair_new(gpu, (size_t)rows * cols, -4, 4, 10 + act);
         pair y = pair_new(gpu, (size_t)rows * cols, 0, 0, 0);
         pair bias = pair_new(gpu, cols, -1, 1, 20 + act);

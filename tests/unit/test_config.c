@@ -163,8 +163,8 @@ END_TEST
 
 START_TEST(every_activation)
 {
-    const char *acts[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
-    for (int i = 0; i < 5; i++) {
+    const char *acts[] = {"none", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh"};
+    for (int i = 0; i < 6; i++) {
         char text[128];
         snprintf(text, sizeof text, "[layer]\ntype = dense\nunits = 10\nactivation = %s\n",
                  acts[i]);
@@ -223,7 +223,7 @@ START_TEST(layer_errors)
                  "'rate' does not apply to a dense layer");
     expect_error("[layer]\ntype = dropout\nrate = 1.0\n", 1, 3, "expected a number in [0, 1)");
     expect_error("[layer]\ntype = dense\nunits = 10\nactivation = swish\n", 0, 4,
-                 "expected one of none,relu,tanh,sigmoid,gelu");
+                 "expected one of none,relu,tanh,sigmoid,gelu,gelu_tanh");
     expect_error("[layer]\ntype = dense\nunits = 10\nwidth = 3\n", 0, 4,
                  "unknown key 'width' in [layer]");
     expect_error(

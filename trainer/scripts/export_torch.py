@@ -17,7 +17,7 @@ sys.path.insert(0, __import__("os").path.dirname(__file__))
 import accel_config  # noqa: E402
 
 ACTIVATIONS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "gelu": nn.GELU}
+               "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
 
 
 class Residual(nn.Module):

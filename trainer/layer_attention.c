@@ -1,0 +1,255 @@
+/* attention: causal multi-head self-attention over a sequence (T, C), as
+ * GPT-2's: one projection to queries, keys and values (c_attn, 3C x C), per
+ * head the scaled dot products of queries with the keys at or before their
+ * position, softmax, dropout on those weights, their sum of the values, and
+ * the heads' outputs projected back (c_proj, C x C). Weights are stored as
+ * nn.Linear's (out, in), under nanoGPT's names. Dropout on the output is a
+ * dropout layer after this one.
+ *
+ * Per row and head the products are OpenBLAS's (T x hd by hd x T, then
+ * T x T by T x hd), reading the heads in place from the (T, 3C) rows of
+ * queries, keys and values through the leading dimension. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "trainer/err.h"
+#include "trainer/layer.h"
+#include "trainer/model.h"
+
+enum { ATTN_W, ATTN_B, PROJ_W, PROJ_B };
+
+typedef struct {
+    float *qkv, *att, *dropped, *ctx; /* forward: (T, 3C), H x (T, T), ..., (T, C) a row */
+    float *dqkv, *datt, *dctx;        /* backward, for train_rows */
+} attn_impl;
+
+typedef struct {
+    int t, c, heads, hd;
+    float scale; /* 1 / sqrt(hd) */
+} attn_dims;
+
+static attn_dims dims_of(const layer *l)
+{
+    attn_dims d = {.t = l->in_shape[0], .c = l->in_shape[1], .heads = l->cfg->heads};
+    d.hd = d.c / d.heads;
+    d.scale = (float)(1.0 / sqrt((double)d.hd));
+    return d;
+}
+
+static int attn_shape(layer *l, const layer_cfg *c, const int in[3])
+{
+    if (l->in_rank != 2)
+        return err_set("an attention layer takes a sequence (T, C); its input is not one");
+    if (in[1] % c->heads)
+        return err_set("heads = %d does not divide the %d features of its input", c->heads, in[1]);
+    for (int i = 0; i < 3; i++)
+        l->out_shape[i] = in[i];
+    l->rate = (float)c->dropout;
+    int ch = in[1];
+    layer_add_tensor(l, "c_attn.weight", false, 2, (int[]){3 * ch, ch});
+    layer_add_tensor(l, "c_attn.bias", false, 1, (int[]){3 * ch});
+    layer_add_tensor(l, "c_proj.weight", false, 2, (int[]){ch, ch});
+    layer_add_tensor(l, "c_proj.bias", false, 1, (int[]){ch});
+    return 0;
+}
+
+static int attn_alloc(model *m, layer *l, int max_rows)
+{
+    backend *be = m->be;
+    attn_dims d = dims_of(l);
+    attn_impl *a = calloc(1, sizeof *a);
+    l->impl = a;
+    if (!a)
+        return err_set("out of host memory for an attention layer");
+    size_t seq = (size_t)d.t * d.c, sq = (size_t)d.heads * d.t * d.t, f = sizeof(float);
+    size_t rows = (size_t)max_rows, train = (size_t)m->train_rows;
+    if (layer_alloc_output(m, l, max_rows) < 0 ||
+        be->alloc(be, (void **)&a->qkv, f * rows * 3 * seq) < 0 ||
+        be->alloc(be, (void **)&a->att, f * rows * sq) < 0 ||
+        (l->rate > 0 && be->alloc(be, (void **)&a->dropped, f * train * sq) < 0) ||
+        be->alloc(be, (void **)&a->ctx, f * rows * seq) < 0 ||
+        be->alloc(be, (void **)&a->dqkv, f * train * 3 * seq) < 0 ||
+        be->alloc(be, (void **)&a->datt, f * train * sq) < 0 ||
+        be->alloc(be, (void **)&a->dctx, f * train * seq) < 0)
+        return -1;
+    return 0;
+}
+
+/* GPT-2's: N(0, 0.02^2) weights, zero biases. */
+static void attn_init(const layer *l, uint64_t seed, float *params, float *state)
+{
+    (void)state;
+    size_t base = l->tensors[ATTN_W].offset;
+    for (int t = ATTN_W; t <= PROJ_B; t++) {
+        float *p = params + (l->tensors[t].offset - base);
+        if (t == ATTN_W || t == PROJ_W)
+            layer_init_normal(l, seed, t, p, l->tensors[t].count, 0.02);
+        else
+            for (size_t i = 0; i < l->tensors[t].count; i++)
+                p[i] = 0.0f;
+    }
+}
+
+/* The global position of this rank's first attention weight, for the
+ * dropout mask: N ranks draw what 1 rank does. */
+static uint64_t first_weight(const model *m, const attn_dims *d)
+{
+    return (uint64_t)m->first_row * (uint64_t)d->heads * d->t * d->t;
+}
+
+/* x (rows, T, C) -> y: the projections around the heads' attention. */
+static int attn_forward(model *m, layer *l, const float *x, int rows, bool train)
+{
+    backend *be = m->be;
+    attn_impl *a = l->impl;
+    attn_dims d = dims_of(l);
+    if (!be->causal_softmax)
+        return err_set("an attention layer does not run on the %s backend yet", be->name);
+    int n = rows * d.t, c3 = 3 * d.c;
+    size_t sq = (size_t)d.t * d.t;
+    if (be->gemm(be, false, true, n, c3, d.c, 1.0f, x, d.c, layer_tensor_at(m, l, ATTN_W, false),
+                 d.c, 0.0f, a->qkv, c3) < 0 ||
+        be->bias_act_forward(be, a->qkv, a->qkv, layer_tensor_at(m, l, ATTN_B, false), n, c3, 1,
+                             ACT_NONE) < 0)
+        return -1;
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < d.heads; h++) {
+            const float *q = a->qkv + (size_t)r * d.t * c3 + (size_t)h * d.hd;
+            if (be->gemm(be, false, true, d.t, d.t, d.hd, 1.0f, q, c3, q + d.c, c3, 0.0f,
+                         a->att + ((size_t)r * d.heads + h) * sq, d.t) < 0)
+                return -1;
+        }
+    size_t all = (size_t)rows * d.heads * sq;
+    if (be->causal_softmax(be, a->att, rows * d.heads, d.t, d.scale) < 0)
+        return -1;
+    const float *p = a->att;
+    if (train && l->rate > 0) {
+        if (be->dropout_forward(be, a->dropped, a->att, all, l->rate, m->seed, (uint32_t)l->index,
+                                m->step, first_weight(m, &d)) < 0)
+            return -1;
+        p = a->dropped;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < d.heads; h++) {
+            const float *v = a->qkv + (size_t)r * d.t * c3 + 2 * (size_t)d.c + (size_t)h * d.hd;
+            if (be->gemm(be, false, false, d.t, d.hd, d.t, 1.0f, p + ((size_t)r * d.heads + h) * sq,
+                         d.t, v, c3, 0.0f, a->ctx + (size_t)r * d.t * d.c + (size_t)h * d.hd,
+                         d.c) < 0)
+                return -1;
+        }
+    if (be->gemm(be, false, true, n, d.c, d.c, 1.0f, a->ctx, d.c,
+                 layer_tensor_at(m, l, PROJ_W, false), d.c, 0.0f, l->y, d.c) < 0 ||
+        be->bias_act_forward(be, l->y, l->y, layer_tensor_at(m, l, PROJ_B, false), n, d.c, 1,
+                             ACT_NONE) < 0)
+        return -1;
+    l->out_ptr = l->y;
+    return 0;
+}
+
+/* From d ctx: d of the weights (through the dropout and the softmax) and
+ * of the values, then of the queries and keys, into dqkv. */
+static int heads_backward(model *m, layer *l, const attn_dims *d, int rows)
+{
+    backend *be = m->be;
+    attn_impl *a = l->impl;
+    int c3 = 3 * d->c;
+    size_t sq = (size_t)d->t * d->t, all = (size_t)rows * d->heads * sq;
+    const float *p = l->rate > 0 ? a->dropped : a->att;
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < d->heads; h++) {
+            size_t at = (size_t)r * d->t * c3 + (size_t)h * d->hd,
+                   w = ((size_t)r * d->heads + h) * sq;
+            const float *dc = a->dctx + (size_t)r * d->t * d->c + (size_t)h * d->hd;
+            if (be->gemm(be, false, true, d->t, d->t, d->hd, 1.0f, dc, d->c, a->qkv + at + 2 * d->c,
+                         c3, 0.0f, a->datt + w, d->t) < 0 ||
+                be->gemm(be, true, false, d->t, d->hd, d->t, 1.0f, p + w, d->t, dc, d->c, 0.0f,
+                         a->dqkv + at + 2 * d->c, c3) < 0)
+                return -1;
+        }
+    if (l->rate > 0 && be->dropout_backward(be, a->datt, a->datt, all, l->rate, m->seed,
+                                            (uint32_t)l->index, m->step, first_weight(m, d)) < 0)
+        return -1;
+    if (be->causal_softmax_backward(be, a->datt, a->att, rows * d->heads, d->t, d->scale) < 0)
+        return -1;
+    for (int r = 0; r < rows; r++)
+        for (int h = 0; h < d->heads; h++) {
+            size_t at = (size_t)r * d->t * c3 + (size_t)h * d->hd,
+                   w = ((size_t)r * d->heads + h) * sq;
+            if (be->gemm(be, false, false, d->t, d->hd, d->t, 1.0f, a->datt + w, d->t,
+                         a->qkv + at + d->c, c3, 0.0f, a->dqkv + at, c3) < 0 ||
+                be->gemm(be, true, false, d->t, d->hd, d->t, 1.0f, a->datt + w, d->t, a->qkv + at,
+                         c3, 0.0f, a->dqkv + at + d->c, c3) < 0)
+                return -1;
+        }
+    return 0;
+}
+
+static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows)
+{
+    backend *be = m->be;
+    attn_impl *a = l->impl;
+    attn_dims d = dims_of(l);
+    int n = rows * d.t, c3 = 3 * d.c;
+    const float *g = l->grad;
+    /* the output projection: d c_proj, d ctx */
+    if (be->bias_grad(be, layer_tensor_at(m, l, PROJ_B, true), g, n, d.c, 1) < 0 ||
+        be->gemm(be, true, false, d.c, d.c, n, 1.0f, g, d.c, a->ctx, d.c, 0.0f,
+                 layer_tensor_at(m, l, PROJ_W, true), d.c) < 0 ||
+        be->gemm(be, false, false, n, d.c, d.c, 1.0f, g, d.c, layer_tensor_at(m, l, PROJ_W, false),
+                 d.c, 0.0f, a->dctx, d.c) < 0)
+        return -1;
+    if (heads_backward(m, l, &d, rows) < 0)
+        return -1;
+    /* the input projection: d c_attn, dx */
+    if (be->bias_grad(be, layer_tensor_at(m, l, ATTN_B, true), a->dqkv, n, c3, 1) < 0 ||
+        be->gemm(be, true, false, c3, d.c, n, 1.0f, a->dqkv, c3, x, d.c, 0.0f,
+                 layer_tensor_at(m, l, ATTN_W, true), d.c) < 0)
+        return -1;
+    if (dx && be->gemm(be, false, false, n, d.c, c3, 1.0f, a->dqkv, c3,
+                       layer_tensor_at(m, l, ATTN_W, false), d.c, 0.0f, dx, d.c) < 0)
+        return -1;
+    return 0;
+}
+
+static void attn_release(model *m, layer *l)
+{
+    attn_impl *a = l->impl;
+    if (!a)
+        return;
+    float *bufs[] = {a->qkv, a->att, a->dropped, a->ctx, a->dqkv, a->datt, a->dctx};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i])
+            m->be->release(m->be, bufs[i]);
+    free(a);
+    l->impl = NULL;
+}
+
+/* The four products, the T x T ones in full (the mask is applied after). */
+static double attn_flops(const layer *l)
+{
+    attn_dims d = dims_of(l);
+    double t = d.t, c = d.c;
+    return 2.0 * t * c * 3 * c + 4.0 * t * t * c + 2.0 * t * c * c;
+}
+
+static const config_key attn_keys[] = {
+    {"layer", "heads", KT_INT, LAYER_FIELD(heads), NULL, 1, 4096, 0, NULL,
+     "attention heads; they must divide the features C", true},
+    {"layer", "dropout", KT_REAL, LAYER_FIELD(dropout), "0", 0, 1, CK_HI_OPEN, NULL,
+     "training: dropout on the attention weights", false},
+    {0},
+};
+
+const layer_ops layer_attention_ops = {
+    .name = "attention",
+    .summary = "causal multi-head self-attention over a sequence (T, C), as GPT-2's",
+    .keys = attn_keys,
+    .flops = attn_flops,
+    .matmul = true,
+    .shape = attn_shape,
+    .alloc = attn_alloc,
+    .init = attn_init,
+    .forward = attn_forward,
+    .backward = attn_backward,
+    .release = attn_release,
+};

@@ -1,0 +1,116 @@
+/* layernorm: each position's C features (or a flat row's) normalized to
+ * mean 0 and variance 1, then scaled and shifted per feature, as PyTorch's
+ * LayerNorm over the last axis. Weight starts at 1, bias at 0. */
+#include <stdlib.h>
+
+#include "trainer/err.h"
+#include "trainer/layer.h"
+#include "trainer/model.h"
+
+typedef struct {
+    float *mean, *rstd; /* a row's, kept for backward */
+} ln_impl;
+
+/* The rows of a sample and their width. */
+static int rows_of(const layer *l)
+{
+    return l->in_rank == 2 ? l->in_shape[0] : 1;
+}
+
+static int ln_shape(layer *l, const layer_cfg *c, const int in[3])
+{
+    (void)c;
+    if (l->in_rank == 3)
+        return err_set("its input is an image (%d, %d, %d); a layernorm takes a sequence (T, C) "
+                       "or flat features",
+                       in[0], in[1], in[2]);
+    for (int i = 0; i < 3; i++)
+        l->out_shape[i] = in[i];
+    int w = l->in / rows_of(l);
+    layer_add_tensor(l, "weight", false, 1, &w);
+    layer_add_tensor(l, "bias", false, 1, &w);
+    return 0;
+}
+
+static int ln_alloc(model *m, layer *l, int max_rows)
+{
+    ln_impl *n = calloc(1, sizeof *n);
+    l->impl = n;
+    if (!n)
+        return err_set("out of host memory for a layernorm");
+    size_t bytes = sizeof(float) * (size_t)max_rows * rows_of(l);
+    if (layer_alloc_output(m, l, max_rows) < 0 ||
+        m->be->alloc(m->be, (void **)&n->mean, bytes) < 0 ||
+        m->be->alloc(m->be, (void **)&n->rstd, bytes) < 0)
+        return -1;
+    return 0;
+}
+
+static void ln_init(const layer *l, uint64_t seed, float *params, float *state)
+{
+    (void)seed, (void)state;
+    for (size_t i = 0; i < l->n_weight; i++)
+        params[i] = 1.0f;
+    float *bias = params + (l->tensors[1].offset - l->tensors[0].offset);
+    for (size_t i = 0; i < l->n_bias; i++)
+        bias[i] = 0.0f;
+}
+
+static int ln_forward(model *m, layer *l, const float *x, int rows, bool train)
+{
+    (void)train;
+    backend *be = m->be;
+    ln_impl *n = l->impl;
+    if (!be->layernorm_forward)
+        return err_set("a layernorm layer does not run on the %s backend yet", be->name);
+    int r = rows_of(l);
+    if (be->layernorm_forward(be, x, l->w, l->b, l->y, n->mean, n->rstd, rows * r, l->in / r,
+                              (float)l->cfg->eps) < 0)
+        return -1;
+    l->out_ptr = l->y;
+    return 0;
+}
+
+static int ln_backward(model *m, layer *l, const float *x, float *dx, int rows)
+{
+    ln_impl *n = l->impl;
+    int r = rows_of(l);
+    return m->be->layernorm_backward(m->be, l->grad, x, l->w, n->mean, n->rstd, dx, l->dw, l->db,
+                                     rows * r, l->in / r);
+}
+
+static void ln_release(model *m, layer *l)
+{
+    ln_impl *n = l->impl;
+    if (!n)
+        return;
+    m->be->release(m->be, n->mean);
+    m->be->release(m->be, n->rstd);
+    free(n);
+    l->impl = NULL;
+}
+
+static double ln_flops(const layer *l)
+{
+    return 8.0 * l->out;
+}
+
+static const config_key ln_keys[] = {
+    {"layer", "eps", KT_REAL, LAYER_FIELD(eps), "1e-5", 0, 1, CK_LO_OPEN, NULL,
+     "added to the variance", false},
+    {0},
+};
+
+const layer_ops layer_layernorm_ops = {
+    .name = "layernorm",
+    .summary = "normalizes each position's features (or a flat row), then scales and shifts "
+               "them, as LayerNorm",
+    .keys = ln_keys,
+    .flops = ln_flops,
+    .shape = ln_shape,
+    .alloc = ln_alloc,
+    .init = ln_init,
+    .forward = ln_forward,
+    .backward = ln_backward,
+    .release = ln_release,
+};
