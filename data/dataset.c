@@ -71,7 +71,60 @@ int dataset_open(dataset **out, const config *cfg, const char *spec, const char 
         dataset_close(ds);
         return -1;
     }
+    ds->targets = 1; /* a label an image */
     *out = ds;
+    return 0;
+}
+
+/* The window of text a language model reads: its embedding's block_size. */
+static int text_window(const config *cfg, int *t)
+{
+    const layer_cfg *first = &cfg->layers[0];
+    if (cfg->n_layers < 1 || first->type != LAYER_EMBEDDING)
+        return err_set("data.format = text: the first layer must be an embedding (its "
+                       "block_size is the window of tokens)");
+    if (cfg->data_test[0])
+        return err_set("data.format = text takes its validation split from the end of "
+                       "data.train (data.val_fraction): set data.test empty");
+    if (cfg->data_mean[0] || cfg->data_std[0] || cfg->augment_crop || cfg->augment_flip)
+        return err_set("data.mean, data.std and data.augment_* are for images, not text");
+    *t = first->block_size;
+    return 0;
+}
+
+static int open_text(dataset **train, dataset **test, const config *cfg)
+{
+    int t = 0;
+    if (text_window(cfg, &t) < 0)
+        return -1;
+    dataset *tr = calloc(1, sizeof *tr), *va = cfg->val_fraction > 0 ? calloc(1, sizeof *va) : NULL;
+    if (!tr || (cfg->val_fraction > 0 && !va)) {
+        free(tr);
+        free(va);
+        return err_set("data.train: out of memory");
+    }
+    if (dataset_open_text(tr, va, cfg, t) < 0) {
+        free(tr);
+        free(va);
+        return -1;
+    }
+    *train = tr;
+    *test = va;
+    return 0;
+}
+
+int dataset_open_splits(dataset **train, dataset **test, const config *cfg)
+{
+    *train = *test = NULL;
+    if (cfg->data_format == DATA_TEXT)
+        return open_text(train, test, cfg);
+    if (dataset_open(train, cfg, cfg->data_train, "data.train") < 0)
+        return -1;
+    if (cfg->data_test[0] && dataset_open(test, cfg, cfg->data_test, "data.test") < 0) {
+        dataset_close(*train);
+        *train = NULL;
+        return -1;
+    }
     return 0;
 }
 

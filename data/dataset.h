@@ -1,5 +1,5 @@
-/* dataset: a labelled split of images, whatever its file format, and the
- * gather of a batch from it.
+/* dataset: a labelled split of images, or a split of text windows for a
+ * language model, whatever its file format, and the gather of a batch.
  *
  * A dataset is opened by format (data.format): IDX and CIFAR-10 splits are
  * held in memory as bytes (a quarter of the memory of floats); an HDF5 split
@@ -15,6 +15,7 @@
 #define DATASET_MAX_SAMPLES ((int64_t)1 << 28)
 #define DATASET_MAX_CLASSES ((int64_t)1 << 24)
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "trainer/config.h"
@@ -23,14 +24,17 @@ typedef struct dataset dataset;
 
 struct dataset {
     int64_t n;                   /* samples */
-    int channels, height, width; /* the shape of one sample */
+    int channels, height, width; /* the shape of one sample: (T, 1, 1) for tokens */
     int features;                /* channels * height * width */
-    int classes;                 /* the largest label + 1 */
+    int classes;                 /* the largest label + 1; the vocabulary of tokens */
+    bool tokens;                 /* samples are T token ids, each with the next as target */
+    int targets;                 /* labels a sample: 1, or T for tokens */
     uint64_t bytes;              /* what the open split holds in memory */
 
     /* Copies samples idx[0..count) (any order, repeats allowed) into x
-     * (count x features floats, each sample NCHW) and y (count labels).
-     * Returns -1 with err_set() on a read error or an index out of range. */
+     * (count x features floats, each sample NCHW; or as many int32 token
+     * ids where tokens) and y (count x targets labels). Returns -1 with
+     * err_set() on a read error or an index out of range. */
     int (*gather)(dataset *ds, const int64_t *idx, int count, float *x, int32_t *y);
     void (*close)(dataset *ds); /* releases impl */
     void *impl;
@@ -45,6 +49,12 @@ struct dataset {
  * and checks the samples' shape against cfg->data_shape when that is set.
  * `key` names the config key in messages ("data.train"). */
 int dataset_open(dataset **out, const config *cfg, const char *spec, const char *key);
+
+/* The splits a config trains and evaluates on: data.train and data.test
+ * (*test NULL when data.test is empty); for format = text, the two parts of
+ * data.train's stream (val_fraction), windows of the first layer's
+ * block_size. */
+int dataset_open_splits(dataset **train, dataset **test, const config *cfg);
 
 /* Closes ds (NULL is fine). */
 void dataset_close(dataset *ds);

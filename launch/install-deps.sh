@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs everything accel-train needs to build, train and run its tests,
 # from Debian 12's own packages: the compiler and CMake, Open MPI, HDF5,
-# OpenBLAS, libinih, zlib, Check, and the Fashion-MNIST data set.
+# OpenBLAS, libinih, zlib, Check, and the data sets: Fashion-MNIST, and the
+# fortunes (English and Chinese) that the language-model configs train on.
 # The CUDA toolkit is not among them: where /usr/local/cuda is absent the
 # build is CPU-only and says so.
 set -eu
@@ -15,4 +16,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
     libhdf5-dev hdf5-tools \
     libopenblas-dev libinih-dev zlib1g-dev \
     check \
-    dataset-fashion-mnist
+    dataset-fashion-mnist fortunes fortunes-zh

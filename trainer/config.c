@@ -43,12 +43,15 @@ static const key_def cfg_keys[] = {
      "allows the fastest)",
      false},
 
-    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5",
-     "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5", false},
+    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5|text",
+     "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5, text (bytes "
+     "as tokens, for a language model)",
+     false},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
      NULL,
      "training split: idx: a prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) or "
-     "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file",
+     "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file; "
+     "text: files, directories and globs, comma-separated",
      false},
     {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0, NULL,
      "test split, in the forms of train (a cifar10 directory: test_batch.bin); empty: no "
@@ -78,12 +81,22 @@ static const key_def cfg_keys[] = {
      "training: pad by this many pixels and crop back at a random offset (0: off)", false},
     {"data", "augment_flip", KT_BOOL, C(augment_flip), "false", 0, 0, 0, NULL,
      "training: flip half the images left to right", false},
+    {"data", "val_fraction", KT_REAL, C(val_fraction), "0.1", 0, 1, HI_OPEN, NULL,
+     "text: the last fraction of the stream that is the validation split (0: none)", false},
+    {"data", "exclude", KT_STR, C(data_exclude), "", 0, 0, 0, NULL,
+     "text: file names to leave out of data.train's directories and globs, as comma-separated "
+     "patterns (e.g. *.dat,*.u8)",
+     false},
 
     {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data",
      false},
     {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
      "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop); the "
      "schedule still spans all epochs",
+     false},
+    {"train", "eval_every", KT_INT, C(eval_every), "0", 0, 1 << 30, 0, NULL,
+     "steps between evaluations of the test (or validation) split (0: at each epoch's end); "
+     "training's end evaluates too",
      false},
     {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
      "steps between log lines and metrics records", false},

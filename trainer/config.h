@@ -36,7 +36,7 @@ typedef enum {
 typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
-typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5 } data_format_kind;
+typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
 typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
 typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
 typedef enum { NONFINITE_STOP = 0, NONFINITE_SKIP } nonfinite_kind;
@@ -86,11 +86,14 @@ typedef struct {
     char data_mean[256], data_std[256];
     int augment_crop;
     bool augment_flip;
+    double val_fraction;            /* text */
+    char data_exclude[CFG_STR_MAX]; /* text */
 
     /* [train] */
     int epochs;
     long max_steps; /* -1: no limit; 0: initialize, checkpoint, stop */
     int log_every;
+    int eval_every;   /* steps; 0: at the end of each epoch and of training */
     int on_nonfinite; /* nonfinite_kind */
     int max_skips;
 

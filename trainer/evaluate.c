@@ -16,7 +16,7 @@ static int eval_batch(model *m, dataset *ds, const transform *t, int64_t first, 
     if (t)
         transform_apply(t, hx, rows, idx, 0, false);
     if (be->upload(be, m->x, hx, sizeof(float) * (size_t)rows * ds->features) < 0 ||
-        be->upload(be, m->y, hy, sizeof(int32_t) * (size_t)rows) < 0)
+        be->upload(be, m->y, hy, sizeof(int32_t) * (size_t)rows * ds->targets) < 0)
         return -1;
     if (model_forward(m, rows, false) < 0)
         return -1;
@@ -32,7 +32,7 @@ int evaluate(model *m, dataset *ds, const transform *t, const comm_info *ci, int
         batch = (int)ds->n;
     int64_t *idx = malloc(sizeof *idx * (size_t)batch);
     float *hx = malloc(sizeof *hx * (size_t)batch * ds->features);
-    int32_t *hy = malloc(sizeof *hy * (size_t)batch);
+    int32_t *hy = malloc(sizeof *hy * (size_t)batch * ds->targets);
     int rc = (idx && hx && hy) ? 0 : err_set("out of host memory for evaluation");
     double sums[2] = {0.0, 0.0};
     int64_t nbatches = (ds->n + batch - 1) / batch;

@@ -5,6 +5,11 @@
 #include "trainer/loader.h"
 #include "trainer/model.h"
 
+model_input memplan_input(const dataset *ds)
+{
+    return (model_input){.tokens = ds->tokens, .shape = {ds->channels, ds->height, ds->width}};
+}
+
 int memplan_eval_rows(const config *cfg, const dataset *test)
 {
     if (!test)
@@ -18,14 +23,16 @@ static uint64_t host_bytes(const memplan *p, const dataset *train)
 {
     const uint64_t f = (uint64_t)train->features, b = (uint64_t)p->train_rows;
     const uint64_t e = (uint64_t)p->eval_rows, params = p->n_params, state = p->n_state;
-    uint64_t loader = LOADER_DEPTH * b * (4 * f + 4) + 8 * b;
+    const uint64_t y = 4 * (uint64_t)train->targets;
+    uint64_t loader = LOADER_DEPTH * b * (4 * f + y) + 8 * b;
     uint64_t order = 8 * (uint64_t)train->n;
-    uint64_t evaluation = e * (8 + 4 * f + 4);
+    uint64_t evaluation = e * (8 + 4 * f + y);
     /* while a checkpoint is written: the host copy of parameters, moments
      * and state, the file HDF5 builds in memory, and its sealed image */
     uint64_t staging = 3 * 4 * (3 * params + state);
-    /* the model's own: per-row loss statistics */
-    uint64_t model = 8 * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows);
+    /* the model's own: the loss statistics of each target */
+    uint64_t model =
+        2 * y * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows);
     return loader + order + evaluation + staging + model;
 }
 
@@ -34,9 +41,9 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
     backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    const int shape[3] = {train->channels, train->height, train->width};
     int max_rows = train_rows > eval_rows ? train_rows : eval_rows;
-    model *m = model_build_sized(cfg, be, shape, train_rows, max_rows);
+    model_input in = memplan_input(train);
+    model *m = model_build_input(cfg, be, &in, train_rows, max_rows);
     if (!m) {
         backend_close(be);
         return -1;

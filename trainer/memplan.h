@@ -14,6 +14,7 @@
 
 #include "data/dataset.h"
 #include "trainer/config.h"
+#include "trainer/model.h"
 
 typedef struct {
     int train_rows, eval_rows; /* a rank's rows of a training and an evaluation batch */
@@ -26,6 +27,9 @@ typedef struct {
      * the evaluation batch, and checkpoint staging. */
     uint64_t host;
 } memplan;
+
+/* What a model of this data reads: its images, or its rows of token ids. */
+model_input memplan_input(const dataset *ds);
 
 /* A rank's evaluation rows: none without a test split, else
  * data.eval_batch_size or the split's size if smaller. */

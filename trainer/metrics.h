@@ -29,7 +29,7 @@ int metrics_open(metrics *mt, const char *dir, int append);
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
                   double grad_norm, long skipped, const double *phase_ms, double mfu);
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
-                 double accuracy);
+                 double accuracy, bool bytes);
 int metrics_close(metrics *mt);
 
 #endif

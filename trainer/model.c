@@ -391,6 +391,11 @@ void model_shape_text(const model *m, char *buf, size_t size)
     bool mlp = true;
     for (int i = 0; i < m->n_layers; i++)
         mlp = mlp && (m->layers[i].type == LAYER_DENSE || m->layers[i].type == LAYER_DROPOUT);
+    if (m->in_tokens) {
+        snprintf(buf, size, "%d tokens -> %dx%d in %d layers", m->in_shape[0], m->positions,
+                 m->classes, m->n_layers);
+        return;
+    }
     if (!mlp) {
         snprintf(buf, size, "%dx%dx%d -> %d in %d layers", m->in_shape[0], m->in_shape[1],
                  m->in_shape[2], m->classes, m->n_layers);

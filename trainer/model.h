@@ -130,7 +130,7 @@ double model_train_flops_per_sample(const model *m);
 
 /* A one-line sketch of the model: the widths of an MLP ("784-256-10"), or
  * the input and output shapes and the depth of anything else
- * ("1x28x28 -> 10 in 8 layers"). */
+ * ("1x28x28 -> 10 in 8 layers", "128 tokens -> 128x256 in 40 layers"). */
 void model_shape_text(const model *m, char *buf, size_t size);
 
 void model_free(model *m);

@@ -47,6 +47,9 @@ static int load(report *r, const char *path)
 
 static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
 {
+    if (cfg->data_format == DATA_TEXT)
+        return err_set("--eval and --predict take image classifiers; a language model's "
+                       "validation loss is in metrics.jsonl");
     if (!cfg->data_test[0])
         return err_set("--eval needs a test split: data.test is empty");
     backend_options bo = {.device = (device_kind)cfg->device,

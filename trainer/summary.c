@@ -57,20 +57,16 @@ static void print_memory(const memplan *p, uint64_t data, FILE *out)
 
 /* Opens the splits as training would (the test split only when there is
  * one) and plans a rank's memory with them; *data: what they hold in
- * memory, shape: a sample's. */
-static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *data, int shape[3])
+ * memory, in: what the model reads. */
+static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *data, model_input *in)
 {
     dataset *train = NULL, *test = NULL;
-    if (dataset_open(&train, cfg, cfg->data_train, "data.train") < 0)
+    if (dataset_open_splits(&train, &test, cfg) < 0)
         return -1;
-    if (cfg->data_test[0] && dataset_open(&test, cfg, cfg->data_test, "data.test") < 0) {
-        dataset_close(train);
-        return -1;
-    }
     int rows = cfg->batch_size / ci->size;
     int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test));
     *data = train->bytes + (test ? test->bytes : 0);
-    shape[0] = train->channels, shape[1] = train->height, shape[2] = train->width;
+    *in = memplan_input(train);
     dataset_close(train);
     dataset_close(test);
     return rc;
@@ -80,15 +76,15 @@ int summary_print(const config *cfg, const comm_info *ci, FILE *out)
 {
     memplan p;
     uint64_t data;
-    int shape[3];
-    if (plan(cfg, ci, &p, &data, shape) < 0)
+    model_input in;
+    if (plan(cfg, ci, &p, &data, &in) < 0)
         return -1;
     /* the layers for the table, on a backend that allocates nothing: a
      * model too large for this machine is still described */
     backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    model *m = model_build(cfg, be, shape, p.train_rows);
+    model *m = model_build_input(cfg, be, &in, p.train_rows, p.train_rows);
     if (!m) {
         backend_close(be);
         return -1;

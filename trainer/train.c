@@ -77,11 +77,9 @@ static bool is_root(const run *r)
 static int load_data(run *r)
 {
     const config *cfg = r->cfg;
-    if (dataset_open(&r->train, cfg, cfg->data_train, "data.train") < 0)
+    if (dataset_open_splits(&r->train, &r->test, cfg) < 0)
         return -1;
-    r->has_test = cfg->data_test[0] != '\0';
-    if (r->has_test && dataset_open(&r->test, cfg, cfg->data_test, "data.test") < 0)
-        return -1;
+    r->has_test = r->test != NULL;
     const dataset *tr = r->train, *te = r->test;
     if (r->has_test &&
         (te->channels != tr->channels || te->height != tr->height || te->width != tr->width))
@@ -149,8 +147,8 @@ static int build_model(run *r)
         check_memory(r, &plan) < 0)
         return -1;
     int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
-    const int shape[3] = {r->train->channels, r->train->height, r->train->width};
-    r->m = model_build_sized(cfg, r->be, shape, r->local_batch, max_rows);
+    model_input in = memplan_input(r->train);
+    r->m = model_build_input(cfg, r->be, &in, r->local_batch, max_rows);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     r->m->seed = cfg->seed;
@@ -163,7 +161,8 @@ static int open_loader(run *r)
     for (int s = 0; s < LOADER_DEPTH; s++)
         if (be->host_alloc(be, (void **)&r->hx[s],
                            sizeof(float) * (size_t)r->local_batch * r->train->features) < 0 ||
-            be->host_alloc(be, (void **)&r->hy[s], sizeof(int32_t) * (size_t)r->local_batch) < 0)
+            be->host_alloc(be, (void **)&r->hy[s],
+                           sizeof(int32_t) * (size_t)r->local_batch * r->train->targets) < 0)
             return -1;
     loader_shape sh = {.rank = r->ci->rank,
                        .world = r->ci->size,
@@ -373,9 +372,15 @@ static int run_eval(run *r, long epoch)
         return -1;
     if (!is_root(r))
         return 0;
-    progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f", epoch + 1,
-                     r->cfg->epochs, (long long)r->st.step, loss, acc);
-    return metrics_eval(&r->mt, "test", epoch + 1, r->st.step, loss, acc);
+    bool text = r->test->tokens; /* byte tokens: bits per byte, the loss in base 2 */
+    if (text)
+        progress_message(&r->pg,
+                         "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/byte  accuracy %.4f",
+                         epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, acc);
+    else
+        progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f",
+                         epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, acc);
+    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, text);
 }
 
 /* Rank 0 writes the checkpoint; then every rank learns whether that
@@ -486,7 +491,8 @@ static int loop(run *r)
         if (after_step(r, done, loss, lr, grad_norm) < 0)
             return -1;
         bool epoch_end = r->st.step_in_epoch == 0;
-        if ((epoch_end || done == r->total_steps) &&
+        bool due = r->cfg->eval_every && done % r->cfg->eval_every == 0;
+        if ((epoch_end || due || done == r->total_steps) &&
             run_eval(r, epoch_end ? r->st.epoch - 1 : r->st.epoch) < 0)
             return -1;
         if (cfg->ckpt_every_steps && done % cfg->ckpt_every_steps == 0 && done != r->total_steps &&

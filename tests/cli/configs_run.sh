@@ -1,7 +1,7 @@
 #!/bin/bash
-# Every config in configs/ runs: a few steps each, on the real Fashion-MNIST,
-# or for CIFAR-10 on small files of random images in its binary format
-# (nothing is downloaded), with the final checkpoint written.
+# Every config in configs/ runs: a few steps each, on the real Fashion-MNIST
+# and fortunes, or for CIFAR-10 on small files of random images in its
+# binary format (nothing is downloaded), with the final checkpoint written.
 prog=$1 src=$2
 source "$(dirname "$0")/lib.sh"
 
@@ -22,12 +22,13 @@ for cfg in "$src"/configs/*.ini; do
     extra=()
     case "$name" in
     cifar10*) extra=(--set data.train=cifar --set data.test=cifar --set data.batch_size=16) ;;
+    fortunes*) extra=(--set data.val_fraction=0.01 --set data.eval_batch_size=64) ;;
     esac
     run "$cfg" --set train.max_steps=3 --set train.log_every=1 --set run.dir=$name \
         --set data.eval_batch_size=500 "${extra[@]}"
     [ $rc -eq 0 ] || fail "$name: exit $rc"
     [ -f $name/checkpoints/ckpt-3.h5 ] || fail "$name: no final checkpoint"
-    grep -q '"split":"test"' $name/metrics.jsonl || fail "$name: no evaluation"
+    grep -Eq '"split":"(test|val)"' $name/metrics.jsonl || fail "$name: no evaluation"
     echo "ok: $name ($(head -1 out.txt))"
     n=$((n + 1))
 done

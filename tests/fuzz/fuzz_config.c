@@ -68,13 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * built for real only when that is small, so that a config of
          * gigabytes costs the fuzzer nothing and still has its sizes
          * worked out and checked */
-        static const int shape[3] = {1, 28, 28};
-        model *m = model_build(cfg, counting, shape, ROWS);
+        /* images, or for a language model 16 tokens (at most its block) */
+        model_input in = {.shape = {1, 28, 28}};
+        if (cfg->layers[0].type == LAYER_EMBEDDING)
+            in = (model_input){
+                .tokens = true,
+                .shape = {cfg->layers[0].block_size < 16 ? cfg->layers[0].block_size : 16, 1, 1}};
+        model *m = model_build_input(cfg, counting, &in, ROWS, ROWS);
         bool small = m && counting->bytes_allocated <= REAL_BUILD_MAX;
         model_free(m);
         counting->bytes_allocated = 0;
         if (small)
-            model_free(model_build(cfg, be, shape, ROWS));
+            model_free(model_build_input(cfg, be, &in, ROWS, ROWS));
     }
     config_free(cfg);
     free(cfg);

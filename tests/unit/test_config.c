@@ -214,7 +214,7 @@ START_TEST(layer_errors)
     expect_error(
         "[layer]\ntype = conv9\nunits = 3\n", 0, 2,
         "expected one of dense,dropout,conv2d,maxpool,avgpool,global_avgpool,flatten,batchnorm,"
-        "residual, got 'conv9'");
+        "residual,embedding,layernorm,attention, got 'conv9'");
     expect_error("[layer]\nunits = 10\n", 0, 1, "needs a type");
     expect_error("[layer]\ntype = dense\n", 0, 1, "a dense layer needs 'units'");
     expect_error("[layer]\ntype = dropout\n[layer]\ntype=dense\nunits=10\n", 0, 1,
