@@ -150,8 +150,8 @@ static const key_def cfg_keys[] = {
 };
 
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
-static const char *const sections[] = {"run",        "data", "train", "optimizer",
-                                       "checkpoint", "comm", "layer"};
+static const char *const sections[] = {"run",  "data",  "train",  "optimizer", "checkpoint",
+                                       "comm", "layer", "repeat", "end"};
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -486,8 +486,8 @@ static void unknown_section_text(const char *name, char *buf, size_t size)
         snprintf(buf, size, "unknown section [%s] (did you mean [%s]?)", name, guess);
     else
         snprintf(buf, size,
-                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint, comm "
-                 "or layer)",
+                 "unknown section [%s] (expected run, data, train, optimizer, checkpoint, comm, "
+                 "layer, repeat or end)",
                  name);
 }
 
@@ -528,6 +528,9 @@ typedef struct {
     bool failed;      /* an error is recorded; keep the first */
     char section[64]; /* the current section, as the reader saw it */
     bool after_key;   /* a key line since the section's header (libinih's prev_name) */
+    /* the open [repeat]: its first layer (-1: none), count, name, line */
+    int group_first, group_count, group_line;
+    char group_name[CFG_NAME_MAX];
     unsigned char seen[N_KEYS];
     int seen_line[N_KEYS];
 } ini_state;
@@ -541,6 +544,107 @@ static int fail_at(ini_state *st, int line, const char *what)
         st->failed = true;
     }
     return 0; /* tells libinih this line failed */
+}
+
+static bool valid_name(const char *s);
+
+/* ---- [repeat] groups ------------------------------------------------------
+ * The [layer] sections between [repeat] and [end] are taken `count` times,
+ * each copy's layers named <name>.<i>.<their name, or layer<j>>, so that a
+ * transformer's blocks are written once (h.0.attn, h.1.attn, ...). */
+
+static void open_group(ini_state *st)
+{
+    if (st->group_first >= 0) {
+        char what[128];
+        snprintf(what, sizeof what, "[repeat] inside the [repeat] of line %d: close it with [end]",
+                 st->group_line);
+        fail_at(st, st->line, what);
+        return;
+    }
+    st->group_first = st->cfg->n_layers;
+    st->group_count = 1;
+    st->group_line = st->line;
+    snprintf(st->group_name, sizeof st->group_name, "block");
+}
+
+/* Names l, copy i of layer j of the group. */
+static int name_copy(ini_state *st, layer_cfg *l, int i, int j)
+{
+    char own[CFG_NAME_MAX];
+    snprintf(own, sizeof own, "%s", l->name);
+    if (!own[0])
+        snprintf(own, sizeof own, "layer%d", j);
+    int n = snprintf(l->name, sizeof l->name, "%s.%d.%s", st->group_name, i, own);
+    if (n < 0 || (size_t)n >= sizeof l->name) {
+        char what[256];
+        snprintf(what, sizeof what, "the name %s.%d.%s is longer than %d characters",
+                 st->group_name, i, own, CFG_NAME_MAX - 1);
+        fail_at(st, l->line, what);
+        return -1;
+    }
+    l->set_mask |= 1ull << LK_NAME;
+    return 0;
+}
+
+static void close_group(ini_state *st)
+{
+    config *cfg = st->cfg;
+    int first = st->group_first, k = cfg->n_layers - first, count = st->group_count;
+    st->group_first = -1;
+    if (first < 0) {
+        fail_at(st, st->line, "[end] without a [repeat] to close");
+        return;
+    }
+    if (k == 0) {
+        fail_at(st, st->group_line, "[repeat] with no [layer] before its [end]");
+        return;
+    }
+    if ((int64_t)k * count > CFG_MAX_LAYERS - first) {
+        char what[160];
+        snprintf(what, sizeof what, "[repeat] of %d layers %d times: more than %d layers", k, count,
+                 CFG_MAX_LAYERS);
+        fail_at(st, st->group_line, what);
+        return;
+    }
+    for (int i = count - 1; i >= 0; i--)
+        for (int j = 0; j < k; j++) {
+            layer_cfg *l = &cfg->layers[first + i * k + j];
+            if (i > 0)
+                *l = cfg->layers[first + j];
+            if (name_copy(st, l, i, j) < 0)
+                return;
+        }
+    cfg->n_layers = first + k * count;
+}
+
+static const key_def repeat_keys[] = {
+    {"repeat", "count", KT_INT, 0, 0, "1", 1, CFG_MAX_LAYERS, 0, NULL,
+     "how many times the [layer] sections up to [end] are taken", false},
+    {"repeat", "name", KT_STR, 0, CFG_NAME_MAX, "block", 0, 0, 0, NULL,
+     "the copies' layers are named <name>.<i>.<layer's name>", false},
+};
+
+static int handle_group_key(ini_state *st, const char *key, const char *value)
+{
+    int i = !strcmp(key, "count") ? 0 : !strcmp(key, "name") ? 1 : -1;
+    if (i < 0 || st->group_first < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "unknown key '%s' in [%s] (known: count, name)", key,
+                 st->group_first < 0 ? "end" : "repeat");
+        return fail_at(st, st->line, what);
+    }
+    void *field = i == 0 ? (void *)&st->group_count : (void *)st->group_name;
+    key_def k = repeat_keys[i];
+    k.offset = 0;
+    if (parse_value(&k, field, value) < 0 ||
+        (i == 1 && !valid_name(st->group_name) &&
+         err_set("expected letters, digits, '-', '_' or '.'") < 0)) {
+        char what[ERR_MSG_MAX];
+        snprintf(what, sizeof what, "[repeat] %s: %s", key, err_msg());
+        return fail_at(st, st->line, what);
+    }
+    return 1;
 }
 
 /* Looks at a line the way libinih will, to learn of section headers: libinih
@@ -585,6 +689,10 @@ static void see_line(ini_state *st, const char *line)
             return;
         }
         layer_defaults(&cfg->layers[cfg->n_layers++], st->line);
+    } else if (!strcmp(st->section, "repeat")) {
+        open_group(st);
+    } else if (!strcmp(st->section, "end")) {
+        close_group(st);
     }
 }
 
@@ -655,6 +763,8 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
         return 0;
     if (!strcmp(section, "layer"))
         return handle_layer_key(st, key, value);
+    if (!strcmp(section, "repeat") || !strcmp(section, "end"))
+        return handle_group_key(st, key, value);
     if (!is_section(section)) {
         char what[128];
         snprintf(what, sizeof what, "key '%s' outside any section", key);
@@ -737,8 +847,10 @@ int config_load(config *cfg, const char *path)
     if (!text)
         return -1;
     snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    ini_state st = {.cfg = cfg, .path = path, .text = text};
+    ini_state st = {.cfg = cfg, .path = path, .text = text, .group_first = -1};
     int rc = ini_parse_stream(ini_reader_fn, &st, ini_handler_fn, &st);
+    if (rc == 0 && st.group_first >= 0)
+        fail_at(&st, st.group_line, "[repeat] without its [end]");
     if (st.failed) {
         free(text);
         return -1;
@@ -788,8 +900,12 @@ int config_set(config *cfg, const char *assignment)
         return err_set("--set %.40s...: too long", assignment);
     strcpy(buf, assignment);
     char *eq = strchr(buf, '=');
-    char *dot = strchr(buf, '.');
-    if (!eq || !dot || dot > eq)
+    /* the key follows the last dot before '=': layer names may hold dots */
+    char *dot = NULL;
+    for (char *p = buf; eq && p < eq; p++)
+        if (*p == '.')
+            dot = p;
+    if (!eq || !dot)
         return err_set("--set %s: expected section.key=value", assignment);
     *eq = '\0';
     *dot = '\0';
@@ -939,6 +1055,9 @@ void config_print_help(FILE *out)
         for (const config_key *k = layer_types[t]->keys; k->key; k++)
             print_key(out, k, k->required);
     }
+    fprintf(out, "\n[repeat] ... [end]  (the [layer] sections between, taken count times)\n");
+    for (size_t i = 0; i < sizeof repeat_keys / sizeof repeat_keys[0]; i++)
+        print_key(out, &repeat_keys[i], false);
 }
 
 /* Markdown table cells cannot hold a bare '|'. */
@@ -1006,6 +1125,13 @@ void config_print_markdown(FILE *out)
         for (const config_key *k = o->keys; k->key; k++)
             md_key(out, k, k->required);
     }
+    fputs("\n## [repeat] ... [end]\n\nThe [layer] sections between `[repeat]` and `[end]` are "
+          "taken `count` times, each copy's layers named `<name>.<i>.<layer's name>` (or "
+          "`layer<j>`, its place in the group), as `h.0.attn`; `--set h.0.attn.heads=8` reaches "
+          "one copy.\n\n| key | default | meaning |\n|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < sizeof repeat_keys / sizeof repeat_keys[0]; i++)
+        md_key(out, &repeat_keys[i], false);
 }
 
 /* The value of a key as the config file would write it. */

@@ -311,6 +311,54 @@ START_TEST(help_lists_every_section)
 }
 END_TEST
 
+/* [repeat] ... [end]: the group's layers taken `count` times, named by copy;
+ * residual offsets stay relative; --set reaches one copy by its name. */
+START_TEST(repeat_groups)
+{
+    ck_assert_msg(load("[layer]\ntype = dense\nunits = 8\n"
+                       "[repeat]\nname = h\ncount = 3\n"
+                       "[layer]\nname = fc\ntype = dense\nunits = 8\nactivation = relu\n"
+                       "[layer]\ntype = residual\nfrom = -2\n"
+                       "[end]\n",
+                       1) == 0,
+                  "%s", err_msg());
+    ck_assert_int_eq(cfg.n_layers, 1 + 6 + 3);
+    char buf[CFG_NAME_MAX];
+    const char *want[] = {"layer0",     "h.0.fc", "h.0.layer1", "h.1.fc",
+                          "h.1.layer1", "h.2.fc", "h.2.layer1"};
+    for (int i = 0; i < 7; i++)
+        ck_assert_str_eq(config_layer_name(&cfg, i, buf, sizeof buf), want[i]);
+    ck_assert_int_eq(cfg.layers[5].activation, ACT_RELU);
+    ck_assert_int_eq(cfg.layers[6].from, -2);
+    ck_assert_int_eq(cfg.layers[5].line, cfg.layers[1].line); /* messages point at the source */
+    ck_assert_int_eq(config_set(&cfg, "h.1.fc.units=5"), 0);
+    ck_assert_int_eq(cfg.layers[3].units, 5);
+    ck_assert_int_eq(cfg.layers[1].units, 8);
+    /* a group of one copy by default, named block */
+    ck_assert_int_eq(load("[repeat]\n[layer]\ntype = dense\nunits = 3\n[end]\n", 1), 0);
+    ck_assert_str_eq(config_layer_name(&cfg, 0, buf, sizeof buf), "block.0.layer0");
+}
+END_TEST
+
+START_TEST(repeat_errors)
+{
+    expect_error("[repeat]\ncount = 2\n[layer]\ntype = dense\nunits = 3\n", 1, 1,
+                 "[repeat] without its [end]");
+    expect_error("[end]\n", 1, 1, "[end] without a [repeat] to close");
+    expect_error("[repeat]\n[repeat]\n[end]\n", 1, 2, "[repeat] inside the [repeat] of line 1");
+    expect_error("[repeat]\ncount = 2\n[end]\n", 1, 1, "[repeat] with no [layer] before its [end]");
+    expect_error("[repeat]\ncount = 0\n", 1, 2, "[repeat] count: expected an integer in");
+    expect_error("[repeat]\ncount = 200\n[layer]\ntype = dense\nunits = 3\n[layer]\ntype = "
+                 "dense\nunits = 3\n[end]\n",
+                 1, 1, "more than 256 layers");
+    expect_error("[repeat]\nname = a/b\n", 1, 2, "[repeat] name: expected letters");
+    expect_error("[repeat]\nsize = 2\n", 1, 2, "unknown key 'size' in [repeat]");
+    expect_error("[repeat]\nname = abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz\n"
+                 "[layer]\nname = abcdefghijk\ntype = dense\nunits = 3\n[end]\n",
+                 1, 3, "is longer than 63 characters");
+}
+END_TEST
+
 /* A key that several layer types take is one value in layer_cfg: every
  * type must describe it alike, but for its help. And each key has a bit
  * in set_mask. */
@@ -358,6 +406,8 @@ int main(void)
     tcase_add_test(tc, errors_name_file_and_line);
     tcase_add_test(tc, layer_errors);
     tcase_add_test(tc, layer_keys_agree);
+    tcase_add_test(tc, repeat_groups);
+    tcase_add_test(tc, repeat_errors);
     tcase_add_test(tc, long_line_and_missing_file);
     tcase_add_test(tc, set_overrides);
     tcase_add_test(tc, set_errors);

@@ -14,10 +14,24 @@ def _strip(line):
     return line.strip()
 
 
+def _close_group(layers, group):
+    """Takes the layers of a [repeat] group `count` times, named as
+    accel-train names them: <name>.<i>.<layer's name, or layer<j>>."""
+    first, count, name = group["first"], int(group.get("count", 1)), group.get("name", "block")
+    body = layers[first:]
+    del layers[first:]
+    for i in range(count):
+        for j, layer in enumerate(body):
+            copy = dict(layer)
+            copy["name"] = f"{name}.{i}.{layer['name'] or f'layer{j}'}"
+            layers.append(copy)
+
+
 def parse(text):
     """Returns (sections, layers): sections maps a section to {key: value},
-    layers is a list of {key: value}, with --set overrides applied."""
-    sections, layers, current = {}, [], None
+    layers is a list of {key: value}, with [repeat] groups taken as many
+    times as they say and --set overrides applied."""
+    sections, layers, current, group = {}, [], None, None
     sets = []
     for raw in text.splitlines():
         line = raw.strip()
@@ -32,6 +46,11 @@ def parse(text):
             if name == "layer":
                 current = dict(LAYER_DEFAULTS)
                 layers.append(current)
+            elif name == "repeat":
+                current = group = {"first": len(layers)}
+            elif name == "end":
+                _close_group(layers, group)
+                current = group = None
             else:
                 current = sections.setdefault(name, {})
             continue
@@ -42,7 +61,7 @@ def parse(text):
             layer["name"] = f"layer{i}"
     for assignment in sets:
         target, _, value = assignment.partition("=")
-        section, _, key = target.partition(".")
+        section, _, key = target.rpartition(".")
         named = [l for l in layers if l["name"] == section]
         (named[0] if named else sections.setdefault(section, {}))[key] = value
     return sections, layers
