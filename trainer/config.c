@@ -125,6 +125,10 @@ static const key_def cfg_keys[] = {
      "learning-rate schedule after warmup", false},
     {"optimizer", "warmup_steps", KT_INT, C(warmup_steps), "0", 0, 1 << 30, 0, NULL,
      "linear warmup from lr/warmup_steps to lr over this many steps", false},
+    {"optimizer", "decay", KT_ENUM, C(decay), "all", 0, 0, 0, "all|matrices",
+     "which parameters weight_decay applies to: all, or matrices and embeddings only (not "
+     "biases and norm gains, as nanoGPT and llm.c)",
+     false},
     {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, NOLIMIT, 0, NULL,
      "where the cosine schedule ends", false},
     {"optimizer", "tf32", KT_BOOL, C(tf32), "false", 0, 0, 0, NULL,

@@ -33,7 +33,8 @@ typedef enum {
     LAYER_ATTENTION,
     LAYER_N_TYPES
 } layer_type;
-typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM } init_kind;
+typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM, INIT_GPT2 } init_kind;
+typedef enum { DECAY_ALL = 0, DECAY_MATRICES } decay_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
 typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
@@ -54,6 +55,7 @@ typedef struct {
     bool sync;
     int from;              /* residual */
     int vocab, block_size; /* embedding */
+    bool tie;              /* embedding: the last layer's weight is wte */
     int heads;             /* attention */
     double dropout;        /* attention: on its weights */
     int line;              /* line of the [layer] header, for messages */
@@ -103,6 +105,7 @@ typedef struct {
     int schedule; /* schedule_kind */
     int warmup_steps;
     double min_lr;
+    int decay; /* decay_kind */
     bool tf32;
 
     /* [comm] */

@@ -68,11 +68,16 @@ void layer_init_normal(const layer *l, uint64_t seed, int t, float *w, size_t n,
 }
 
 /* He-uniform: U(-sqrt(6 / fan_in), +); Glorot-uniform: U(-sqrt(6 / (fan_in +
- * fan_out)), +). Weight i of layer k is drawn from Philox (seed, INIT | k, 0,
- * i), so it does not depend on how many ranks or which backend. */
-void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
-                        double fan_out)
+ * fan_out)), +); gpt2: N(0, (0.02 init_scale)^2). Weight i of layer k is
+ * drawn from Philox (seed, INIT | k, 0, i), so it does not depend on how
+ * many ranks or which backend. */
+void layer_init_weight(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
+                       double fan_out)
 {
+    if (l->init == INIT_GPT2) {
+        layer_init_normal(l, seed, 0, w, n, 0.02 * l->init_scale);
+        return;
+    }
     double fan = l->init == INIT_HE_UNIFORM ? fan_in : fan_in + fan_out;
     float bound = (float)sqrt(6.0 / fan);
     for (size_t i = 0; i < n; i++) {

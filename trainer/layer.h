@@ -83,6 +83,10 @@ struct layer {
     int in, out;           /* features: the products of the shapes */
     act_kind act;
     init_kind init;
+    /* gpt2 init: 1 / sqrt(the residual layers), where this layer's output
+     * is what a residual adds to (a residual projection); else 1 */
+    double init_scale;
+    const layer *tied; /* the embedding whose wte is this layer's weight */
     float rate;
     const layer_cfg *cfg;
 
@@ -124,10 +128,10 @@ float *layer_tensor_at(const model *m, const layer *l, int t, bool grad);
 /* N(0, std^2) values for tensor t of the layer, from its random stream. */
 void layer_init_normal(const layer *l, uint64_t seed, int t, float *w, size_t n, double std);
 
-/* He- or Glorot-uniform weights from the layer's random stream (see
- * layer_dense.c), for fan_in and fan_out. */
-void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
-                        double fan_out);
+/* Weights as the layer's init says: He- or Glorot-uniform for fan_in and
+ * fan_out, or GPT-2's normal, from the layer's random stream. */
+void layer_init_weight(const layer *l, uint64_t seed, float *w, size_t n, double fan_in,
+                       double fan_out);
 
 /* The layer_cfg field behind a layer key, for the keys' tables. */
 #define LAYER_FIELD(f) offsetof(layer_cfg, f), sizeof(((layer_cfg *)0)->f)
@@ -141,7 +145,7 @@ void layer_init_uniform(const layer *l, uint64_t seed, float *w, size_t n, doubl
 #define LAYER_KEY_INIT(help)                                                                       \
     {                                                                                              \
         "layer", "init", KT_ENUM, LAYER_FIELD(init), "auto", 0, 0, 0,                              \
-            "auto|he_uniform|glorot_uniform", help, false                                          \
+            "auto|he_uniform|glorot_uniform|gpt2", help, false                                     \
     }
 #define LAYER_KEY_SIZE(help)                                                                       \
     {                                                                                              \

@@ -75,7 +75,8 @@ static int attn_alloc(model *m, layer *l, int max_rows)
     return 0;
 }
 
-/* GPT-2's: N(0, 0.02^2) weights, zero biases. */
+/* GPT-2's: N(0, 0.02^2) weights, zero biases; c_proj, a residual
+ * projection where a residual adds the output, scaled (init_scale). */
 static void attn_init(const layer *l, uint64_t seed, float *params, float *state)
 {
     (void)state;
@@ -83,7 +84,8 @@ static void attn_init(const layer *l, uint64_t seed, float *params, float *state
     for (int t = ATTN_W; t <= PROJ_B; t++) {
         float *p = params + (l->tensors[t].offset - base);
         if (t == ATTN_W || t == PROJ_W)
-            layer_init_normal(l, seed, t, p, l->tensors[t].count, 0.02);
+            layer_init_normal(l, seed, t, p, l->tensors[t].count,
+                              t == PROJ_W ? 0.02 * l->init_scale : 0.02);
         else
             for (size_t i = 0; i < l->tensors[t].count; i++)
                 p[i] = 0.0f;

@@ -72,7 +72,7 @@ static void conv_init(const layer *l, uint64_t seed, float *params, float *state
 {
     (void)state;
     double k2 = (double)l->cfg->size * l->cfg->size;
-    layer_init_uniform(l, seed, params, l->n_weight, l->in_shape[0] * k2, l->out_shape[0] * k2);
+    layer_init_weight(l, seed, params, l->n_weight, l->in_shape[0] * k2, l->out_shape[0] * k2);
     for (size_t i = 0; i < l->n_bias; i++)
         params[l->n_weight + i] = 0.0f;
 }

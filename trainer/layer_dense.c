@@ -30,8 +30,14 @@ static int dense_shape(layer *l, const layer_cfg *c, const int in[3])
     }
     l->out_shape[2] = 1;
     (void)in;
-    layer_add_tensor(l, "weight", false, 2, (int[]){c->units, width});
-    layer_add_tensor(l, "bias", false, 1, (int[]){c->units});
+    if (!l->tied)
+        layer_add_tensor(l, "weight", false, 2, (int[]){c->units, width});
+    else if (c->units != l->tied->cfg->vocab || width != l->tied->cfg->units)
+        return err_set("its weight is %s's wte (tie = true), (%d, %d), but it maps %d features to "
+                       "%d",
+                       l->tied->name, l->tied->cfg->vocab, l->tied->cfg->units, width, c->units);
+    if (c->bias)
+        layer_add_tensor(l, "bias", false, 1, (int[]){c->units});
     return 0;
 }
 
@@ -39,9 +45,11 @@ static void dense_init(const layer *l, uint64_t seed, float *params, float *stat
 {
     (void)state;
     int t = positions(l);
-    layer_init_uniform(l, seed, params, l->n_weight, l->in / t, l->out / t);
-    for (size_t i = 0; i < l->n_bias; i++)
-        params[l->n_weight + i] = 0.0f;
+    if (!l->tied) /* a tied weight is the embedding's, initialized there */
+        layer_init_weight(l, seed, params, l->n_weight, l->in / t, l->out / t);
+    const layer_tensor *b = layer_find_tensor(l, "bias");
+    for (size_t i = 0; b && i < b->count; i++)
+        params[b->offset - l->param_offset + i] = 0.0f;
 }
 
 static int dense_forward(model *m, layer *l, const float *x, int rows, bool train)
@@ -51,7 +59,7 @@ static int dense_forward(model *m, layer *l, const float *x, int rows, bool trai
     int t = positions(l), n = rows * t, in = l->in / t, out = l->out / t;
     if (be->gemm(be, false, true, n, out, in, 1.0f, x, in, l->w, in, 0.0f, l->z, out) < 0)
         return -1;
-    if (be->bias_act_forward(be, l->z, l->y, l->b, n, out, 1, l->act) < 0)
+    if (be->bias_act_forward(be, l->z, l->y, l->b, n, out, 1, l->act) < 0) /* b may be NULL */
         return -1;
     l->out_ptr = l->y;
     return 0;
@@ -65,7 +73,7 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
     if (l->act != ACT_NONE &&
         be->act_backward(be, g, g, l->z, l->y, (size_t)rows * l->out, l->act) < 0)
         return -1;
-    if (be->bias_grad(be, l->db, g, n, out, 1) < 0)
+    if (l->b && be->bias_grad(be, l->db, g, n, out, 1) < 0)
         return -1;
     /* dW (out x in) = g^T (out x n) . x (n x in) */
     if (be->gemm(be, true, false, out, in, n, 1.0f, g, out, x, in, 0.0f, l->dw, in) < 0)
@@ -84,8 +92,11 @@ static double dense_flops(const layer *l)
 static const config_key dense_keys[] = {
     {"layer", "units", KT_INT, LAYER_FIELD(units), NULL, 1, 1 << 24, 0, NULL, "output features",
      true},
+    {"layer", "bias", KT_BOOL, LAYER_FIELD(bias), "true", 0, 0, 0, NULL,
+     "learn a bias per output (GPT-2's output layer has none)", false},
     LAYER_KEY_ACTIVATION("applied to the output"),
-    LAYER_KEY_INIT("weight init (auto: he_uniform before relu/gelu, else glorot_uniform)"),
+    LAYER_KEY_INIT("weight init (auto: he_uniform before relu/gelu, else glorot_uniform; gpt2: "
+                   "N(0, 0.02), residual projections scaled by 1 / sqrt(the residual layers))"),
     {0},
 };
 

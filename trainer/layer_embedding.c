@@ -51,7 +51,8 @@ static int embed_backward(model *m, layer *l, const float *x, float *dx, int row
     (void)dx; /* token ids have no gradient */
     return m->be->embed_backward(m->be, (const int32_t *)x, l->grad,
                                  layer_tensor_at(m, l, WTE, true), layer_tensor_at(m, l, WPE, true),
-                                 rows, l->out_shape[0], l->out_shape[1], l->cfg->vocab, false);
+                                 rows, l->out_shape[0], l->out_shape[1], l->cfg->vocab,
+                                 l->cfg->tie); /* tied: the output layer wrote its share first */
 }
 
 static const config_key embed_keys[] = {
@@ -61,6 +62,8 @@ static const config_key embed_keys[] = {
      "features a position (C)", true},
     {"layer", "block_size", KT_INT, LAYER_FIELD(block_size), NULL, 1, 1 << 20, 0, NULL,
      "learned positions: the longest window of tokens it takes", true},
+    {"layer", "tie", KT_BOOL, LAYER_FIELD(tie), "false", 0, 0, 0, NULL,
+     "the last layer (dense, units = vocab, in C) uses wte as its weight, stored once", false},
     {0},
 };
 

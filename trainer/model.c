@@ -1,5 +1,6 @@
 #include "trainer/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,11 @@ static int shape_one(model *m, const config *cfg, int i, const int in[3])
         return err_set("%s:%d: layer %s: this layer type is not implemented", cfg->source, c->line,
                        l->name);
     memcpy(l->in_shape, in, sizeof l->in_shape);
+    l->init_scale = 1.0;
+    const layer *first = &m->layers[0];
+    l->tied = i > 0 && i == m->n_layers - 1 && first->type == LAYER_EMBEDDING && first->cfg->tie
+                  ? first
+                  : NULL;
     l->in = i > 0 ? m->layers[i - 1].out : m->in_features;
     l->in_rank = i > 0 ? m->layers[i - 1].out_rank : m->in_rank;
     l->out_rank = 0;
@@ -124,6 +130,23 @@ static int shape_one(model *m, const config *cfg, int i, const int in[3])
     return l->type == LAYER_RESIDUAL ? check_residual(m, cfg, i) : 0;
 }
 
+/* GPT-2's initialization scales the residual projections: a layer whose
+ * output (through dropouts) a residual adds to its input is one. */
+static void mark_residual_projections(model *m)
+{
+    int residuals = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        residuals += m->layers[i].type == LAYER_RESIDUAL;
+    for (int i = 0; i < m->n_layers; i++) {
+        int j = i + 1;
+        while (j < m->n_layers && m->layers[j].type == LAYER_DROPOUT)
+            j++;
+        const layer *r = j < m->n_layers ? &m->layers[j] : NULL;
+        if (r && r->type == LAYER_RESIDUAL && j + r->cfg->from != i)
+            m->layers[i].init_scale = 1.0 / sqrt((double)residuals);
+    }
+}
+
 /* Sizes every layer and lays the tensors out in the flat buffers. */
 static int shape_layers(model *m, const config *cfg)
 {
@@ -139,6 +162,7 @@ static int shape_layers(model *m, const config *cfg)
     }
     m->n_params = params;
     m->n_state = state;
+    mark_residual_projections(m);
     const layer *last = &m->layers[m->n_layers - 1];
     bool sequence = last->out_rank == 2;
     m->positions = sequence ? last->out_shape[0] : 1;
@@ -149,7 +173,8 @@ static int shape_layers(model *m, const config *cfg)
 /* The layer's views of its weight and bias in the flat buffers. */
 static void set_views(model *m, layer *l)
 {
-    const layer_tensor *w = layer_find_tensor(l, "weight"), *b = layer_find_tensor(l, "bias");
+    const layer_tensor *w = l->tied ? &l->tied->tensors[0] : layer_find_tensor(l, "weight"),
+                       *b = layer_find_tensor(l, "bias");
     l->w = w ? m->params + w->offset : NULL;
     l->dw = w ? m->grads + w->offset : NULL;
     l->b = b ? m->params + b->offset : NULL;

@@ -33,9 +33,41 @@ int optim_grad_norm(model *m, double *grad_norm)
     return 0;
 }
 
+/* Adam over [from, to) of the flat buffers. */
+static int adam_range(model *m, size_t from, size_t to, const adam_hyper *h)
+{
+    return m->be->adam(m->be, m->params + from, m->grads + from, m->adam_m + from, m->adam_v + from,
+                       to - from, h);
+}
+
+/* decay = matrices: weight decay for the tensors of rank 2 or more (weights
+ * and embeddings), none for biases and norm gains. Neighbouring tensors
+ * alike go in one call; the zeros between tensors stay zero either way. */
+static int apply_by_rank(model *m, const adam_hyper *h)
+{
+    adam_hyper plain = *h;
+    plain.weight_decay = plain.l2 = 0.0f;
+    size_t from = 0;
+    int decayed = -1; /* of the run from `from` */
+    for (int i = 0; i < m->n_layers; i++)
+        for (int t = 0; t < m->layers[i].n_tensors; t++) {
+            const layer_tensor *x = &m->layers[i].tensors[t];
+            int d = x->rank >= 2;
+            if (x->state || d == decayed)
+                continue;
+            if (decayed >= 0 && adam_range(m, from, x->offset, decayed ? h : &plain) < 0)
+                return -1;
+            from = decayed >= 0 ? x->offset : 0;
+            decayed = d;
+        }
+    return decayed < 0 ? 0 : adam_range(m, from, m->n_params, decayed ? h : &plain);
+}
+
 int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm)
 {
     adam_hyper h = optim_hyper(cfg, step, lr, grad_norm);
+    if (cfg->decay == DECAY_MATRICES)
+        return apply_by_rank(m, &h);
     return m->be->adam(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &h);
 }
 

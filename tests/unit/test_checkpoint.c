@@ -23,9 +23,10 @@ static void setup(void)
     tu_tmpdir(dir, sizeof dir);
     config_defaults(&cfg);
     cfg.n_layers = 3;
-    cfg.layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 5, .activation = ACT_RELU};
+    cfg.layers[0] =
+        (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 5, .activation = ACT_RELU};
     cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.5};
-    cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .units = 3, .name = "head"};
+    cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 3, .name = "head"};
     cfg.text = strdup("[run]\nseed = 42\n");
     be = backend_cpu_open(1);
     ck_assert_ptr_nonnull(be);
@@ -244,11 +245,11 @@ START_TEST(read_refuses_another_model)
 {
     char path[4096];
     save7(path, sizeof path);
-    layer_cfg wider = {.type = LAYER_DENSE, .units = 6, .activation = ACT_RELU};
+    layer_cfg wider = {.type = LAYER_DENSE, .bias = true, .units = 6, .activation = ACT_RELU};
     expect_mismatch(path, wider, 3,
                     "layer 'layer0': weight is (5, 4) in the checkpoint but (6, 4) in the "
                     "config's model");
-    layer_cfg renamed = {.type = LAYER_DENSE, .units = 5, .name = "first"};
+    layer_cfg renamed = {.type = LAYER_DENSE, .bias = true, .units = 5, .name = "first"};
     expect_mismatch(path, renamed, 3, "has no /model/first/weight: the config's layer 'first'");
 }
 END_TEST
@@ -257,7 +258,7 @@ START_TEST(read_refuses_extra_layers)
 {
     /* A checkpoint of layer0, mid, head read into the fixture's layer0, head */
     config big = cfg;
-    big.layers[1] = (layer_cfg){.type = LAYER_DENSE, .units = 5, .name = "mid"};
+    big.layers[1] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 5, .name = "mid"};
     model *bm = model_build(&big, be, (int[3]){4, 1, 1}, 8);
     ck_assert_ptr_nonnull(bm);
     ckpt_state st = {.step = 3, .step_in_epoch = 3, .world_size = 1, .batch_size = 8, .seed = 1};

@@ -56,6 +56,7 @@ static model *build(const spec *specs, int n)
         cfg->layers[i].units = specs[i].units;
         cfg->layers[i].activation = specs[i].act;
         cfg->layers[i].rate = specs[i].rate;
+        cfg->layers[i].bias = true;
     }
     cfg->n_layers = n;
     model *m = model_build(cfg, be, (int[3]){IN, 1, 1}, ROWS);

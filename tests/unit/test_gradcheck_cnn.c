@@ -58,7 +58,7 @@ static layer_cfg bn(act_kind act)
 
 static layer_cfg dense(int units)
 {
-    return (layer_cfg){.type = LAYER_DENSE, .units = units};
+    return (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = units};
 }
 
 /* Builds the model, with random weights (biases and batch-norm scales too,

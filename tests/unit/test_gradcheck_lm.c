@@ -15,6 +15,7 @@
 #include "trainer/config.h"
 #include "trainer/err.h"
 #include "trainer/model.h"
+#include "trainer/optim.h"
 
 #define EPS   1e-2f
 #define ROWS  3
@@ -218,6 +219,96 @@ START_TEST(causal)
 }
 END_TEST
 
+static void refused(const char *layers, int t, const char *what);
+
+/* tie = true: the output layer's weight is wte, so its gradient is the sum
+ * of both uses, and the tensor is counted and stored once. */
+START_TEST(tied_output)
+{
+    const char *tied = "[layer]\ntype = embedding\nvocab = 11\nunits = 8\nblock_size = 6\n"
+                       "tie = true\n"
+                       "[layer]\ntype = layernorm\n"
+                       "[layer]\ntype = dense\nunits = 11\nbias = false\n";
+    check("tied", tied);
+    model *m = build(tied);
+    ck_assert_uint_eq(m->n_trained, 11 * 8 + 6 * 8 + 8 + 8);
+    ck_assert_int_eq(m->layers[2].n_tensors, 0);
+    ck_assert_ptr_eq(m->layers[2].w, m->params + m->layers[0].tensors[0].offset);
+    model_free(m);
+    refused("[layer]\ntype = embedding\nvocab = 11\nunits = 8\nblock_size = 6\ntie = true\n"
+            "[layer]\ntype = dense\nunits = 12\n",
+            T, "its weight is layer0's wte (tie = true), (11, 8), but it maps 8 features to 12");
+}
+END_TEST
+
+/* init = gpt2: N(0, 0.02), and the projections a residual adds (attention's
+ * c_proj, the MLP's second layer) scaled by 1 / sqrt(4 residual layers). */
+START_TEST(gpt2_init)
+{
+    model *m = try_build("[layer]\ntype = embedding\nvocab = 11\nunits = 64\nblock_size = 6\n"
+                         "[repeat]\nname = h\ncount = 2\n"
+                         "[layer]\nname = attn\ntype = attention\nheads = 4\n"
+                         "[layer]\ntype = residual\nfrom = -2\n"
+                         "[layer]\nname = fc\ntype = dense\nunits = 256\ninit = gpt2\n"
+                         "[layer]\nname = proj\ntype = dense\nunits = 64\ninit = gpt2\n"
+                         "[layer]\ntype = residual\nfrom = -3\n"
+                         "[end]\n" HEAD,
+                         T);
+    ck_assert_msg(m != NULL, "%s", err_msg());
+    ck_assert_int_eq(model_init_params(m, 11), 0);
+    float *p = malloc(sizeof(float) * m->n_params);
+    ck_assert_int_eq(be->download(be, p, m->params, sizeof(float) * m->n_params), 0);
+    struct {
+        int layer, tensor;
+        double want;
+    } cases[] = {{1, 0, 0.02}, {1, 2, 0.01}, {3, 0, 0.02}, {4, 0, 0.01}, {9, 0, 0.01}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const layer_tensor *x = &m->layers[cases[c].layer].tensors[cases[c].tensor];
+        double sum = 0.0, sq = 0.0;
+        for (size_t i = 0; i < x->count; i++) {
+            sum += p[x->offset + i];
+            sq += (double)p[x->offset + i] * p[x->offset + i];
+        }
+        double mean = sum / x->count, sd = sqrt(sq / x->count - mean * mean);
+        ck_assert_msg(fabs(sd / cases[c].want - 1) < 0.05 && fabs(mean) < 0.1 * cases[c].want,
+                      "%s %s: mean %g, sd %g, want sd %g", m->layers[cases[c].layer].name, x->name,
+                      mean, sd, cases[c].want);
+    }
+    free(p);
+    model_free(m);
+}
+END_TEST
+
+/* optimizer.decay = matrices: AdamW shrinks the weights and embeddings, not
+ * the biases and layer norm gains (with no gradient, only the decay moves
+ * a value). */
+START_TEST(decay_matrices_only)
+{
+    model *m = build(EMBED "[layer]\ntype = layernorm\n" HEAD);
+    config *cfg = cfgs[n_cfgs - 1];
+    cfg->optim_type = OPTIM_ADAMW;
+    cfg->weight_decay = 0.5;
+    cfg->decay = DECAY_MATRICES;
+    size_t n = m->n_params;
+    float *before = malloc(sizeof(float) * n), *after = malloc(sizeof(float) * n);
+    ck_assert_int_eq(be->download(be, before, m->params, sizeof(float) * n), 0);
+    float *zero = calloc(n, sizeof(float));
+    ck_assert_int_eq(be->upload(be, m->grads, zero, sizeof(float) * n), 0);
+    ck_assert_int_eq(optim_apply(m, cfg, 0, 0.1, 0.0), 0);
+    ck_assert_int_eq(be->download(be, after, m->params, sizeof(float) * n), 0);
+    for (int i = 0; i < m->n_layers; i++)
+        for (int t = 0; t < m->layers[i].n_tensors; t++) {
+            const layer_tensor *x = &m->layers[i].tensors[t];
+            float factor = x->rank >= 2 ? 1.0f - 0.1f * 0.5f : 1.0f;
+            for (size_t k = x->offset; k < x->offset + x->count; k++)
+                ck_assert_msg(after[k] == before[k] * factor, "%s %s[%zu]: %g -> %g",
+                              m->layers[i].name, x->name, k - x->offset, before[k], after[k]);
+        }
+    free(before), free(after), free(zero);
+    model_free(m);
+}
+END_TEST
+
 static void refused(const char *layers, int t, const char *what)
 {
     ck_assert_ptr_null(try_build(layers, t));
@@ -260,6 +351,9 @@ int main(void)
     tcase_add_test(tc, transformer_block);
     tcase_add_test(tc, causal);
     tcase_add_test(tc, bad_models);
+    tcase_add_test(tc, tied_output);
+    tcase_add_test(tc, gpt2_init);
+    tcase_add_test(tc, decay_matrices_only);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

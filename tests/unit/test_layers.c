@@ -210,7 +210,7 @@ static model *bn_model(config *cfg, act_kind act)
     cfg->n_layers = 2;
     cfg->layers[0] = (layer_cfg){
         .type = LAYER_BATCHNORM, .momentum = 0.1, .eps = 1e-5, .sync = true, .activation = act};
-    cfg->layers[1] = (layer_cfg){.type = LAYER_DENSE, .units = 2};
+    cfg->layers[1] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 2};
     model *m = model_build(cfg, be, (int[3]){2, 3, 3}, 8);
     ck_assert_msg(m != NULL, "%s", err_msg());
     ck_assert_int_eq(model_init_params(m, 1), 0);

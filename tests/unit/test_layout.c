@@ -60,8 +60,9 @@ START_TEST(padding_starts_zero)
     config cfg;
     config_defaults(&cfg);
     cfg.n_layers = 2;
-    cfg.layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 3, .activation = ACT_RELU};
-    cfg.layers[1] = (layer_cfg){.type = LAYER_DENSE, .units = 5};
+    cfg.layers[0] =
+        (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 3, .activation = ACT_RELU};
+    cfg.layers[1] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 5};
     backend *be = backend_cpu_open(1);
     model *m = model_build(&cfg, be, (int[3]){7, 1, 1}, 4);
     ck_assert_ptr_nonnull(m);

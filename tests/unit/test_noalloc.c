@@ -37,8 +37,9 @@ START_TEST(steps_do_not_allocate)
                                  .activation = ACT_RELU};
     cfg->layers[2] = (layer_cfg){.type = LAYER_MAXPOOL, .size = 2};
     cfg->layers[3] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.2};
-    cfg->layers[4] = (layer_cfg){.type = LAYER_DENSE, .units = 16, .activation = ACT_GELU};
-    cfg->layers[5] = (layer_cfg){.type = LAYER_DENSE, .units = 10};
+    cfg->layers[4] =
+        (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 16, .activation = ACT_GELU};
+    cfg->layers[5] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 10};
     backend *be = backend_cpu_open(1);
     model *m = model_build(cfg, be, (int[3]){1, 12, 12}, ROWS);
     ck_assert_msg(m != NULL, "%s", err_msg());

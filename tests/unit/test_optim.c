@@ -182,6 +182,7 @@ END_TEST
 static model *tiny_model_with_grads(void)
 {
     cfg->layers[0].type = LAYER_DENSE;
+    cfg->layers[0].bias = true;
     cfg->layers[0].units = 2;
     cfg->layers[0].activation = ACT_TANH;
     cfg->n_layers = 1;

@@ -35,9 +35,10 @@ START_TEST(loss_falls_on_real_data)
     ck_assert_msg(dataset_open(&ds, &cfg, FASHION_DIR "/train", "data.train") == 0,
                   "install dataset-fashion-mnist: %s", err_msg());
     cfg.n_layers = 3;
-    cfg.layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 64, .activation = ACT_RELU};
+    cfg.layers[0] =
+        (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 64, .activation = ACT_RELU};
     cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.1};
-    cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .units = 10};
+    cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 10};
     backend *be = backend_cpu_open(1);
     model *m = model_build(&cfg, be, (int[3]){784, 1, 1}, SUBSET);
     ck_assert_ptr_nonnull(m);
@@ -76,9 +77,10 @@ static void tiny_config(config *cfg, const char *dir, uint64_t seed, long max_st
     cfg->max_steps = max_steps;
     cfg->eval_batch_size = 2500;
     cfg->n_layers = 3;
-    cfg->layers[0] = (layer_cfg){.type = LAYER_DENSE, .units = 16, .activation = ACT_TANH};
+    cfg->layers[0] =
+        (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 16, .activation = ACT_TANH};
     cfg->layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.2};
-    cfg->layers[2] = (layer_cfg){.type = LAYER_DENSE, .units = 10};
+    cfg->layers[2] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 10};
     cfg->text = strdup("; tiny\n");
 }
 

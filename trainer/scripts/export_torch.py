@@ -62,7 +62,7 @@ def _ints(l, *keys):
 
 def _dense(l, w, flat):
     out, inp = w["weight"].shape
-    lin = nn.Linear(inp, out)
+    lin = nn.Linear(inp, out, bias="bias" in w)
     module = lin if flat else nn.Sequential(nn.Flatten(), lin)
     return _with_act(module, l.get("activation", "none")), True
 
