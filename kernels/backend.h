@@ -196,6 +196,9 @@ struct backend {
     /* In place over n matrices of t x t scores: row i becomes the softmax
      * of scale * its columns 0..i, the later ones 0 (the causal mask). */
     int (*causal_softmax)(backend *be, float *att, int n, int t, float scale);
+    /* One row, as causal_softmax does row pos of a matrix: the softmax of
+     * scale * row[0..pos], row[pos + 1..t) set to 0 (generation's step). */
+    int (*causal_softmax_row)(backend *be, float *row, int pos, int t, float scale);
     /* datt (d loss / d probabilities) becomes d loss / d scores. */
     int (*causal_softmax_backward)(backend *be, float *datt, const float *att, int n, int t,
                                    float scale);

@@ -85,6 +85,10 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host);
 /* The size of ckpt_read's host buffer, in floats. */
 size_t ckpt_host_floats(const model *m);
 
+/* Reads the checkpoint at path (ckpt_read) and puts its parameters and
+ * kept state into m, for evaluation or generation. */
+int ckpt_load_params(const char *path, model *m);
+
 /* The steps of the ckpt-<step>.h5 files in dir, newest first (*steps is
  * malloc'ed). */
 int ckpt_list(const char *dir, int64_t **steps, size_t *count);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trainer/checkpoint.h"
@@ -283,4 +284,20 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
 size_t ckpt_host_floats(const model *m)
 {
     return 3 * m->n_params + m->n_state;
+}
+
+int ckpt_load_params(const char *path, model *m)
+{
+    float *host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
+    if (!host)
+        return err_set("out of host memory for %s", path);
+    ckpt_state st;
+    backend *be = m->be;
+    int rc = ckpt_read(path, m, &st, host) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = be->upload(be, m->params, host, sizeof(float) * m->n_params);
+    if (rc == 0)
+        rc = be->upload(be, m->state, host + 3 * m->n_params, sizeof(float) * m->n_state);
+    free(host);
+    return rc;
 }

@@ -1,5 +1,7 @@
 #include "trainer/cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trainer/config.h"
@@ -19,15 +21,58 @@ static int option_value(int argc, char **argv, int *i, const char *opt, const ch
     return 0;
 }
 
+/* A number option's value, within [lo, hi]. */
+static int number_value(int argc, char **argv, int *i, const char *opt, double lo, double hi,
+                        double *out)
+{
+    const char *v = "";
+    if (option_value(argc, argv, i, opt, &v) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !(d >= lo && d <= hi))
+        return err_set("%s %s: expected a number from %.15g to %.15g", opt, v, lo, hi);
+    *out = d;
+    return 0;
+}
+
 static bool is_option(const char *arg, const char *opt)
 {
     size_t n = strlen(opt);
     return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* --tokens, --top_k, --seed or --temperature. */
+static int generation_number(int argc, char **argv, int *i, cli_args *args)
+{
+    const char *a = argv[*i];
+    double v;
+    if (is_option(a, "--tokens")) {
+        if (number_value(argc, argv, i, "--tokens", 1, 1 << 24, &v) < 0)
+            return -1;
+        args->tokens = (int)v;
+    } else if (is_option(a, "--top_k")) {
+        if (number_value(argc, argv, i, "--top_k", 0, 1 << 24, &v) < 0)
+            return -1;
+        args->top_k = (int)v;
+    } else if (is_option(a, "--seed")) {
+        if (number_value(argc, argv, i, "--seed", 0, 9007199254740992.0, &v) < 0)
+            return -1;
+        args->seed = (uint64_t)v;
+        args->seed_given = true;
+    } else {
+        if (number_value(argc, argv, i, "--temperature", 0, 100, &args->temperature) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, cli_args *args)
 {
     memset(args, 0, sizeof *args);
+    args->tokens = 256;
+    args->temperature = 1.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -49,6 +94,16 @@ int cli_parse(int argc, char **argv, cli_args *args)
         } else if (is_option(a, "--predict")) {
             if (option_value(argc, argv, &i, "--predict", &args->predict) < 0)
                 return -1;
+        } else if (is_option(a, "--generate")) {
+            if (option_value(argc, argv, &i, "--generate", &args->generate) < 0)
+                return -1;
+        } else if (is_option(a, "--prompt")) {
+            if (option_value(argc, argv, &i, "--prompt", &args->prompt) < 0)
+                return -1;
+        } else if (is_option(a, "--tokens") || is_option(a, "--top_k") || is_option(a, "--seed") ||
+                   is_option(a, "--temperature")) {
+            if (generation_number(argc, argv, &i, args) < 0)
+                return -1;
         } else if (is_option(a, "--resume")) {
             if (option_value(argc, argv, &i, "--resume", &args->resume) < 0)
                 return -1;
@@ -64,6 +119,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
     }
     if (args->predict && !args->eval)
         return err_set("--predict goes with --eval CHECKPOINT");
+    if (args->generate && (args->eval || args->resume || args->dry_run))
+        return err_set("--generate does not go with --eval, --resume or --dry-run");
     if (args->eval && (args->resume || args->dry_run))
         return err_set("--eval does not go with --resume or --dry-run");
     if (!args->help && !args->help_config && !args->version && !args->config_path)
@@ -76,6 +133,7 @@ void cli_print_usage(FILE *out)
     fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] "
           "[--dry-run]\n"
           "       accel-train CONFIG [--set ...]... --eval CHECKPOINT [--predict OUT.h5]\n"
+          "       accel-train CONFIG [--set ...]... --generate CHECKPOINT [--prompt TEXT] ...\n"
           "       accel-train --help | --version\n"
           "\n"
           "Trains the model that CONFIG (an INI file) describes.\n"
@@ -88,6 +146,10 @@ void cli_print_usage(FILE *out)
           "  --eval CHECKPOINT        evaluate a checkpoint on the test split: loss, accuracy,\n"
           "                           per-class accuracy and the confusion matrix\n"
           "  --predict OUT.h5         with --eval: write the logits and predicted labels\n"
+          "  --generate CHECKPOINT    a language model's text: --prompt TEXT (default a\n"
+          "                           newline; cut to its last block_size bytes, with a\n"
+          "                           note), --tokens N (256), --temperature T (1; 0: the\n"
+          "                           likeliest), --top_k K (0: all), --seed S (run.seed)\n"
           "  --dry-run                build the model and print its summary (layers, shapes,\n"
           "                           parameters, FLOPs, memory) and the configuration in\n"
           "                           force, then exit without training\n"

@@ -1,11 +1,14 @@
 /* cli: the command line.
  *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] [--dry-run]
  *   accel-train CONFIG --eval CHECKPOINT [--predict OUT.h5]
+ *   accel-train CONFIG --generate CHECKPOINT [--prompt TEXT] [--tokens N]
+ *               [--temperature T] [--top_k K] [--seed S]
  *   accel-train --help | --version */
 #ifndef ACCEL_CLI_H
 #define ACCEL_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CLI_MAX_SETS 256
@@ -15,8 +18,14 @@ typedef struct {
     const char *sets[CLI_MAX_SETS];
     int n_sets;
     const char *resume;
-    const char *eval;    /* --eval PATH: evaluate that checkpoint */
-    const char *predict; /* --predict OUT.h5, with --eval */
+    const char *eval;     /* --eval PATH: evaluate that checkpoint */
+    const char *predict;  /* --predict OUT.h5, with --eval */
+    const char *generate; /* --generate CHECKPOINT */
+    const char *prompt;
+    int tokens, top_k;
+    double temperature;
+    uint64_t seed;
+    bool seed_given;
     bool help, help_config, version, dry_run;
 } cli_args;
 

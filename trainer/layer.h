@@ -61,6 +61,12 @@ typedef struct {
     /* From l->grad, writes parameter gradients and, when dx is not NULL,
      * the gradient with respect to x. */
     int (*backward)(model *m, layer *l, const float *x, float *dx, int rows);
+    /* Generation, one position at a time (NULL: the type cannot): from
+     * row 0 of x, a sequence whose positions up to pos are set, computes
+     * position pos of l->out_ptr; the earlier positions of every buffer
+     * are those of the steps before (attention's keys and values are its
+     * cache). */
+    int (*step)(model *m, layer *l, const float *x, int pos);
     /* Releases what alloc took beyond y, z and grad (may be NULL). */
     void (*release)(model *m, layer *l);
     /* Forward FLOPs of one sample (a multiply-add counts two); NULL: one a

@@ -213,6 +213,38 @@ static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows
     return 0;
 }
 
+/* Position pos of row 0: its query, key and value into the cache (qkv),
+ * each head's weights over the keys up to pos, and the projection. */
+static int attn_step(model *m, layer *l, const float *x, int pos)
+{
+    backend *be = m->be;
+    attn_impl *a = l->impl;
+    attn_dims d = dims_of(l);
+    int c3 = 3 * d.c;
+    float *qkv = a->qkv + (size_t)pos * c3, *ctx = a->ctx + (size_t)pos * d.c;
+    l->out_ptr = l->y;
+    if (be->gemm(be, false, true, 1, c3, d.c, 1.0f, x + (size_t)pos * d.c, d.c,
+                 layer_tensor_at(m, l, ATTN_W, false), d.c, 0.0f, qkv, c3) < 0 ||
+        be->bias_act_forward(be, qkv, qkv, layer_tensor_at(m, l, ATTN_B, false), 1, c3, 1,
+                             ACT_NONE) < 0)
+        return -1;
+    for (int h = 0; h < d.heads; h++) {
+        float *row = a->att + ((size_t)h * d.t + pos) * d.t;
+        const float *k = a->qkv + d.c + (size_t)h * d.hd, *q = qkv + (size_t)h * d.hd;
+        if (be->gemm(be, false, true, 1, pos + 1, d.hd, 1.0f, q, c3, k, c3, 0.0f, row, d.t) < 0 ||
+            be->causal_softmax_row(be, row, pos, d.t, d.scale) < 0 ||
+            be->gemm(be, false, false, 1, d.hd, pos + 1, 1.0f, row, d.t, k + d.c, c3, 0.0f,
+                     ctx + (size_t)h * d.hd, d.c) < 0)
+            return -1;
+    }
+    float *y = l->y + (size_t)pos * d.c;
+    if (be->gemm(be, false, true, 1, d.c, d.c, 1.0f, ctx, d.c, layer_tensor_at(m, l, PROJ_W, false),
+                 d.c, 0.0f, y, d.c) < 0)
+        return -1;
+    return be->bias_act_forward(be, y, y, layer_tensor_at(m, l, PROJ_B, false), 1, d.c, 1,
+                                ACT_NONE);
+}
+
 static void attn_release(model *m, layer *l)
 {
     attn_impl *a = l->impl;
@@ -253,5 +285,6 @@ const layer_ops layer_attention_ops = {
     .init = attn_init,
     .forward = attn_forward,
     .backward = attn_backward,
+    .step = attn_step,
     .release = attn_release,
 };

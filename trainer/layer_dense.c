@@ -84,6 +84,20 @@ static int dense_backward(model *m, layer *l, const float *x, float *dx, int row
     return 0;
 }
 
+static int dense_step(model *m, layer *l, const float *x, int pos)
+{
+    backend *be = m->be;
+    if (l->in_rank != 2)
+        return err_set("generation steps through sequences; this layer's input is not one");
+    int t = positions(l), in = l->in / t, out = l->out / t;
+    float *z = l->z + (size_t)pos * out, *y = l->y + (size_t)pos * out;
+    l->out_ptr = l->y;
+    if (be->gemm(be, false, true, 1, out, in, 1.0f, x + (size_t)pos * in, in, l->w, in, 0.0f, z,
+                 out) < 0)
+        return -1;
+    return be->bias_act_forward(be, z, y, l->b, 1, out, 1, l->act);
+}
+
 static double dense_flops(const layer *l)
 {
     return 2.0 * l->in * l->out / positions(l) + l->out;
@@ -112,4 +126,5 @@ const layer_ops layer_dense_ops = {
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,
+    .step = dense_step,
 };

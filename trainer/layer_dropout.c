@@ -47,6 +47,14 @@ static int dropout_backward(model *m, layer *l, const float *x, float *dx, int r
                                 first_element(m, l));
 }
 
+/* Generation does not train: the identity. */
+static int dropout_step(model *m, layer *l, const float *x, int pos)
+{
+    (void)m, (void)pos;
+    l->out_ptr = x;
+    return 0;
+}
+
 static const config_key dropout_keys[] = {
     {"layer", "rate", KT_REAL, LAYER_FIELD(rate), NULL, 0, 1, CK_HI_OPEN, NULL,
      "probability of zeroing an element", true},
@@ -61,4 +69,5 @@ const layer_ops layer_dropout_ops = {
     .alloc = layer_alloc_output,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .step = dropout_step,
 };

@@ -55,6 +55,15 @@ static int embed_backward(model *m, layer *l, const float *x, float *dx, int row
                                  l->cfg->tie); /* tied: the output layer wrote its share first */
 }
 
+static int embed_step(model *m, layer *l, const float *x, int pos)
+{
+    int c = l->out_shape[1];
+    l->out_ptr = l->y;
+    return m->be->embed_forward(m->be, (const int32_t *)x + pos, layer_tensor_at(m, l, WTE, false),
+                                layer_tensor_at(m, l, WPE, false) + (size_t)pos * c,
+                                l->y + (size_t)pos * c, 1, 1, c, l->cfg->vocab);
+}
+
 static const config_key embed_keys[] = {
     {"layer", "vocab", KT_INT, LAYER_FIELD(vocab), NULL, 1, 1 << 24, 0, NULL,
      "token ids are below this (256 for bytes)", true},
@@ -78,4 +87,5 @@ const layer_ops layer_embedding_ops = {
     .init = embed_init,
     .forward = embed_forward,
     .backward = embed_backward,
+    .step = embed_step,
 };

@@ -79,6 +79,15 @@ static int ln_backward(model *m, layer *l, const float *x, float *dx, int rows)
                                      rows * r, l->in / r);
 }
 
+static int ln_step(model *m, layer *l, const float *x, int pos)
+{
+    ln_impl *n = l->impl;
+    size_t c = (size_t)(l->in / rows_of(l));
+    l->out_ptr = l->y;
+    return m->be->layernorm_forward(m->be, x + pos * c, l->w, l->b, l->y + pos * c, n->mean + pos,
+                                    n->rstd + pos, 1, (int)c, (float)l->cfg->eps);
+}
+
 static void ln_release(model *m, layer *l)
 {
     ln_impl *n = l->impl;
@@ -112,5 +121,6 @@ const layer_ops layer_layernorm_ops = {
     .init = ln_init,
     .forward = ln_forward,
     .backward = ln_backward,
+    .step = ln_step,
     .release = ln_release,
 };

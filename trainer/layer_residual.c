@@ -28,6 +28,19 @@ static int residual_forward(model *m, layer *l, const float *x, int rows, bool t
     return 0;
 }
 
+static int residual_step(model *m, layer *l, const float *x, int pos)
+{
+    backend *be = m->be;
+    const layer *src = &m->layers[l->index + l->cfg->from];
+    size_t c = (size_t)(l->out / l->out_shape[0]), at = (size_t)pos * c;
+    l->out_ptr = l->y;
+    if (be->add(be, l->z + at, x + at, src->out_ptr + at, c) < 0)
+        return -1;
+    return l->act == ACT_NONE
+               ? 0
+               : be->bias_act_forward(be, l->z + at, l->y + at, NULL, 1, (int)c, 1, l->act);
+}
+
 static int residual_backward(model *m, layer *l, const float *x, float *dx, int rows)
 {
     (void)x;
@@ -55,4 +68,5 @@ const layer_ops layer_residual_ops = {
     .alloc = layer_alloc_output,
     .forward = residual_forward,
     .backward = residual_backward,
+    .step = residual_step,
 };

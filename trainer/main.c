@@ -16,6 +16,7 @@
 #include "trainer/cli.h"
 #include "trainer/config.h"
 #include "trainer/err.h"
+#include "trainer/generate.h"
 #include "trainer/progress.h"
 #include "trainer/report.h"
 #include "trainer/stop.h"
@@ -89,6 +90,15 @@ static int run(const cli_args *args)
     } else if (vote == 0 && failed < 0 && args->eval) {
         /* one rank does it; under a launcher the others have nothing to do */
         rc = ci.rank == 0 ? report_checkpoint(cfg, args->eval, args->predict, stdout) : 0;
+        reporter = TRAIN_REPORT_ALONE;
+    } else if (vote == 0 && failed < 0 && args->generate) {
+        generate_options g = {.checkpoint = args->generate,
+                              .prompt = args->prompt,
+                              .tokens = args->tokens,
+                              .temperature = args->temperature,
+                              .top_k = args->top_k,
+                              .seed = args->seed_given ? args->seed : cfg->seed};
+        rc = ci.rank == 0 ? generate_run(cfg, &g, stdout, stderr) : 0;
         reporter = TRAIN_REPORT_ALONE;
     } else if (vote == 0 && failed < 0) {
         train_options opt = {.resume = args->resume, .launched = launched, .tell = tell_failure};

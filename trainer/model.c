@@ -293,6 +293,21 @@ int model_forward(model *m, int rows, bool train)
     return 0;
 }
 
+int model_step(model *m, int pos)
+{
+    const float *x = m->x;
+    for (int i = 0; i < m->n_layers; i++) {
+        layer *l = &m->layers[i];
+        if (!l->ops->step)
+            return err_set("layer %s: a %s layer cannot generate one position at a time", l->name,
+                           l->ops->name);
+        if (l->ops->step(m, l, x, pos) < 0)
+            return err_prefix("generating with layer %s", l->name);
+        x = l->out_ptr;
+    }
+    return 0;
+}
+
 int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct)
 {
     backend *be = m->be;

@@ -107,6 +107,10 @@ int model_forward(model *m, int rows, bool train);
  * `scale` (1 / global batch) and by 1 / positions. */
 int model_loss(model *m, int rows, float scale, bool grad, double *loss_sum, double *correct);
 
+/* Generation: position pos of row 0 through every layer (layer_ops.step),
+ * the positions before it done by earlier steps or by a forward pass. */
+int model_step(model *m, int pos);
+
 /* Told during backward that gradients [from, n_params) are final. */
 typedef int (*model_grads_ready)(void *ctx, size_t from);
 

@@ -28,23 +28,6 @@ typedef struct {
     double loss;
 } report;
 
-/* The checkpoint's parameters and statistics into the model. */
-static int load(report *r, const char *path)
-{
-    model *m = r->m;
-    float *host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
-    if (!host)
-        return err_set("out of host memory for %s", path);
-    ckpt_state st;
-    int rc = ckpt_read(path, m, &st, host) < 0 ? -1 : 0;
-    if (rc == 0)
-        rc = m->be->upload(m->be, m->params, host, sizeof(float) * m->n_params);
-    if (rc == 0)
-        rc = m->be->upload(m->be, m->state, host + 3 * m->n_params, sizeof(float) * m->n_state);
-    free(host);
-    return rc;
-}
-
 static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
 {
     if (cfg->data_format == DATA_TEXT)
@@ -66,7 +49,7 @@ static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
     r->has_tf = true;
     int batch = cfg->eval_batch_size < ds->n ? cfg->eval_batch_size : (int)ds->n;
     const int shape[3] = {ds->channels, ds->height, ds->width};
-    if (!(r->m = model_build(cfg, r->be, shape, batch)) || load(r, ckpt) < 0)
+    if (!(r->m = model_build(cfg, r->be, shape, batch)) || ckpt_load_params(ckpt, r->m) < 0)
         return -1;
     int k = r->m->classes;
     r->hx = malloc(sizeof(float) * (size_t)batch * ds->features);

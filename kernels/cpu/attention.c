@@ -6,25 +6,35 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
+/* Row a of t scores at position last: it sees columns 0..last. */
+static void softmax_row(float *a, int last, int t, float scale)
+{
+    float max = a[0] * scale;
+    for (int j = 1; j <= last; j++)
+        max = fmaxf(max, a[j] * scale);
+    double sum = 0.0;
+    for (int j = 0; j <= last; j++) {
+        a[j] = expf(a[j] * scale - max);
+        sum += a[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j <= last; j++)
+        a[j] *= inv;
+    memset(a + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
+}
+
 int cpu_causal_softmax(backend *be, float *att, int n, int t, float scale)
 {
     (void)be;
-    for (size_t row = 0; row < (size_t)n * t; row++) {
-        int last = (int)(row % (size_t)t); /* the position: it sees 0..last */
-        float *a = att + row * t;
-        float max = a[0] * scale;
-        for (int j = 1; j <= last; j++)
-            max = fmaxf(max, a[j] * scale);
-        double sum = 0.0;
-        for (int j = 0; j <= last; j++) {
-            a[j] = expf(a[j] * scale - max);
-            sum += a[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j <= last; j++)
-            a[j] *= inv;
-        memset(a + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
-    }
+    for (size_t row = 0; row < (size_t)n * t; row++)
+        softmax_row(att + row * t, (int)(row % (size_t)t), t, scale);
+    return 0;
+}
+
+int cpu_causal_softmax_row(backend *be, float *row, int pos, int t, float scale)
+{
+    (void)be;
+    softmax_row(row, pos, t, scale);
     return 0;
 }
 

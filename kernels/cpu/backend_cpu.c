@@ -296,6 +296,7 @@ backend *backend_cpu_open(int threads)
     be->layernorm_forward = cpu_layernorm_forward;
     be->layernorm_backward = cpu_layernorm_backward;
     be->causal_softmax = cpu_causal_softmax;
+    be->causal_softmax_row = cpu_causal_softmax_row;
     be->causal_softmax_backward = cpu_causal_softmax_backward;
     be->adam = cpu_adam;
     be->destroy = cpu_destroy;

@@ -53,6 +53,7 @@ int cpu_layernorm_backward(backend *be, const float *dy, const float *x, const f
                            const float *mean, const float *rstd, float *dx, float *dg, float *db,
                            int n, int c);
 int cpu_causal_softmax(backend *be, float *att, int n, int t, float scale);
+int cpu_causal_softmax_row(backend *be, float *row, int pos, int t, float scale);
 int cpu_causal_softmax_backward(backend *be, float *datt, const float *att, int n, int t,
                                 float scale);
 

@@ -97,6 +97,27 @@ mpi 2 "$prog" lm.ini "${PIN[@]}" --set run.dir=two --set train.max_steps=60 >out
     fail "2 ranks differ from 1"
 echo "ok: 2 ranks equal 1"
 
+# Generation: the trained model continues its text (greedy), past its
+# window of 16 (the cache starts again from the window's last half), and
+# the same seed draws the same text.
+run lm.ini --generate full/checkpoints/ckpt-120.h5 --prompt "the quick brown" --tokens 60 \
+    --temperature 0
+[ $rc -eq 0 ] || fail "--generate: exit $rc"
+grep -q "fox .* jumps over the lazy dog" out.txt || fail "the continuation is not the text's"
+echo "ok: generated '$(head -c 60 out.txt | tr '\n' ' ')'"
+run lm.ini --generate full/checkpoints/ckpt-120.h5 --tokens 50 --top_k 5 --seed 9
+cp out.txt sample1.txt
+run lm.ini --generate full/checkpoints/ckpt-120.h5 --tokens 50 --top_k 5 --seed 9
+cmp -s out.txt sample1.txt || fail "the same seed drew another text"
+run lm.ini --generate full/checkpoints/ckpt-120.h5 --prompt "$(printf 'x%.0s' $(seq 1 20))" \
+    --tokens 5
+[ $rc -eq 0 ] && grep -q "note: the prompt's 20 bytes are more than block_size, 16" err.txt ||
+    fail "a long prompt is not cut with a note"
+expect_fail 1 "--generate needs a language model" "$src/configs/fashion_mlp.ini" \
+    --generate full/checkpoints/ckpt-120.h5
+expect_fail 2 "--tokens 0: expected a number from 1 to 16777216" lm.ini --generate x --tokens 0
+echo "ok: generation"
+
 expect_fail 1 "data.train = text: its validation part .* is shorter than a window of 17" \
     lm.ini --set data.val_fraction=0.0005
 expect_fail 1 "data.format = text takes its validation split from the end of data.train" \

@@ -221,6 +221,40 @@ END_TEST
 
 static void refused(const char *layers, int t, const char *what);
 
+/* Generation's cache: stepping one position at a time through every layer
+ * (attention reading the keys and values of the positions before) gives
+ * the logits a forward pass over the whole window gives. */
+START_TEST(step_equals_forward)
+{
+    model *m = build(EMBED "[layer]\ntype = layernorm\n"
+                           "[layer]\ntype = attention\nheads = 2\ndropout = 0.5\n"
+                           "[layer]\ntype = dropout\nrate = 0.5\n"
+                           "[layer]\ntype = residual\nfrom = -4\n"
+                           "[layer]\ntype = dense\nunits = 16\nactivation = gelu_tanh\n"
+                           "[layer]\ntype = dense\nunits = 8\n"
+                           "[layer]\ntype = residual\nfrom = -3\n" HEAD);
+    const layer *last = &m->layers[m->n_layers - 1];
+    size_t n = (size_t)T * VOCAB;
+    float *full = malloc(sizeof(float) * n), *stepped = malloc(sizeof(float) * n);
+    ck_assert_int_eq(model_forward(m, 1, false), 0);
+    ck_assert_int_eq(be->download(be, full, last->out_ptr, sizeof(float) * n), 0);
+    /* the forward's buffers scrambled, so that only the steps can fill them */
+    ck_assert_int_eq(model_forward(m, ROWS, true), 0);
+    for (int pos = 0; pos < T; pos++) {
+        ck_assert_msg(model_step(m, pos) == 0, "%s", err_msg());
+        ck_assert_int_eq(be->download(be, stepped + (size_t)pos * VOCAB,
+                                      last->out_ptr + (size_t)pos * VOCAB, sizeof(float) * VOCAB),
+                         0);
+    }
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabsf(full[i] - stepped[i]) <= 1e-5f * (1 + fabsf(full[i])),
+                      "logit %zu (position %zu): forward %.8g, steps %.8g", i, i / VOCAB, full[i],
+                      stepped[i]);
+    free(full), free(stepped);
+    model_free(m);
+}
+END_TEST
+
 /* tie = true: the output layer's weight is wte, so its gradient is the sum
  * of both uses, and the tensor is counted and stored once. */
 START_TEST(tied_output)
@@ -352,6 +386,7 @@ int main(void)
     tcase_add_test(tc, causal);
     tcase_add_test(tc, bad_models);
     tcase_add_test(tc, tied_output);
+    tcase_add_test(tc, step_equals_forward);
     tcase_add_test(tc, gpt2_init);
     tcase_add_test(tc, decay_matrices_only);
     suite_add_tcase(s, tc);
