@@ -94,6 +94,10 @@ static const key_def cfg_keys[] = {
      "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop); the "
      "schedule still spans all epochs",
      false},
+    {"train", "grad_accum", KT_INT, C(grad_accum), "1", 1, 4096, 0, NULL,
+     "micro-batches an optimizer step: each rank runs its share of the batch in this many "
+     "parts and adds their gradients (1 rank with 4 makes the updates 4 ranks with 1 do)",
+     false},
     {"train", "eval_every", KT_INT, C(eval_every), "0", 0, 1 << 30, 0, NULL,
      "steps between evaluations of the test (or validation) split (0: at each epoch's end); "
      "training's end evaluates too",

@@ -96,6 +96,7 @@ typedef struct {
     long max_steps; /* -1: no limit; 0: initialize, checkpoint, stop */
     int log_every;
     int eval_every;   /* steps; 0: at the end of each epoch and of training */
+    int grad_accum;   /* micro-batches an optimizer step */
     int on_nonfinite; /* nonfinite_kind */
     int max_skips;
 

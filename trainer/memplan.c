@@ -5,9 +5,22 @@
 #include "trainer/loader.h"
 #include "trainer/model.h"
 
-model_input memplan_input(const dataset *ds)
+model_input memplan_input(const dataset *ds, int batch_rows)
 {
-    return (model_input){.tokens = ds->tokens, .shape = {ds->channels, ds->height, ds->width}};
+    return (model_input){.tokens = ds->tokens,
+                         .shape = {ds->channels, ds->height, ds->width},
+                         .batch_rows = batch_rows};
+}
+
+model *memplan_build(const config *cfg, backend *be, const dataset *train, int train_rows,
+                     int eval_rows)
+{
+    int micro = train_rows / cfg->grad_accum;
+    if (micro < 1)
+        micro = 1; /* the config check refuses this; the plan still has a figure */
+    int max_rows = micro > eval_rows ? micro : eval_rows;
+    model_input in = memplan_input(train, train_rows);
+    return model_build_input(cfg, be, &in, micro, max_rows);
 }
 
 int memplan_eval_rows(const config *cfg, const dataset *test)
@@ -41,9 +54,7 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
     backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    int max_rows = train_rows > eval_rows ? train_rows : eval_rows;
-    model_input in = memplan_input(train);
-    model *m = model_build_input(cfg, be, &in, train_rows, max_rows);
+    model *m = memplan_build(cfg, be, train, train_rows, eval_rows);
     if (!m) {
         backend_close(be);
         return -1;
@@ -53,6 +64,8 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
                    .n_params = m->n_params,
                    .n_state = m->n_state,
                    .model = be->bytes_allocated};
+    if (cfg->grad_accum > 1) /* the gradients' sum over micro-batches (train.c) */
+        p->model += sizeof(float) * (uint64_t)m->n_params;
     p->host = host_bytes(p, train);
     model_free(m);
     backend_close(be);

@@ -14,6 +14,7 @@
 
 #include "data/dataset.h"
 #include "trainer/config.h"
+#include "kernels/backend.h"
 #include "trainer/model.h"
 
 typedef struct {
@@ -28,16 +29,23 @@ typedef struct {
     uint64_t host;
 } memplan;
 
-/* What a model of this data reads: its images, or its rows of token ids. */
-model_input memplan_input(const dataset *ds);
+/* What a model of this data reads: its images, or its rows of token ids,
+ * in batches of batch_rows. */
+model_input memplan_input(const dataset *ds, int batch_rows);
+
+/* The model of a rank that trains on batches of train_rows in
+ * train.grad_accum micro-batches, and evaluates eval_rows at a time. */
+model *memplan_build(const config *cfg, backend *be, const dataset *train, int train_rows,
+                     int eval_rows);
 
 /* A rank's evaluation rows: none without a test split, else
  * data.eval_batch_size or the split's size if smaller. */
 int memplan_eval_rows(const config *cfg, const dataset *test);
 
 /* Plans a rank that trains on `train` (its shape and size) in batches of
- * train_rows and evaluates in batches of eval_rows. Fails as building the
- * model would (a config the data does not fit). */
+ * train_rows (its share of the global batch, run in train.grad_accum
+ * micro-batches) and evaluates in batches of eval_rows. Fails as building
+ * the model would (a config the data does not fit). */
 int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows,
                  int eval_rows);
 

@@ -197,8 +197,9 @@ static int alloc_buffers(model *m)
         return -1;
     for (int s = 0; s < 3; s++)
         if (be->alloc(be, (void **)&m->x_slot[s],
-                      sizeof(float) * (size_t)m->max_rows * m->in_features) < 0 ||
-            be->alloc(be, (void **)&m->y_slot[s], sizeof(int32_t) * targets) < 0)
+                      sizeof(float) * (size_t)m->batch_rows * m->in_features) < 0 ||
+            be->alloc(be, (void **)&m->y_slot[s],
+                      sizeof(int32_t) * (size_t)m->batch_rows * m->positions) < 0)
             return -1;
     m->x = m->x_slot[MODEL_SLOT_OTHER];
     m->y = m->y_slot[MODEL_SLOT_OTHER];
@@ -241,11 +242,12 @@ model *model_build_input(const config *cfg, backend *be, const model_input *inpu
     m->in_tokens = input->tokens;
     m->in_rank = input->tokens ? 1 : 3;
     m->max_rows = max_rows > train_rows ? max_rows : train_rows;
+    m->batch_rows = input->batch_rows > m->max_rows ? input->batch_rows : m->max_rows;
     int64_t in_values;
-    if (!values_fit(in_shape, m->max_rows, &in_values)) {
+    if (!values_fit(in_shape, m->batch_rows, &in_values)) {
         err_set("the input, (%d, %d, %d) a sample for %d rows, is more than the %lld values a "
                 "buffer may hold",
-                in_shape[0], in_shape[1], in_shape[2], m->max_rows, (long long)MODEL_MAX_VALUES);
+                in_shape[0], in_shape[1], in_shape[2], m->batch_rows, (long long)MODEL_MAX_VALUES);
         free(m);
         return NULL;
     }

@@ -42,6 +42,7 @@ struct model {
     int positions;
     int max_rows;   /* rows of a forward pass */
     int train_rows; /* rows of a backward pass */
+    int batch_rows; /* rows of an input buffer: a step's, all its micro-batches */
 
     /* Values in each flat buffer: the trained tensors, each starting at a
      * multiple of MODEL_ALIGN floats, and the zeros between them, which
@@ -77,7 +78,8 @@ struct model {
 /* What a model reads: images (C, H, W) of floats, or rows of T token ids. */
 typedef struct {
     bool tokens;
-    int shape[3]; /* (C, H, W), or (T, 1, 1) */
+    int shape[3];   /* (C, H, W), or (T, 1, 1) */
+    int batch_rows; /* rows an input buffer holds when more than a pass's (micro-batches) */
 } model_input;
 
 /* Builds the model of cfg on `be` for images of in_shape (channels, height,

@@ -66,7 +66,7 @@ static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *da
     int rows = cfg->batch_size / ci->size;
     int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test));
     *data = train->bytes + (test ? test->bytes : 0);
-    *in = memplan_input(train);
+    *in = memplan_input(train, rows < 1 ? 1 : rows);
     dataset_close(train);
     dataset_close(test);
     return rc;

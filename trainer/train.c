@@ -41,6 +41,8 @@ typedef struct {
 
     int threads;
     int local_batch;
+    int micro;       /* rows of a micro-batch: local_batch / train.grad_accum */
+    float *grad_sum; /* the micro-batches' gradients so far (grad_accum > 1) */
     long steps_per_epoch;
     long horizon;     /* the schedule's length: all epochs */
     long total_steps; /* where this run stops: the horizon, or max_steps */
@@ -104,6 +106,11 @@ static int check_fit(run *r)
     if (cfg->batch_size % r->ci->size != 0)
         return err_set("data.batch_size = %d does not divide evenly over %d ranks", cfg->batch_size,
                        r->ci->size);
+    if (cfg->batch_size / r->ci->size % cfg->grad_accum != 0)
+        return err_set("data.batch_size = %d over %d ranks is %d rows a rank, which "
+                       "train.grad_accum = %d does not divide evenly",
+                       cfg->batch_size, r->ci->size, cfg->batch_size / r->ci->size,
+                       cfg->grad_accum);
     if (cfg->batch_size > r->train->n)
         return err_set("data.batch_size = %d is larger than the %lld training samples",
                        cfg->batch_size, (long long)r->train->n);
@@ -114,6 +121,7 @@ static void plan_steps(run *r)
 {
     const config *cfg = r->cfg;
     r->local_batch = cfg->batch_size / r->ci->size;
+    r->micro = r->local_batch / cfg->grad_accum;
     r->steps_per_epoch = (long)(r->train->n / cfg->batch_size);
     r->horizon = r->steps_per_epoch * cfg->epochs;
     r->total_steps = r->horizon;
@@ -146,10 +154,11 @@ static int build_model(run *r)
     if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows) < 0 ||
         check_memory(r, &plan) < 0)
         return -1;
-    int max_rows = r->local_batch > eval_rows ? r->local_batch : eval_rows;
-    model_input in = memplan_input(r->train);
-    r->m = model_build_input(cfg, r->be, &in, r->local_batch, max_rows);
+    r->m = memplan_build(cfg, r->be, r->train, r->local_batch, eval_rows);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
+        return -1;
+    if (cfg->grad_accum > 1 &&
+        r->be->alloc(r->be, (void **)&r->grad_sum, sizeof(float) * r->m->n_params) < 0)
         return -1;
     r->m->seed = cfg->seed;
     return 0;
@@ -290,16 +299,68 @@ static int stage_batch(run *r, long step)
     }
     size_t xbytes = sizeof(float) * (size_t)r->local_batch * m->in_features;
     if (be->upload_async(be, slot, m->x_slot[slot], x, xbytes) < 0 ||
-        be->upload_async(be, slot, m->y_slot[slot], y, sizeof(int32_t) * (size_t)r->local_batch) <
-            0)
+        be->upload_async(be, slot, m->y_slot[slot], y,
+                         sizeof(int32_t) * (size_t)r->local_batch * m->positions) < 0)
         return -1;
     r->in_x[slot] = m->x_slot[slot];
     r->in_y[slot] = m->y_slot[slot];
     return 0;
 }
 
-/* One optimizer step on global batch `step`. The next batch is staged while
- * this one's forward pass runs (on a GPU, where kernels run asynchronously). */
+/* Adds micro-batch k's gradients to the sum; after the last, the sum is
+ * in m->grads and every bucket can start. */
+static int sum_grads(run *r, int k, bool last)
+{
+    model *m = r->m;
+    backend *be = m->be;
+    size_t n = m->n_params;
+    int rc = k == 0 ? be->copy(be, r->grad_sum, m->grads, sizeof(float) * n)
+             : last ? be->add(be, m->grads, r->grad_sum, m->grads, n)
+                    : be->add(be, r->grad_sum, r->grad_sum, m->grads, n);
+    if (rc == 0 && last)
+        rc = gsync_ready(r->gs, 0);
+    return rc;
+}
+
+/* Micro-batch k of global batch `step`: this rank's rows [k micro, (k + 1)
+ * micro) of its slice, forward and backward, the loss added to sums. The
+ * next batch is staged while the first one's forward pass runs (on a GPU,
+ * where kernels run asynchronously). Each rank's gradient is the sum over
+ * its rows divided by the global batch; their sum over micro-batches, and
+ * over ranks (gsync, started while the last backward runs), is the mean
+ * over the global batch. So 1 rank of K micro-batches makes the updates K
+ * ranks of one do, up to the order of the float sums. */
+static int micro_step(run *r, long step, int slot, int k, double *sums)
+{
+    model *m = r->m;
+    steptime *t = &r->times;
+    bool last = k == r->cfg->grad_accum - 1;
+    size_t at = (size_t)k * r->micro;
+    m->x = r->in_x[slot] + at * m->in_features;
+    m->y = r->in_y[slot] + at * m->positions;
+    m->first_row = (int64_t)r->ci->rank * r->local_batch + (int64_t)at;
+    if (model_forward(m, r->micro, true) < 0 || steptime_lap(t, PHASE_FORWARD) < 0)
+        return -1;
+    if (k == 0 && step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
+        return -1;
+    if (steptime_lap(t, PHASE_DATA) < 0)
+        return -1;
+    float scale = 1.0f / (float)r->cfg->batch_size;
+    if (model_loss(m, r->micro, scale, true, &sums[0], &sums[1]) < 0 ||
+        steptime_lap(t, PHASE_FORWARD) < 0)
+        return -1;
+    /* the buckets start during the backward pass only when it is the
+     * whole gradient: with micro-batches, once their sum is made */
+    bool whole = r->cfg->grad_accum == 1;
+    if (model_backward_notify(m, r->micro, whole ? grads_ready : NULL, r->gs) < 0)
+        return -1;
+    if (!whole && sum_grads(r, k, last) < 0)
+        return -1;
+    return steptime_lap(t, PHASE_BACKWARD);
+}
+
+/* One optimizer step on global batch `step`, in train.grad_accum
+ * micro-batches. */
 static int train_step(run *r, long step, double *loss, double *grad_norm, double *lr)
 {
     model *m = r->m;
@@ -314,31 +375,11 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
         return -1;
     if (steptime_lap(t, PHASE_DATA) < 0)
         return -1;
-    m->x = r->in_x[slot];
-    m->y = r->in_y[slot];
     m->step = (uint32_t)step;
-    m->first_row = (int64_t)r->ci->rank * r->local_batch;
-    if (model_forward(m, r->local_batch, true) < 0)
-        return -1;
-    if (steptime_lap(t, PHASE_FORWARD) < 0)
-        return -1;
-    if (step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
-        return -1;
-    if (steptime_lap(t, PHASE_DATA) < 0)
-        return -1;
-    /* Each rank's gradient is the sum over its slice divided by the global
-     * batch; their sum over ranks, which gsync computes while backward runs,
-     * is the mean over the global batch. */
     double sums[2] = {0.0, 0.0};
-    float scale = 1.0f / (float)r->cfg->batch_size;
-    if (model_loss(m, r->local_batch, scale, true, &sums[0], &sums[1]) < 0)
-        return -1;
-    if (steptime_lap(t, PHASE_FORWARD) < 0)
-        return -1;
-    if (model_backward_notify(m, r->local_batch, grads_ready, r->gs) < 0)
-        return -1;
-    if (steptime_lap(t, PHASE_BACKWARD) < 0)
-        return -1;
+    for (int k = 0; k < r->cfg->grad_accum; k++)
+        if (micro_step(r, step, slot, k, sums) < 0)
+            return -1;
     if (gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
         return -1;
     if (steptime_lap(t, PHASE_ALLREDUCE) < 0)
@@ -526,6 +567,8 @@ static void run_free(run *r)
     dataset_close(r->train);
     dataset_close(r->test);
     transform_free(&r->tf);
+    if (r->grad_sum)
+        r->be->release(r->be, r->grad_sum);
     backend_close(r->be);
 }
 

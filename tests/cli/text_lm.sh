@@ -1,8 +1,9 @@
 #!/bin/bash
 # A byte-level language model on text files (data.format = text): it
 # learns a repeating text (its validation loss falls far below a byte's 8
-# bits), reports bits per byte, resumes bitwise, and 2 ranks make the
-# updates 1 rank does; bad text input gets one line each.
+# bits), reports bits per byte, resumes bitwise, 2 ranks and 2
+# micro-batches make the updates 1 rank does, it continues its text when
+# asked (--generate); bad text input gets one line each.
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 
@@ -96,6 +97,13 @@ mpi 2 "$prog" lm.ini "${PIN[@]}" --set run.dir=two --set train.max_steps=60 >out
 "$diff" full/checkpoints/ckpt-60.h5 two/checkpoints/ckpt-60.h5 0.05 0.995 1e-6 ||
     fail "2 ranks differ from 1"
 echo "ok: 2 ranks equal 1"
+# ... and so does 1 rank in 2 micro-batches (the attention's dropout masks
+# keyed by the global row, as the ranks' are)
+run lm.ini "${PIN[@]}" --set run.dir=accum --set train.max_steps=60 --set train.grad_accum=2
+[ $rc -eq 0 ] || fail "grad_accum 2: exit $rc"
+"$diff" two/checkpoints/ckpt-60.h5 accum/checkpoints/ckpt-60.h5 0.05 0.995 1e-6 ||
+    fail "2 micro-batches differ from 2 ranks"
+echo "ok: 2 micro-batches equal 2 ranks"
 
 # Generation: the trained model continues its text (greedy), past its
 # window of 16 (the cache starts again from the window's last half), and
