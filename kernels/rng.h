@@ -14,11 +14,11 @@
 #include "kernels/hd.h"
 
 /* Streams keep the users of the generator apart. The low 16 bits hold a
- * layer index where one is needed. */
+ * layer index (the shuffle's: a round) where one is needed. */
 enum {
     RNG_STREAM_INIT = 1u << 16,     /* initial parameters, | layer index */
     RNG_STREAM_DROPOUT = 2u << 16,  /* dropout masks, | layer index */
-    RNG_STREAM_SHUFFLE = 3u << 16,  /* sample order; step = epoch */
+    RNG_STREAM_SHUFFLE = 3u << 16,  /* sample order, | Feistel round (sampler.c) */
     RNG_STREAM_AUGMENT = 4u << 16,  /* data augmentation; step = epoch */
     RNG_STREAM_GENERATE = 5u << 16, /* generation's sampling; index = token number */
 };

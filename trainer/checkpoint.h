@@ -32,7 +32,13 @@
 #include "trainer/config.h"
 #include "trainer/model.h"
 
-#define CKPT_FORMAT_VERSION 2
+/* The format written: 3 since the sample order became a keyed permutation
+ * computed per position (data/sampler.c). Format 2 is laid out the same
+ * and is read too; only the sample order of the run that wrote it was
+ * another (a Fisher-Yates shuffle), so a resume from it continues the same
+ * training but not bitwise, and says so. */
+#define CKPT_FORMAT_VERSION 3
+#define CKPT_FORMAT_OLDEST  2
 
 /* The file's first bytes: an HDF5 user block holding accel-train's header,
  * the format and a CRC-32C of the rest (checkpoint_seal.c). */
@@ -50,6 +56,9 @@ typedef struct {
      * thread count changes how OpenBLAS splits a product's inner dimension. */
     int64_t cpu_threads;
     uint64_t seed;
+    /* The format_version ckpt_read found; ckpt_save writes
+     * CKPT_FORMAT_VERSION whatever this holds. */
+    int format;
 } ckpt_state;
 
 /* Writes dir/ckpt-<step>.h5; its path goes into path (size bytes). */
@@ -75,6 +84,10 @@ void ckpt_seal(void *image, size_t size);
 /* Checks a checkpoint's header, length and CRC. Returns 0 or a CKPT_
  * code. */
 int ckpt_verify(const char *path);
+
+/* 0 for a format this accel-train reads (CKPT_FORMAT_OLDEST to
+ * CKPT_FORMAT_VERSION), else CKPT_MISMATCH with a message naming path. */
+int ckpt_check_format(int64_t format, const char *path);
 
 /* Reads a checkpoint into host memory: the parameters, m, v and the state
  * one after another in `host` (ckpt_host_floats(m) floats), after checking

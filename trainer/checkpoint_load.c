@@ -184,11 +184,9 @@ static int read_state(hid_t file, ckpt_state *st, const char *path)
     int rc = read_attr_i64(file, "format_version", &version, path);
     if (rc < 0)
         return rc;
-    if (version != CKPT_FORMAT_VERSION) {
-        err_set("checkpoint %s has format_version %lld; this accel-train reads %d", path,
-                (long long)version, CKPT_FORMAT_VERSION);
-        return CKPT_MISMATCH;
-    }
+    if ((rc = ckpt_check_format(version, path)) < 0)
+        return rc;
+    st->format = (int)version;
     const struct {
         const char *name;
         int64_t *v;

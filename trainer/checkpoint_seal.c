@@ -40,7 +40,7 @@ static int parse_header(const char *h, const char *path, int *format, uint32_t *
     if (!memcmp(h, "\x89HDF\r\n\x1a\n", 8)) {
         err_set("checkpoint %s has no accel-train header: it was written by another program "
                 "or by an accel-train older than checkpoint format %d",
-                path, CKPT_FORMAT_VERSION);
+                path, CKPT_FORMAT_OLDEST);
         return CKPT_MISMATCH;
     }
     int used = 0;
@@ -50,12 +50,16 @@ static int parse_header(const char *h, const char *path, int *format, uint32_t *
         !used)
         return err_set("checkpoint %s: not an accel-train checkpoint, or its header is damaged",
                        path);
-    if (*format != CKPT_FORMAT_VERSION) {
-        err_set("checkpoint %s has format_version %d; this accel-train reads %d", path, *format,
-                CKPT_FORMAT_VERSION);
-        return CKPT_MISMATCH;
-    }
-    return 0;
+    return ckpt_check_format(*format, path);
+}
+
+int ckpt_check_format(int64_t format, const char *path)
+{
+    if (format >= CKPT_FORMAT_OLDEST && format <= CKPT_FORMAT_VERSION)
+        return 0;
+    err_set("checkpoint %s has format_version %lld; this accel-train reads %d to %d", path,
+            (long long)format, CKPT_FORMAT_OLDEST, CKPT_FORMAT_VERSION);
+    return CKPT_MISMATCH;
 }
 
 /* The CRC of what follows the header, and its length, read a chunk at a

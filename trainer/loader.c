@@ -123,7 +123,6 @@ loader *loader_open(const config *cfg, dataset *ds, const loader_shape *sh,
     return ld;
 fail:
     transform_free(&ld->tf);
-    sampler_free(&ld->smp);
     free(ld->idx);
     free(ld);
     return NULL;
@@ -205,7 +204,6 @@ void loader_close(loader *ld)
     pthread_cond_destroy(&ld->cv);
     pthread_mutex_destroy(&ld->mu);
     transform_free(&ld->tf);
-    sampler_free(&ld->smp);
     free(ld->idx);
     free(ld);
 }

@@ -31,14 +31,14 @@ int memplan_eval_rows(const config *cfg, const dataset *test)
 }
 
 /* The host memory of training around the model: what train.c, loader.c,
- * sampler.c, evaluate.c and checkpoint writing allocate. */
+ * evaluate.c and checkpoint writing allocate. The sampler takes none: it
+ * computes each position's sample instead of holding the order. */
 static uint64_t host_bytes(const memplan *p, const dataset *train)
 {
     const uint64_t f = (uint64_t)train->features, b = (uint64_t)p->train_rows;
     const uint64_t e = (uint64_t)p->eval_rows, params = p->n_params, state = p->n_state;
     const uint64_t y = 4 * (uint64_t)train->targets;
     uint64_t loader = LOADER_DEPTH * b * (4 * f + y) + 8 * b;
-    uint64_t order = 8 * (uint64_t)train->n;
     uint64_t evaluation = e * (8 + 4 * f + y);
     /* while a checkpoint is written: the host copy of parameters, moments
      * and state, the file HDF5 builds in memory, and its sealed image */
@@ -46,7 +46,7 @@ static uint64_t host_bytes(const memplan *p, const dataset *train)
     /* the model's own: the loss statistics of each target */
     uint64_t model =
         2 * y * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows);
-    return loader + order + evaluation + staging + model;
+    return loader + evaluation + staging + model;
 }
 
 int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows)

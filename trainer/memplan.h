@@ -24,8 +24,8 @@ typedef struct {
      * on a GPU): parameters, gradients, Adam's two moments, and activations,
      * inputs and workspaces. */
     uint64_t model;
-    /* The host's besides: the input batches in flight, the sample order,
-     * the evaluation batch, and checkpoint staging. */
+    /* The host's besides: the input batches in flight, the evaluation
+     * batch, and checkpoint staging. */
     uint64_t host;
 } memplan;
 

@@ -700,6 +700,20 @@ static void note_inexact(run *r)
                      then, here);
 }
 
+/* Format 3 brought the keyed sample order (checkpoint.h): from an older
+ * checkpoint the run goes on from the same state through other batches. */
+static void note_old_order(run *r)
+{
+    int format = r->rp.st.format;
+    if (format >= 3)
+        return;
+    progress_message(&r->pg,
+                     "note: the checkpoint was written with the earlier sample order (checkpoint "
+                     "format %d): it continues the same training, but not bitwise as the first "
+                     "run would have",
+                     format);
+}
+
 static void announce(run *r, const char *note)
 {
     if (r->be->stream) { /* a GPU: every rank says which one it took */
@@ -721,6 +735,7 @@ static void announce(run *r, const char *note)
                          r->rp.path, (long long)r->st.step, (long long)r->st.epoch + 1,
                          (long long)r->st.step_in_epoch);
         note_inexact(r);
+        note_old_order(r);
     } else if (r->rp.host)
         progress_message(&r->pg, "--resume auto: no checkpoint in %s, starting fresh", r->ckpt_dir);
 }

@@ -219,6 +219,7 @@ START_TEST(read_back)
     ck_assert_int_eq(st.world_size, 4);
     ck_assert_int_eq(st.batch_size, 32);
     ck_assert_uint_eq(st.seed, 42);
+    ck_assert_int_eq(st.format, CKPT_FORMAT_VERSION);
     free(host);
 }
 END_TEST
@@ -403,6 +404,36 @@ static void negative_second_moment(hid_t f)
     put_value(f, "/optimizer/v/head/bias", 2, -1.0f);
 }
 
+/* Saves the fixture's model at step 7, lets mutate edit its HDF5 content,
+ * and seals it again as a forgery would, its header saying header_format
+ * (the CRC covers only what follows the header). */
+static void forge(char *path, size_t size, void (*mutate)(hid_t f), int header_format)
+{
+    char bare[4200];
+    snprintf(bare, sizeof bare, "%s/bare.h5", dir);
+    save7(path, size);
+    size_t bytes;
+    unsigned char *b = slurp(path, &bytes);
+    spill(bare, b + CKPT_HEADER_BYTES, bytes - CKPT_HEADER_BYTES);
+    free(b);
+    hid_t f = H5Fopen(bare, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    mutate(f);
+    ck_assert_int_ge(H5Fclose(f), 0);
+    unsigned char *h5 = slurp(bare, &bytes);
+    b = calloc(1, CKPT_HEADER_BYTES + bytes);
+    memcpy(b + CKPT_HEADER_BYTES, h5, bytes);
+    ckpt_seal(b, CKPT_HEADER_BYTES + bytes);
+    static const char magic[] = "accel-train checkpoint ";
+    ck_assert_int_eq(memcmp(b, magic, sizeof magic - 1), 0);
+    ck_assert_int_eq(b[sizeof magic - 1], '0' + CKPT_FORMAT_VERSION);
+    ck_assert_int_eq(b[sizeof magic], '\n');
+    b[sizeof magic - 1] = (unsigned char)('0' + header_format);
+    spill(path, b, CKPT_HEADER_BYTES + bytes);
+    free(h5);
+    free(b);
+}
+
 START_TEST(read_refuses_malformed_content)
 {
     static const struct {
@@ -421,30 +452,53 @@ START_TEST(read_refuses_malformed_content)
         {negative_second_moment, "/optimizer/v/head/bias holds -1 at [2]"},
     };
     float *host = malloc(sizeof(float) * 3 * m->n_params);
-    char path[4096], bare[4200];
-    snprintf(bare, sizeof bare, "%s/bare.h5", dir);
+    char path[4096];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        save7(path, sizeof path);
-        size_t size;
-        unsigned char *b = slurp(path, &size);
-        spill(bare, b + CKPT_HEADER_BYTES, size - CKPT_HEADER_BYTES);
-        free(b);
-        hid_t f = H5Fopen(bare, H5F_ACC_RDWR, H5P_DEFAULT);
-        ck_assert_int_ge(f, 0);
-        cases[i].mutate(f);
-        ck_assert_int_ge(H5Fclose(f), 0);
-        unsigned char *h5 = slurp(bare, &size);
-        b = calloc(1, CKPT_HEADER_BYTES + size);
-        memcpy(b + CKPT_HEADER_BYTES, h5, size);
-        ckpt_seal(b, CKPT_HEADER_BYTES + size);
-        spill(path, b, CKPT_HEADER_BYTES + size);
-        free(h5);
-        free(b);
+        forge(path, sizeof path, cases[i].mutate, CKPT_FORMAT_VERSION);
         ckpt_state st = {.step = -5};
         ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
         ck_assert_msg(strstr(err_msg(), cases[i].says), "case %zu: '%s' does not say '%s'", i,
                       err_msg(), cases[i].says);
         ck_assert_int_eq(st.step, -5); /* untouched */
+    }
+    free(host);
+}
+END_TEST
+
+static int64_t forged_version;
+static void set_version(hid_t f)
+{
+    put_i64(f, "format_version", forged_version);
+}
+
+/* Format 2 differs only in the sample order of the run that wrote it: it
+ * is read, and says so in the state. Formats before and after are refused,
+ * in the header or in the attribute, whichever says so first. */
+START_TEST(reads_format_2_refuses_others)
+{
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    char path[4096];
+    ckpt_state st;
+    forged_version = 2;
+    forge(path, sizeof path, set_version, 2);
+    ck_assert_int_eq(ckpt_read(path, m, &st, host), 0);
+    ck_assert_int_eq(st.format, 2);
+    ck_assert_int_eq(st.step, 7);
+    ck_assert_mem_eq(host, m->params, sizeof(float) * m->n_params);
+    static const struct {
+        int attr, header, says;
+    } bad[] = {{1, 1, 1}, {4, 4, 4}, {3, 4, 4}, {4, 3, 4}, {1, 3, 1}, {2, 1, 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        forged_version = bad[i].attr;
+        forge(path, sizeof path, set_version, bad[i].header);
+        st.step = -5;
+        ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+        char want[128];
+        snprintf(want, sizeof want, "has format_version %d; this accel-train reads 2 to 3",
+                 bad[i].says);
+        ck_assert_msg(strstr(err_msg(), want), "case %zu: '%s' does not say '%s'", i, err_msg(),
+                      want);
+        ck_assert_int_eq(st.step, -5);
     }
     free(host);
 }
@@ -463,6 +517,7 @@ int main(void)
     tcase_add_test(tc, read_refuses_extra_layers);
     tcase_add_test(tc, read_reports_damage);
     tcase_add_test(tc, read_refuses_malformed_content);
+    tcase_add_test(tc, reads_format_2_refuses_others);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -90,7 +90,6 @@ static void expected(long step, float *x, int32_t *y)
     d.impl = &plain;
     ck_assert_int_eq(fake_gather(&d, idx, 4, x, y), 0);
     transform_apply(&t, x, 4, idx, epoch, true);
-    sampler_free(&s);
     transform_free(&t);
 }
 
