@@ -2,7 +2,8 @@
 # trainer/scripts/export_torch.py loads checkpoints of the MLP and the CNN
 # config into PyTorch (Debian's python3-torch), whose logits agree with
 # accel-train's own (--predict) within 1e-4 and whose test accuracy is the
-# same. SKIPPED where PyTorch or h5py is missing.
+# same; and a GPT's, which then trains as accel-train does. SKIPPED where
+# PyTorch or h5py is missing.
 prog=$1 src=$2
 source "$(dirname "$0")/lib.sh"
 py=${ACCEL_TEST_SYSPYTHON:-/usr/bin/python3}
@@ -17,4 +18,83 @@ for name in fashion_mlp fashion_cnn; do
     "$py" "$src/tests/python/check_export.py" $name/checkpoints/ckpt-40.h5 $name.h5 \
         "$FASHION/t10k" "$src" || fail "$name: PyTorch disagrees"
 done
+# A GPT: PyTorch takes the same 10 AdamW steps from accel-train's initial
+# checkpoint (tests/python/check_gpt.py).
+for i in $(seq 1 200); do echo "line $i: the quick brown fox jumps over the lazy dog"; done >text.txt
+cat >gpt.ini <<'INI'
+[run]
+name = gpt
+seed = 5
+threads = 1
+[data]
+format = text
+train = text.txt
+test =
+shuffle = false
+batch_size = 4
+[train]
+max_steps = 10
+log_every = 1
+[optimizer]
+type = adamw
+lr = 0.003
+beta2 = 0.95
+weight_decay = 0.1
+decay = matrices
+clip_norm = 1.0
+[checkpoint]
+every_steps = 10
+[layer]
+name = wte
+type = embedding
+vocab = 256
+units = 32
+block_size = 16
+tie = true
+[repeat]
+name = h
+count = 2
+[layer]
+name = ln_1
+type = layernorm
+[layer]
+name = attn
+type = attention
+heads = 4
+[layer]
+type = residual
+from = -3
+[layer]
+name = ln_2
+type = layernorm
+[layer]
+name = fc
+type = dense
+units = 64
+activation = gelu_tanh
+init = gpt2
+[layer]
+name = proj
+type = dense
+units = 32
+init = gpt2
+[layer]
+type = residual
+from = -4
+[end]
+[layer]
+name = ln_f
+type = layernorm
+[layer]
+name = lm_head
+type = dense
+units = 256
+bias = false
+INI
+run gpt.ini --set run.dir=g0 --set train.max_steps=0
+[ $rc -eq 0 ] || fail "gpt: the initial checkpoint: exit $rc"
+run gpt.ini --set run.dir=g10
+[ $rc -eq 0 ] || fail "gpt: 10 steps: exit $rc"
+"$py" "$src/tests/python/check_gpt.py" g0/checkpoints/ckpt-0.h5 g10/checkpoints/ckpt-10.h5 \
+    g10/metrics.jsonl text.txt "$src" || fail "gpt: PyTorch disagrees"
 echo "export_torch: all passed"

@@ -4,9 +4,11 @@
 
 builds the model from the config stored in the checkpoint (/config, with its
 --set overrides), loads every tensor (weights are stored as PyTorch stores
-them: Linear (out, in), Conv2d (out, in, k, k), BatchNorm running statistics)
-and, with OUT.pt, saves the model with torch.save. As a module:
-load(path) -> (model, sections), the model in eval mode."""
+them: Linear (out, in), Conv2d (out, in, k, k), BatchNorm running statistics;
+a GPT's as nanoGPT names them) and, with OUT.pt, saves the model with
+torch.save. As a module: load(path) -> (model, sections), the model in eval
+mode. A language model takes (B, T) token ids and gives (B, T, vocab)."""
+import math
 import sys
 
 import h5py
@@ -30,6 +32,36 @@ class Residual(nn.Module):
     def forward(self, x, outputs):
         y = x + outputs[len(outputs) + self.back]
         return self.act(y) if self.act else y
+
+
+class Embedding(nn.Module):
+    """Token and position embeddings, added (GPT-2's wte and wpe)."""
+
+    def __init__(self, vocab, c, block):
+        super().__init__()
+        self.wte = nn.Parameter(torch.zeros(vocab, c))
+        self.wpe = nn.Parameter(torch.zeros(block, c))
+
+    def forward(self, tok):
+        return self.wte[tok] + self.wpe[: tok.shape[1]]
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention, as accel-train's layer_attention.c."""
+
+    def __init__(self, c, heads, dropout):
+        super().__init__()
+        self.c_attn, self.c_proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+        self.heads, self.drop = heads, nn.Dropout(dropout)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.heads)
+        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        att = self.drop(att.masked_fill(~mask, float("-inf")).softmax(dim=-1))
+        return self.c_proj((att @ v).transpose(1, 2).reshape(b, t, c))
 
 
 class Stack(nn.Module):
@@ -61,10 +93,25 @@ def _ints(l, *keys):
 # tensors w and whether the input is flat yet; returns (module, flat after).
 
 def _dense(l, w, flat):
-    out, inp = w["weight"].shape
-    lin = nn.Linear(inp, out, bias="bias" in w)
+    out = int(l["units"])
+    inp = w["weight"].shape[1] if "weight" in w else None  # tied: set by load()
+    lin = nn.Linear(inp or 1, out, bias="bias" in w)
     module = lin if flat else nn.Sequential(nn.Flatten(), lin)
-    return _with_act(module, l.get("activation", "none")), True
+    return _with_act(module, l.get("activation", "none")), flat or True
+
+
+def _embedding(l, w, flat):
+    vocab, c = w["wte"].shape
+    return Embedding(vocab, c, w["wpe"].shape[0]), "sequence"
+
+
+def _layernorm(l, w, flat):
+    return nn.LayerNorm(w["weight"].shape[0], eps=float(l.get("eps", "1e-5"))), flat
+
+
+def _attention(l, w, flat):
+    c = w["c_proj.weight"].shape[0]
+    return Attention(c, int(l["heads"]), float(l.get("dropout", "0"))), flat
 
 
 def _conv2d(l, w, flat):
@@ -102,11 +149,16 @@ BUILDERS = {
     "flatten": lambda l, w, flat: (nn.Flatten(), True),
     "batchnorm": _batchnorm,
     "residual": _residual,
+    "embedding": _embedding,
+    "layernorm": _layernorm,
+    "attention": _attention,
 }
 
 
 def _build(layers, weights):
-    """nn modules for the layer dicts; shapes come from the stored weights."""
+    """nn modules for the layer dicts; shapes come from the stored weights.
+    `flat` says what the next layer reads: False an image, True flat
+    features, "sequence" (T, C) rows, which a dense layer takes as they are."""
     modules, flat = [], False
     for l in layers:
         build = BUILDERS.get(l["type"])
@@ -121,9 +173,19 @@ def _core(module):
     """The module holding the parameters, inside the Sequentials that add a
     flatten or an activation around it."""
     for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm,
+                          Embedding, Attention)):
             return m
     return module
+
+
+def _put(core, key, value):
+    """Copies a stored tensor into the module's parameter of that name
+    ("c_attn.weight" is the weight of its c_attn)."""
+    *path, name = key.split(".")
+    for part in path:
+        core = getattr(core, part)
+    getattr(core, name).data.copy_(value)
 
 
 def load(path):
@@ -137,7 +199,9 @@ def load(path):
     for l, m in zip(layers, modules):
         core = _core(m)
         for key, value in weights.get(l["name"], {}).items():
-            getattr(core, key).data.copy_(value)
+            _put(core, key, value)
+    if layers and layers[0]["type"] == "embedding" and layers[0].get("tie") == "true":
+        _core(modules[-1]).weight = modules[0].wte  # one tensor, as GPT-2's
     model = Stack(modules)
     model.eval()
     return model, sections
