@@ -114,11 +114,15 @@ static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, flo
 /* Inverted dropout: an element is kept with probability 1 - rate and then
  * scaled by 1 / (1 - rate). The decision is a pure function of its
  * coordinates, so the backward pass and every rank recompute the same mask. */
+static inline ACCEL_HD float math_dropout_keep(float u, float rate)
+{
+    return u >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
 static inline ACCEL_HD float math_dropout_scale(uint64_t seed, uint32_t layer, uint32_t step,
                                                 uint64_t index, float rate)
 {
-    float u = rng_uniform(seed, RNG_STREAM_DROPOUT | layer, step, index);
-    return u >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+    return math_dropout_keep(rng_uniform(seed, RNG_STREAM_DROPOUT | layer, step, index), rate);
 }
 
 /* Hyper-parameters of one Adam step, folded so the per-element work is small. */

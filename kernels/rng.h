@@ -49,21 +49,35 @@ static inline ACCEL_HD rng_block rng_philox(rng_block c, uint32_t k0, uint32_t k
     return c;
 }
 
-/* The 32-bit random number at `index` of (seed, stream, step). One Philox
- * block yields four numbers, so neighbouring indices share a block. */
+/* The Philox block holding the numbers at index & ~3 .. index | 3 of
+ * (seed, stream, step): a loop over consecutive indices draws one block
+ * per four numbers. */
+static inline ACCEL_HD rng_block rng_block_at(uint64_t seed, uint32_t stream, uint32_t step,
+                                              uint64_t index)
+{
+    rng_block c = {{(uint32_t)(index >> 2), (uint32_t)(index >> 34), stream, step}};
+    return rng_philox(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* The 32-bit random number at `index` of (seed, stream, step). */
 static inline ACCEL_HD uint32_t rng_u32(uint64_t seed, uint32_t stream, uint32_t step,
                                         uint64_t index)
 {
-    rng_block c = {{(uint32_t)(index >> 2), (uint32_t)(index >> 34), stream, step}};
-    rng_block r = rng_philox(c, (uint32_t)seed, (uint32_t)(seed >> 32));
-    return r.v[index & 3];
+    return rng_block_at(seed, stream, step, index).v[index & 3];
 }
 
-/* Uniform in [0, 1), with 24 random bits (every value exactly a float). */
+/* A 32-bit number as a uniform in [0, 1), with 24 random bits (every value
+ * exactly a float). */
+static inline ACCEL_HD float rng_to_uniform(uint32_t bits)
+{
+    return (float)(bits >> 8) * (1.0f / 16777216.0f);
+}
+
+/* The uniform in [0, 1) at `index` of (seed, stream, step). */
 static inline ACCEL_HD float rng_uniform(uint64_t seed, uint32_t stream, uint32_t step,
                                          uint64_t index)
 {
-    return (float)(rng_u32(seed, stream, step, index) >> 8) * (1.0f / 16777216.0f);
+    return rng_to_uniform(rng_u32(seed, stream, step, index));
 }
 
 #endif

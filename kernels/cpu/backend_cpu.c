@@ -210,8 +210,15 @@ static int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, 
                                uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
 {
     (void)be;
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i] * math_dropout_scale(seed, layer, step, first + i, rate);
+    /* math_dropout_scale's masks, a Philox block for four elements (each
+     * call of it draws a whole block for one) */
+    uint32_t stream = RNG_STREAM_DROPOUT | layer;
+    for (size_t i = 0; i < n;) {
+        uint64_t at = first + i;
+        rng_block b = rng_block_at(seed, stream, step, at);
+        for (unsigned k = (unsigned)(at & 3); k < 4 && i < n; k++, i++)
+            y[i] = x[i] * math_dropout_keep(rng_to_uniform(b.v[k]), rate);
+    }
     return 0;
 }
 

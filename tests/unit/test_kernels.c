@@ -397,6 +397,8 @@ START_TEST(dropout_mask_and_scale)
     for (size_t i = 0; i < n; i++) {
         bool k = y[i] != 0.0f;
         kept += k;
+        /* the mask math.h defines (the GPU's, element by element) */
+        ck_assert_int_eq(k, math_dropout_scale(42, 3, 17, 1000 + i, rate) != 0.0f);
         ck_assert_float_eq_tol(y[i], k ? x[i] * keep_scale : 0.0f, 1e-6f);
         ck_assert_float_eq_tol(dx[i], k ? g[i] * keep_scale : 0.0f, 1e-6f);
         ck_assert_msg(k || dx[i] == 0.0f, "element %zu dropped forward, kept backward", i);
