@@ -155,6 +155,23 @@ static double act_grad_ref(act_kind a, double z)
     }
 }
 
+/* math.h's own e^x and tanh (gelu_tanh's, which vectorize) against
+ * double precision. */
+START_TEST(expf_and_tanh_without_libm)
+{
+    double worst_e = 0.0, worst_t = 0.0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.00731f)
+        worst_e = fmax(worst_e, fabs(math_expf(x) - exp((double)x)) / exp((double)x));
+    for (float u = -12.0f; u <= 12.0f; u += 0.000913f)
+        worst_t = fmax(worst_t, fabs(math_tanh_abs(u) - tanh((double)u)));
+    ck_assert_msg(worst_e <= 2e-7, "math_expf: relative error %g", worst_e);
+    ck_assert_msg(worst_t <= 2e-7, "math_tanh_abs: absolute error %g", worst_t);
+    ck_assert_float_eq(math_tanh_abs(0.0f), 0.0f);
+    ck_assert_float_eq(math_tanh_abs(50.0f), 1.0f);
+    ck_assert_float_eq(math_tanh_abs(-50.0f), -1.0f);
+}
+END_TEST
+
 static const char *act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh"};
 
 /* bias_act_forward must leave the pre-activation z + bias in z and the
@@ -608,6 +625,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemm_all_transposes);
+    tcase_add_test(tc, expf_and_tanh_without_libm);
     tcase_add_loop_test(tc, bias_act_forward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
     tcase_add_loop_test(tc, act_backward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
     tcase_add_test(tc, bias_grad_sums_rows);
