@@ -129,6 +129,10 @@ static const key_def cfg_keys[] = {
      "learning-rate schedule after warmup", false},
     {"optimizer", "warmup_steps", KT_INT, C(warmup_steps), "0", 0, 1 << 30, 0, NULL,
      "linear warmup from lr/warmup_steps to lr over this many steps", false},
+    {"optimizer", "schedule_steps", KT_LONG, C(schedule_steps), "0", 0, NOLIMIT, 0, NULL,
+     "the steps the schedule spans, and training stops after (0: every epoch's; language "
+     "models count steps, not passes over a corpus)",
+     false},
     {"optimizer", "decay", KT_ENUM, C(decay), "all", 0, 0, 0, "all|matrices",
      "which parameters weight_decay applies to: all, or matrices and embeddings only (not "
      "biases and norm gains, as nanoGPT and llm.c)",

@@ -105,6 +105,7 @@ typedef struct {
     double lr, beta1, beta2, eps, weight_decay, clip_norm;
     int schedule; /* schedule_kind */
     int warmup_steps;
+    long schedule_steps; /* the schedule's length; 0: every epoch's steps */
     double min_lr;
     int decay; /* decay_kind */
     bool tf32;

@@ -44,7 +44,7 @@ typedef struct {
     int micro;       /* rows of a micro-batch: local_batch / train.grad_accum */
     float *grad_sum; /* the micro-batches' gradients so far (grad_accum > 1) */
     long steps_per_epoch;
-    long horizon;     /* the schedule's length: all epochs */
+    long horizon;     /* the schedule's length: all epochs, or optimizer.schedule_steps */
     long total_steps; /* where this run stops: the horizon, or max_steps */
     long first_step;  /* where this process started: 0, or the resumed step */
     ckpt_state st;
@@ -123,7 +123,7 @@ static void plan_steps(run *r)
     r->local_batch = cfg->batch_size / r->ci->size;
     r->micro = r->local_batch / cfg->grad_accum;
     r->steps_per_epoch = (long)(r->train->n / cfg->batch_size);
-    r->horizon = r->steps_per_epoch * cfg->epochs;
+    r->horizon = cfg->schedule_steps ? cfg->schedule_steps : r->steps_per_epoch * cfg->epochs;
     r->total_steps = r->horizon;
     if (cfg->max_steps >= 0 && cfg->max_steps < r->total_steps)
         r->total_steps = cfg->max_steps;
