@@ -1047,6 +1047,15 @@ static void print_key(FILE *out, const key_def *k, bool required)
     fprintf(out, "  %-16s %s\n  %-16s   (%s)\n", k->key, k->help, "", def);
 }
 
+/* The `type` key, as --help and docs/config.md describe it: its choices
+ * (written into buf) are the layer types'. */
+static config_key type_key_desc(char *buf, size_t size)
+{
+    type_names(buf, size, "|");
+    return (config_key){"layer", "type", KT_ENUM, 0, 0, NULL, 0, 0, 0, buf, "the layer's kind",
+                        true};
+}
+
 void config_print_help(FILE *out)
 {
     const char *last = "";
@@ -1057,9 +1066,7 @@ void config_print_help(FILE *out)
     }
     fprintf(out, "\n[layer]  (repeated, in order; the last one must be dense)\n");
     char choices[512];
-    type_names(choices, sizeof choices, "|");
-    config_key type = {"layer", "type", KT_ENUM, 0, 0, NULL, 0, 0, 0, choices, "the layer's kind",
-                       true};
+    config_key type = type_key_desc(choices, sizeof choices);
     print_key(out, &type, true);
     print_key(out, &name_key, false);
     for (int t = 0; t < LAYER_N_TYPES; t++) {
@@ -1122,9 +1129,7 @@ void config_print_markdown(FILE *out)
           "|\n|---|---|---|\n",
           out);
     char choices[512];
-    type_names(choices, sizeof choices, "|");
-    config_key type = {"layer", "type", KT_ENUM, 0, 0, NULL, 0, 0, 0, choices, "the layer's kind",
-                       true};
+    config_key type = type_key_desc(choices, sizeof choices);
     md_key(out, &type, true);
     md_key(out, &name_key, false);
     for (int t = 0; t < LAYER_N_TYPES; t++) {
