@@ -25,7 +25,9 @@ static int by_value_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-int generate_pick(float *logits, int vocab, double temperature, int top_k, double u)
+/* The model's distribution at one position into a token: logits (vocab of
+ * them, overwritten) by temperature and top_k, u uniform in [0, 1). */
+static int pick(float *logits, int vocab, double temperature, int top_k, double u)
 {
     int best = 0;
     for (int i = 1; i < vocab; i++)
@@ -115,7 +117,7 @@ static int prefill(gen *g)
 }
 
 /* Appends token id and readies the logits after it. */
-static int advance(gen *g, int id, bool cache)
+static int advance(gen *g, int id)
 {
     if (g->n == g->t) { /* full: keep the last half, and run it again */
         int keep = g->t / 2;
@@ -126,8 +128,6 @@ static int advance(gen *g, int id, bool cache)
         return prefill(g);
     }
     g->tok[g->n++] = id;
-    if (!cache)
-        return prefill(g);
     int32_t *x = (int32_t *)g->m->x; /* token ids (model.h) */
     if (g->be->upload(g->be, x + g->n - 1, &g->tok[g->n - 1], sizeof *x) < 0 ||
         model_step(g->m, g->n - 1) < 0)
@@ -142,12 +142,12 @@ static int produce(gen *g, const generate_options *o, FILE *out, FILE *note)
         return -1;
     for (int i = 0; i < o->tokens; i++) {
         double u = rng_uniform(o->seed, RNG_STREAM_GENERATE, 0, (uint64_t)i);
-        int id = generate_pick(g->logits, g->m->classes, o->temperature, o->top_k, u);
+        int id = pick(g->logits, g->m->classes, o->temperature, o->top_k, u);
         if (id >= g->vocab)
             return err_set("the model chose token %d, past its vocabulary of %d", id, g->vocab);
         if (fputc(id, out) == EOF || fflush(out) == EOF)
             return err_errno("writing the generated text");
-        if (i + 1 < o->tokens && advance(g, id, !o->no_cache) < 0)
+        if (i + 1 < o->tokens && advance(g, id) < 0)
             return -1;
     }
     return fputc('\n', out) == EOF ? err_errno("writing the generated text") : 0;
