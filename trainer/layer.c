@@ -49,6 +49,11 @@ int layer_alloc_output(model *m, layer *l, int max_rows)
     return 0;
 }
 
+float *layer_init_place(const layer *l, float *params, int t)
+{
+    return params + (l->tensors[t].offset - l->param_offset);
+}
+
 float *layer_tensor_at(const model *m, const layer *l, int t, bool grad)
 {
     return (grad ? m->grads : m->params) + l->tensors[t].offset;

@@ -131,6 +131,11 @@ int layer_alloc_output(model *m, layer *l, int max_rows);
  * buffer with grad. */
 float *layer_tensor_at(const model *m, const layer *l, int t, bool grad);
 
+/* Where trained tensor t lies in the host copy an init function is given
+ * (params, at the layer's first trained tensor): tensors start aligned, so
+ * a tensor does not follow the one before it directly. */
+float *layer_init_place(const layer *l, float *params, int t);
+
 /* N(0, std^2) values for tensor t of the layer, from its random stream. */
 void layer_init_normal(const layer *l, uint64_t seed, int t, float *w, size_t n, double std);
 

@@ -80,9 +80,8 @@ static int attn_alloc(model *m, layer *l, int max_rows)
 static void attn_init(const layer *l, uint64_t seed, float *params, float *state)
 {
     (void)state;
-    size_t base = l->tensors[ATTN_W].offset;
     for (int t = ATTN_W; t <= PROJ_B; t++) {
-        float *p = params + (l->tensors[t].offset - base);
+        float *p = layer_init_place(l, params, t);
         if (t == ATTN_W || t == PROJ_W)
             layer_init_normal(l, seed, t, p, l->tensors[t].count,
                               t == PROJ_W ? 0.02 * l->init_scale : 0.02);

@@ -68,11 +68,12 @@ static void bn_init(const layer *l, uint64_t seed, float *params, float *state)
 {
     (void)seed;
     int c = channels(l);
+    float *beta = layer_init_place(l, params, 1);
     for (int i = 0; i < c; i++) {
-        params[i] = 1.0f;     /* gamma */
-        params[c + i] = 0.0f; /* beta */
-        state[i] = 0.0f;      /* running mean */
-        state[c + i] = 1.0f;  /* running variance */
+        params[i] = 1.0f; /* gamma */
+        beta[i] = 0.0f;
+        state[i] = 0.0f;     /* running mean */
+        state[c + i] = 1.0f; /* running variance */
     }
 }
 

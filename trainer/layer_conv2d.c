@@ -73,8 +73,9 @@ static void conv_init(const layer *l, uint64_t seed, float *params, float *state
     (void)state;
     double k2 = (double)l->cfg->size * l->cfg->size;
     layer_init_weight(l, seed, params, l->n_weight, l->in_shape[0] * k2, l->out_shape[0] * k2);
+    float *bias = l->n_bias ? layer_init_place(l, params, 1) : NULL;
     for (size_t i = 0; i < l->n_bias; i++)
-        params[l->n_weight + i] = 0.0f;
+        bias[i] = 0.0f;
 }
 
 static int conv_forward(model *m, layer *l, const float *x, int rows, bool train)

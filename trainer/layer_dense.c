@@ -47,9 +47,9 @@ static void dense_init(const layer *l, uint64_t seed, float *params, float *stat
     int t = positions(l);
     if (!l->tied) /* a tied weight is the embedding's, initialized there */
         layer_init_weight(l, seed, params, l->n_weight, l->in / t, l->out / t);
-    const layer_tensor *b = layer_find_tensor(l, "bias");
-    for (size_t i = 0; b && i < b->count; i++)
-        params[b->offset - l->param_offset + i] = 0.0f;
+    float *bias = l->n_bias ? layer_init_place(l, params, l->tied ? 0 : 1) : NULL;
+    for (size_t i = 0; i < l->n_bias; i++)
+        bias[i] = 0.0f;
 }
 
 static int dense_forward(model *m, layer *l, const float *x, int rows, bool train)

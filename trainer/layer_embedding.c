@@ -27,8 +27,7 @@ static void embed_init(const layer *l, uint64_t seed, float *params, float *stat
 {
     (void)state;
     for (int t = WTE; t <= WPE; t++)
-        layer_init_normal(l, seed, t, params + (l->tensors[t].offset - l->tensors[WTE].offset),
-                          l->tensors[t].count, 0.02);
+        layer_init_normal(l, seed, t, layer_init_place(l, params, t), l->tensors[t].count, 0.02);
 }
 
 static int embed_forward(model *m, layer *l, const float *x, int rows, bool train)

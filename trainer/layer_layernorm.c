@@ -51,7 +51,7 @@ static void ln_init(const layer *l, uint64_t seed, float *params, float *state)
     (void)seed, (void)state;
     for (size_t i = 0; i < l->n_weight; i++)
         params[i] = 1.0f;
-    float *bias = params + (l->tensors[1].offset - l->tensors[0].offset);
+    float *bias = layer_init_place(l, params, 1);
     for (size_t i = 0; i < l->n_bias; i++)
         bias[i] = 0.0f;
 }
