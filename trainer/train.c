@@ -41,7 +41,6 @@ typedef struct {
 
     int threads;
     int local_batch;
-    int micro;       /* rows of a micro-batch: local_batch / train.grad_accum */
     float *grad_sum; /* the micro-batches' gradients so far (grad_accum > 1) */
     long steps_per_epoch;
     long horizon;     /* the schedule's length: all epochs, or optimizer.schedule_steps */
@@ -121,7 +120,6 @@ static void plan_steps(run *r)
 {
     const config *cfg = r->cfg;
     r->local_batch = cfg->batch_size / r->ci->size;
-    r->micro = r->local_batch / cfg->grad_accum;
     r->steps_per_epoch = (long)(r->train->n / cfg->batch_size);
     r->horizon = cfg->schedule_steps ? cfg->schedule_steps : r->steps_per_epoch * cfg->epochs;
     r->total_steps = r->horizon;
@@ -335,24 +333,25 @@ static int micro_step(run *r, long step, int slot, int k, double *sums)
     model *m = r->m;
     steptime *t = &r->times;
     bool last = k == r->cfg->grad_accum - 1;
-    size_t at = (size_t)k * r->micro;
+    int micro = m->train_rows; /* the model is built for a micro-batch (memplan_build) */
+    size_t at = (size_t)k * micro;
     m->x = r->in_x[slot] + at * m->in_features;
     m->y = r->in_y[slot] + at * m->positions;
     m->first_row = (int64_t)r->ci->rank * r->local_batch + (int64_t)at;
-    if (model_forward(m, r->micro, true) < 0 || steptime_lap(t, PHASE_FORWARD) < 0)
+    if (model_forward(m, micro, true) < 0 || steptime_lap(t, PHASE_FORWARD) < 0)
         return -1;
     if (k == 0 && step + 1 < r->total_steps && stage_batch(r, step + 1) < 0)
         return -1;
     if (steptime_lap(t, PHASE_DATA) < 0)
         return -1;
     float scale = 1.0f / (float)r->cfg->batch_size;
-    if (model_loss(m, r->micro, scale, true, &sums[0], &sums[1]) < 0 ||
+    if (model_loss(m, micro, scale, true, &sums[0], &sums[1]) < 0 ||
         steptime_lap(t, PHASE_FORWARD) < 0)
         return -1;
     /* the buckets start during the backward pass only when it is the
      * whole gradient: with micro-batches, once their sum is made */
     bool whole = r->cfg->grad_accum == 1;
-    if (model_backward_notify(m, r->micro, whole ? grads_ready : NULL, r->gs) < 0)
+    if (model_backward_notify(m, micro, whole ? grads_ready : NULL, r->gs) < 0)
         return -1;
     if (!whole && sum_grads(r, k, last) < 0)
         return -1;
