@@ -166,6 +166,14 @@ void layer_init_weight(const layer *l, uint64_t seed, float *w, size_t n, double
     {                                                                                              \
         "layer", "stride", KT_INT, LAYER_FIELD(stride), "0", 0, 1024, 0, NULL, help, false         \
     }
+#define LAYER_KEY_UNITS(help)                                                                      \
+    {                                                                                              \
+        "layer", "units", KT_INT, LAYER_FIELD(units), NULL, 1, 1 << 24, 0, NULL, help, true        \
+    }
+#define LAYER_KEY_EPS(help)                                                                        \
+    {                                                                                              \
+        "layer", "eps", KT_REAL, LAYER_FIELD(eps), "1e-5", 0, 1, CK_LO_OPEN, NULL, help, false     \
+    }
 #define LAYER_KEY_PADDING(help)                                                                    \
     {                                                                                              \
         "layer", "padding", KT_INT, LAYER_FIELD(padding), "0", 0, 1024, 0, NULL, help, false       \

@@ -104,8 +104,7 @@ static double dense_flops(const layer *l)
 }
 
 static const config_key dense_keys[] = {
-    {"layer", "units", KT_INT, LAYER_FIELD(units), NULL, 1, 1 << 24, 0, NULL, "output features",
-     true},
+    LAYER_KEY_UNITS("output features"),
     {"layer", "bias", KT_BOOL, LAYER_FIELD(bias), "true", 0, 0, 0, NULL,
      "learn a bias per output (GPT-2's output layer has none)", false},
     LAYER_KEY_ACTIVATION("applied to the output"),

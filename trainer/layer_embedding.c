@@ -66,8 +66,7 @@ static int embed_step(model *m, layer *l, const float *x, int pos)
 static const config_key embed_keys[] = {
     {"layer", "vocab", KT_INT, LAYER_FIELD(vocab), NULL, 1, 1 << 24, 0, NULL,
      "token ids are below this (256 for bytes)", true},
-    {"layer", "units", KT_INT, LAYER_FIELD(units), NULL, 1, 1 << 24, 0, NULL,
-     "features a position (C)", true},
+    LAYER_KEY_UNITS("features a position (C)"),
     {"layer", "block_size", KT_INT, LAYER_FIELD(block_size), NULL, 1, 1 << 20, 0, NULL,
      "learned positions: the longest window of tokens it takes", true},
     {"layer", "tie", KT_BOOL, LAYER_FIELD(tie), "false", 0, 0, 0, NULL,

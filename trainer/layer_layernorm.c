@@ -105,8 +105,7 @@ static double ln_flops(const layer *l)
 }
 
 static const config_key ln_keys[] = {
-    {"layer", "eps", KT_REAL, LAYER_FIELD(eps), "1e-5", 0, 1, CK_LO_OPEN, NULL,
-     "added to the variance", false},
+    LAYER_KEY_EPS("added to the variance"),
     {0},
 };
 
