@@ -14,19 +14,12 @@
 #include "trainer/err.h"
 #include "trainer/layer.h"
 
-/* The sections' keys; a layer's keys are its type's (layer_types). */
-typedef config_key key_def;
-#define NOLIMIT CK_NOLIMIT
-#define LO_OPEN CK_LO_OPEN
-#define HI_OPEN CK_HI_OPEN
-
 #define C(field) offsetof(config, field), sizeof(((config *)0)->field)
-#define L(field) offsetof(layer_cfg, field), sizeof(((layer_cfg *)0)->field)
 
-static const key_def cfg_keys[] = {
+static const config_key cfg_keys[] = {
     {"run", "name", KT_STR, C(run_name), "run", 0, 0, 0, NULL,
      "name of the run (letters, digits, '-', '_', '.')", false},
-    {"run", "seed", KT_U64, C(seed), "42", 0, NOLIMIT, 0, NULL,
+    {"run", "seed", KT_U64, C(seed), "42", 0, CK_NOLIMIT, 0, NULL,
      "seed of every random choice: initialization, shuffle, dropout", false},
     {"run", "dir", KT_STR, C(run_dir), "", 0, 0, 0, NULL,
      "where metrics.jsonl, event files and checkpoints go (empty: runs/<name>, or "
@@ -81,7 +74,7 @@ static const key_def cfg_keys[] = {
      "training: pad by this many pixels and crop back at a random offset (0: off)", false},
     {"data", "augment_flip", KT_BOOL, C(augment_flip), "false", 0, 0, 0, NULL,
      "training: flip half the images left to right", false},
-    {"data", "val_fraction", KT_REAL, C(val_fraction), "0.1", 0, 1, HI_OPEN, NULL,
+    {"data", "val_fraction", KT_REAL, C(val_fraction), "0.1", 0, 1, CK_HI_OPEN, NULL,
      "text: the last fraction of the stream that is the validation split (0: none)", false},
     {"data", "exclude", KT_STR, C(data_exclude), "", 0, 0, 0, NULL,
      "text: file names to leave out of data.train's directories and globs, as comma-separated "
@@ -90,7 +83,7 @@ static const key_def cfg_keys[] = {
 
     {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data",
      false},
-    {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, NOLIMIT, 0, NULL,
+    {"train", "max_steps", KT_LONG, C(max_steps), "-1", -1, CK_NOLIMIT, 0, NULL,
      "stop after this many steps (-1: no limit; 0: initialize, checkpoint, stop); the "
      "schedule still spans all epochs",
      false},
@@ -113,23 +106,23 @@ static const key_def cfg_keys[] = {
 
     {"optimizer", "type", KT_ENUM, C(optim_type), "adam", 0, 0, 0, "adam|adamw",
      "adam (weight decay as L2 in the gradient) or adamw (decoupled weight decay)", false},
-    {"optimizer", "lr", KT_REAL, C(lr), "0.001", 0, NOLIMIT, LO_OPEN, NULL, "peak learning rate",
-     false},
-    {"optimizer", "beta1", KT_REAL, C(beta1), "0.9", 0, 1, HI_OPEN, NULL,
+    {"optimizer", "lr", KT_REAL, C(lr), "0.001", 0, CK_NOLIMIT, CK_LO_OPEN, NULL,
+     "peak learning rate", false},
+    {"optimizer", "beta1", KT_REAL, C(beta1), "0.9", 0, 1, CK_HI_OPEN, NULL,
      "decay of the first moment", false},
-    {"optimizer", "beta2", KT_REAL, C(beta2), "0.999", 0, 1, HI_OPEN, NULL,
+    {"optimizer", "beta2", KT_REAL, C(beta2), "0.999", 0, 1, CK_HI_OPEN, NULL,
      "decay of the second moment", false},
-    {"optimizer", "eps", KT_REAL, C(eps), "1e-8", 0, NOLIMIT, LO_OPEN, NULL,
+    {"optimizer", "eps", KT_REAL, C(eps), "1e-8", 0, CK_NOLIMIT, CK_LO_OPEN, NULL,
      "added to the denominator", false},
-    {"optimizer", "weight_decay", KT_REAL, C(weight_decay), "0", 0, NOLIMIT, 0, NULL,
+    {"optimizer", "weight_decay", KT_REAL, C(weight_decay), "0", 0, CK_NOLIMIT, 0, NULL,
      "weight decay (0: none)", false},
-    {"optimizer", "clip_norm", KT_REAL, C(clip_norm), "0", 0, NOLIMIT, 0, NULL,
+    {"optimizer", "clip_norm", KT_REAL, C(clip_norm), "0", 0, CK_NOLIMIT, 0, NULL,
      "clip gradients to this global L2 norm (0: off)", false},
     {"optimizer", "schedule", KT_ENUM, C(schedule), "constant", 0, 0, 0, "constant|cosine",
      "learning-rate schedule after warmup", false},
     {"optimizer", "warmup_steps", KT_INT, C(warmup_steps), "0", 0, 1 << 30, 0, NULL,
      "linear warmup from lr/warmup_steps to lr over this many steps", false},
-    {"optimizer", "schedule_steps", KT_LONG, C(schedule_steps), "0", 0, NOLIMIT, 0, NULL,
+    {"optimizer", "schedule_steps", KT_LONG, C(schedule_steps), "0", 0, CK_NOLIMIT, 0, NULL,
      "the steps the schedule spans, and training stops after (0: every epoch's; language "
      "models count steps, not passes over a corpus)",
      false},
@@ -137,7 +130,7 @@ static const key_def cfg_keys[] = {
      "which parameters weight_decay applies to: all, or matrices and embeddings only (not "
      "biases and norm gains, as nanoGPT and llm.c)",
      false},
-    {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, NOLIMIT, 0, NULL,
+    {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, CK_NOLIMIT, 0, NULL,
      "where the cosine schedule ends", false},
     {"optimizer", "tf32", KT_BOOL, C(tf32), "false", 0, 0, 0, NULL,
      "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)", false},
@@ -146,11 +139,11 @@ static const key_def cfg_keys[] = {
      "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl (even on one rank), or "
      "mpi",
      false},
-    {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "1", 0, 1 << 20, LO_OPEN, NULL,
+    {"comm", "bucket_mb", KT_REAL, C(bucket_mb), "1", 0, 1 << 20, CK_LO_OPEN, NULL,
      "all-reduce bucket size in MiB (whole layers, at least this much): each starts when "
      "backward has produced it",
      false},
-    {"comm", "timeout_s", KT_REAL, C(comm_timeout_s), "300", 0, NOLIMIT, LO_OPEN, NULL,
+    {"comm", "timeout_s", KT_REAL, C(comm_timeout_s), "300", 0, CK_NOLIMIT, CK_LO_OPEN, NULL,
      "seconds an all-reduce may take before the job is ended as stuck", false},
 
     {"checkpoint", "dir", KT_STR, C(ckpt_dir), "", 0, 0, 0, NULL,
@@ -187,25 +180,25 @@ static int choice_index(const char *choices, const char *value)
 /* Checks v against the key's bounds; the message quotes the raw value. A
  * range is shown whole when it is a natural one, like [0, 1); the sanity
  * caps on sizes are large, and then only the side that was crossed is. */
-static int check_bounds(const key_def *k, double v, const char *value)
+static int check_bounds(const config_key *k, double v, const char *value)
 {
-    bool lo_bad = (k->open & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
-    bool hi_bad = k->hi != NOLIMIT && ((k->open & HI_OPEN) ? !(v < k->hi) : !(v <= k->hi));
+    bool lo_bad = (k->open & CK_LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
+    bool hi_bad = k->hi != CK_NOLIMIT && ((k->open & CK_HI_OPEN) ? !(v < k->hi) : !(v <= k->hi));
     if (!lo_bad && !hi_bad)
         return 0;
     const char *kind = (k->type == KT_REAL) ? "a number" : "an integer";
     if (k->hi <= 1e6)
         return err_set("expected %s in %c%.10g, %.10g%c, got '%s'", kind,
-                       (k->open & LO_OPEN) ? '(' : '[', k->lo, k->hi,
-                       (k->open & HI_OPEN) ? ')' : ']', value);
+                       (k->open & CK_LO_OPEN) ? '(' : '[', k->lo, k->hi,
+                       (k->open & CK_HI_OPEN) ? ')' : ']', value);
     if (lo_bad)
         return err_set("expected %s %s %.10g, got '%s'", kind,
-                       (k->open & LO_OPEN) ? ">" : ">=", k->lo, value);
-    return err_set("expected %s %s %.10g, got '%s'", kind, (k->open & HI_OPEN) ? "<" : "<=", k->hi,
-                   value);
+                       (k->open & CK_LO_OPEN) ? ">" : ">=", k->lo, value);
+    return err_set("expected %s %s %.10g, got '%s'", kind,
+                   (k->open & CK_HI_OPEN) ? "<" : "<=", k->hi, value);
 }
 
-static int parse_integer(const key_def *k, const char *value, long long *out)
+static int parse_integer(const config_key *k, const char *value, long long *out)
 {
     char *end;
     errno = 0;
@@ -218,7 +211,7 @@ static int parse_integer(const key_def *k, const char *value, long long *out)
     return 0;
 }
 
-static int parse_value(const key_def *k, void *base, const char *value)
+static int parse_value(const config_key *k, void *base, const char *value)
 {
     char *field = (char *)base + k->offset;
     switch (k->type) {
@@ -303,7 +296,7 @@ enum { LK_TYPE, LK_NAME, LK_FIRST };
 static const config_key name_key = {"layer",
                                     "name",
                                     KT_STR,
-                                    L(name),
+                                    LAYER_FIELD(name),
                                     "",
                                     0,
                                     0,
@@ -630,7 +623,7 @@ static void close_group(ini_state *st)
     cfg->n_layers = first + k * count;
 }
 
-static const key_def repeat_keys[] = {
+static const config_key repeat_keys[] = {
     {"repeat", "count", KT_INT, 0, 0, "1", 1, CFG_MAX_LAYERS, 0, NULL,
      "how many times the [layer] sections up to [end] are taken", false},
     {"repeat", "name", KT_STR, 0, CFG_NAME_MAX, "block", 0, 0, 0, NULL,
@@ -647,7 +640,7 @@ static int handle_group_key(ini_state *st, const char *key, const char *value)
         return fail_at(st, st->line, what);
     }
     void *field = i == 0 ? (void *)&st->group_count : (void *)st->group_name;
-    key_def k = repeat_keys[i];
+    config_key k = repeat_keys[i];
     k.offset = 0;
     if (parse_value(&k, field, value) < 0 ||
         (i == 1 && !valid_name(st->group_name) &&
@@ -1036,7 +1029,7 @@ const char *config_layer_name(const config *cfg, int i, char *buf, size_t size)
 
 /* ---- help ---------------------------------------------------------------- */
 
-static void print_key(FILE *out, const key_def *k, bool required)
+static void print_key(FILE *out, const config_key *k, bool required)
 {
     char def[96];
     if (k->type == KT_ENUM)
@@ -1090,7 +1083,7 @@ static void md_cell(FILE *out, const char *text)
     }
 }
 
-static void md_key(FILE *out, const key_def *k, bool required)
+static void md_key(FILE *out, const config_key *k, bool required)
 {
     fprintf(out, "| `%s` | ", k->key);
     if (required)
@@ -1152,7 +1145,7 @@ void config_print_markdown(FILE *out)
 }
 
 /* The value of a key as the config file would write it. */
-static void format_value(const key_def *k, const void *base, char *buf, size_t size)
+static void format_value(const config_key *k, const void *base, char *buf, size_t size)
 {
     const char *field = (const char *)base + k->offset;
     switch (k->type) {
