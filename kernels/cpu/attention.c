@@ -1,23 +1,40 @@
 /* attention: the causal softmax of self-attention on the CPU (see
  * backend.h): row i of each T x T matrix of scores keeps columns 0..i, the
  * rest become 0. The matrix products around it are OpenBLAS's (gemm). */
-#include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
 
-/* Row a of t scores at position last: it sees columns 0..last. */
-static void softmax_row(float *a, int last, int t, float scale)
+enum { LANES = 16 };
+
+/* The sum of x[0..n-1] in LANES running sums added in a fixed order at the
+ * end: a loop the compiler vectorizes (one running sum could not be), with
+ * the same result at every vector width. */
+static inline float lane_dot(const float *x, const float *y, int n)
+{
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += x[j + l] * (y ? y[j + l] : 1.0f);
+    for (int l = 0; j < n; j++, l++)
+        acc[l] += x[j] * (y ? y[j] : 1.0f);
+    float sum = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        sum += acc[l];
+    return sum;
+}
+
+/* Row a of t scores at position last: it sees columns 0..last. math.h's
+ * e^x, not libm's, so that the loop vectorizes. */
+CPU_SIMD static void softmax_row(float *a, int last, int t, float scale)
 {
     float max = a[0] * scale;
     for (int j = 1; j <= last; j++)
-        max = fmaxf(max, a[j] * scale);
-    double sum = 0.0;
-    for (int j = 0; j <= last; j++) {
-        a[j] = expf(a[j] * scale - max);
-        sum += a[j];
-    }
-    float inv = (float)(1.0 / sum);
+        max = a[j] * scale > max ? a[j] * scale : max;
+    for (int j = 0; j <= last; j++)
+        a[j] = math_expf(a[j] * scale - max);
+    float inv = 1.0f / lane_dot(a, NULL, last + 1);
     for (int j = 0; j <= last; j++)
         a[j] *= inv;
     memset(a + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
@@ -39,20 +56,19 @@ int cpu_causal_softmax_row(backend *be, float *row, int pos, int t, float scale)
 }
 
 /* d scores = scale * att * (d att - sum_j d att_j att_j); masked ones stay 0. */
+CPU_SIMD static void softmax_backward_row(float *d, const float *a, int last, int t, float scale)
+{
+    float dot = lane_dot(d, a, last + 1);
+    for (int j = 0; j <= last; j++)
+        d[j] = scale * a[j] * (d[j] - dot);
+    memset(d + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
+}
+
 int cpu_causal_softmax_backward(backend *be, float *datt, const float *att, int n, int t,
                                 float scale)
 {
     (void)be;
-    for (size_t row = 0; row < (size_t)n * t; row++) {
-        int last = (int)(row % (size_t)t);
-        float *d = datt + row * t;
-        const float *a = att + row * t;
-        double dot = 0.0;
-        for (int j = 0; j <= last; j++)
-            dot += (double)d[j] * a[j];
-        for (int j = 0; j <= last; j++)
-            d[j] = scale * a[j] * (d[j] - (float)dot);
-        memset(d + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
-    }
+    for (size_t row = 0; row < (size_t)n * t; row++)
+        softmax_backward_row(datt + row * t, att + row * t, (int)(row % (size_t)t), t, scale);
     return 0;
 }

@@ -232,22 +232,6 @@ static int cpu_xent(backend *be, const float *z, const int32_t *labels, int rows
     return 0;
 }
 
-static int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, float rate,
-                               uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
-{
-    (void)be;
-    /* math_dropout_scale's masks, a Philox block for four elements (each
-     * call of it draws a whole block for one) */
-    uint32_t stream = RNG_STREAM_DROPOUT | layer;
-    for (size_t i = 0; i < n;) {
-        uint64_t at = first + i;
-        rng_block b = rng_block_at(seed, stream, step, at);
-        for (unsigned k = (unsigned)(at & 3); k < 4 && i < n; k++, i++)
-            y[i] = x[i] * math_dropout_keep(rng_to_uniform(b.v[k]), rate);
-    }
-    return 0;
-}
-
 static int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
 {
     (void)be;
@@ -321,8 +305,8 @@ backend *backend_cpu_open(int threads)
     be->act_backward = cpu_act_backward;
     be->bias_grad = cpu_bias_grad;
     be->xent = cpu_xent;
-    be->dropout_forward = cpu_dropout_forward;
-    be->dropout_backward = cpu_dropout_forward; /* the mask is its own derivative */
+    be->dropout_forward = cpu_dropout;
+    be->dropout_backward = cpu_dropout; /* the mask is its own derivative */
     be->sumsq = cpu_sumsq;
     be->embed_forward = cpu_embed_forward;
     be->embed_backward = cpu_embed_backward;

@@ -52,6 +52,10 @@ int cpu_layernorm_forward(backend *be, const float *x, const float *g, const flo
 int cpu_layernorm_backward(backend *be, const float *dy, const float *x, const float *g,
                            const float *mean, const float *rstd, float *dx, float *dg, float *db,
                            int n, int c);
+/* y = x times math_dropout_scale's mask at indices first .. first + n - 1
+ * (dropout.c); the backward applies the same mask. */
+int cpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
+                uint32_t layer, uint32_t step, uint64_t first);
 int cpu_causal_softmax(backend *be, float *att, int n, int t, float scale);
 int cpu_causal_softmax_row(backend *be, float *row, int pos, int t, float scale);
 int cpu_causal_softmax_backward(backend *be, float *datt, const float *att, int n, int t,

@@ -1,0 +1,58 @@
+/* dropout: math_dropout_scale's masks on the CPU (see backend.h), drawn 64
+ * elements at a time: the 16 Philox blocks behind them are computed side by
+ * side, lane by lane, so the compiler turns each round into a few vector
+ * instructions (32 x 32 -> 64-bit products are one instruction on x86-64's
+ * vector units) instead of a chain of scalar multiplies a block. The numbers
+ * are rng_block_at's, bit for bit. */
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/rng.h"
+
+enum { LANES = 16, CHUNK = 4 * LANES };
+
+/* u[4 * l + k]: number k of the block at counter `block + l`. */
+CPU_SIMD static void philox_lanes(uint32_t *restrict u, uint64_t block, uint32_t stream,
+                                  uint32_t step, uint64_t seed)
+{
+    uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    for (int l = 0; l < LANES; l++) {
+        uint32_t c0 = (uint32_t)(block + (uint64_t)l), c1 = (uint32_t)((block + (uint64_t)l) >> 32);
+        uint32_t c2 = stream, c3 = step, k0 = key0, k1 = key1;
+        for (int r = 0; r < 10; r++) {
+            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+            c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            c1 = (uint32_t)p1;
+            c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c3 = (uint32_t)p0;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        u[4 * l] = c0;
+        u[4 * l + 1] = c1;
+        u[4 * l + 2] = c2;
+        u[4 * l + 3] = c3;
+    }
+}
+
+CPU_SIMD static void apply_mask(float *restrict y, const float *restrict x, const uint32_t *u,
+                                int n, float rate)
+{
+    for (int j = 0; j < n; j++)
+        y[j] = x[j] * math_dropout_keep(rng_to_uniform(u[j]), rate);
+}
+
+int cpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
+                uint32_t layer, uint32_t step, uint64_t first)
+{
+    (void)be;
+    uint32_t stream = RNG_STREAM_DROPOUT | layer, u[CHUNK];
+    for (size_t i = 0; i < n;) {
+        uint64_t at = first + i, base = at & ~(uint64_t)(CHUNK - 1);
+        size_t skip = (size_t)(at - base), len = CHUNK - skip;
+        if (len > n - i)
+            len = n - i;
+        philox_lanes(u, base >> 2, stream, step, seed);
+        apply_mask(y + i, x + i, u + skip, (int)len, rate);
+        i += len;
+    }
+    return 0;
+}
