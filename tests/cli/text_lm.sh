@@ -1,8 +1,9 @@
 #!/bin/bash
 # A byte-level language model on text files (data.format = text): it
 # learns a repeating text (its validation loss falls far below a byte's 8
-# bits), reports bits per byte, resumes bitwise, 2 ranks and 2
-# micro-batches make the updates 1 rank does, it continues its text when
+# bits), reports bits per byte, resumes bitwise and on another rank count,
+# 2 and 4 ranks and as many micro-batches make the updates 1 rank does, it
+# continues its text when
 # asked (--generate); bad text input gets one line each.
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
@@ -106,6 +107,24 @@ run lm.ini "${PIN[@]}" --set run.dir=accum --set train.max_steps=60 --set train.
 "$diff" two/checkpoints/ckpt-60.h5 accum/checkpoints/ckpt-60.h5 0.05 0.995 5e-6 ||
     fail "2 micro-batches differ from 2 ranks"
 echo "ok: 2 micro-batches equal 2 ranks"
+# 4 ranks of 2 rows each, and 1 rank in 4 micro-batches of 2, as 1 rank
+mpi 4 "$prog" lm.ini "${PIN[@]}" --set run.dir=four --set train.max_steps=60 >out.txt 2>err.txt ||
+    fail "4 ranks: exit $?"
+"$diff" full/checkpoints/ckpt-60.h5 four/checkpoints/ckpt-60.h5 0.05 0.995 5e-6 ||
+    fail "4 ranks differ from 1"
+run lm.ini "${PIN[@]}" --set run.dir=accum4 --set train.max_steps=60 --set train.grad_accum=4
+[ $rc -eq 0 ] || fail "grad_accum 4: exit $rc"
+"$diff" four/checkpoints/ckpt-60.h5 accum4/checkpoints/ckpt-60.h5 0.05 0.995 5e-6 ||
+    fail "4 micro-batches differ from 4 ranks"
+echo "ok: 4 ranks equal 1, and 4 micro-batches equal 4 ranks"
+# Resume on another rank count: 1 rank's step 60 taken on by 2 ranks
+mkdir -p other/checkpoints && cp full/checkpoints/ckpt-60.h5 other/checkpoints/
+mpi 2 "$prog" lm.ini "${PIN[@]}" --set run.dir=other --resume auto >out.txt 2>err.txt ||
+    fail "resumed on 2 ranks: exit $?"
+grep -q "resuming from .*ckpt-60.h5: step 60" out.txt || fail "2 ranks did not resume from step 60"
+"$diff" full/checkpoints/ckpt-120.h5 other/checkpoints/ckpt-120.h5 0.05 0.995 5e-6 ||
+    fail "resumed on 2 ranks differs from 1 rank throughout"
+echo "ok: 1 rank's checkpoint resumed on 2 ranks"
 
 # Generation: the trained model continues its text (greedy), past its
 # window of 16 (the cache starts again from the window's last half), and
