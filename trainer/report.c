@@ -30,9 +30,6 @@ typedef struct {
 
 static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
 {
-    if (cfg->data_format == DATA_TEXT)
-        return err_set("--eval and --predict take image classifiers; a language model's "
-                       "validation loss is in metrics.jsonl");
     if (!cfg->data_test[0])
         return err_set("--eval needs a test split: data.test is empty");
     backend_options bo = {.device = (device_kind)cfg->device,
@@ -204,6 +201,8 @@ static void release(report *r)
 
 int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out)
 {
+    if (cfg->data_format == DATA_TEXT)
+        return report_text_checkpoint(cfg, ckpt, predict, out);
     report r;
     memset(&r, 0, sizeof r);
     int rc = setup(&r, cfg, ckpt, predict != NULL);

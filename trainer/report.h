@@ -1,7 +1,12 @@
-/* report: evaluation of a saved checkpoint (--eval PATH): the test split's
- * loss and accuracy, the accuracy of each class and the confusion matrix,
- * and, with --predict OUT.h5, every test sample's logits and predicted
- * label in an HDF5 file (/logits (N, classes), /predicted and /labels (N)). */
+/* report: evaluation of a saved checkpoint (--eval PATH). An image
+ * classifier's: the test split's loss and accuracy, the accuracy of each
+ * class and the confusion matrix, and, with --predict OUT.h5, every test
+ * sample's logits and predicted label in an HDF5 file (/logits (N, classes),
+ * /predicted and /labels (N)). A language model's (data.format = text,
+ * report_text.c): the validation split's loss, bits per byte and next-token
+ * accuracy, also by position in the window, and with --predict the
+ * evaluated windows' /logits (windows, T, vocab), /inputs and /targets
+ * (windows, T). Neither checks the memory a training run would need. */
 #ifndef ACCEL_REPORT_H
 #define ACCEL_REPORT_H
 
@@ -10,5 +15,8 @@
 #include "trainer/config.h"
 
 int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out);
+
+/* The language model's report, which report_checkpoint hands text to. */
+int report_text_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out);
 
 #endif

@@ -2,9 +2,10 @@
 # A byte-level language model on text files (data.format = text): it
 # learns a repeating text (its validation loss falls far below a byte's 8
 # bits), reports bits per byte, resumes bitwise and on another rank count,
-# 2 and 4 ranks and as many micro-batches make the updates 1 rank does, it
-# continues its text when
-# asked (--generate); bad text input gets one line each.
+# 2 and 4 ranks and as many micro-batches make the updates 1 rank does;
+# --eval reports the validation loss the run logged and --predict writes
+# the windows' logits; it continues its text when asked (--generate); bad
+# text input gets one line each.
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 
@@ -125,6 +126,55 @@ grep -q "resuming from .*ckpt-60.h5: step 60" out.txt || fail "2 ranks did not r
 "$diff" full/checkpoints/ckpt-120.h5 other/checkpoints/ckpt-120.h5 0.05 0.995 5e-6 ||
     fail "resumed on 2 ranks differs from 1 rank throughout"
 echo "ok: 1 rank's checkpoint resumed on 2 ranks"
+
+# --eval of a checkpoint: the validation loss the run logged at its step
+# (metrics.jsonl; within 1e-6 relative, to the digits both print), also in
+# bits per byte, with the accuracy and a table by position in the window.
+logged() { # RUN STEP: the validation loss RUN logged at STEP
+    grep "\"split\":\"val\".*\"step\":$2," "$1/metrics.jsonl" | sed 's/.*"loss":\([^,]*\),.*/\1/'
+}
+evaluated() { # WINDOWS: the loss of --eval's summary line over WINDOWS windows
+    sed -nE "s/^.* on $1 validation windows of 16 tokens: loss ([0-9.e+-]+) \\(([0-9.]+) bits\\/byte\\) accuracy [0-9.]+\$/\\1/p" out.txt
+}
+same_loss() {
+    awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; exit !(a != "" && b != "" && d < 1e-6 && d > -1e-6) }'
+}
+len=$(cat text/a.txt text/b.txt | wc -c)
+cut=$(awk -v n="$len" 'BEGIN { print n - int(n * 0.1) }') # where the validation part starts
+windows=$(((len - cut - 1) / 16))
+for at in full:60 full:120 two:60 four:60; do
+    dir=${at%:*} step=${at#*:}
+    run lm.ini "${PIN[@]}" --eval $dir/checkpoints/ckpt-$step.h5
+    [ $rc -eq 0 ] || fail "--eval of $dir's step $step: exit $rc"
+    loss=$(evaluated $windows)
+    same_loss "$loss" "$(logged $dir $step)" ||
+        fail "--eval of $dir's step $step: loss '$loss', the run logged '$(logged $dir $step)'"
+    echo "ok: --eval of $dir's step $step: loss $loss, as logged"
+done
+grep -Eq '^ +8-15 +'$((windows * 8))' +[0-9.]+ +[0-9.]+ +[01]\.[0-9]{4}$' out.txt ||
+    fail "--eval: no line for positions 8-15 in the table by position"
+run lm.ini "${PIN[@]}" --eval full/checkpoints/ckpt-120.h5 --predict pred.h5
+[ $rc -eq 0 ] && grep -q '^predictions in pred.h5$' out.txt || fail "--predict: exit $rc"
+h5dump -H pred.h5 | grep -A2 'DATASET "logits"' | grep -q "H5T_IEEE_F32LE" ||
+    fail "--predict: the logits are not float32"
+h5dump -H pred.h5 | grep -A3 'DATASET "logits"' | grep -q "( $windows, 16, 256 )" ||
+    fail "--predict: no logits ($windows, 16, 256)"
+for set in inputs targets; do
+    h5dump -H pred.h5 | grep -A3 "DATASET \"$set\"" | grep -q "( $windows, 16 )" ||
+        fail "--predict: no $set ($windows, 16)"
+done
+# the inputs are the validation part's bytes, window after window, and the
+# targets the same one byte on
+for set in inputs:1 targets:2; do
+    h5dump -d /${set%:*} -y -w 0 pred.h5 | sed -n '/DATA {/,/}/p' | tr -cs '0-9' '\n' | grep . |
+        head -48 >$set.txt
+    cat text/a.txt text/b.txt | tail -c +$((cut + ${set#*:})) | head -c 48 | od -An -v -tu1 |
+        tr -s ' ' '\n' | grep . | cmp -s - $set.txt ||
+        fail "--predict: the ${set%:*} are not the validation part's first windows"
+done
+expect_fail 1 "--eval of a language model reads its validation split, and data.val_fraction is 0" \
+    lm.ini --set data.val_fraction=0 --eval full/checkpoints/ckpt-120.h5
+echo "ok: --eval and --predict of a language model"
 
 # Generation: the trained model continues its text (greedy), past its
 # window of 16 (the cache starts again from the window's last half), and
