@@ -52,7 +52,8 @@ int dataset_open(dataset **out, const config *cfg, const char *spec, const char 
 
 /* The splits a config trains and evaluates on: data.train and data.test
  * (*test NULL when data.test is empty); for format = text, the two parts of
- * data.train's stream (val_fraction), windows of the first layer's
+ * data.train's stream (val_fraction; data.eval_tokens keeps the
+ * validation's first windows), windows of the first layer's
  * block_size. */
 int dataset_open_splits(dataset **train, dataset **test, const config *cfg);
 

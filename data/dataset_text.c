@@ -9,7 +9,8 @@
  * A training sample is a window of T + 1 bytes at any offset: T tokens in,
  * and the T that follow each as targets. Validation takes the windows that
  * do not overlap, from the start of its part, so every byte but the last
- * is predicted once. T is the first layer's block_size (an embedding). */
+ * is predicted once (or only its first data.eval_tokens, in whole
+ * windows). T is the first layer's block_size (an embedding). */
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -225,6 +226,23 @@ static int make_split(dataset *ds, const unsigned char *bytes, int64_t len, int 
     return 0;
 }
 
+/* The bytes of the validation part that data.eval_tokens keeps: its
+ * first whole windows of t tokens (each with the byte after it as the last
+ * target), all of them when it asks for more or for 0. */
+static int eval_part(const config *cfg, int t, int64_t *len)
+{
+    if (cfg->eval_tokens == 0)
+        return 0;
+    int64_t windows = cfg->eval_tokens / t;
+    if (windows < 1)
+        return err_set("data.eval_tokens = %ld is less than a window of %d tokens (block_size): "
+                       "set at least %d, or 0 for the whole validation split",
+                       cfg->eval_tokens, t, t);
+    if (windows * t + 1 < *len)
+        *len = windows * t + 1;
+    return 0;
+}
+
 int dataset_open_text(dataset *train, dataset *val, const config *cfg, int t)
 {
     const char *key = "data.train";
@@ -247,9 +265,12 @@ int dataset_open_text(dataset *train, dataset *val, const config *cfg, int t)
                      "than a window of %d (block_size + 1): raise val_fraction, or set it to 0 "
                      "for none",
                      key, cfg->data_train, cfg->val_fraction, (long long)(len - cut), t + 1);
+    int64_t val_len = len - cut;
+    if (rc == 0 && val)
+        rc = eval_part(cfg, t, &val_len);
     if (rc == 0)
         rc = make_split(train, buf, cut, t, 1, "data.train");
-    if (rc == 0 && val && make_split(val, buf + cut, len - cut, t, t, "data.val") < 0) {
+    if (rc == 0 && val && make_split(val, buf + cut, val_len, t, t, "data.val") < 0) {
         text_close(train);
         rc = -1;
     }

@@ -80,6 +80,10 @@ static const config_key cfg_keys[] = {
      "text: file names to leave out of data.train's directories and globs, as comma-separated "
      "patterns (e.g. *.dat,*.u8)",
      false},
+    {"data", "eval_tokens", KT_LONG, C(eval_tokens), "0", 0, CK_NOLIMIT, 0, NULL,
+     "text: evaluate only the validation split's first this many tokens, rounded down to whole "
+     "windows of block_size, at least one (0, or more than the split holds: the whole split)",
+     false},
 
     {"train", "epochs", KT_INT, C(epochs), "10", 1, 1 << 30, 0, NULL, "passes over the data",
      false},

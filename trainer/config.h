@@ -90,6 +90,7 @@ typedef struct {
     bool augment_flip;
     double val_fraction;            /* text */
     char data_exclude[CFG_STR_MAX]; /* text */
+    long eval_tokens;               /* text: the validation split's first tokens (0: all) */
 
     /* [train] */
     int epochs;

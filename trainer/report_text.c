@@ -1,10 +1,10 @@
 /* report_text: --eval of a language model (data.format = text). The
- * validation split goes through evaluate_batches, the batches and sums
- * training's evaluation takes, so the loss is the one the run logged at
- * that checkpoint; the report adds the loss and accuracy by position in
- * the window, and --predict OUT.h5 writes each window's logits, inputs and
- * targets, a batch at a time (a batch's logits is all it holds in
- * memory). */
+ * validation split (its first data.eval_tokens, in whole windows) goes
+ * through evaluate_batches, the batches and sums training's evaluation
+ * takes, so the loss is the one the run logged at that checkpoint; the
+ * report adds the loss and accuracy by position in the window, and
+ * --predict OUT.h5 writes each window's logits, inputs and targets, a
+ * batch at a time (a batch's logits is all it holds in memory). */
 #include "trainer/report.h"
 
 #include <hdf5.h>

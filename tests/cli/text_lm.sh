@@ -3,6 +3,7 @@
 # learns a repeating text (its validation loss falls far below a byte's 8
 # bits), reports bits per byte, resumes bitwise and on another rank count,
 # 2 and 4 ranks and as many micro-batches make the updates 1 rank does;
+# data.eval_tokens evaluates the validation split's first windows only;
 # --eval reports the validation loss the run logged and --predict writes
 # the windows' logits; it continues its text when asked (--generate); bad
 # text input gets one line each.
@@ -175,6 +176,32 @@ done
 expect_fail 1 "--eval of a language model reads its validation split, and data.val_fraction is 0" \
     lm.ini --set data.val_fraction=0 --eval full/checkpoints/ckpt-120.h5
 echo "ok: --eval and --predict of a language model"
+
+# data.eval_tokens = 100: the validation split's first 6 windows of 16. A
+# run with it trains as before and logs another loss, the one --eval finds
+# for those 6 windows alone: they are the whole validation split of a
+# stream made of 97 other bytes and their 97 (val_fraction 0.5).
+run lm.ini "${PIN[@]}" --set run.dir=first6 --set train.max_steps=60 --set data.eval_tokens=100
+[ $rc -eq 0 ] || fail "data.eval_tokens = 100: exit $rc"
+ckpt_same full/checkpoints/ckpt-60.h5 first6/checkpoints/ckpt-60.h5 ||
+    fail "data.eval_tokens changed the training"
+six=$(logged first6 60)
+same_loss "$six" "$(logged full 60)" && fail "data.eval_tokens = 100: the whole split's loss, $six"
+{ head -c 97 text/a.txt; cat text/a.txt text/b.txt | tail -c +$((cut + 1)) | head -c 97; } >six.txt
+run lm.ini "${PIN[@]}" --set data.train=six.txt --set data.val_fraction=0.5 \
+    --eval first6/checkpoints/ckpt-60.h5
+[ $rc -eq 0 ] || fail "--eval on the 6 windows: exit $rc"
+same_loss "$(evaluated 6)" "$six" ||
+    fail "data.eval_tokens = 100 logged loss $six, the 6 windows' is '$(evaluated 6)'"
+run lm.ini "${PIN[@]}" --set data.eval_tokens=100 --eval first6/checkpoints/ckpt-60.h5 \
+    --predict six.h5
+same_loss "$(evaluated 6)" "$six" || fail "--eval with data.eval_tokens = 100: '$(evaluated 6)'"
+h5dump -H six.h5 | grep -A3 'DATASET "logits"' | grep -q "( 6, 16, 256 )" ||
+    fail "--predict with data.eval_tokens = 100: no logits (6, 16, 256)"
+echo "ok: data.eval_tokens = 100 evaluates 6 windows: loss $six (the whole split's $(logged full 60))"
+expect_fail 1 "data.eval_tokens = 15 is less than a window of 16 tokens \\(block_size\\): set at least 16, or 0 for the whole validation split" \
+    lm.ini --set data.eval_tokens=15 --set run.dir=tiny
+[ ! -e tiny ] || fail "a run refused for data.eval_tokens wrote its directory"
 
 # Generation: the trained model continues its text (greedy), past its
 # window of 16 (the cache starts again from the window's last half), and
