@@ -1,11 +1,14 @@
 """PyTorch parity of a GPT, as llm.c's test_gpt2 checks its own: from
 accel-train's initial checkpoint, trainer/scripts/export_torch.py builds the
-model, and PyTorch (Debian's) takes the same 10 AdamW steps on the same
-batches (shuffle off, dropout 0: the batches are the text's first windows,
-in order). Each step's loss must agree with the one accel-train logged, and
-the parameters after the 10 steps with its checkpoint: 99.9% within 1e-5.
+model. First its logits: over the validation windows accel-train's --predict
+wrote for that checkpoint (PREDICT0.h5), PyTorch's must agree within 1e-4
+(the largest difference), on the text's own windows. Then PyTorch
+(Debian's) takes the same 10 AdamW steps on the same batches (shuffle off,
+dropout 0: the batches are the text's first windows, in order). Each step's
+loss must agree with the one accel-train logged, and the parameters after
+the 10 steps with its checkpoint: 99.9% within 1e-5.
 
-usage: check_gpt.py CKPT0 CKPT10 METRICS.jsonl TEXT_FILE SRC_DIR"""
+usage: check_gpt.py CKPT0 CKPT10 METRICS.jsonl TEXT_FILE SRC_DIR PREDICT0.h5"""
 import json
 import os
 import sys
@@ -30,7 +33,34 @@ def batches(path, sections, t, n):
         yield torch.from_numpy(w[:, :-1]), torch.from_numpy(w[:, 1:])
 
 
-def main(ckpt0, ckpt10, metrics, text):
+def check_logits(ckpt0, predict, text):
+    """accel-train's logits (--predict) against PyTorch's, window by window."""
+    model, sections = export_torch.load(ckpt0)
+    with h5py.File(predict, "r") as f:
+        theirs, inputs, targets = (f[k][()] for k in ("logits", "inputs", "targets"))
+    t = model.layers[0].wpe.shape[0]
+    stream = np.frombuffer(open(text, "rb").read(), np.uint8)
+    cut = len(stream) - int(len(stream) * float(sections["data"].get("val_fraction", "0.1")))
+    n = len(inputs)
+    want = stream[cut:cut + n * t + 1].astype(np.int32)
+    if inputs.shape != (n, t) or not (np.array_equal(inputs.ravel(), want[:-1]) and
+                                      np.array_equal(targets.ravel(), want[1:])):
+        sys.exit("--predict's inputs and targets are not the validation windows")
+    with torch.no_grad():
+        ours = model(torch.from_numpy(inputs).long()).numpy()
+    if ours.shape != theirs.shape:
+        sys.exit(f"logits of shape {theirs.shape}, PyTorch's {ours.shape}")
+    diff = np.abs(ours - theirs).max()
+    print(f"gpt parity: logits of {n} windows of {t} tokens ({theirs.size} values, "
+          f"|logit| up to {np.abs(theirs).max():.3f}) within {diff:.2e} of PyTorch's")
+    if not np.abs(theirs).max() > 1e-2:
+        sys.exit("the logits are all near zero: nothing compared")
+    if not diff <= 1e-4:
+        sys.exit("the logits differ")
+
+
+def main(ckpt0, ckpt10, metrics, text, predict):
+    check_logits(ckpt0, predict, text)
     model, sections = export_torch.load(ckpt0)
     model.train()
     opt = sections["optimizer"]
@@ -71,4 +101,6 @@ def main(ckpt0, ckpt10, metrics, text):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    if len(sys.argv) != 7:
+        sys.exit(__doc__.split("usage: ")[1])
+    main(*sys.argv[1:5], sys.argv[6])
