@@ -2,7 +2,9 @@
 # bench/run.sh: the performance of accel-train on the CPU backend, three
 # tables in Markdown:
 # 1. accel-train against PyTorch (Debian's python3-torch, CPU) on the same
-#    models, data, batch sizes, initialization scheme and thread counts,
+#    models, data, batch sizes, initialization scheme and thread counts
+#    (fashion_mlp and fashion_cnn; the fortunes GPT from accel-train's own
+#    initial weights, bench/torch_gpt.py),
 #    alternating the two ROUNDS times: medians of steps/s and their ratio;
 #    the machine's matrix-product ceiling (OpenBLAS sgemm, 2048^3) and each
 #    trainer's achieved FLOP/s (the forward and backward FLOPs a sample of
@@ -46,7 +48,7 @@ train() {
     [ "$n" -gt 1 ] && launch=(mpirun -np "$n")
     "${launch[@]}" "$prog" "$1" --set train.max_steps="$2" --set run.threads="$3" --set data.test= \
         --set train.log_every=$(($2 / 6)) --set checkpoint.every_steps=0 --set run.dir="$work/run" \
-        >/dev/null 2>&1
+        "${@:4}" >/dev/null 2>&1
 }
 
 # steady FIELD: the median of a metrics field over the logged windows after
@@ -55,8 +57,8 @@ steady() {
     grep -o "\"$1\":[0-9.e+-]*" "$work/run/metrics.jsonl" | tail -n +2 | cut -d: -f2 | median
 }
 
-# accel CONFIG STEPS THREADS: steady-state steps/s, and the share of a step
-# spent waiting for data in percent
+# accel CONFIG STEPS THREADS [--set ...]: steady-state steps/s, and the
+# share of a step spent waiting for data in percent
 accel() {
     train 1 "$@" || { echo 0 0; return; }
     local batch
@@ -67,26 +69,39 @@ accel() {
 
 printf '| config | threads | accel-train steps/s | PyTorch steps/s | ratio | sgemm GFLOP/s | accel-train share | PyTorch share | accel-train data wait |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
-for spec in fashion_mlp:1500 fashion_cnn:150; do
+for spec in fashion_mlp:1500 fashion_cnn:150 fortunes_gpt:40; do
     name=${spec%:*} steps=${spec#*:}
     cfg=$src/configs/$name.ini
     flops=$(dry "$cfg" 's/.* \([0-9.e+]*\) forward and backward$/\1/p')
     batch=$(dry "$cfg" 's/^batch_size = //p')
+    extra=() ckpt0=
+    if [ "$(dry "$cfg" 's/^format = //p')" = text ]; then
+        # a language model: a short evaluation (the one at the
+        # end is not timed), and PyTorch starts from accel-train's weights
+        extra=(--set data.eval_tokens=1024 --set train.eval_every=0)
+        rm -rf "$work/init"
+        "$prog" "$cfg" --set train.max_steps=0 --set run.dir="$work/init" >/dev/null 2>&1
+        ckpt0=$work/init/checkpoints/ckpt-0.h5
+    fi
     for t in 1 2; do
         peak=$(OPENBLAS_NUM_THREADS=$t "$work/sgemm_peak")
         : >"$work/a" && : >"$work/p" && : >"$work/d"
         for r in $(seq "$rounds"); do
-            read -r rate wait < <(accel "$cfg" "$steps" "$t")
+            read -r rate wait < <(accel "$cfg" "$steps" "$t" "${extra[@]}")
             echo "$rate" >>"$work/a"
             echo "$wait" >>"$work/d"
-            OMP_NUM_THREADS=$t "$py" "$src/bench/torch_train.py" "$cfg" "$steps" "$t" "$src" >>"$work/p" 2>/dev/null || echo 0 >>"$work/p"
+            if [ -n "$ckpt0" ]; then
+                OMP_NUM_THREADS=$t "$py" "$src/bench/torch_gpt.py" speed "$ckpt0" "$steps" "$t" "$src"
+            else
+                OMP_NUM_THREADS=$t "$py" "$src/bench/torch_train.py" "$cfg" "$steps" "$t" "$src"
+            fi >>"$work/p" 2>/dev/null || echo 0 >>"$work/p"
         done
         a=$(median <"$work/a")
         p=$(median <"$work/p")
         d=$(median <"$work/d")
         awk -v n="$name" -v t="$t" -v a="$a" -v p="$p" -v g="$peak" -v f="$flops" -v b="$batch" -v d="$d" 'BEGIN {
             share = f * b / 1e9 / g
-            printf "| %s | %d | %.1f | %.1f | %.2f | %.1f | %.1f%% | %.1f%% | %.2f%% |\n", n, t, a, p, (p > 0 ? a / p : 0), g, 100 * a * share, 100 * p * share, d }'
+            printf "| %s | %d | %.2f | %.2f | %.2f | %.1f | %.1f%% | %.1f%% | %.2f%% |\n", n, t, a, p, (p > 0 ? a / p : 0), g, 100 * a * share, 100 * p * share, d }'
     done
 done
 
