@@ -11,12 +11,11 @@ mode. A language model takes (B, T) token ids and gives (B, T, vocab)."""
 import math
 import sys
 
-import h5py
 import torch
 from torch import nn
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-import accel_config  # noqa: E402
+import accel_ckpt  # noqa: E402
 
 ACTIVATIONS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
@@ -189,12 +188,8 @@ def _put(core, key, value):
 
 
 def load(path):
-    with h5py.File(path, "r") as f:
-        text = f["/config"][()]
-        text = text.decode() if isinstance(text, bytes) else str(text)
-        weights = {name: {k: torch.from_numpy(f["model"][name][k][()]) for k in f["model"][name]}
-                   for name in f["model"]}
-    sections, layers = accel_config.parse(text)
+    sections, layers, stored = accel_ckpt.read(path)
+    weights = {name: {k: torch.from_numpy(v) for k, v in w.items()} for name, w in stored.items()}
     modules = _build(layers, weights)
     for l, m in zip(layers, modules):
         core = _core(m)
