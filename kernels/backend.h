@@ -32,6 +32,142 @@ typedef struct {
     bool max; /* else average */
 } pool_geom;
 
+/* The compute operations, each declared once here as
+ *     X(return type, name, (parameters after the backend))
+ * and called as be->name(be, ...). From this list come the members of
+ * struct backend (BACKEND_OP_MEMBER), the declarations of the CPU
+ * backend's functions and its table, filled by name: cpu_<name>, in the
+ * file of kernels/cpu named for its concept (CMake finds the files). So a
+ * CPU backend without an operation does not link. (The CUDA backend's
+ * table, kernels/cuda/backend_cuda.c, is still filled by hand.) */
+#define BACKEND_OPS(X)                                                                             \
+    /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */                       \
+    X(int, gemm,                                                                                   \
+      (bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,      \
+       const float *b, int ldb, float beta, float *c, int ldc))                                    \
+                                                                                                   \
+    /* Over tensors of (outer, channels, inner) -- (rows, features, 1) for a                       \
+     * dense layer, (rows, C, H*W) for a convolution --                                            \
+     * y = act(z + bias[channel]), with z updated in place to the                                  \
+     * pre-activation; bias may be NULL (none). y may be z itself when the                         \
+     * activation's gradient does not need the input                                               \
+     * (math_act_grad_needs_input). */                                                             \
+    X(int, bias_act_forward,                                                                       \
+      (float *z, float *y, const float *bias, int outer, int channels, int inner, act_kind act))   \
+    /* dz = dy * act'(z, y), elementwise over n; dz may be dy. */                                  \
+    X(int, act_backward,                                                                           \
+      (float *dz, const float *dy, const float *z, const float *y, size_t n, act_kind act))        \
+    /* db[c] = sum over outer and inner of dz[o][c][i]. */                                         \
+    X(int, bias_grad, (float *db, const float *dz, int outer, int channels, int inner))            \
+    /* y = a + b, elementwise over n (y may be a or b). */                                         \
+    X(int, add, (float *y, const float *a, const float *b, size_t n))                              \
+                                                                                                   \
+    /* Convolution (cross-correlation, as PyTorch and cuDNN) of NCHW rows with                     \
+     * weights (out_c, in_c, k, k). A plan, made once at start-up, holds what                      \
+     * the backend chose and its workspace: algorithms are chosen for training                     \
+     * batches of train_rows; max_rows (at least as many: evaluation's) only                       \
+     * sizes what forward needs. */                                                                \
+    X(int, conv_plan, (const conv_geom *g, int train_rows, int max_rows, void **plan))             \
+    X(int, conv_forward, (void *plan, const float *x, const float *w, float *y, int rows))         \
+    /* dw = d loss / d w (overwritten); dx too, when not NULL. */                                  \
+    X(int, conv_backward,                                                                          \
+      (void *plan, const float *x, const float *w, const float *dy, float *dw, float *dx,          \
+       int rows))                                                                                  \
+    /* Max or average pooling of NCHW rows, planned like convolutions. The                         \
+     * gradient of a max goes to the first maximum of its window in row-major                      \
+     * order; an average counts padding (PyTorch's default). */                                    \
+    X(int, pool_plan, (const pool_geom *g, int max_rows, void **plan))                             \
+    X(int, pool_forward, (void *plan, const float *x, float *y, int rows))                         \
+    X(int, pool_backward,                                                                          \
+      (void *plan, const float *x, const float *y, const float *dy, float *dx, int rows))          \
+    /* Releases a plan of either kind (NULL: nothing). */                                          \
+    X(void, plan_release, (void *plan))                                                            \
+                                                                                                   \
+    /* Batch normalization, in pieces so that statistics can be summed over                        \
+     * ranks between them, and all in backend memory, so that a step on a                          \
+     * GPU never waits for the host unless ranks must sum. Over (outer,                            \
+     * channels, inner):                                                                           \
+     * channel_sums: sums[c] = sum of a, sums[channels + c] = sum of a * b,                        \
+     *   in double (b = a gives the sum of squares);                                               \
+     * bn_stats: per channel, mean and invstd from the sums of x and x^2                           \
+     *   over `count` values, with the running statistics updated                                  \
+     *   (math_bn_stats); sums NULL takes them from the running statistics;                        \
+     * sums_to_float: out[i] = sums[i] / divisor, in float (gradients of                           \
+     *   gamma and beta, the means of dz and dz * xhat);                                           \
+     * bn_forward: xhat = (x - mean[c]) * invstd[c], z = gamma[c] * xhat +                         \
+     *   beta[c], y = act(z) (z may be y, as for bias_act_forward);                                \
+     * bn_backward: dx = gamma[c] * invstd[c] * (dz - mean_dz[c] - xhat *                          \
+     *   mean_dzxhat[c]). */                                                                       \
+    X(int, channel_sums,                                                                           \
+      (const float *a, const float *b, int outer, int channels, int inner, double *sums))          \
+    X(int, bn_stats,                                                                               \
+      (const double *sums, double count, int channels, double eps, double momentum, float *mean,   \
+       float *invstd, float *run_mean, float *run_var))                                            \
+    X(int, sums_to_float, (float *out, const double *sums, size_t n, double divisor))              \
+    X(int, bn_forward,                                                                             \
+      (const float *x, float *xhat, float *z, float *y, const float *mean, const float *invstd,    \
+       const float *gamma, const float *beta, int outer, int channels, int inner, act_kind act))   \
+    X(int, bn_backward,                                                                            \
+      (const float *dz, const float *xhat, float *dx, const float *gamma, const float *invstd,     \
+       const float *mean_dz, const float *mean_dzxhat, int outer, int channels, int inner))        \
+                                                                                                   \
+    /* Softmax cross-entropy over rows of `cols` logits. For each row writes                       \
+     * stats[2r] = its loss and stats[2r+1] = 1 if the arg-max is the label,                       \
+     * else 0. When dz is not NULL, also dz = scale * d loss / d logits. */                        \
+    X(int, xent,                                                                                   \
+      (const float *z, const int32_t *labels, int rows, int cols, float scale, float *dz,          \
+       float *stats))                                                                              \
+                                                                                                   \
+    /* y = x * dropout mask; the mask of element i is keyed by (seed, layer,                       \
+     * step, first + i), where `first` is the global index of x[0]. */                             \
+    X(int, dropout_forward,                                                                        \
+      (float *y, const float *x, size_t n, float rate, uint64_t seed, uint32_t layer,              \
+       uint32_t step, uint64_t first))                                                             \
+    /* dx = dy * the same mask. */                                                                 \
+    X(int, dropout_backward,                                                                       \
+      (float *dx, const float *dy, size_t n, float rate, uint64_t seed, uint32_t layer,            \
+       uint32_t step, uint64_t first))                                                             \
+                                                                                                   \
+    /* ---- sequences (T positions of C features); CPU only so far: NULL on                        \
+     * the GPU, where the layers that need them refuse to run ---- */                              \
+    /* y[r][p] = wte[tok[r][p]] + wpe[p] over rows of t tokens; a token id                         \
+     * not below vocab is an error naming it. */                                                   \
+    X(int, embed_forward,                                                                          \
+      (const int32_t *tok, const float *wte, const float *wpe, float *y, int rows, int t, int c,   \
+       int vocab))                                                                                 \
+    /* dwte[tok[r][p]] += dy[r][p] (dwte zeroed first unless accumulate:                           \
+     * a tied output layer has written its share), dwpe[p] = sum over rows. */                     \
+    X(int, embed_backward,                                                                         \
+      (const int32_t *tok, const float *dy, float *dwte, float *dwpe, int rows, int t, int c,      \
+       int vocab, bool accumulate))                                                                \
+    /* Over n rows of c: y = (x - mean) * rstd * g + b, as LayerNorm, with                         \
+     * each row's mean and rstd = 1 / sqrt(var + eps) kept. */                                     \
+    X(int, layernorm_forward,                                                                      \
+      (const float *x, const float *g, const float *b, float *y, float *mean, float *rstd, int n,  \
+       int c, float eps))                                                                          \
+    /* dg and db (overwritten) and, when not NULL, dx. */                                          \
+    X(int, layernorm_backward,                                                                     \
+      (const float *dy, const float *x, const float *g, const float *mean, const float *rstd,      \
+       float *dx, float *dg, float *db, int n, int c))                                             \
+    /* In place over n matrices of t x t scores: row i becomes the softmax                         \
+     * of scale * its columns 0..i, the later ones 0 (the causal mask). */                         \
+    X(int, causal_softmax, (float *att, int n, int t, float scale))                                \
+    /* One row, as causal_softmax does row pos of a matrix: the softmax of                         \
+     * scale * row[0..pos], row[pos + 1..t) set to 0 (generation's step). */                       \
+    X(int, causal_softmax_row, (float *row, int pos, int t, float scale))                          \
+    /* datt (d loss / d probabilities) becomes d loss / d scores. */                               \
+    X(int, causal_softmax_backward, (float *datt, const float *att, int n, int t, float scale))    \
+                                                                                                   \
+    /* *out (host) = sum of x[i]^2, accumulated in double. */                                      \
+    X(int, sumsq, (const float *x, size_t n, double *out))                                         \
+    /* One AdamW step over flat buffers of n parameters. */                                        \
+    X(int, adam, (float *p, const float *g, float *m, float *v, size_t n, const adam_hyper *h))
+
+/* An operation's parameters without their parentheses. */
+#define BACKEND_OP_PARAMS(...) __VA_ARGS__
+/* An operation as a member of struct backend. */
+#define BACKEND_OP_MEMBER(ret, name, params) ret (*name)(backend *, BACKEND_OP_PARAMS params);
+
 struct backend {
     const char *name;
     char description[256]; /* what it runs on, e.g. the GPU and its PCI bus id */
@@ -90,125 +226,8 @@ struct backend {
      * (0 where unknown). */
     double peak_flops;
 
-    /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */
-    int (*gemm)(backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
-    /* Over tensors of (outer, channels, inner) -- (rows, features, 1) for a
-     * dense layer, (rows, C, H*W) for a convolution --
-     * y = act(z + bias[channel]), with z updated in place to the
-     * pre-activation; bias may be NULL (none). y may be z itself when the
-     * activation's gradient does not need the input
-     * (math_act_grad_needs_input). */
-    int (*bias_act_forward)(backend *be, float *z, float *y, const float *bias, int outer,
-                            int channels, int inner, act_kind act);
-
-    /* dz = dy * act'(z, y), elementwise over n; dz may be dy. */
-    int (*act_backward)(backend *be, float *dz, const float *dy, const float *z, const float *y,
-                        size_t n, act_kind act);
-
-    /* db[c] = sum over outer and inner of dz[o][c][i]. */
-    int (*bias_grad)(backend *be, float *db, const float *dz, int outer, int channels, int inner);
-
-    /* y = a + b, elementwise over n (y may be a or b). */
-    int (*add)(backend *be, float *y, const float *a, const float *b, size_t n);
-
-    /* Convolution (cross-correlation, as PyTorch and cuDNN) of NCHW rows with
-     * weights (out_c, in_c, k, k). A plan, made once at start-up for up to
-     * max_rows rows, holds what the backend chose and its workspace. */
-    /* Algorithms are chosen for training batches of train_rows; max_rows
-     * (at least as many: evaluation's) only sizes what forward needs. */
-    int (*conv_plan)(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan);
-    int (*conv_forward)(backend *be, void *plan, const float *x, const float *w, float *y,
-                        int rows);
-    /* dw = d loss / d w (overwritten); dx too, when not NULL. */
-    int (*conv_backward)(backend *be, void *plan, const float *x, const float *w, const float *dy,
-                         float *dw, float *dx, int rows);
-
-    /* Max or average pooling of NCHW rows, planned like convolutions. The
-     * gradient of a max goes to the first maximum of its window in row-major
-     * order; an average counts padding (PyTorch's default). */
-    int (*pool_plan)(backend *be, const pool_geom *g, int max_rows, void **plan);
-    int (*pool_forward)(backend *be, void *plan, const float *x, float *y, int rows);
-    int (*pool_backward)(backend *be, void *plan, const float *x, const float *y, const float *dy,
-                         float *dx, int rows);
-    void (*plan_release)(backend *be, void *plan);
-
-    /* Batch normalization, in pieces so that statistics can be summed over
-     * ranks between them, and all in backend memory, so that a step on a
-     * GPU never waits for the host unless ranks must sum. Over (outer,
-     * channels, inner):
-     * channel_sums: sums[c] = sum of a, sums[channels + c] = sum of a * b,
-     *   in double (b = a gives the sum of squares);
-     * bn_stats: per channel, mean and invstd from the sums of x and x^2
-     *   over `count` values, with the running statistics updated
-     *   (math_bn_stats); sums NULL takes them from the running statistics;
-     * sums_to_float: out[i] = sums[i] / divisor, in float (gradients of
-     *   gamma and beta, the means of dz and dz * xhat);
-     * bn_forward: xhat = (x - mean[c]) * invstd[c], z = gamma[c] * xhat +
-     *   beta[c], y = act(z) (z may be y, as for bias_act_forward);
-     * bn_backward: dx = gamma[c] * invstd[c] * (dz - mean_dz[c] - xhat *
-     *   mean_dzxhat[c]). */
-    int (*channel_sums)(backend *be, const float *a, const float *b, int outer, int channels,
-                        int inner, double *sums);
-    int (*bn_stats)(backend *be, const double *sums, double count, int channels, double eps,
-                    double momentum, float *mean, float *invstd, float *run_mean, float *run_var);
-    int (*sums_to_float)(backend *be, float *out, const double *sums, size_t n, double divisor);
-    int (*bn_forward)(backend *be, const float *x, float *xhat, float *z, float *y,
-                      const float *mean, const float *invstd, const float *gamma, const float *beta,
-                      int outer, int channels, int inner, act_kind act);
-    int (*bn_backward)(backend *be, const float *dz, const float *xhat, float *dx,
-                       const float *gamma, const float *invstd, const float *mean_dz,
-                       const float *mean_dzxhat, int outer, int channels, int inner);
-
-    /* Softmax cross-entropy over rows of `cols` logits. For each row writes
-     * stats[2r] = its loss and stats[2r+1] = 1 if the arg-max is the label,
-     * else 0. When dz is not NULL, also dz = scale * d loss / d logits. */
-    int (*xent)(backend *be, const float *z, const int32_t *labels, int rows, int cols, float scale,
-                float *dz, float *stats);
-
-    /* y = x * dropout mask; the mask of element i is keyed by (seed, layer,
-     * step, first + i), where `first` is the global index of x[0]. */
-    int (*dropout_forward)(backend *be, float *y, const float *x, size_t n, float rate,
-                           uint64_t seed, uint32_t layer, uint32_t step, uint64_t first);
-    /* dx = dy * the same mask. */
-    int (*dropout_backward)(backend *be, float *dx, const float *dy, size_t n, float rate,
-                            uint64_t seed, uint32_t layer, uint32_t step, uint64_t first);
-
-    /* ---- sequences (T positions of C features); CPU only so far: NULL on
-     * the GPU, where the layers that need them refuse to run ---- */
-    /* y[r][p] = wte[tok[r][p]] + wpe[p] over rows of t tokens; a token id
-     * not below vocab is an error naming it. */
-    int (*embed_forward)(backend *be, const int32_t *tok, const float *wte, const float *wpe,
-                         float *y, int rows, int t, int c, int vocab);
-    /* dwte[tok[r][p]] += dy[r][p] (dwte zeroed first unless accumulate:
-     * a tied output layer has written its share), dwpe[p] = sum over rows. */
-    int (*embed_backward)(backend *be, const int32_t *tok, const float *dy, float *dwte,
-                          float *dwpe, int rows, int t, int c, int vocab, bool accumulate);
-    /* Over n rows of c: y = (x - mean) * rstd * g + b, as LayerNorm, with
-     * each row's mean and rstd = 1 / sqrt(var + eps) kept. */
-    int (*layernorm_forward)(backend *be, const float *x, const float *g, const float *b, float *y,
-                             float *mean, float *rstd, int n, int c, float eps);
-    /* dg and db (overwritten) and, when not NULL, dx. */
-    int (*layernorm_backward)(backend *be, const float *dy, const float *x, const float *g,
-                              const float *mean, const float *rstd, float *dx, float *dg, float *db,
-                              int n, int c);
-    /* In place over n matrices of t x t scores: row i becomes the softmax
-     * of scale * its columns 0..i, the later ones 0 (the causal mask). */
-    int (*causal_softmax)(backend *be, float *att, int n, int t, float scale);
-    /* One row, as causal_softmax does row pos of a matrix: the softmax of
-     * scale * row[0..pos], row[pos + 1..t) set to 0 (generation's step). */
-    int (*causal_softmax_row)(backend *be, float *row, int pos, int t, float scale);
-    /* datt (d loss / d probabilities) becomes d loss / d scores. */
-    int (*causal_softmax_backward)(backend *be, float *datt, const float *att, int n, int t,
-                                   float scale);
-
-    /* *out (host) = sum of x[i]^2, accumulated in double. */
-    int (*sumsq)(backend *be, const float *x, size_t n, double *out);
-
-    /* One AdamW step over flat buffers of n parameters. */
-    int (*adam)(backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                const adam_hyper *h);
+    /* The compute operations, one member each (BACKEND_OPS above). */
+    BACKEND_OPS(BACKEND_OP_MEMBER)
 
     void (*destroy)(backend *be);
 };

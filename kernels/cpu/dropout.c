@@ -40,8 +40,9 @@ CPU_SIMD static void apply_mask(float *restrict y, const float *restrict x, cons
         y[j] = x[j] * math_dropout_keep(rng_to_uniform(u[j]), rate);
 }
 
-int cpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
-                uint32_t layer, uint32_t step, uint64_t first)
+/* y = x times math_dropout_scale's mask at indices first .. first + n - 1. */
+int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
+                        uint32_t layer, uint32_t step, uint64_t first)
 {
     (void)be;
     uint32_t stream = RNG_STREAM_DROPOUT | layer, u[CHUNK];
@@ -55,4 +56,11 @@ int cpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uin
         i += len;
     }
     return 0;
+}
+
+/* The mask is its own derivative: dx = dy times the same mask. */
+int cpu_dropout_backward(backend *be, float *dx, const float *dy, size_t n, float rate,
+                         uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
+{
+    return cpu_dropout_forward(be, dx, dy, n, rate, seed, layer, step, first);
 }

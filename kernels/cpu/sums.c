@@ -1,5 +1,5 @@
 /* sums: the CPU backend's double-precision sums of float arrays (the
- * gradient norm, batch norm's per-channel statistics).
+ * gradient norm, cpu_sumsq; batch norm's per-channel statistics).
  *
  * Sixteen running sums per result, added pairwise in a fixed order at the
  * end: the same result every run and on every CPU, while the additions run
@@ -45,4 +45,13 @@ CPU_SIMD void cpu_sums(const float *a, const float *b, size_t n, double *sum_a, 
     }
     *sum_a = sa;
     *sum_ab = sab;
+}
+
+/* The squared norm of a flat buffer (the gradient's, for clipping). */
+int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
+{
+    (void)be;
+    double sum;
+    cpu_sums(x, x, n, &sum, out);
+    return 0;
 }
