@@ -14,6 +14,10 @@
 
 #include "kernels/math.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct backend backend;
 
 enum { BACKEND_EVENTS = 8 };
@@ -35,11 +39,16 @@ typedef struct {
 /* The compute operations, each declared once here as
  *     X(return type, name, (parameters after the backend))
  * and called as be->name(be, ...). From this list come the members of
- * struct backend (BACKEND_OP_MEMBER), the declarations of the CPU
- * backend's functions and its table, filled by name: cpu_<name>, in the
- * file of kernels/cpu named for its concept (CMake finds the files). So a
- * CPU backend without an operation does not link. (The CUDA backend's
- * table, kernels/cuda/backend_cuda.c, is still filled by hand.) */
+ * struct backend (BACKEND_OP_MEMBER), the declarations of each backend's
+ * functions, and each backend's table, filled by name: the CPU backend's
+ * cpu_<name> (a file of kernels/cpu), the CUDA backend's gpu_<name> (a file
+ * of kernels/cuda, kernel and launcher together). So a backend without an
+ * operation does not link; one it deliberately lacks is a stub that fails
+ * with a message saying so.
+ *
+ * A new operation: its line here, cpu_<name> in kernels/cpu/<concept>.c and
+ * gpu_<name> in kernels/cuda/<concept>.cu (CMake finds the files), and its
+ * tests (tests/unit/test_kernels.c, tests/gpu/test_gpu_ops.c). */
 #define BACKEND_OPS(X)                                                                             \
     /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */                       \
     X(int, gemm,                                                                                   \
@@ -128,8 +137,8 @@ typedef struct {
       (float *dx, const float *dy, size_t n, float rate, uint64_t seed, uint32_t layer,            \
        uint32_t step, uint64_t first))                                                             \
                                                                                                    \
-    /* ---- sequences (T positions of C features); CPU only so far: NULL on                        \
-     * the GPU, where the layers that need them refuse to run ---- */                              \
+    /* ---- sequences (T positions of C features); CPU only so far: the                            \
+     * CUDA backend's are stubs that fail, naming the operation ---- */                            \
     /* y[r][p] = wte[tok[r][p]] + wpe[p] over rows of t tokens; a token id                         \
      * not below vocab is an error naming it. */                                                   \
     X(int, embed_forward,                                                                          \
@@ -271,5 +280,9 @@ int backend_cuda_usable(int local_rank, const char **why);
 void backend_versions(char *buf, size_t size);
 void backend_cuda_versions(char *buf, size_t size);
 backend *backend_cuda_open(const backend_options *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -34,8 +34,6 @@ static int embed_forward(model *m, layer *l, const float *x, int rows, bool trai
 {
     (void)train;
     backend *be = m->be;
-    if (!be->embed_forward)
-        return err_set("an embedding layer does not run on the %s backend yet", be->name);
     /* the model's input: token ids (model.h) */
     if (be->embed_forward(be, (const int32_t *)x, layer_tensor_at(m, l, WTE, false),
                           layer_tensor_at(m, l, WPE, false), l->y, rows, l->out_shape[0],

@@ -1,7 +1,9 @@
-/* The CUDA backend: cuBLAS for matrix products, the kernels of
- * kernels/cuda (a .cu file each) for the rest, all on one compute stream;
- * input batches are copied on a stream of their own (see backend.h's input
- * staging). */
+/* The CUDA backend: cuBLAS for matrix products, cuDNN for convolutions
+ * and poolings, the kernels of kernels/cuda for the rest, all on one
+ * compute stream; input batches are copied on a stream of their own (see
+ * backend.h's input staging). This file holds its memory, streams, events
+ * and table; each operation is gpu_<name> in the file of kernels/cuda named
+ * for its concept (cuda_impl.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,6 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_impl.h"
-#include "kernels/cuda/kernels.h"
 #include "trainer/err.h"
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -137,115 +138,13 @@ static double peak_flops(int device)
     return 2.0 * lanes * sms * khz * 1e3;
 }
 
-/* ---- math -------------------------------------------------------------------- */
+/* ---- operations the GPU lacks ------------------------------------------------ */
 
-/* cuBLAS is column-major: a row-major C = op(A) op(B) is the column-major
- * C^T = op(B)^T op(A)^T, so the operands swap places. */
-static int gpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
-                    int lda, const float *b, int ldb, float beta, float *c, int ldc)
+int gpu_lacks(const char *layer, const char *op)
 {
-    CUBLAS_TRY(cublasSgemm(impl_of(be)->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                           ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta,
-                           c, ldc));
-    return 0;
-}
-
-static int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
-                                int channels, int inner, act_kind act)
-{
-    LAUNCH(cuk_bias_act_forward(impl_of(be)->compute, z, y, bias, outer, channels, inner, act));
-    return 0;
-}
-
-static int gpu_add(backend *be, float *y, const float *a, const float *b, size_t n)
-{
-    LAUNCH(cuk_add(impl_of(be)->compute, y, a, b, n));
-    return 0;
-}
-
-static int gpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
-                            size_t n, act_kind act)
-{
-    LAUNCH(cuk_act_backward(impl_of(be)->compute, dz, dy, z, y, n, act));
-    return 0;
-}
-
-static int gpu_bias_grad(backend *be, float *db, const float *dz, int outer, int channels,
-                         int inner)
-{
-    LAUNCH(cuk_bias_grad(impl_of(be)->compute, db, dz, outer, channels, inner));
-    return 0;
-}
-
-static int gpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
-                            int inner, double *sums)
-{
-    LAUNCH(cuk_channel_sums(impl_of(be)->compute, a, b, outer, channels, inner, sums));
-    return 0;
-}
-
-static int gpu_bn_stats(backend *be, const double *sums, double count, int channels, double eps,
-                        double momentum, float *mean, float *invstd, float *run_mean,
-                        float *run_var)
-{
-    LAUNCH(cuk_bn_stats(impl_of(be)->compute, sums, count, channels, eps, momentum, mean, invstd,
-                        run_mean, run_var));
-    return 0;
-}
-
-static int gpu_sums_to_float(backend *be, float *out, const double *sums, size_t n, double divisor)
-{
-    LAUNCH(cuk_sums_to_float(impl_of(be)->compute, out, sums, n, divisor));
-    return 0;
-}
-
-static int gpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y,
-                          const float *mean, const float *invstd, const float *gamma,
-                          const float *beta, int outer, int channels, int inner, act_kind act)
-{
-    LAUNCH(cuk_bn_forward(impl_of(be)->compute, x, xhat, z, y, mean, invstd, gamma, beta, outer,
-                          channels, inner, act));
-    return 0;
-}
-
-static int gpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx,
-                           const float *gamma, const float *invstd, const float *mean_dz,
-                           const float *mean_dzxhat, int outer, int channels, int inner)
-{
-    LAUNCH(cuk_bn_backward(impl_of(be)->compute, dz, xhat, dx, gamma, invstd, mean_dz, mean_dzxhat,
-                           outer, channels, inner));
-    return 0;
-}
-
-static int gpu_xent(backend *be, const float *z, const int32_t *labels, int rows, int cols,
-                    float scale, float *dz, float *stats)
-{
-    LAUNCH(cuk_xent(impl_of(be)->compute, z, labels, rows, cols, scale, dz, stats));
-    return 0;
-}
-
-static int gpu_dropout(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
-                       uint32_t layer, uint32_t step, uint64_t first)
-{
-    LAUNCH(cuk_dropout(impl_of(be)->compute, y, x, n, rate, seed, layer, step, first));
-    return 0;
-}
-
-static int gpu_sumsq(backend *be, const float *x, size_t n, double *out)
-{
-    cuda_impl *c = impl_of(be);
-    LAUNCH(cuk_sumsq(c->compute, x, n, c->sumsq_partials, c->sumsq_result));
-    CUDA_TRY(
-        cudaMemcpyAsync(out, c->sumsq_result, sizeof *out, cudaMemcpyDeviceToHost, c->compute));
-    CUDA_TRY(cudaStreamSynchronize(c->compute));
-    return 0;
-}
-
-static int gpu_adam(backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                    const adam_hyper *h)
-{
-    LAUNCH(cuk_adam(impl_of(be)->compute, p, g, m, v, n, *h));
-    return 0;
+    return err_set("%s does not run on the cuda backend yet (%s has no GPU kernel): use "
+                   "run.device = cpu",
+                   layer, op);
 }
 
 /* ---- opening and closing -------------------------------------------------------- */
@@ -436,30 +335,12 @@ static void set_ops(backend *be)
     be->input_wait = gpu_input_wait;
     be->input_done = gpu_input_done;
     be->input_host_wait = gpu_input_host_wait;
-    be->gemm = gpu_gemm;
     be->mark_event = gpu_mark_event;
     be->event_ms = gpu_event_ms;
-    be->bias_act_forward = gpu_bias_act_forward;
-    be->add = gpu_add;
-    be->conv_plan = gpu_conv_plan;
-    be->conv_forward = gpu_conv_forward;
-    be->conv_backward = gpu_conv_backward;
-    be->pool_plan = gpu_pool_plan;
-    be->pool_forward = gpu_pool_forward;
-    be->pool_backward = gpu_pool_backward;
-    be->plan_release = gpu_plan_release;
-    be->channel_sums = gpu_channel_sums;
-    be->bn_stats = gpu_bn_stats;
-    be->sums_to_float = gpu_sums_to_float;
-    be->bn_forward = gpu_bn_forward;
-    be->bn_backward = gpu_bn_backward;
-    be->act_backward = gpu_act_backward;
-    be->bias_grad = gpu_bias_grad;
-    be->xent = gpu_xent;
-    be->dropout_forward = gpu_dropout;
-    be->dropout_backward = gpu_dropout; /* the mask is its own derivative */
-    be->sumsq = gpu_sumsq;
-    be->adam = gpu_adam;
+    /* every operation of backend.h's list: gpu_<name> */
+#define GPU_OP_SET(ret, name, params) be->name = gpu_##name;
+    BACKEND_OPS(GPU_OP_SET)
+#undef GPU_OP_SET
     be->destroy = gpu_destroy;
 }
 

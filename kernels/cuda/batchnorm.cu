@@ -2,7 +2,7 @@
 // per-channel sums in double (a block per channel, a fixed order), the
 // statistics made of them on the device (so no step waits for the host),
 // the normalizing forward and the backward, elementwise.
-#include "kernels/cuda/kernels.h"
+#include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
 
@@ -71,57 +71,56 @@ __global__ void bn_backward_kernel(const float *dz, const float *xhat, float *dx
     }
 }
 
-extern "C" cudaError_t cuk_channel_sums(cudaStream_t s, const float *a, const float *b, int outer,
-                                        int channels, int inner, double *out)
+extern "C" int gpu_channel_sums(backend *be, const float *a, const float *b, int outer,
+                                int channels, int inner, double *sums)
 {
     if (channels == 0)
-        return cudaSuccess;
-    channel_sums_kernel<<<channels, CUK_THREADS, 0, s>>>(a, b, outer, channels, inner, out);
-    return cudaGetLastError();
+        return 0;
+    channel_sums_kernel<<<channels, CUK_THREADS, 0, stream_of(be)>>>(a, b, outer, channels, inner,
+                                                                     sums);
+    return KERNEL_LAUNCHED(channel_sums_kernel);
 }
 
-extern "C" cudaError_t cuk_bn_stats(cudaStream_t s, const double *sums, double count, int channels,
-                                    double eps, double momentum, float *mean, float *invstd,
-                                    float *run_mean, float *run_var)
+extern "C" int gpu_bn_stats(backend *be, const double *sums, double count, int channels, double eps,
+                            double momentum, float *mean, float *invstd, float *run_mean,
+                            float *run_var)
 {
     if (channels == 0)
-        return cudaSuccess;
-    bn_stats_kernel<<<cuk_blocks((size_t)channels), CUK_THREADS, 0, s>>>(
+        return 0;
+    bn_stats_kernel<<<cuk_blocks((size_t)channels), CUK_THREADS, 0, stream_of(be)>>>(
         sums, count, channels, eps, momentum, mean, invstd, run_mean, run_var);
-    return cudaGetLastError();
+    return KERNEL_LAUNCHED(bn_stats_kernel);
 }
 
-extern "C" cudaError_t cuk_sums_to_float(cudaStream_t s, float *out, const double *sums, size_t n,
-                                         double divisor)
+extern "C" int gpu_sums_to_float(backend *be, float *out, const double *sums, size_t n,
+                                 double divisor)
 {
     if (n == 0)
-        return cudaSuccess;
-    sums_to_float_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(out, sums, n, divisor);
-    return cudaGetLastError();
+        return 0;
+    sums_to_float_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(out, sums, n, divisor);
+    return KERNEL_LAUNCHED(sums_to_float_kernel);
 }
 
-extern "C" cudaError_t cuk_bn_forward(cudaStream_t s, const float *x, float *xhat, float *z,
-                                      float *y, const float *mean, const float *invstd,
-                                      const float *gamma, const float *beta, int outer,
-                                      int channels, int inner, act_kind act)
-{
-    size_t n = (size_t)outer * channels * inner;
-    if (n == 0)
-        return cudaSuccess;
-    bn_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(x, xhat, z, y, mean, invstd, gamma,
-                                                            beta, n, channels, inner, act);
-    return cudaGetLastError();
-}
-
-extern "C" cudaError_t cuk_bn_backward(cudaStream_t s, const float *dz, const float *xhat,
-                                       float *dx, const float *gamma, const float *invstd,
-                                       const float *mean_dz, const float *mean_dzxhat, int outer,
-                                       int channels, int inner)
+extern "C" int gpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y,
+                              const float *mean, const float *invstd, const float *gamma,
+                              const float *beta, int outer, int channels, int inner, act_kind act)
 {
     size_t n = (size_t)outer * channels * inner;
     if (n == 0)
-        return cudaSuccess;
-    bn_backward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(dz, xhat, dx, gamma, invstd, mean_dz,
-                                                             mean_dzxhat, n, channels, inner);
-    return cudaGetLastError();
+        return 0;
+    bn_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(
+        x, xhat, z, y, mean, invstd, gamma, beta, n, channels, inner, act);
+    return KERNEL_LAUNCHED(bn_forward_kernel);
+}
+
+extern "C" int gpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx,
+                               const float *gamma, const float *invstd, const float *mean_dz,
+                               const float *mean_dzxhat, int outer, int channels, int inner)
+{
+    size_t n = (size_t)outer * channels * inner;
+    if (n == 0)
+        return 0;
+    bn_backward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(
+        dz, xhat, dx, gamma, invstd, mean_dz, mean_dzxhat, n, channels, inner);
+    return KERNEL_LAUNCHED(bn_backward_kernel);
 }

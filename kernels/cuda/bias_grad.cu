@@ -3,7 +3,7 @@
 // columns of a row, so loads coalesce. For planes (convolutions) a block per
 // channel reduces the channel's planes. Both add in a fixed order, so
 // results repeat bit for bit.
-#include "kernels/cuda/kernels.h"
+#include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
 
@@ -34,16 +34,17 @@ __global__ void bias_grad_planes_kernel(float *db, const float *dz, int outer, i
         db[c] = (float)acc;
 }
 
-extern "C" cudaError_t cuk_bias_grad(cudaStream_t s, float *db, const float *dz, int outer,
-                                     int channels, int inner)
+extern "C" int gpu_bias_grad(backend *be, float *db, const float *dz, int outer, int channels,
+                             int inner)
 {
     if (channels == 0)
-        return cudaSuccess;
+        return 0;
+    cudaStream_t s = stream_of(be);
     if (inner == 1) {
         unsigned blocks = (unsigned)((channels + CUK_THREADS - 1) / CUK_THREADS);
         bias_grad_rows_kernel<<<blocks, CUK_THREADS, 0, s>>>(db, dz, outer, channels);
-    } else {
-        bias_grad_planes_kernel<<<channels, CUK_THREADS, 0, s>>>(db, dz, outer, channels, inner);
+        return KERNEL_LAUNCHED(bias_grad_rows_kernel);
     }
-    return cudaGetLastError();
+    bias_grad_planes_kernel<<<channels, CUK_THREADS, 0, s>>>(db, dz, outer, channels, inner);
+    return KERNEL_LAUNCHED(bias_grad_planes_kernel);
 }

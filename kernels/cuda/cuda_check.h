@@ -8,6 +8,10 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 int cuda_fail(const char *call, cudaError_t e, const char *file, int line);
 int cublas_fail(const char *call, cublasStatus_t s, const char *file, int line);
 int cudnn_fail(const char *call, cudnnStatus_t s, const char *file, int line);
@@ -32,5 +36,9 @@ int cudnn_fail(const char *call, cudnnStatus_t s, const char *file, int line);
         if (cublas_s_ != CUBLAS_STATUS_SUCCESS)                                                    \
             return cublas_fail(#call, cublas_s_, __FILE__, __LINE__);                              \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

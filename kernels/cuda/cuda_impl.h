@@ -1,5 +1,12 @@
-/* cuda_impl: the CUDA backend's state, shared by its host-side files
- * (backend_cuda.c, dnn.c). */
+/* cuda_impl: what the CUDA backend's files share: its state, and the
+ * declarations of its operations. Each operation of backend.h's list is
+ * gpu_<name>, defined in the file of kernels/cuda named for its concept,
+ * kernel and launcher together (elementwise.cu, adam.cu, ...; dnn.c and
+ * gemm.c call cuDNN and cuBLAS); backend_cuda.c puts them in its table by
+ * name. A launcher enqueues its kernels on the compute stream
+ * (stream_of) and returns KERNEL_LAUNCHED's verdict. The per-element
+ * formulas are those of kernels/math.h, the same the CPU backend runs.
+ * Included by C and by CUDA C++ (nvcc) sources alike. */
 #ifndef ACCEL_CUDA_IMPL_H
 #define ACCEL_CUDA_IMPL_H
 
@@ -10,6 +17,13 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Blocks of sumsq's first pass: its partials buffer holds this many. */
+#define CUK_SUMSQ_BLOCKS 256
 
 typedef struct {
     int device;
@@ -29,25 +43,40 @@ typedef struct {
 
 static inline cuda_impl *impl_of(backend *be)
 {
-    return be->impl;
+    return (cuda_impl *)be->impl;
 }
 
-#define LAUNCH(launch)                                                                             \
-    do {                                                                                           \
-        cudaError_t launch_e_ = (launch);                                                          \
-        if (launch_e_ != cudaSuccess)                                                              \
-            return cuda_fail(#launch, launch_e_, __FILE__, __LINE__);                              \
-    } while (0)
+/* The stream every operation runs on. */
+static inline cudaStream_t stream_of(backend *be)
+{
+    return impl_of(be)->compute;
+}
 
-/* cuDNN's convolutions and poolings (dnn.c). */
-int gpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **plan);
-int gpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows);
-int gpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
-                      float *dw, float *dx, int rows);
-int gpu_pool_plan(backend *be, const pool_geom *g, int max_rows, void **plan);
-int gpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows);
-int gpu_pool_backward(backend *be, void *plan, const float *x, const float *y, const float *dy,
-                      float *dx, int rows);
-void gpu_plan_release(backend *be, void *plan);
+/* After a kernel's launch (<<<...>>>, which returns nothing): 0, or -1
+ * with a message naming the kernel and where it was launched. */
+#define KERNEL_LAUNCHED(kernel) cuda_launched(#kernel, __FILE__, __LINE__)
+static inline int cuda_launched(const char *kernel, const char *file, int line)
+{
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? 0 : cuda_fail(kernel, e, file, line);
+}
+
+/* gpu_gemm, gpu_bias_act_forward, ...: every operation of backend.h. */
+#define GPU_OP_DECLARE(ret, name, params) ret gpu_##name(backend *be, BACKEND_OP_PARAMS params);
+BACKEND_OPS(GPU_OP_DECLARE)
+#undef GPU_OP_DECLARE
+
+/* An operation the GPU has no kernel for yet (its file holds a stub): -1,
+ * with a message naming it and the kind of layer that needs it. */
+int gpu_lacks(const char *layer, const char *op);
+
+/* Launches a one-thread kernel on the current device and reads its
+ * result back (synchronously): cudaSuccess when the device runs this
+ * binary's code (probe.cu). */
+cudaError_t cuk_probe(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

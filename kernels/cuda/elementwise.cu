@@ -1,5 +1,6 @@
-// elementwise: bias + activation forward, activation backward, dropout.
-#include "kernels/cuda/kernels.h"
+// elementwise: bias + activation forward, activation backward, the sum of
+// two tensors and dropout, a thread per element through kernels/math.h.
+#include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 
 __global__ void bias_act_forward_kernel(float *z, float *y, const float *bias, size_t n,
@@ -36,39 +37,47 @@ __global__ void dropout_kernel(float *y, const float *x, size_t n, float rate, u
         y[i] = x[i] * math_dropout_scale(seed, layer, step, first + i, rate);
 }
 
-extern "C" cudaError_t cuk_bias_act_forward(cudaStream_t s, float *z, float *y, const float *bias,
-                                            int outer, int channels, int inner, act_kind act)
+extern "C" int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
+                                    int channels, int inner, act_kind act)
 {
     size_t n = (size_t)outer * channels * inner;
     if (n == 0)
-        return cudaSuccess;
-    bias_act_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(z, y, bias, n, channels, inner,
-                                                                  act);
-    return cudaGetLastError();
+        return 0;
+    bias_act_forward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(z, y, bias, n,
+                                                                              channels, inner, act);
+    return KERNEL_LAUNCHED(bias_act_forward_kernel);
 }
 
-extern "C" cudaError_t cuk_add(cudaStream_t s, float *y, const float *a, const float *b, size_t n)
+extern "C" int gpu_add(backend *be, float *y, const float *a, const float *b, size_t n)
 {
     if (n == 0)
-        return cudaSuccess;
-    add_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(y, a, b, n);
-    return cudaGetLastError();
+        return 0;
+    add_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(y, a, b, n);
+    return KERNEL_LAUNCHED(add_kernel);
 }
 
-extern "C" cudaError_t cuk_act_backward(cudaStream_t s, float *dz, const float *dy, const float *z,
-                                        const float *y, size_t n, act_kind act)
+extern "C" int gpu_act_backward(backend *be, float *dz, const float *dy, const float *z,
+                                const float *y, size_t n, act_kind act)
 {
     if (n == 0)
-        return cudaSuccess;
-    act_backward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(dz, dy, z, y, n, act);
-    return cudaGetLastError();
+        return 0;
+    act_backward_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(dz, dy, z, y, n, act);
+    return KERNEL_LAUNCHED(act_backward_kernel);
 }
 
-extern "C" cudaError_t cuk_dropout(cudaStream_t s, float *y, const float *x, size_t n, float rate,
+extern "C" int gpu_dropout_forward(backend *be, float *y, const float *x, size_t n, float rate,
                                    uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
 {
     if (n == 0)
-        return cudaSuccess;
-    dropout_kernel<<<cuk_blocks(n), CUK_THREADS, 0, s>>>(y, x, n, rate, seed, layer, step, first);
-    return cudaGetLastError();
+        return 0;
+    dropout_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(y, x, n, rate, seed, layer,
+                                                                     step, first);
+    return KERNEL_LAUNCHED(dropout_kernel);
+}
+
+// The mask is its own derivative.
+extern "C" int gpu_dropout_backward(backend *be, float *dx, const float *dy, size_t n, float rate,
+                                    uint64_t seed, uint32_t layer, uint32_t step, uint64_t first)
+{
+    return gpu_dropout_forward(be, dx, dy, n, rate, seed, layer, step, first);
 }

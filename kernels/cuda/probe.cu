@@ -2,7 +2,7 @@
 // take, so that run.device = auto never picks a GPU this binary cannot run
 // on: a driver too old for the runtime, or an architecture the build has no
 // code for, shows here as a clear reason instead of at the first step.
-#include "kernels/cuda/kernels.h"
+#include "kernels/cuda/cuda_impl.h"
 
 __global__ static void probe_kernel(int *flag)
 {

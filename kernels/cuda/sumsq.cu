@@ -1,8 +1,9 @@
 // sumsq: the squared L2 norm of a flat buffer, in double, in two passes:
 // each of CUK_SUMSQ_BLOCKS blocks reduces a fixed, strided share into one
 // partial, then one block adds the partials in order. No atomics, so the
-// result is the same bits on every run.
-#include "kernels/cuda/kernels.h"
+// result is the same bits on every run. The partials and the result live
+// in the backend's scratch (cuda_impl), allocated when it opens.
+#include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
 
@@ -27,13 +28,17 @@ __global__ void sumsq_final_kernel(const double *partials, double *result)
         *result = v;
 }
 
-extern "C" cudaError_t cuk_sumsq(cudaStream_t s, const float *x, size_t n, double *partials,
-                                 double *result)
+extern "C" int gpu_sumsq(backend *be, const float *x, size_t n, double *out)
 {
-    sumsq_partial_kernel<<<CUK_SUMSQ_BLOCKS, CUK_THREADS, 0, s>>>(x, n, partials);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        return e;
-    sumsq_final_kernel<<<1, CUK_SUMSQ_BLOCKS, 0, s>>>(partials, result);
-    return cudaGetLastError();
+    cuda_impl *c = impl_of(be);
+    sumsq_partial_kernel<<<CUK_SUMSQ_BLOCKS, CUK_THREADS, 0, c->compute>>>(x, n, c->sumsq_partials);
+    if (KERNEL_LAUNCHED(sumsq_partial_kernel) < 0)
+        return -1;
+    sumsq_final_kernel<<<1, CUK_SUMSQ_BLOCKS, 0, c->compute>>>(c->sumsq_partials, c->sumsq_result);
+    if (KERNEL_LAUNCHED(sumsq_final_kernel) < 0)
+        return -1;
+    CUDA_TRY(
+        cudaMemcpyAsync(out, c->sumsq_result, sizeof *out, cudaMemcpyDeviceToHost, c->compute));
+    CUDA_TRY(cudaStreamSynchronize(c->compute));
+    return 0;
 }
