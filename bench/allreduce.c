@@ -16,7 +16,7 @@
 #include "comm/comm.h"
 #include "kernels/backend.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "comm/mpi_fail.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static int world_size = 1;
 

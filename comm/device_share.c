@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 int comm_device_pair(const comm_device *all, int n, int *a, int *b)
 {

@@ -6,7 +6,7 @@
 #include "comm/mpi_fail.h"
 #include "kernels/backend.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 #ifdef ACCEL_HAVE_CUDA
 #include "comm/nccl.h"
 #endif

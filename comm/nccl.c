@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "kernels/cuda/cuda_check.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 _Static_assert(sizeof(ncclUniqueId) <= COMM_SHARE_MAX, "comm_share_made carries an ncclUniqueId");
 

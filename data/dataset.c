@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "data/dataset_formats.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* Parses data.shape, "C,H,W" with three positive integers. */
 static int parse_shape(const char *text, int shape[3])

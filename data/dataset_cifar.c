@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "data/dataset_formats.h"
-#include "trainer/err.h"
-#include "trainer/membudget.h"
+#include "util/err.h"
+#include "util/membudget.h"
 
 #define CIFAR_PIXELS    3072
 #define CIFAR_RECORD    (1 + CIFAR_PIXELS)

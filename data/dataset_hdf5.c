@@ -16,10 +16,10 @@
 
 #include "data/dataset_formats.h"
 #include "data/h5chunks.h"
-#include "trainer/err.h"
-#include "trainer/h5probe.h"
-#include "trainer/membudget.h"
-#include "trainer/h5util.h"
+#include "util/err.h"
+#include "util/h5probe.h"
+#include "util/h5util.h"
+#include "util/membudget.h"
 
 /* The chunk cache of the images dataset. HDF5's default (1 MiB) holds less
  * than one chunk of many image files, so every batch would decompress each

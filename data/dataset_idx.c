@@ -6,7 +6,7 @@
 
 #include "data/dataset_formats.h"
 #include "data/idx.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* Resolves P-<kind>-idxN-ubyte, preferring the gzipped file. */
 static int idx_path(const char *prefix, const char *kind, char *out, size_t size, const char *key)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "data/dataset_formats.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 typedef struct {
     uint8_t *pixels; /* n x features */

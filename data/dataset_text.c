@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 
 #include "data/dataset_formats.h"
-#include "trainer/err.h"
-#include "trainer/membudget.h"
+#include "util/err.h"
+#include "util/membudget.h"
 
 enum { TEXT_VOCAB = 256 };
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 enum { MAX_RANK = 8 };
 

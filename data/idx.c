@@ -5,8 +5,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "trainer/err.h"
-#include "trainer/membudget.h"
+#include "util/err.h"
+#include "util/membudget.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u

@@ -1,7 +1,7 @@
 #include "data/sampler.h"
 
-#include "kernels/rng.h"
-#include "trainer/err.h"
+#include "util/err.h"
+#include "util/rng.h"
 
 /* The order is a balanced Feistel network over the domain [0, 2^(2h)),
  * walked in cycles down to [0, n). A Feistel network is a bijection

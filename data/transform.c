@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/rng.h"
-#include "trainer/err.h"
+#include "util/err.h"
+#include "util/rng.h"
 
 /* Random numbers per sample, at index sample * 4 + k of the augment stream. */
 enum { AUG_DY = 0, AUG_DX = 1, AUG_FLIP = 2, AUG_PER_SAMPLE = 4 };

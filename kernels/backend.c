@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* OpenBLAS's description of its build (version, threading, kernel). */
 char *openblas_get_config(void);

@@ -16,8 +16,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernels/hd.h"
-#include "kernels/rng.h"
+#include "util/hd.h"
+#include "util/rng.h"
 
 typedef enum { ACT_NONE = 0, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU, ACT_GELU_TANH } act_kind;
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trainer/err.h"
-#include "trainer/fsutil.h"
-#include "trainer/h5util.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/h5util.h"
 
 /* ---- writing --------------------------------------------------------------- */
 

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
-#include "trainer/h5probe.h"
-#include "trainer/h5util.h"
+#include "util/err.h"
+#include "util/h5probe.h"
+#include "util/h5util.h"
 
 /* Reads the root attribute `name` into v (an int64_t, or a uint64_t when
  * is_unsigned) after checking, before HDF5 converts anything, that it is

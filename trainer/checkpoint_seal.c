@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "trainer/checkpoint.h"
-#include "trainer/crc32c.h"
-#include "trainer/err.h"
+#include "util/crc32c.h"
+#include "util/err.h"
 
 static const char magic[] = "accel-train checkpoint ";
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* Takes the value of --opt VALUE or --opt=VALUE. */
 static int option_value(int argc, char **argv, int *i, const char *opt, const char **value)

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "trainer/config_key.h"
-#include "trainer/err.h"
 #include "trainer/layer.h"
+#include "util/err.h"
 
 #define C(field) offsetof(config, field), sizeof(((config *)0)->field)
 

@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* Runs the rows [first, first + rows) of ds through the model, adding to sums. */
 static int eval_batch(model *m, dataset *ds, const transform *t, int64_t first, int rows,

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/rng.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
+#include "util/rng.h"
 
 typedef struct {
     backend *be;

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/rng.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
+#include "util/rng.h"
 
 void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims)
 {

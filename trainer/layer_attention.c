@@ -12,9 +12,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 enum { ATTN_W, ATTN_B, PROJ_W, PROJ_B };
 

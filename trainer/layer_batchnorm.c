@@ -12,9 +12,9 @@
 #include <stdlib.h>
 
 #include "comm/comm.h"
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 typedef struct {
     float *xhat;  /* the normalized input, kept for backward */

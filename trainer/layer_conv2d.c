@@ -1,9 +1,9 @@
 /* conv2d: y = act(conv(x, W) + b), W stored (out_c, in_c, k, k) as in
  * PyTorch and cuDNN. The backend plans the convolution once, at start-up
  * (its algorithm and workspace), for the largest batch. */
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 static conv_geom geom_of(const layer *l)
 {

@@ -2,9 +2,9 @@
  * An image input is flattened (C, H, W order), as a dense layer after a
  * convolution expects; a sequence (T, C) is T rows of C, transformed at
  * each position with the same weights (nn.Linear on the last axis). */
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 /* A sequence (T, C) is T rows of C: the layer applies at each position. */
 static int positions(const layer *l)

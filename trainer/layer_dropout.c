@@ -3,9 +3,9 @@
  * The mask is never stored: element (r, c) of this rank's slice is keyed by
  * its global position in the batch, (first_row + r) * features + c, so the
  * backward pass recomputes it, and N ranks draw the same masks as 1 rank. */
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 static int dropout_shape(layer *l, const layer_cfg *c, const int in[3])
 {

@@ -3,9 +3,9 @@
  * (block_size x C), as GPT-2's input. It must be the model's first layer,
  * over token data; T, the data's window, may not pass block_size. Both
  * tables start N(0, 0.02^2), as GPT-2's. */
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 enum { WTE, WPE };
 

@@ -3,9 +3,9 @@
  * LayerNorm over the last axis. Weight starts at 1, bias at 0. */
 #include <stdlib.h>
 
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 typedef struct {
     float *mean, *rstd; /* a row's, kept for backward */

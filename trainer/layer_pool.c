@@ -2,9 +2,9 @@
  * whole plane, giving (C, 1, 1)). Average pooling counts the padding, as
  * PyTorch does by default; a max sends its gradient to the first maximum of
  * the window. */
-#include "trainer/err.h"
 #include "trainer/layer.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 int layer_window_out(int in, int k, int stride, int pad, int *out);
 

@@ -9,8 +9,8 @@
 
 #include "data/sampler.h"
 #include "data/transform.h"
-#include "trainer/err.h"
-#include "trainer/h5util.h"
+#include "util/err.h"
+#include "util/h5util.h"
 
 /* The mutex and condition variable are default ones used as POSIX allows,
  * so their lock, unlock, wait and signal cannot fail; those calls go

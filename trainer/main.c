@@ -15,13 +15,13 @@
 #include "kernels/backend.h"
 #include "trainer/cli.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/generate.h"
 #include "trainer/progress.h"
 #include "trainer/report.h"
 #include "trainer/stop.h"
 #include "trainer/summary.h"
 #include "trainer/train.h"
+#include "util/err.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
 

@@ -1,9 +1,9 @@
 #include "trainer/memplan.h"
 
 #include "kernels/backend.h"
-#include "trainer/err.h"
 #include "trainer/loader.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 model_input memplan_input(const dataset *ds, int batch_rows)
 {

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 int metrics_open(metrics *mt, const char *dir, int append)
 {

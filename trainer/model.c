@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* n rounded up to a multiple of MODEL_ALIGN. */
 static size_t aligned(size_t n)

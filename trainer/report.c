@@ -8,10 +8,10 @@
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
-#include "trainer/fsutil.h"
-#include "trainer/h5util.h"
 #include "trainer/model.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/h5util.h"
 
 typedef struct {
     backend *be;

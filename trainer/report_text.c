@@ -14,11 +14,11 @@
 
 #include "data/dataset.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
 #include "trainer/evaluate.h"
-#include "trainer/h5util.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
+#include "util/err.h"
+#include "util/h5util.h"
 
 enum { SET_LOGITS, SET_INPUTS, SET_TARGETS, N_SETS };
 

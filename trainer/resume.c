@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static int alloc_host(resume_point *rp, const model *m)
 {

@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 static volatile sig_atomic_t requested;
 

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "data/dataset.h"
-#include "trainer/err.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 static void shape_text(const int *s, int rank, char *buf, size_t size)
 {

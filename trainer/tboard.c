@@ -4,8 +4,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "trainer/crc32c.h"
-#include "trainer/err.h"
+#include "util/crc32c.h"
+#include "util/err.h"
 
 /* TFRecord's masking, so that a CRC of data holding CRCs stays strong. */
 static uint32_t masked_crc(const void *data, size_t len)

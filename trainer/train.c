@@ -11,12 +11,9 @@
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
 #include "trainer/evaluate.h"
-#include "trainer/membudget.h"
-#include "trainer/memplan.h"
-#include "trainer/fsutil.h"
 #include "trainer/loader.h"
+#include "trainer/memplan.h"
 #include "trainer/metrics.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
@@ -25,6 +22,9 @@
 #include "trainer/schedule.h"
 #include "trainer/steptime.h"
 #include "trainer/stop.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/membudget.h"
 
 /* Everything one run holds. */
 typedef struct {

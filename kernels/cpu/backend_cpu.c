@@ -8,7 +8,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_ops.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* OpenBLAS's own thread-count control; declared here because not every
  * packaging of cblas.h declares it. */

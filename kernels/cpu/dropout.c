@@ -5,7 +5,7 @@
  * vector units) instead of a chain of scalar multiplies a block. The numbers
  * are rng_block_at's, bit for bit. */
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/rng.h"
+#include "util/rng.h"
 
 enum { LANES = 16, CHUNK = 4 * LANES };
 

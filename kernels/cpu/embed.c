@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 int cpu_embed_forward(backend *be, const int32_t *tok, const float *wte, const float *wpe, float *y,
                       int rows, int t, int c, int vocab)

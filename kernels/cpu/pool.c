@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 typedef struct {
     int kind; /* 2: pool (see conv.c) */

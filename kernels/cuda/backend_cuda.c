@@ -13,7 +13,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_impl.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* ---- memory ---------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 #include "kernels/cuda/cuda_check.h"
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* What a person can do about the common failures. */
 static const char *cuda_advice(cudaError_t e)

@@ -13,7 +13,7 @@
 
 #include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/dnn_pick.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 enum { PLAN_CONV = 1, PLAN_POOL = 2 };
 

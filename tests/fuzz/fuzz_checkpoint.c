@@ -24,8 +24,8 @@
 #include "kernels/backend.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 static backend *be;
 static config cfg;

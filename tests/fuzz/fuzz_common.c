@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* The sanitizers' settings live in the harness, so that running one by hand
  * on a saved input (./fuzz_idx crash-...) behaves as under ctest.

@@ -15,8 +15,8 @@
 #include "fuzz_common.h"
 #include "kernels/backend.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 /* A few rows: enough for every buffer's row arithmetic, little memory. */
 enum { ROWS = 4 };

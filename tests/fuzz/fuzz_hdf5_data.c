@@ -9,7 +9,7 @@
  * input's length modulo 3, so each layout is reached without a byte of the
  * file being spent on it. Unlike a checkpoint, a data file has no CRC in
  * front: what stands between a damaged file and libhdf5 in the reader is
- * the walk in a child process (trainer/h5probe.h). */
+ * the walk in a child process (util/h5probe.h). */
 #include <stddef.h>
 #include <stdint.h>
 

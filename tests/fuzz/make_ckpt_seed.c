@@ -8,7 +8,7 @@
 
 #include "fuzz_ckpt_model.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 int main(int argc, char **argv)
 {

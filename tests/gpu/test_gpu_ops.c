@@ -9,7 +9,7 @@
 
 #include "kernels/backend.h"
 #include "testutil.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static backend *cpu, *gpu, *gpu_tf32;
 

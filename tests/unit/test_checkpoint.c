@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 #include "trainer/checkpoint.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static char dir[256];
 static config cfg;

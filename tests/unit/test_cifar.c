@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 enum { PIXELS = 3072, RECORD = 3073 };
 

@@ -11,7 +11,7 @@
 
 #include "comm/comm.h"
 #include "testutil.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 enum { ID_BYTES = 128 }; /* an ncclUniqueId's size */
 

@@ -6,8 +6,8 @@
 
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/layer.h"
+#include "util/err.h"
 
 static char dir[256];
 static char path[512];

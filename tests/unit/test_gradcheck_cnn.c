@@ -15,8 +15,8 @@
 
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 #define ROWS 4
 

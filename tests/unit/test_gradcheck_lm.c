@@ -13,9 +13,9 @@
 #include "kernels/backend.h"
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
+#include "util/err.h"
 
 #define EPS   1e-2f
 #define ROWS  3

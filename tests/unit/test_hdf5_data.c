@@ -12,7 +12,7 @@
 #include "data/dataset.h"
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static char dir[256];
 static config cfg;

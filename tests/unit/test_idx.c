@@ -8,7 +8,7 @@
 #include "data/idx.h"
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 static char dir[256];
 

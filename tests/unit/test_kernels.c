@@ -10,8 +10,8 @@
 
 #include "kernels/backend.h"
 #include "kernels/math.h"
-#include "kernels/rng.h"
 #include "testutil.h"
+#include "util/rng.h"
 
 static backend *be;
 

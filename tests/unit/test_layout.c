@@ -6,8 +6,8 @@
 
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
+#include "util/err.h"
 
 /* Checks m's trained tensors, in order, against the rules above. */
 static void check_layout(const model *m, const char *name)

@@ -9,8 +9,8 @@
 #include "data/sampler.h"
 #include "data/transform.h"
 #include "testutil.h"
-#include "trainer/err.h"
 #include "trainer/loader.h"
+#include "util/err.h"
 
 #define N 50 /* samples */
 #define F 16 /* features: 1 x 4 x 4 */

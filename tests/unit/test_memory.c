@@ -8,11 +8,11 @@
 
 #include "data/dataset.h"
 #include "testutil.h"
-#include "trainer/err.h"
 #include "trainer/loader.h"
-#include "trainer/membudget.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
+#include "util/err.h"
+#include "util/membudget.h"
 
 #define GIB ((uint64_t)1 << 30)
 

@@ -7,9 +7,9 @@
 
 #include "comm/comm.h"
 #include "testutil.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
+#include "util/err.h"
 
 enum { ROWS = 16 };
 

@@ -7,7 +7,7 @@
 
 #include "data/sampler.h"
 #include "testutil.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 START_TEST(order_is_a_permutation)
 {

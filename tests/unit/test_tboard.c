@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "trainer/crc32c.h"
 #include "trainer/tboard.h"
+#include "util/crc32c.h"
 
 START_TEST(crc32c_check_value)
 {

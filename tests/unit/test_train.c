@@ -7,10 +7,10 @@
 
 #include "data/dataset.h"
 #include "testutil.h"
-#include "trainer/err.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
 #include "trainer/train.h"
+#include "util/err.h"
 
 enum { SUBSET = 512, BATCH = 64 };
 

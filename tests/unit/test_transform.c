@@ -7,7 +7,7 @@
 #include "data/transform.h"
 #include "testutil.h"
 #include "trainer/config.h"
-#include "trainer/err.h"
+#include "util/err.h"
 
 enum { C = 3, H = 6, W = 7, F = C * H * W, N = 32 };
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "kernels/rng.h"
-#include "trainer/err.h"
+#include "util/err.h"
+#include "util/rng.h"
 
 const char *tu_shipped_config(int i, config *cfg, int shape[3])
 {

@@ -1,4 +1,4 @@
-#include "trainer/crc32c.h"
+#include "util/crc32c.h"
 
 #include <pthread.h>
 

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "kernels/hd.h"
+#include "util/hd.h"
 
 /* Streams keep the users of the generator apart. The low 16 bits hold a
  * layer index (the shuffle's: a round) where one is needed. */

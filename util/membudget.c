@@ -1,11 +1,11 @@
-#include "trainer/membudget.h"
+#include "util/membudget.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* "Key:  N kB" from a /proc file of such lines, in bytes; false if absent. */
 static int proc_kb(const char *path, const char *key, uint64_t *bytes)

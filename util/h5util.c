@@ -1,9 +1,9 @@
-#include "trainer/h5util.h"
+#include "util/h5util.h"
 
 #include <hdf5.h>
 #include <stdio.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* Keeps the description of the innermost HDF5 error, which says what went
  * wrong (e.g. "unable to open file"), where the outer ones only say where. */

@@ -1,4 +1,4 @@
-#include "trainer/h5probe.h"
+#include "util/h5probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 /* The largest attribute value the walk reads: the project's own are a few
  * bytes; a larger one is still decoded (opened), just not read. */

@@ -1,4 +1,4 @@
-#include "trainer/err.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-#include "trainer/fsutil.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "trainer/err.h"
+#include "util/err.h"
 
 int fs_mkdirs(const char *path)
 {
