@@ -96,6 +96,9 @@ typedef struct grad_sync grad_sync;
 
 struct backend;
 
+/* comm.backend: which all-reduce the gradients take on GPUs. */
+typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
+
 /* kind is a comm_backend_kind (auto, nccl or mpi). */
 grad_sync *gsync_open(struct backend *be, const comm_info *ci, float *grads, size_t n,
                       double bucket_mb, int kind, double timeout_s);

@@ -5,7 +5,6 @@
 #include "comm/comm.h"
 #include "comm/mpi_fail.h"
 #include "kernels/backend.h"
-#include "trainer/config.h"
 #include "util/err.h"
 #ifdef ACCEL_HAVE_CUDA
 #include "comm/nccl.h"

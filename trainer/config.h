@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "comm/comm.h"
 #include "kernels/backend.h"
 
 #define CFG_STR_MAX    512
@@ -39,7 +40,6 @@ typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
 typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
 typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
-typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
 typedef enum { NONFINITE_STOP = 0, NONFINITE_SKIP } nonfinite_kind;
 
 typedef struct {
