@@ -37,37 +37,37 @@ static int check_shape(const dataset *ds, const int want[3], const char *text, c
     return 0;
 }
 
-static int open_format(dataset *ds, const config *cfg, const char *spec, const char *key)
+static int open_format(dataset *ds, const dataset_options *o, const char *spec, const char *key)
 {
-    switch (cfg->data_format) {
+    switch (o->format) {
     case DATA_IDX:
         return dataset_open_idx(ds, spec, key);
     case DATA_CIFAR10:
         return dataset_open_cifar10(ds, spec, key);
     case DATA_HDF5:
-        return dataset_open_hdf5(ds, cfg, spec, key);
+        return dataset_open_hdf5(ds, o, spec, key);
     default:
-        return err_set("%s: unsupported data format %d", key, cfg->data_format);
+        return err_set("%s: unsupported data format %d", key, (int)o->format);
     }
 }
 
-int dataset_open(dataset **out, const config *cfg, const char *spec, const char *key)
+int dataset_open(dataset **out, const dataset_options *o, const char *spec, const char *key)
 {
     *out = NULL;
     if (!spec[0])
         return err_set("%s: no path given", key);
     /* A malformed data.shape is told before any file is read. */
     int want[3];
-    if (cfg->data_shape[0] && parse_shape(cfg->data_shape, want) < 0)
+    if (o->shape[0] && parse_shape(o->shape, want) < 0)
         return -1;
     dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
         return err_set("%s: out of memory", key);
-    if (open_format(ds, cfg, spec, key) < 0) {
+    if (open_format(ds, o, spec, key) < 0) {
         free(ds);
         return -1;
     }
-    if (cfg->data_shape[0] && check_shape(ds, want, cfg->data_shape, key, spec) < 0) {
+    if (o->shape[0] && check_shape(ds, want, o->shape, key, spec) < 0) {
         dataset_close(ds);
         return -1;
     }
@@ -77,33 +77,32 @@ int dataset_open(dataset **out, const config *cfg, const char *spec, const char 
 }
 
 /* The window of text a language model reads: its embedding's block_size. */
-static int text_window(const config *cfg, int *t)
+static int text_window(const dataset_options *o, int *t)
 {
-    const layer_cfg *first = &cfg->layers[0];
-    if (cfg->n_layers < 1 || first->type != LAYER_EMBEDDING)
+    if (o->window < 1)
         return err_set("data.format = text: the first layer must be an embedding (its "
                        "block_size is the window of tokens)");
-    if (cfg->data_test[0])
+    if (o->test[0])
         return err_set("data.format = text takes its validation split from the end of "
                        "data.train (data.val_fraction): set data.test empty");
-    if (cfg->data_mean[0] || cfg->data_std[0] || cfg->augment_crop || cfg->augment_flip)
+    if (o->image_transforms)
         return err_set("data.mean, data.std and data.augment_* are for images, not text");
-    *t = first->block_size;
+    *t = o->window;
     return 0;
 }
 
-static int open_text(dataset **train, dataset **test, const config *cfg)
+static int open_text(dataset **train, dataset **test, const dataset_options *o)
 {
     int t = 0;
-    if (text_window(cfg, &t) < 0)
+    if (text_window(o, &t) < 0)
         return -1;
-    dataset *tr = calloc(1, sizeof *tr), *va = cfg->val_fraction > 0 ? calloc(1, sizeof *va) : NULL;
-    if (!tr || (cfg->val_fraction > 0 && !va)) {
+    dataset *tr = calloc(1, sizeof *tr), *va = o->val_fraction > 0 ? calloc(1, sizeof *va) : NULL;
+    if (!tr || (o->val_fraction > 0 && !va)) {
         free(tr);
         free(va);
         return err_set("data.train: out of memory");
     }
-    if (dataset_open_text(tr, va, cfg, t) < 0) {
+    if (dataset_open_text(tr, va, o, t) < 0) {
         free(tr);
         free(va);
         return -1;
@@ -113,14 +112,14 @@ static int open_text(dataset **train, dataset **test, const config *cfg)
     return 0;
 }
 
-int dataset_open_splits(dataset **train, dataset **test, const config *cfg)
+int dataset_open_splits(dataset **train, dataset **test, const dataset_options *o)
 {
     *train = *test = NULL;
-    if (cfg->data_format == DATA_TEXT)
-        return open_text(train, test, cfg);
-    if (dataset_open(train, cfg, cfg->data_train, "data.train") < 0)
+    if (o->format == DATA_TEXT)
+        return open_text(train, test, o);
+    if (dataset_open(train, o, o->train, "data.train") < 0)
         return -1;
-    if (cfg->data_test[0] && dataset_open(test, cfg, cfg->data_test, "data.test") < 0) {
+    if (o->test[0] && dataset_open(test, o, o->test, "data.test") < 0) {
         dataset_close(*train);
         *train = NULL;
         return -1;

@@ -15,10 +15,35 @@
 #define DATASET_MAX_SAMPLES ((int64_t)1 << 28)
 #define DATASET_MAX_CLASSES ((int64_t)1 << 24)
 
+/* The longest path, or list of paths, the readers take (a split's spec,
+ * data.exclude), the terminating zero included; the config's strings fit
+ * (config.c checks it). */
+#define DATASET_SPEC_MAX 512
+
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "trainer/config.h"
+/* data.format, and data.layout: how an HDF5 file stores its images. */
+typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
+typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
+
+/* What opening splits takes of the configuration (the data.* keys; the
+ * trainer makes it from its config, config_dataset_options). The strings
+ * are borrowed for the call: "" where unset, never NULL. */
+typedef struct {
+    data_format_kind format;             /* data.format */
+    const char *train, *test;            /* data.train, data.test */
+    const char *shape;                   /* data.shape: "C,H,W" the samples must have */
+    const char *images_key, *labels_key; /* hdf5: the datasets' names */
+    data_layout_kind layout;             /* hdf5: data.layout */
+    /* text */
+    double val_fraction;   /* data.val_fraction: the end of data.train that validates */
+    const char *exclude;   /* data.exclude: patterns of file names left out */
+    long eval_tokens;      /* data.eval_tokens: the validation split's first tokens (0: all) */
+    int window;            /* tokens a sample: the first layer's block_size, 0 when it is
+                            * not an embedding */
+    bool image_transforms; /* data.mean, data.std or data.augment_* set (not for text) */
+} dataset_options;
 
 typedef struct dataset dataset;
 
@@ -40,22 +65,21 @@ struct dataset {
     void *impl;
 };
 
-/* Opens the split `spec` in the format cfg->data_format:
+/* Opens the split `spec` in the format o->format:
  *   idx      an IDX prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz])
  *            or "IMAGES,LABELS"
  *   cifar10  "FILE[,FILE...]" of CIFAR-10 binary batches, or a directory: its
  *            data_batch_*.bin for data.train, its test_batch.bin otherwise
- *   hdf5     a file with cfg->images_key and cfg->labels_key
- * and checks the samples' shape against cfg->data_shape when that is set.
+ *   hdf5     a file with o->images_key and o->labels_key
+ * and checks the samples' shape against o->shape when that is set.
  * `key` names the config key in messages ("data.train"). */
-int dataset_open(dataset **out, const config *cfg, const char *spec, const char *key);
+int dataset_open(dataset **out, const dataset_options *o, const char *spec, const char *key);
 
 /* The splits a config trains and evaluates on: data.train and data.test
  * (*test NULL when data.test is empty); for format = text, the two parts of
  * data.train's stream (val_fraction; data.eval_tokens keeps the
- * validation's first windows), windows of the first layer's
- * block_size. */
-int dataset_open_splits(dataset **train, dataset **test, const config *cfg);
+ * validation's first windows), windows of o->window tokens. */
+int dataset_open_splits(dataset **train, dataset **test, const dataset_options *o);
 
 /* Closes ds (NULL is fine). */
 void dataset_close(dataset *ds);

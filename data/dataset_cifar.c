@@ -18,7 +18,7 @@
 #define CIFAR_RECORD    (1 + CIFAR_PIXELS)
 #define CIFAR_CLASSES   10
 #define CIFAR_MAX_FILES 64
-#define CIFAR_PATH_MAX  (CFG_STR_MAX + 300)
+#define CIFAR_PATH_MAX  (DATASET_SPEC_MAX + 300)
 
 typedef struct {
     int count;

@@ -10,15 +10,14 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
-#include "trainer/config.h"
 
 int dataset_open_idx(dataset *ds, const char *spec, const char *key);
 int dataset_open_cifar10(dataset *ds, const char *spec, const char *key);
-int dataset_open_hdf5(dataset *ds, const config *cfg, const char *spec, const char *key);
+int dataset_open_hdf5(dataset *ds, const dataset_options *o, const char *spec, const char *key);
 
 /* Both parts of data.train's text, windows of t + 1 bytes; val NULL: all
  * of it trains (val_fraction 0). */
-int dataset_open_text(dataset *train, dataset *val, const config *cfg, int t);
+int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, int t);
 
 /* Makes ds a split of n samples of channels x height x width bytes (NCHW)
  * with byte labels; `key` names it in messages. Takes ownership of both

@@ -44,7 +44,7 @@ typedef struct {
     bool is_float, nhwc;
     size_t sample_bytes;
     int32_t *labels;
-    char key[64], path[CFG_STR_MAX], name[128];
+    char key[64], path[DATASET_SPEC_MAX], name[128];
 
     /* scratch of gather, grown to the largest batch seen */
     int cap;
@@ -210,7 +210,7 @@ static int open_checks(const h5_split *h, hid_t d, const char *name, h5chunks **
     return h5chunks_open(c, d, what);
 }
 
-static int open_images(dataset *ds, h5_split *h, const config *cfg)
+static int open_images(dataset *ds, h5_split *h, const dataset_options *o)
 {
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     if (dapl < 0)
@@ -233,7 +233,7 @@ static int open_images(dataset *ds, h5_split *h, const config *cfg)
         return err_set("%s: %s: %s has %d axes %s, expected 4: (N,C,H,W) or (N,H,W,C)", h->key,
                        h->path, h->name, rank, s);
     }
-    if (set_shape(ds, h, d, cfg->data_layout) < 0 || check_written(h, h->images, h->name) < 0 ||
+    if (set_shape(ds, h, d, o->layout) < 0 || check_written(h, h->images, h->name) < 0 ||
         open_checks(h, h->images, h->name, &h->checks) < 0)
         return -1;
     h->space = H5Dget_space(h->images);
@@ -473,11 +473,11 @@ static void h5_close(dataset *ds)
     ds->impl = NULL;
 }
 
-static int open_split(dataset *ds, h5_split *h, const config *cfg)
+static int open_split(dataset *ds, h5_split *h, const dataset_options *o)
 {
     if (access(h->path, R_OK) < 0)
         return err_errno("%s: cannot open %s", h->key, h->path);
-    const char *names[] = {cfg->images_key, cfg->labels_key, NULL};
+    const char *names[] = {o->images_key, o->labels_key, NULL};
     char subject[sizeof h->key + sizeof h->path + 2];
     snprintf(subject, sizeof subject, "%s: %s", h->key, h->path);
     if (h5probe_file(h->path, names, subject) < 0)
@@ -485,12 +485,12 @@ static int open_split(dataset *ds, h5_split *h, const config *cfg)
     h->file = H5Fopen(h->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h->file < 0)
         return h5_fail(h->key, h->path, "H5Fopen", h->path);
-    if (open_images(ds, h, cfg) < 0 || read_labels(ds, h, cfg->labels_key) < 0)
+    if (open_images(ds, h, o) < 0 || read_labels(ds, h, o->labels_key) < 0)
         return -1;
     return 0;
 }
 
-int dataset_open_hdf5(dataset *ds, const config *cfg, const char *spec, const char *key)
+int dataset_open_hdf5(dataset *ds, const dataset_options *o, const char *spec, const char *key)
 {
     h5util_quiet();
     h5_split *h = calloc(1, sizeof *h);
@@ -499,11 +499,11 @@ int dataset_open_hdf5(dataset *ds, const config *cfg, const char *spec, const ch
     h->file = h->images = h->space = -1;
     snprintf(h->key, sizeof h->key, "%s", key);
     snprintf(h->path, sizeof h->path, "%s", spec);
-    snprintf(h->name, sizeof h->name, "%s", cfg->images_key);
+    snprintf(h->name, sizeof h->name, "%s", o->images_key);
     ds->impl = h;
     ds->gather = h5_gather;
     ds->close = h5_close;
-    if (open_split(ds, h, cfg) < 0) {
+    if (open_split(ds, h, o) < 0) {
         h5_close(ds);
         memset(ds, 0, sizeof *ds);
         return -1;

@@ -38,7 +38,7 @@ static int split_spec(const char *spec, const char *key, char *images, char *lab
 
 int dataset_open_idx(dataset *ds, const char *spec, const char *key)
 {
-    char ipath[CFG_STR_MAX + 32], lpath[CFG_STR_MAX + 32];
+    char ipath[DATASET_SPEC_MAX + 32], lpath[DATASET_SPEC_MAX + 32];
     if (split_spec(spec, key, ipath, lpath, sizeof ipath) < 0)
         return -1;
     idx_images im;

@@ -67,7 +67,7 @@ static bool excluded(const char *path, const char *exclude)
 {
     const char *name = strrchr(path, '/');
     name = name ? name + 1 : path;
-    char pats[CFG_STR_MAX];
+    char pats[DATASET_SPEC_MAX];
     snprintf(pats, sizeof pats, "%s", exclude);
     for (char *save, *p = strtok_r(pats, ",", &save); p; p = strtok_r(NULL, ",", &save))
         if (fnmatch(p, name, 0) == 0)
@@ -83,7 +83,7 @@ static int add_dir(path_list *pl, const char *dir, const char *key)
         return err_errno("%s: cannot open directory %s", key, dir);
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        char path[CFG_STR_MAX + 256];
+        char path[DATASET_SPEC_MAX + 256];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
@@ -119,16 +119,16 @@ static int by_path(const void *a, const void *b)
 }
 
 /* The files of spec, sorted, without the excluded ones. */
-static int list_files(path_list *pl, const config *cfg, const char *spec, const char *key)
+static int list_files(path_list *pl, const dataset_options *o, const char *spec, const char *key)
 {
-    char entries[CFG_STR_MAX];
+    char entries[DATASET_SPEC_MAX];
     snprintf(entries, sizeof entries, "%s", spec);
     for (char *save, *e = strtok_r(entries, ",", &save); e; e = strtok_r(NULL, ",", &save))
         if (add_entry(pl, e, key) < 0)
             return -1;
     size_t kept = 0;
     for (size_t i = 0; i < pl->n; i++) {
-        if (excluded(pl->paths[i], cfg->data_exclude))
+        if (excluded(pl->paths[i], o->exclude))
             free(pl->paths[i]);
         else
             pl->paths[kept++] = pl->paths[i];
@@ -229,45 +229,45 @@ static int make_split(dataset *ds, const unsigned char *bytes, int64_t len, int 
 /* The bytes of the validation part that data.eval_tokens keeps: its
  * first whole windows of t tokens (each with the byte after it as the last
  * target), all of them when it asks for more or for 0. */
-static int eval_part(const config *cfg, int t, int64_t *len)
+static int eval_part(const dataset_options *o, int t, int64_t *len)
 {
-    if (cfg->eval_tokens == 0)
+    if (o->eval_tokens == 0)
         return 0;
-    int64_t windows = cfg->eval_tokens / t;
+    int64_t windows = o->eval_tokens / t;
     if (windows < 1)
         return err_set("data.eval_tokens = %ld is less than a window of %d tokens (block_size): "
                        "set at least %d, or 0 for the whole validation split",
-                       cfg->eval_tokens, t, t);
+                       o->eval_tokens, t, t);
     if (windows * t + 1 < *len)
         *len = windows * t + 1;
     return 0;
 }
 
-int dataset_open_text(dataset *train, dataset *val, const config *cfg, int t)
+int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, int t)
 {
     const char *key = "data.train";
     path_list pl = {0};
     unsigned char *buf = NULL;
     int64_t len = 0, cap = 0;
-    int rc = list_files(&pl, cfg, cfg->data_train, key);
+    int rc = list_files(&pl, o, o->train, key);
     for (size_t i = 0; rc == 0 && i < pl.n; i++)
         rc = read_file(pl.paths[i], &buf, &len, &cap, key);
     free_paths(&pl);
-    int64_t cut = len - (int64_t)((double)len * cfg->val_fraction);
+    int64_t cut = len - (int64_t)((double)len * o->val_fraction);
     if (rc == 0)
         rc = mem_budget_check(2 * (uint64_t)len, 1, "data.train: the text", NULL);
     if (rc == 0 && cut < (int64_t)t + 1)
         rc = err_set("%s = %s: its training part, %lld bytes, is shorter than a window of %d "
                      "(block_size + 1)",
-                     key, cfg->data_train, (long long)cut, t + 1);
+                     key, o->train, (long long)cut, t + 1);
     if (rc == 0 && val && len - cut < (int64_t)t + 1)
         rc = err_set("%s = %s: its validation part (val_fraction %g), %lld bytes, is shorter "
                      "than a window of %d (block_size + 1): raise val_fraction, or set it to 0 "
                      "for none",
-                     key, cfg->data_train, cfg->val_fraction, (long long)(len - cut), t + 1);
+                     key, o->train, o->val_fraction, (long long)(len - cut), t + 1);
     int64_t val_len = len - cut;
     if (rc == 0 && val)
-        rc = eval_part(cfg, t, &val_len);
+        rc = eval_part(o, t, &val_len);
     if (rc == 0)
         rc = make_split(train, buf, cut, t, 1, "data.train");
     if (rc == 0 && val && make_split(val, buf + cut, val_len, t, t, "data.val") < 0) {

@@ -38,9 +38,9 @@ static int parse_floats(const char *text, const char *key, int want, float *out)
     return 0;
 }
 
-static int init_normalization(transform *t, const config *cfg)
+static int init_normalization(transform *t, const transform_options *o)
 {
-    bool has_mean = cfg->data_mean[0] != '\0', has_std = cfg->data_std[0] != '\0';
+    bool has_mean = o->mean[0] != '\0', has_std = o->std[0] != '\0';
     if (!has_mean && !has_std)
         return 0;
     if (has_mean != has_std)
@@ -50,26 +50,26 @@ static int init_normalization(transform *t, const config *cfg)
     t->std = malloc(sizeof *t->std * (size_t)t->channels);
     if (!t->mean || !t->std)
         return err_set("out of memory for data.mean and data.std");
-    if (parse_floats(cfg->data_mean, "data.mean", t->channels, t->mean) < 0 ||
-        parse_floats(cfg->data_std, "data.std", t->channels, t->std) < 0)
+    if (parse_floats(o->mean, "data.mean", t->channels, t->mean) < 0 ||
+        parse_floats(o->std, "data.std", t->channels, t->std) < 0)
         return -1;
     for (int c = 0; c < t->channels; c++)
         if (!(t->std[c] > 0.0f))
-            return err_set("data.std = %s: value %d is %g, expected a number > 0", cfg->data_std,
-                           c + 1, (double)t->std[c]);
+            return err_set("data.std = %s: value %d is %g, expected a number > 0", o->std, c + 1,
+                           (double)t->std[c]);
     return 0;
 }
 
-int transform_init(transform *t, const config *cfg, int channels, int height, int width)
+int transform_init(transform *t, const transform_options *o, int channels, int height, int width)
 {
     memset(t, 0, sizeof *t);
     t->channels = channels;
     t->height = height;
     t->width = width;
-    t->pad = cfg->augment_crop;
-    t->flip = cfg->augment_flip;
-    t->seed = cfg->seed;
-    if (init_normalization(t, cfg) < 0) {
+    t->pad = o->crop;
+    t->flip = o->flip;
+    t->seed = o->seed;
+    if (init_normalization(t, o) < 0) {
         transform_free(t);
         return -1;
     }

@@ -12,7 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "trainer/config.h"
+/* What a transform takes of the configuration (the trainer makes it from
+ * its config, config_transform_options). The strings are borrowed for
+ * transform_init: "" where unset, never NULL. */
+typedef struct {
+    const char *mean, *std; /* data.mean, data.std: a number per channel */
+    int crop;               /* data.augment_crop */
+    bool flip;              /* data.augment_flip */
+    uint64_t seed;          /* run.seed */
+} transform_options;
 
 typedef struct {
     int channels, height, width;
@@ -23,9 +31,9 @@ typedef struct {
     float *scratch;    /* one sample, for the augmentation */
 } transform;
 
-/* Reads data.mean, data.std, data.augment_crop and data.augment_flip for
+/* Takes data.mean, data.std, data.augment_crop and data.augment_flip for
  * samples of channels x height x width. Errors name the key. */
-int transform_init(transform *t, const config *cfg, int channels, int height, int width);
+int transform_init(transform *t, const transform_options *o, int channels, int height, int width);
 
 /* Transforms `count` NCHW samples in x in place. With train, sample_idx[i]
  * is sample i's index in the split and epoch the epoch it is drawn in; they

@@ -1017,6 +1017,39 @@ int config_validate(const config *cfg)
     return 0;
 }
 
+/* data/'s readers take the config's strings whole. */
+_Static_assert(CFG_STR_MAX <= DATASET_SPEC_MAX, "data.* strings longer than the readers take");
+
+dataset_options config_dataset_options(const config *cfg)
+{
+    const layer_cfg *first = &cfg->layers[0];
+    bool embedding = cfg->n_layers >= 1 && first->type == LAYER_EMBEDDING;
+    return (dataset_options){
+        .format = (data_format_kind)cfg->data_format,
+        .train = cfg->data_train,
+        .test = cfg->data_test,
+        .shape = cfg->data_shape,
+        .images_key = cfg->images_key,
+        .labels_key = cfg->labels_key,
+        .layout = (data_layout_kind)cfg->data_layout,
+        .val_fraction = cfg->val_fraction,
+        .exclude = cfg->data_exclude,
+        .eval_tokens = cfg->eval_tokens,
+        .window = embedding ? first->block_size : 0,
+        .image_transforms =
+            cfg->data_mean[0] || cfg->data_std[0] || cfg->augment_crop || cfg->augment_flip,
+    };
+}
+
+transform_options config_transform_options(const config *cfg)
+{
+    return (transform_options){.mean = cfg->data_mean,
+                               .std = cfg->data_std,
+                               .crop = cfg->augment_crop,
+                               .flip = cfg->augment_flip,
+                               .seed = cfg->seed};
+}
+
 void layer_type_name(int type, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", type >= 0 && type < LAYER_N_TYPES ? layer_types[type]->name : "");

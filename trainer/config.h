@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #include "comm/comm.h"
+#include "data/dataset.h"
+#include "data/transform.h"
 #include "kernels/backend.h"
 
 #define CFG_STR_MAX    512
@@ -38,8 +40,6 @@ typedef enum { INIT_AUTO = 0, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM, INIT_GPT2 } 
 typedef enum { DECAY_ALL = 0, DECAY_MATRICES } decay_kind;
 typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE } schedule_kind;
 typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
-typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
-typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
 typedef enum { NONFINITE_STOP = 0, NONFINITE_SKIP } nonfinite_kind;
 
 typedef struct {
@@ -143,6 +143,12 @@ int config_set(config *cfg, const char *assignment);
 /* Checks what only the whole configuration can tell (e.g. a layer type's
  * required keys). Run after every override is applied. */
 int config_validate(const config *cfg);
+
+/* What data/ takes of the configuration: the options of dataset_open and
+ * dataset_open_splits, and of transform_init. Their strings point into
+ * cfg. */
+dataset_options config_dataset_options(const config *cfg);
+transform_options config_transform_options(const config *cfg);
 
 /* The name of a layer_type, as the config writes it. */
 void layer_type_name(int type, char *buf, size_t size);

@@ -109,7 +109,8 @@ loader *loader_open(const config *cfg, dataset *ds, const loader_shape *sh,
         err_set("out of host memory for the batch indices");
         goto fail;
     }
-    if (transform_init(&ld->tf, cfg, ds->channels, ds->height, ds->width) < 0 ||
+    transform_options tf_opts = config_transform_options(cfg);
+    if (transform_init(&ld->tf, &tf_opts, ds->channels, ds->height, ds->width) < 0 ||
         sampler_init(&ld->smp, ds->n, cfg->seed, cfg->shuffle) < 0 ||
         can_thread(cfg, &ld->threaded) < 0)
         goto fail;

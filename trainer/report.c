@@ -37,11 +37,13 @@ static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
                           .tf32 = cfg->tf32,
                           .local_size = 1};
     const char *note;
+    dataset_options data_opts = config_dataset_options(cfg);
     if (!(r->be = backend_open(&bo, &note)) ||
-        dataset_open(&r->ds, cfg, cfg->data_test, "data.test") < 0)
+        dataset_open(&r->ds, &data_opts, cfg->data_test, "data.test") < 0)
         return -1;
     dataset *ds = r->ds;
-    if (transform_init(&r->tf, cfg, ds->channels, ds->height, ds->width) < 0)
+    transform_options tf_opts = config_transform_options(cfg);
+    if (transform_init(&r->tf, &tf_opts, ds->channels, ds->height, ds->width) < 0)
         return -1;
     r->has_tf = true;
     int batch = cfg->eval_batch_size < ds->n ? cfg->eval_batch_size : (int)ds->n;

@@ -42,7 +42,8 @@ typedef struct {
 static int setup(lm_report *r, const config *cfg, const char *ckpt)
 {
     dataset *train = NULL;
-    if (dataset_open_splits(&train, &r->val, cfg) < 0)
+    dataset_options data_opts = config_dataset_options(cfg);
+    if (dataset_open_splits(&train, &r->val, &data_opts) < 0)
         return -1;
     dataset_close(train); /* only the validation split is read */
     if (!r->val)

@@ -61,7 +61,8 @@ static void print_memory(const memplan *p, uint64_t data, FILE *out)
 static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *data, model_input *in)
 {
     dataset *train = NULL, *test = NULL;
-    if (dataset_open_splits(&train, &test, cfg) < 0)
+    dataset_options data_opts = config_dataset_options(cfg);
+    if (dataset_open_splits(&train, &test, &data_opts) < 0)
         return -1;
     int rows = cfg->batch_size / ci->size;
     int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test));

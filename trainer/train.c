@@ -78,7 +78,8 @@ static bool is_root(const run *r)
 static int load_data(run *r)
 {
     const config *cfg = r->cfg;
-    if (dataset_open_splits(&r->train, &r->test, cfg) < 0)
+    dataset_options data_opts = config_dataset_options(cfg);
+    if (dataset_open_splits(&r->train, &r->test, &data_opts) < 0)
         return -1;
     r->has_test = r->test != NULL;
     const dataset *tr = r->train, *te = r->test;
@@ -87,7 +88,8 @@ static int load_data(run *r)
         return err_set("data.test has samples of shape %d,%d,%d (C,H,W) but data.train has "
                        "%d,%d,%d",
                        te->channels, te->height, te->width, tr->channels, tr->height, tr->width);
-    return transform_init(&r->tf, cfg, tr->channels, tr->height, tr->width);
+    transform_options tf_opts = config_transform_options(cfg);
+    return transform_init(&r->tf, &tf_opts, tr->channels, tr->height, tr->width);
 }
 
 /* Checks what needs the data and the configuration together. */

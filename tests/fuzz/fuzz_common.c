@@ -124,7 +124,8 @@ void fuzz_gather(dataset *ds, const char *harness)
 void fuzz_dataset(const config *cfg, const char *spec, const char *harness)
 {
     dataset *ds;
-    if (dataset_open(&ds, cfg, spec, "data.train") == 0) {
+    dataset_options o = config_dataset_options(cfg);
+    if (dataset_open(&ds, &o, spec, "data.train") == 0) {
         fuzz_gather(ds, harness);
         dataset_close(ds);
     }

@@ -8,19 +8,17 @@
 
 #include "data/dataset.h"
 #include "testutil.h"
-#include "trainer/config.h"
 #include "util/err.h"
 
 enum { PIXELS = 3072, RECORD = 3073 };
 
 static char dir[256];
-static config cfg;
+static dataset_options opt;
 
 static void setup(void)
 {
     tu_tmpdir(dir, sizeof dir);
-    config_defaults(&cfg);
-    cfg.data_format = DATA_CIFAR10;
+    opt = (dataset_options){.format = DATA_CIFAR10, .train = "", .test = "", .shape = ""};
 }
 
 static void teardown(void)
@@ -78,7 +76,7 @@ START_TEST(list_of_files)
     char spec[1100];
     snprintf(spec, sizeof spec, "%s/a.bin,%s/b.bin", dir, dir);
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, spec, "data.train") == 0, "%s", err_msg());
+    ck_assert_msg(dataset_open(&ds, &opt, spec, "data.train") == 0, "%s", err_msg());
     ck_assert_int_eq(ds->n, 5);
     ck_assert_int_eq(ds->channels, 3);
     ck_assert_int_eq(ds->height, 32);
@@ -106,7 +104,7 @@ START_TEST(directory)
     write_cifar("test_batch.bin", 7, 4, -1, -1);
     tu_write_file(at("batches.meta.txt"), "airplane\n");
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, dir, "data.train") == 0, "%s", err_msg());
+    ck_assert_msg(dataset_open(&ds, &opt, dir, "data.train") == 0, "%s", err_msg());
     ck_assert_int_eq(ds->n, 5);
     int64_t idx[2] = {2, 3};
     float *x = malloc(sizeof *x * 2 * PIXELS);
@@ -116,7 +114,7 @@ START_TEST(directory)
     check_sample(x, y, 1, 2, 0); /* the first of data_batch_2 */
     dataset_close(ds);
 
-    ck_assert_msg(dataset_open(&ds, &cfg, dir, "data.test") == 0, "%s", err_msg());
+    ck_assert_msg(dataset_open(&ds, &opt, dir, "data.test") == 0, "%s", err_msg());
     ck_assert_int_eq(ds->n, 4);
     idx[0] = 3;
     ck_assert_int_eq(dataset_gather(ds, idx, 1, x, y), 0);
@@ -133,7 +131,7 @@ START_TEST(truncated_file)
     char spec[1100];
     snprintf(spec, sizeof spec, "%s/a.bin,%s/cut.bin", dir, dir);
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, spec, "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, spec, "data.train"), -1);
     ck_assert_ptr_null(ds);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "cut.bin: 6141 bytes is not a whole number of 3073"));
@@ -144,7 +142,7 @@ START_TEST(bad_label)
 {
     write_cifar("a.bin", 0, 3, -1, 1);
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("a.bin"), "data.test"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("a.bin"), "data.test"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.test: "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "a.bin: record 1 has label 10, expected 0..9"));
 }
@@ -153,11 +151,11 @@ END_TEST
 START_TEST(missing_files)
 {
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, dir, "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, dir, "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "the directory has no data_batch_*.bin"));
-    ck_assert_int_eq(dataset_open(&ds, &cfg, dir, "data.test"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, dir, "data.test"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "the directory has no test_batch.bin"));
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("nothing.bin"), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("nothing.bin"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: cannot open"));
     ck_assert_ptr_nonnull(strstr(err_msg(), "No such file"));
 }
@@ -167,18 +165,18 @@ START_TEST(shape_checked)
 {
     write_cifar("a.bin", 0, 1, -1, -1);
     dataset *ds;
-    snprintf(cfg.data_shape, sizeof cfg.data_shape, "3,32,32");
-    ck_assert_msg(dataset_open(&ds, &cfg, at("a.bin"), "data.train") == 0, "%s", err_msg());
+    opt.shape = "3,32,32";
+    ck_assert_msg(dataset_open(&ds, &opt, at("a.bin"), "data.train") == 0, "%s", err_msg());
     dataset_close(ds);
-    snprintf(cfg.data_shape, sizeof cfg.data_shape, "1,32,32");
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("a.bin"), "data.train"), -1);
+    opt.shape = "1,32,32";
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("a.bin"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "has samples of shape 3,32,32 (C,H,W) but data.shape "
                                             "= 1,32,32"));
-    snprintf(cfg.data_shape, sizeof cfg.data_shape, "3,32");
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("a.bin"), "data.train"), -1);
+    opt.shape = "3,32";
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("a.bin"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.shape = 3,32: expected C,H,W"));
-    snprintf(cfg.data_shape, sizeof cfg.data_shape, "3,0,32");
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("a.bin"), "data.train"), -1);
+    opt.shape = "3,0,32";
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("a.bin"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.shape = 3,0,32: expected C,H,W"));
 }
 END_TEST

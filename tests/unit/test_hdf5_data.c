@@ -11,17 +11,23 @@
 
 #include "data/dataset.h"
 #include "testutil.h"
-#include "trainer/config.h"
 #include "util/err.h"
 
 static char dir[256];
-static config cfg;
+static dataset_options opt;
 
 static void setup(void)
 {
     tu_tmpdir(dir, sizeof dir);
-    config_defaults(&cfg);
-    cfg.data_format = DATA_HDF5;
+    /* data.*'s defaults, format hdf5 */
+    opt = (dataset_options){.format = DATA_HDF5,
+                            .train = "",
+                            .test = "",
+                            .shape = "",
+                            .images_key = "/images",
+                            .labels_key = "/labels",
+                            .layout = LAYOUT_AUTO,
+                            .exclude = ""};
 }
 
 static void teardown(void)
@@ -147,7 +153,7 @@ START_TEST(uint8_nchw)
     s.n_labels = 5;
     s.labels = labels5;
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, write_file("a.h5", &s), "data.train") == 0, "%s",
+    ck_assert_msg(dataset_open(&ds, &opt, write_file("a.h5", &s), "data.train") == 0, "%s",
                   err_msg());
     check_shape(ds, 5, 3, 4, 2);
     ck_assert_int_eq(ds->classes, 5);
@@ -167,13 +173,13 @@ START_TEST(uint8_nhwc_auto_and_explicit)
     s.labels = labels5;
     const char *path = write_file("a.h5", &s);
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     check_shape(ds, 5, 3, 4, 6); /* auto: the last axis is 3, the second is not */
     check_gather(ds, data, s.dims, true, labels5, shuffled, 7);
     dataset_close(ds);
 
-    cfg.data_layout = LAYOUT_NCHW; /* the same file, read as told */
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    opt.layout = LAYOUT_NCHW; /* the same file, read as told */
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     check_shape(ds, 5, 4, 6, 3);
     check_gather(ds, data, s.dims, false, labels5, shuffled, 7);
     dataset_close(ds);
@@ -186,12 +192,12 @@ START_TEST(uint8_nhwc_auto_and_explicit)
     t.n_labels = 5;
     t.labels = labels5;
     path = write_file("b.h5", &t);
-    cfg.data_layout = LAYOUT_AUTO;
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    opt.layout = LAYOUT_AUTO;
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     check_shape(ds, 5, 3, 5, 1);
     dataset_close(ds);
-    cfg.data_layout = LAYOUT_NHWC;
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    opt.layout = LAYOUT_NHWC;
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     check_shape(ds, 5, 1, 3, 5);
     check_gather(ds, data, t.dims, true, labels5, shuffled, 7);
     dataset_close(ds);
@@ -210,7 +216,7 @@ START_TEST(float32_as_stored)
     s.n_labels = N;
     s.labels = labels5;
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, write_file("f.h5", &s), "data.train") == 0, "%s",
+    ck_assert_msg(dataset_open(&ds, &opt, write_file("f.h5", &s), "data.train") == 0, "%s",
                   err_msg());
     check_shape(ds, N, 2, 3, 4);
     int64_t idx[3] = {3, 0, 3};
@@ -244,11 +250,11 @@ START_TEST(custom_names_chunked)
     s.labels = labels;
     const char *path = write_file("c.h5", &s);
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, path, "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, path, "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "has no dataset /images (data.images_key)"));
-    snprintf(cfg.images_key, sizeof cfg.images_key, "/cifar/x");
-    snprintf(cfg.labels_key, sizeof cfg.labels_key, "/cifar/y");
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    opt.images_key = "/cifar/x";
+    opt.labels_key = "/cifar/y";
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     check_shape(ds, N, 3, 8, 8);
     ck_assert_int_eq(ds->classes, 10);
     /* runs, gaps and repeats, across chunk boundaries */
@@ -282,7 +288,7 @@ START_TEST(wrong_rank)
     s.n_labels = 5;
     s.labels = labels5;
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("r.h5", &s), "data.test"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("r.h5", &s), "data.test"), -1);
     ck_assert_ptr_null(ds);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.test: "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "r.h5: /images has 3 axes (5, 4, 4), expected 4"));
@@ -297,7 +303,7 @@ START_TEST(label_count_mismatch)
     s.n_labels = 4;
     s.labels = labels5;
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("m.h5", &s), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("m.h5", &s), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "m.h5: /images has 5 images but /labels has 4 labels"));
 }
 END_TEST
@@ -309,14 +315,14 @@ START_TEST(missing_dataset_and_file)
     s.images = data; /* no labels */
     const char *path = write_file("n.h5", &s);
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, path, "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, path, "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: "));
     ck_assert_ptr_nonnull(strstr(err_msg(), "n.h5 has no dataset /labels (data.labels_key)"));
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("none.h5"), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("none.h5"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "data.train: cannot open"));
     ck_assert_ptr_nonnull(strstr(err_msg(), "No such file"));
     tu_write_file(at("text.h5"), "not hdf5\n");
-    ck_assert_int_eq(dataset_open(&ds, &cfg, at("text.h5"), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, at("text.h5"), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "HDF5 H5Fopen("));
 }
 END_TEST
@@ -329,7 +335,7 @@ START_TEST(bad_types_and_labels)
     s.n_labels = 5;
     s.labels = labels5;
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("t.h5", &s), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("t.h5", &s), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "/images holds int16, expected uint8 or float32"));
 
     uint8_t data[5 * 8] = {0};
@@ -338,12 +344,12 @@ START_TEST(bad_types_and_labels)
     t.images = data;
     t.n_labels = 5;
     t.labels = negative;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("l.h5", &t), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("l.h5", &t), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "label 2 is -2, expected 0 to 16777215"));
     /* read as stored, not saturated to int32 (whose max + 1 would wrap) */
     int64_t huge[5] = {0, 1, (int64_t)1 << 40, 1, 0};
     t.labels = huge;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("h.h5", &t), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("h.h5", &t), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "label 2 is 1099511627776, expected 0 to 16777215"));
 }
 END_TEST
@@ -358,10 +364,10 @@ START_TEST(declared_but_not_there)
                  .n_labels = (hsize_t)1 << 27,
                  .chunk0 = 1024};
     dataset *ds;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("e.h5", &s), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("e.h5", &s), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "/images was never written in full"));
     s.dims[0] = s.n_labels = ((hsize_t)1 << 28) + 1;
-    ck_assert_int_eq(dataset_open(&ds, &cfg, write_file("f.h5", &s), "data.train"), -1);
+    ck_assert_int_eq(dataset_open(&ds, &opt, write_file("f.h5", &s), "data.train"), -1);
     ck_assert_ptr_nonnull(strstr(err_msg(), "more than the 268435456 samples a data set may have"));
 }
 END_TEST
@@ -393,7 +399,7 @@ START_TEST(short_chunk_refused)
     H5Dclose(d);
     H5Fclose(f);
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, path, "data.train") == 0, "%s", err_msg());
+    ck_assert_msg(dataset_open(&ds, &opt, path, "data.train") == 0, "%s", err_msg());
     int64_t idx[16];
     for (int i = 0; i < 16; i++)
         idx[i] = 16 + i;

@@ -7,7 +7,6 @@
 #include "data/dataset.h"
 #include "data/idx.h"
 #include "testutil.h"
-#include "trainer/config.h"
 #include "util/err.h"
 
 static char dir[256];
@@ -65,10 +64,8 @@ static void write_labels(const char *name, uint32_t n, int gzip)
 /* Opens an IDX split as the trainer does. */
 static int open_idx(dataset **ds, const char *spec, const char *key)
 {
-    static config cfg;
-    config_defaults(&cfg);
-    cfg.data_format = DATA_IDX;
-    return dataset_open(ds, &cfg, spec, key);
+    dataset_options o = {.format = DATA_IDX, .train = "", .test = "", .shape = ""};
+    return dataset_open(ds, &o, spec, key);
 }
 
 static const char *at(const char *name)

@@ -82,7 +82,8 @@ static void expected(long step, float *x, int32_t *y)
     transform t;
     int64_t idx[4];
     ck_assert_int_eq(sampler_init(&s, N, cfg.seed, cfg.shuffle), 0);
-    ck_assert_int_eq(transform_init(&t, &cfg, 1, 4, 4), 0);
+    transform_options tf_opts = config_transform_options(&cfg);
+    ck_assert_int_eq(transform_init(&t, &tf_opts, 1, 4, 4), 0);
     long epoch = step / shape.steps_per_epoch;
     sampler_batch(&s, epoch, step % shape.steps_per_epoch, 8, 1, 2, idx);
     fake plain = {0};

@@ -32,7 +32,8 @@ START_TEST(loss_falls_on_real_data)
     config cfg;
     config_defaults(&cfg);
     dataset *ds;
-    ck_assert_msg(dataset_open(&ds, &cfg, FASHION_DIR "/train", "data.train") == 0,
+    dataset_options data_opts = config_dataset_options(&cfg);
+    ck_assert_msg(dataset_open(&ds, &data_opts, FASHION_DIR "/train", "data.train") == 0,
                   "install dataset-fashion-mnist: %s", err_msg());
     cfg.n_layers = 3;
     cfg.layers[0] =

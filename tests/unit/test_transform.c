@@ -6,16 +6,15 @@
 
 #include "data/transform.h"
 #include "testutil.h"
-#include "trainer/config.h"
 #include "util/err.h"
 
 enum { C = 3, H = 6, W = 7, F = C * H * W, N = 32 };
 
-static config cfg;
+static transform_options opt;
 
 static void setup(void)
 {
-    config_defaults(&cfg);
+    opt = (transform_options){.mean = "", .std = ""};
 }
 
 /* N samples whose values are all distinct and non-zero. */
@@ -33,10 +32,10 @@ static void indices(int64_t *idx, int64_t first)
 
 START_TEST(normalizes_per_channel)
 {
-    snprintf(cfg.data_mean, sizeof cfg.data_mean, "0.5, 0.25");
-    snprintf(cfg.data_std, sizeof cfg.data_std, "0.5,2");
+    opt.mean = "0.5, 0.25";
+    opt.std = "0.5,2";
     transform t;
-    ck_assert_msg(transform_init(&t, &cfg, 2, 1, 2) == 0, "%s", err_msg());
+    ck_assert_msg(transform_init(&t, &opt, 2, 1, 2) == 0, "%s", err_msg());
     for (int train = 0; train < 2; train++) {
         float x[8] = {0.0f, 1.0f, 0.25f, 2.25f, 1.5f, 0.5f, 0.25f, 0.0f};
         int64_t idx[2] = {0, 1};
@@ -51,10 +50,10 @@ END_TEST
 
 static void expect_error(const char *mean, const char *std, const char *msg)
 {
-    snprintf(cfg.data_mean, sizeof cfg.data_mean, "%s", mean);
-    snprintf(cfg.data_std, sizeof cfg.data_std, "%s", std);
+    opt.mean = mean;
+    opt.std = std;
     transform t;
-    ck_assert_int_eq(transform_init(&t, &cfg, 3, 2, 2), -1);
+    ck_assert_int_eq(transform_init(&t, &opt, 3, 2, 2), -1);
     ck_assert_msg(strstr(err_msg(), msg), "got: %s", err_msg());
 }
 
@@ -72,10 +71,10 @@ END_TEST
 /* A transform with crop and flip for C x H x W samples. */
 static void augmenting(transform *t, int pad, bool flip, uint64_t seed)
 {
-    cfg.augment_crop = pad;
-    cfg.augment_flip = flip;
-    cfg.seed = seed;
-    ck_assert_msg(transform_init(t, &cfg, C, H, W) == 0, "%s", err_msg());
+    opt.crop = pad;
+    opt.flip = flip;
+    opt.seed = seed;
+    ck_assert_msg(transform_init(t, &opt, C, H, W) == 0, "%s", err_msg());
 }
 
 START_TEST(augmentation_is_a_function_of_seed_epoch_index)
@@ -214,8 +213,8 @@ START_TEST(crop_then_flip_then_normalize)
 {
     /* one channel, constant 1: after crop and flip a sample is 1s and 0s,
      * after normalization (x - 0.5) / 0.5 exactly +1 and -1 */
-    snprintf(cfg.data_mean, sizeof cfg.data_mean, "0.5,0.5,0.5");
-    snprintf(cfg.data_std, sizeof cfg.data_std, "0.5,0.5,0.5");
+    opt.mean = "0.5,0.5,0.5";
+    opt.std = "0.5,0.5,0.5";
     static float x[N * F];
     for (int i = 0; i < N * F; i++)
         x[i] = 1.0f;
