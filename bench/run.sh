@@ -64,7 +64,7 @@ accel() {
     local batch
     batch=$(dry "$1" 's/^batch_size = //p')
     awk -v b="$batch" -v r="$(steady samples_per_s)" -v d="$(steady data_ms)" \
-        'BEGIN { printf "%.1f %.2f\n", r / b, d * r / b / 10 }'
+        'BEGIN { printf "%.2f %.2f\n", r / b, d * r / b / 10 }'
 }
 
 printf '| config | threads | accel-train steps/s | PyTorch steps/s | ratio | sgemm GFLOP/s | accel-train share | PyTorch share | accel-train data wait |\n'
