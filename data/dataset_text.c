@@ -11,25 +11,17 @@
  * do not overlap, from the start of its part, so every byte but the last
  * is predicted once (or only its first data.eval_tokens, in whole
  * windows). T is the first layer's block_size (an embedding). */
-#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/dataset_formats.h"
+#include "data/filelist.h"
 #include "util/err.h"
 #include "util/membudget.h"
 
 enum { TEXT_VOCAB = 256 };
-
-typedef struct {
-    char **paths;
-    size_t n, cap;
-} path_list;
 
 typedef struct {
     unsigned char *bytes; /* this split's part of the stream */
@@ -38,107 +30,6 @@ typedef struct {
     int stride; /* between windows: 1 (training) or t (validation) */
     char key[64];
 } text_split;
-
-static int add_path(path_list *pl, const char *path)
-{
-    if (pl->n == pl->cap) {
-        size_t cap = pl->cap ? 2 * pl->cap : 64;
-        char **p = realloc(pl->paths, sizeof *p * cap);
-        if (!p)
-            return err_set("out of memory listing text files");
-        pl->paths = p;
-        pl->cap = cap;
-    }
-    if (!(pl->paths[pl->n] = strdup(path)))
-        return err_set("out of memory listing text files");
-    pl->n++;
-    return 0;
-}
-
-static void free_paths(path_list *pl)
-{
-    for (size_t i = 0; i < pl->n; i++)
-        free(pl->paths[i]);
-    free(pl->paths);
-}
-
-/* Whether the file's name matches a pattern of data.exclude. */
-static bool excluded(const char *path, const char *exclude)
-{
-    const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
-    char pats[DATASET_SPEC_MAX];
-    snprintf(pats, sizeof pats, "%s", exclude);
-    for (char *save, *p = strtok_r(pats, ",", &save); p; p = strtok_r(NULL, ",", &save))
-        if (fnmatch(p, name, 0) == 0)
-            return true;
-    return false;
-}
-
-/* The regular files directly in dir. */
-static int add_dir(path_list *pl, const char *dir, const char *key)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return err_errno("%s: cannot open directory %s", key, dir);
-    int rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        char path[DATASET_SPEC_MAX + 256];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-            rc = add_path(pl, path);
-    }
-    closedir(d);
-    return rc;
-}
-
-/* One entry of the spec: a file, a directory or a glob pattern. */
-static int add_entry(path_list *pl, const char *entry, const char *key)
-{
-    struct stat st;
-    if (strpbrk(entry, "*?[")) {
-        glob_t g;
-        int rc = glob(entry, 0, NULL, &g);
-        if (rc == GLOB_NOMATCH)
-            return err_set("%s: no file matches %s", key, entry);
-        for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
-            if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
-                rc = add_path(pl, g.gl_pathv[i]) < 0 ? -1 : 0;
-        globfree(&g);
-        return rc == 0 ? 0 : rc < 0 ? -1 : err_set("%s: cannot expand %s", key, entry);
-    }
-    if (stat(entry, &st) < 0)
-        return err_errno("%s: cannot open %s", key, entry);
-    return S_ISDIR(st.st_mode) ? add_dir(pl, entry, key) : add_path(pl, entry);
-}
-
-static int by_path(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The files of spec, sorted, without the excluded ones. */
-static int list_files(path_list *pl, const dataset_options *o, const char *spec, const char *key)
-{
-    char entries[DATASET_SPEC_MAX];
-    snprintf(entries, sizeof entries, "%s", spec);
-    for (char *save, *e = strtok_r(entries, ",", &save); e; e = strtok_r(NULL, ",", &save))
-        if (add_entry(pl, e, key) < 0)
-            return -1;
-    size_t kept = 0;
-    for (size_t i = 0; i < pl->n; i++) {
-        if (excluded(pl->paths[i], o->exclude))
-            free(pl->paths[i]);
-        else
-            pl->paths[kept++] = pl->paths[i];
-    }
-    pl->n = kept;
-    if (pl->n == 0)
-        return err_set("%s = %s: no text files (after data.exclude)", key, spec);
-    qsort(pl->paths, pl->n, sizeof *pl->paths, by_path);
-    return 0;
-}
 
 /* Appends the file to the stream, which grows as it reads: a file's size
  * is what it holds, not what stat said a moment before. */
@@ -246,13 +137,13 @@ static int eval_part(const dataset_options *o, int t, int64_t *len)
 int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, int t)
 {
     const char *key = "data.train";
-    path_list pl = {0};
+    file_list fl;
     unsigned char *buf = NULL;
     int64_t len = 0, cap = 0;
-    int rc = list_files(&pl, o, o->train, key);
-    for (size_t i = 0; rc == 0 && i < pl.n; i++)
-        rc = read_file(pl.paths[i], &buf, &len, &cap, key);
-    free_paths(&pl);
+    int rc = file_list_open(&fl, o->train, o->exclude, key, "text files");
+    for (size_t i = 0; rc == 0 && i < fl.n; i++)
+        rc = read_file(fl.paths[i], &buf, &len, &cap, key);
+    file_list_free(&fl);
     int64_t cut = len - (int64_t)((double)len * o->val_fraction);
     if (rc == 0)
         rc = mem_budget_check(2 * (uint64_t)len, 1, "data.train: the text", NULL);

@@ -1,0 +1,128 @@
+/* filelist: the files of a spec, sorted (see filelist.h). */
+#include "data/filelist.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/dataset.h"
+#include "util/err.h"
+
+static int add_path(file_list *pl, const char *path)
+{
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? 2 * pl->cap : 64;
+        char **p = realloc(pl->paths, sizeof *p * cap);
+        if (!p)
+            return err_set("out of memory listing files");
+        pl->paths = p;
+        pl->cap = cap;
+    }
+    if (!(pl->paths[pl->n] = strdup(path)))
+        return err_set("out of memory listing files");
+    pl->n++;
+    return 0;
+}
+
+/* Whether the file's name matches a pattern of data.exclude. */
+static bool excluded(const char *path, const char *exclude)
+{
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    char pats[DATASET_SPEC_MAX];
+    snprintf(pats, sizeof pats, "%s", exclude);
+    for (char *save, *p = strtok_r(pats, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (fnmatch(p, name, 0) == 0)
+            return true;
+    return false;
+}
+
+/* The regular files directly in dir. */
+static int add_dir(file_list *pl, const char *dir, const char *key)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_errno("%s: cannot open directory %s", key, dir);
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        char path[DATASET_SPEC_MAX + 256];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+            rc = add_path(pl, path);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* One entry of the spec: a file, a directory or a glob pattern. */
+static int add_entry(file_list *pl, const char *entry, const char *key)
+{
+    struct stat st;
+    if (strpbrk(entry, "*?[")) {
+        glob_t g;
+        int rc = glob(entry, 0, NULL, &g);
+        if (rc == GLOB_NOMATCH)
+            return err_set("%s: no file matches %s", key, entry);
+        for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+            if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
+                rc = add_path(pl, g.gl_pathv[i]) < 0 ? -1 : 0;
+        globfree(&g);
+        return rc == 0 ? 0 : rc < 0 ? -1 : err_set("%s: cannot expand %s", key, entry);
+    }
+    if (stat(entry, &st) < 0)
+        return err_errno("%s: cannot open %s", key, entry);
+    return S_ISDIR(st.st_mode) ? add_dir(pl, entry, key) : add_path(pl, entry);
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of spec, sorted, without the excluded ones. */
+static int list_files(file_list *pl, const char *spec, const char *exclude, const char *key,
+                      const char *what)
+{
+    char entries[DATASET_SPEC_MAX];
+    snprintf(entries, sizeof entries, "%s", spec);
+    for (char *save, *e = strtok_r(entries, ",", &save); e; e = strtok_r(NULL, ",", &save))
+        if (add_entry(pl, e, key) < 0)
+            return -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (excluded(pl->paths[i], exclude))
+            free(pl->paths[i]);
+        else
+            pl->paths[kept++] = pl->paths[i];
+    }
+    pl->n = kept;
+    if (pl->n == 0)
+        return err_set("%s = %s: no %s (after data.exclude)", key, spec, what);
+    qsort(pl->paths, pl->n, sizeof *pl->paths, by_path);
+    return 0;
+}
+
+int file_list_open(file_list *fl, const char *spec, const char *exclude, const char *key,
+                   const char *what)
+{
+    *fl = (file_list){0};
+    if (list_files(fl, spec, exclude, key, what) < 0) {
+        file_list_free(fl);
+        return -1;
+    }
+    return 0;
+}
+
+void file_list_free(file_list *fl)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        free(fl->paths[i]);
+    free(fl->paths);
+    *fl = (file_list){0};
+}
