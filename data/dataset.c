@@ -80,9 +80,10 @@ int dataset_open(dataset **out, const dataset_options *o, const char *spec, cons
 static int text_window(const dataset_options *o, int *t)
 {
     if (o->window < 1)
-        return err_set("data.format = text: the first layer must be an embedding (its "
-                       "block_size is the window of tokens)");
-    if (o->test[0])
+        return err_set("data.format = %s: the first layer must be an embedding (its "
+                       "block_size is the window of tokens)",
+                       o->format == DATA_TOKENS ? "tokens" : "text");
+    if (o->format == DATA_TEXT && o->test[0])
         return err_set("data.format = text takes its validation split from the end of "
                        "data.train (data.val_fraction): set data.test empty");
     if (o->image_transforms)
@@ -96,13 +97,17 @@ static int open_text(dataset **train, dataset **test, const dataset_options *o)
     int t = 0;
     if (text_window(o, &t) < 0)
         return -1;
-    dataset *tr = calloc(1, sizeof *tr), *va = o->val_fraction > 0 ? calloc(1, sizeof *va) : NULL;
-    if (!tr || (o->val_fraction > 0 && !va)) {
+    /* data.test's shards validate tokens; otherwise the end of data.train */
+    bool has_val = o->val_fraction > 0 || (o->format == DATA_TOKENS && o->test[0]);
+    dataset *tr = calloc(1, sizeof *tr), *va = has_val ? calloc(1, sizeof *va) : NULL;
+    if (!tr || (has_val && !va)) {
         free(tr);
         free(va);
         return err_set("data.train: out of memory");
     }
-    if (dataset_open_text(tr, va, o, t) < 0) {
+    int rc =
+        o->format == DATA_TOKENS ? dataset_open_tokens(tr, va, o) : dataset_open_text(tr, va, o, t);
+    if (rc < 0) {
         free(tr);
         free(va);
         return -1;
@@ -115,7 +120,7 @@ static int open_text(dataset **train, dataset **test, const dataset_options *o)
 int dataset_open_splits(dataset **train, dataset **test, const dataset_options *o)
 {
     *train = *test = NULL;
-    if (o->format == DATA_TEXT)
+    if (o->format == DATA_TEXT || o->format == DATA_TOKENS)
         return open_text(train, test, o);
     if (dataset_open(train, o, o->train, "data.train") < 0)
         return -1;

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 /* data.format, and data.layout: how an HDF5 file stores its images. */
-typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT } data_format_kind;
+typedef enum { DATA_IDX = 0, DATA_CIFAR10, DATA_HDF5, DATA_TEXT, DATA_TOKENS } data_format_kind;
 typedef enum { LAYOUT_AUTO = 0, LAYOUT_NCHW, LAYOUT_NHWC } data_layout_kind;
 
 /* What opening splits takes of the configuration (the data.* keys; the
@@ -36,12 +36,13 @@ typedef struct {
     const char *shape;                   /* data.shape: "C,H,W" the samples must have */
     const char *images_key, *labels_key; /* hdf5: the datasets' names */
     data_layout_kind layout;             /* hdf5: data.layout */
-    /* text */
+    /* text and tokens */
     double val_fraction;   /* data.val_fraction: the end of data.train that validates */
     const char *exclude;   /* data.exclude: patterns of file names left out */
     long eval_tokens;      /* data.eval_tokens: the validation split's first tokens (0: all) */
     int window;            /* tokens a sample: the first layer's block_size, 0 when it is
                             * not an embedding */
+    int vocab;             /* tokens: the embedding's vocab, which every token must be below */
     bool image_transforms; /* data.mean, data.std or data.augment_* set (not for text) */
 } dataset_options;
 
@@ -78,7 +79,9 @@ int dataset_open(dataset **out, const dataset_options *o, const char *spec, cons
 /* The splits a config trains and evaluates on: data.train and data.test
  * (*test NULL when data.test is empty); for format = text, the two parts of
  * data.train's stream (val_fraction; data.eval_tokens keeps the
- * validation's first windows), windows of o->window tokens. */
+ * validation's first windows), windows of o->window tokens; for format =
+ * tokens, data.train's shards and data.test's, or when data.test is empty
+ * the two parts of data.train's tokens, as text's. */
 int dataset_open_splits(dataset **train, dataset **test, const dataset_options *o);
 
 /* Closes ds (NULL is fine). */

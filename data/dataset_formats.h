@@ -19,6 +19,11 @@ int dataset_open_hdf5(dataset *ds, const dataset_options *o, const char *spec, c
  * of it trains (val_fraction 0). */
 int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, int t);
 
+/* Token shards (llm.c's format): data.train's, and data.test's or the last
+ * val_fraction of data.train's tokens to validate; windows of o->window
+ * tokens. val NULL: no validation (data.test empty, val_fraction 0). */
+int dataset_open_tokens(dataset *train, dataset *val, const dataset_options *o);
+
 /* Makes ds a split of n samples of channels x height x width bytes (NCHW)
  * with byte labels; `key` names it in messages. Takes ownership of both
  * arrays, also when it fails. */

@@ -36,19 +36,20 @@ static const config_key cfg_keys[] = {
      "allows the fastest)",
      false},
 
-    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5|text",
+    {"data", "format", KT_ENUM, C(data_format), "idx", 0, 0, 0, "idx|cifar10|hdf5|text|tokens",
      "dataset format: idx (MNIST, Fashion-MNIST), cifar10 (binary batches), hdf5, text (bytes "
-     "as tokens, for a language model)",
+     "as tokens, for a language model), tokens (llm.c's token shards, for a language model)",
      false},
     {"data", "train", KT_STR, C(data_train), "/usr/share/datasets/fashion-mnist/train", 0, 0, 0,
      NULL,
      "training split: idx: a prefix P (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte[.gz]) or "
      "IMAGES,LABELS; cifar10: FILE[,FILE...] or a directory (data_batch_*.bin); hdf5: a file; "
-     "text: files, directories and globs, comma-separated",
+     "text: files, directories and globs, comma-separated; tokens: shards, in the forms of text",
      false},
     {"data", "test", KT_STR, C(data_test), "/usr/share/datasets/fashion-mnist/t10k", 0, 0, 0, NULL,
      "test split, in the forms of train (a cifar10 directory: test_batch.bin); empty: no "
-     "evaluation",
+     "evaluation (text: must be empty; tokens: the validation shards, and empty: the end of "
+     "train's tokens, val_fraction)",
      false},
     {"data", "batch_size", KT_INT, C(batch_size), "64", 1, 1 << 24, 0, NULL,
      "global batch size, over all ranks", false},
@@ -75,13 +76,17 @@ static const config_key cfg_keys[] = {
     {"data", "augment_flip", KT_BOOL, C(augment_flip), "false", 0, 0, 0, NULL,
      "training: flip half the images left to right", false},
     {"data", "val_fraction", KT_REAL, C(val_fraction), "0.1", 0, 1, CK_HI_OPEN, NULL,
-     "text: the last fraction of the stream that is the validation split (0: none)", false},
+     "text, tokens with test empty: the last fraction of the stream that is the validation "
+     "split (0: none)",
+     false},
     {"data", "exclude", KT_STR, C(data_exclude), "", 0, 0, 0, NULL,
-     "text: file names to leave out of data.train's directories and globs, as comma-separated "
+     "text, tokens: file names to leave out of data.train's directories and globs, as "
+     "comma-separated "
      "patterns (e.g. *.dat,*.u8)",
      false},
     {"data", "eval_tokens", KT_LONG, C(eval_tokens), "0", 0, CK_NOLIMIT, 0, NULL,
-     "text: evaluate only the validation split's first this many tokens, rounded down to whole "
+     "text, tokens: evaluate only the validation split's first this many tokens, rounded down "
+     "to whole "
      "windows of block_size, at least one (0, or more than the split holds: the whole split)",
      false},
 
@@ -1036,6 +1041,7 @@ dataset_options config_dataset_options(const config *cfg)
         .exclude = cfg->data_exclude,
         .eval_tokens = cfg->eval_tokens,
         .window = embedding ? first->block_size : 0,
+        .vocab = embedding ? first->vocab : 0,
         .image_transforms =
             cfg->data_mean[0] || cfg->data_std[0] || cfg->augment_crop || cfg->augment_flip,
     };

@@ -203,7 +203,7 @@ static void release(report *r)
 
 int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out)
 {
-    if (cfg->data_format == DATA_TEXT)
+    if (cfg->data_format == DATA_TEXT || cfg->data_format == DATA_TOKENS)
         return report_text_checkpoint(cfg, ckpt, predict, out);
     report r;
     memset(&r, 0, sizeof r);
