@@ -41,16 +41,19 @@ static void print_table(const model *m, FILE *out)
 
 /* Where a rank's memory goes (memplan): the model's buffers by part, the
  * host's besides, and the data sets held in memory. */
-static void print_memory(const memplan *p, uint64_t data, FILE *out)
+static void print_memory(const memplan *p, int grad_accum, uint64_t data, FILE *out)
 {
     const double mib = 1 << 20;
     double params = sizeof(float) * (double)p->n_params;
     double activations = (double)p->model - 4 * params;
+    char micro[64] = "";
+    if (grad_accum > 1)
+        snprintf(micro, sizeof micro, " in %d micro-batches", grad_accum);
     fprintf(out,
-            "memory of one rank at %d rows a step (%d for evaluation): parameters %.1f MiB, "
+            "memory of one rank at %d rows a step%s (%d for evaluation): parameters %.1f MiB, "
             "gradients %.1f MiB, Adam state %.1f MiB, activations, inputs and workspaces %.1f "
             "MiB; host buffers %.1f MiB; data in memory %.1f MiB; %.1f MiB in all\n",
-            p->train_rows, p->eval_rows, params / mib, params / mib, 2 * params / mib,
+            p->train_rows, micro, p->eval_rows, params / mib, params / mib, 2 * params / mib,
             activations / mib, (double)p->host / mib, (double)data / mib,
             (double)(p->model + p->host + data) / mib);
 }
@@ -85,13 +88,14 @@ int summary_print(const config *cfg, const comm_info *ci, FILE *out)
     backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    model *m = model_build_input(cfg, be, &in, p.train_rows, p.train_rows);
+    int micro = p.train_rows / cfg->grad_accum; /* the rows a pass holds */
+    model *m = model_build_input(cfg, be, &in, micro < 1 ? 1 : micro, micro < 1 ? 1 : micro);
     if (!m) {
         backend_close(be);
         return -1;
     }
     print_table(m, out);
-    print_memory(&p, data, out);
+    print_memory(&p, cfg->grad_accum, data, out);
     fprintf(out, "\n; the configuration in force (%s and every --set applied)\n", cfg->source);
     config_write(cfg, out);
     model_free(m);
