@@ -59,13 +59,16 @@ int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, do
 }
 
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
-                 double accuracy, bool bytes)
+                 double accuracy, const char *unit)
 {
+    char bits[32] = "";
+    if (unit)
+        snprintf(bits, sizeof bits, "bits_per_%s", unit);
     fprintf(mt->f, "{\"split\":\"%s\",\"epoch\":%ld,\"step\":%ld", split, epoch, step);
     put_num(mt->f, "loss", loss);
     put_num(mt->f, "accuracy", accuracy);
-    if (bytes)
-        put_num(mt->f, "bits_per_byte", loss / M_LN2);
+    if (unit)
+        put_num(mt->f, bits, loss / M_LN2);
     if (finish_line(mt) < 0)
         return -1;
     char tag[64];
@@ -75,8 +78,8 @@ int metrics_eval(metrics *mt, const char *split, long epoch, long step, double l
     snprintf(tag, sizeof tag, "%s/accuracy", split);
     if (tboard_scalar(&mt->tb, tag, step, (float)accuracy) < 0)
         return -1;
-    snprintf(tag, sizeof tag, "%s/bits_per_byte", split);
-    if (bytes && tboard_scalar(&mt->tb, tag, step, (float)(loss / M_LN2)) < 0)
+    snprintf(tag, sizeof tag, "%s/%s", split, bits);
+    if (unit && tboard_scalar(&mt->tb, tag, step, (float)(loss / M_LN2)) < 0)
         return -1;
     return tboard_flush(&mt->tb);
 }

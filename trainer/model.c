@@ -477,3 +477,8 @@ void model_free(model *m)
     free(m->layers);
     free(m);
 }
+
+const char *model_bits_unit(const model *m)
+{
+    return m->classes <= 256 ? "byte" : "token";
+}

@@ -98,6 +98,10 @@ model *model_build_input(const config *cfg, backend *be, const model_input *in, 
                          int max_rows);
 
 /* Seeded initialization, identical on every rank and backend (init.c). */
+/* The unit a language model's loss in bits is per: "byte" for a vocabulary
+ * of at most 256 (byte-level tokens), else "token". */
+const char *model_bits_unit(const model *m);
+
 int model_init_params(model *m, uint64_t seed);
 
 /* Forward over rows of m->x; train enables dropout. */

@@ -169,10 +169,12 @@ static void print(const lm_report *r, const char *ckpt, FILE *out)
     long long n = (long long)r->val->n;
     double loss = r->sums[0] / (double)n;
     fprintf(out,
-            "%s on %lld validation windows of %d tokens: loss %.8g (%.4f bits/byte) accuracy "
+            "%s on %lld validation windows of %d tokens: loss %.8g (%.4f bits/%s) accuracy "
             "%.4f\n",
-            ckpt, n, r->t, loss, loss / M_LN2, r->sums[1] / (double)n);
-    fprintf(out, "\npositions  targets    loss  bits/byte  accuracy\n");
+            ckpt, n, r->t, loss, loss / M_LN2, model_bits_unit(r->m), r->sums[1] / (double)n);
+    char bits[16];
+    snprintf(bits, sizeof bits, "bits/%s", model_bits_unit(r->m));
+    fprintf(out, "\npositions  targets    loss  %9s  accuracy\n", bits);
     for (int lo = 0; lo < r->t; lo = lo ? 2 * lo : 1) {
         int hi = lo ? (2 * lo < r->t ? 2 * lo : r->t) : 1;
         double l = 0.0, c = 0.0;

@@ -414,15 +414,16 @@ static int run_eval(run *r, long epoch)
         return -1;
     if (!is_root(r))
         return 0;
-    bool text = r->test->tokens; /* byte tokens: bits per byte, the loss in base 2 */
+    bool text = r->test->tokens;
+    const char *unit = text ? model_bits_unit(r->m) : NULL;
     if (text)
-        progress_message(&r->pg,
-                         "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/byte  accuracy %.4f",
-                         epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, acc);
+        progress_message(
+            &r->pg, "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/%s  accuracy %.4f",
+            epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, unit, acc);
     else
         progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f",
                          epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, acc);
-    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, text);
+    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, unit);
 }
 
 /* Rank 0 writes the checkpoint; then every rank learns whether that

@@ -41,5 +41,9 @@ echo "$losses" | awk '{ exit !(NF == 4 && $1 > 10.5 && $1 < 11.2 && $4 < $1 - 0.
 grep -q '^total: 123702528 parameters' <("$prog" "$cfg" "${small[@]}" --dry-run) ||
     fail "the reduced model is not 123,702,528 parameters"
 [ -f run/checkpoints/ckpt-4.h5 ] || fail "no checkpoint at step 4"
+# a vocabulary of more than bytes: the loss in bits per token, not per byte
+grep -q '"split":"val".*"bits_per_token"' run/metrics.jsonl && ! grep -q bits_per_byte run/metrics.jsonl ||
+    fail "the validation line has no bits_per_token, or has bits_per_byte"
+grep -q 'bits/token' out.txt || fail "the log does not say bits/token"
 echo "ok: GPT-2 small trains on the CPU at a 64-token window"
 echo "gpt2_124m: all passed"
