@@ -235,6 +235,11 @@ struct backend {
      * (0 where unknown). */
     double peak_flops;
 
+    /* A device with memory of its own (not host_memory): *bytes = what is
+     * free on it now, so a run that cannot fit is refused at start-up;
+     * NULL on the CPU, whose memory util/membudget reads. */
+    int (*mem_free)(backend *be, uint64_t *bytes);
+
     /* The compute operations, one member each (BACKEND_OPS above). */
     BACKEND_OPS(BACKEND_OP_MEMBER)
 

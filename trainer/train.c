@@ -136,14 +136,32 @@ static void plan_steps(run *r)
 /* What the rank is about to allocate against what it can have: a run that
  * cannot fit is refused here, with both figures, not killed mid-way. The
  * data sets are open already, so the budget has them. A GPU's memory is
- * its own: there only the host's part counts. */
+ * its own: the host's part is checked against the host's, the model's
+ * against what the GPU has free (train_check_device_memory). */
 static int check_memory(run *r, const memplan *p)
 {
     bool host_model = r->be->host_memory;
-    return mem_budget_check(p->host + (host_model ? p->model : 0), r->ci->local_size,
-                            "this run's buffers",
-                            "lower data.batch_size, data.eval_batch_size or the model's size "
-                            "(--dry-run shows where the memory goes)");
+    if (mem_budget_check(p->host + (host_model ? p->model : 0), r->ci->local_size,
+                         "this run's buffers",
+                         "lower data.batch_size, data.eval_batch_size or the model's size "
+                         "(--dry-run shows where the memory goes)") < 0)
+        return -1;
+    uint64_t free;
+    if (host_model || !r->be->mem_free)
+        return 0;
+    if (r->be->mem_free(r->be, &free) < 0)
+        return -1;
+    return train_check_device_memory(p->model, free, r->be->description);
+}
+
+int train_check_device_memory(uint64_t need, uint64_t free, const char *device)
+{
+    mem_budget b = {.bytes = free > TRAIN_DEVICE_RESERVE ? free - TRAIN_DEVICE_RESERVE : 0};
+    snprintf(b.source, sizeof b.source, "free on %.150s, less %d MiB for cuBLAS, cuDNN and NCCL",
+             device, TRAIN_DEVICE_RESERVE >> 20);
+    return mem_budget_fits(&b, need, 1, "this run's GPU buffers",
+                           "lower data.batch_size, or raise train.grad_accum for smaller "
+                           "micro-batches (--dry-run shows where the memory goes)");
 }
 
 static int build_model(run *r)

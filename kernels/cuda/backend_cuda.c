@@ -69,6 +69,15 @@ static int gpu_download(backend *be, void *dst, const void *src, size_t bytes)
     return 0;
 }
 
+static int gpu_mem_free(backend *be, uint64_t *bytes)
+{
+    (void)be;
+    size_t free = 0, total = 0;
+    CUDA_TRY(cudaMemGetInfo(&free, &total));
+    *bytes = free;
+    return 0;
+}
+
 static int gpu_copy(backend *be, void *dst, const void *src, size_t bytes)
 {
     CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, impl_of(be)->compute));
@@ -324,6 +333,7 @@ static int open_impl(backend *be, const backend_options *o)
 static void set_ops(backend *be)
 {
     be->name = "cuda";
+    be->mem_free = gpu_mem_free;
     be->alloc = gpu_alloc;
     be->release = gpu_release;
     be->upload = gpu_upload;

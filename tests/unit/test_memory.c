@@ -11,6 +11,7 @@
 #include "trainer/loader.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
+#include "trainer/train.h"
 #include "util/err.h"
 #include "util/membudget.h"
 
@@ -23,6 +24,29 @@ START_TEST(fits_and_refuses_with_both_figures)
     ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB + 1, 1, "the buffers", "use less"), -1);
     ck_assert_str_eq(err_msg(), "the buffers need 10.00 GiB, but 10.00 GiB is available "
                                 "(MemAvailable in /proc/meminfo): use less");
+    err_clear();
+}
+END_TEST
+
+/* A GPU's free memory, less the reserve for the libraries' own buffers,
+ * against the model's planned buffers: gpt2_124m's 22 GiB at micro-batches
+ * of 8 fit an 80 GiB GPU and not a 16 GiB one, in one line with both
+ * figures and what to change. */
+START_TEST(device_memory_refused_with_both_figures)
+{
+    const uint64_t need = 22 * GIB, reserve = TRAIN_DEVICE_RESERVE;
+    ck_assert_int_eq(train_check_device_memory(need, 80 * GIB, "GPU 0"), 0);
+    ck_assert_int_eq(train_check_device_memory(need, need + reserve, "GPU 0"), 0);
+    ck_assert_int_eq(train_check_device_memory(need, need + reserve - 1, "GPU 0"), -1);
+    err_clear();
+    ck_assert_int_eq(train_check_device_memory(need, 16 * GIB, "GPU 0 (0000:3b:00.0)"), -1);
+    ck_assert_str_eq(err_msg(),
+                     "this run's GPU buffers need 22.00 GiB, but 15.50 GiB is available (free on "
+                     "GPU 0 (0000:3b:00.0), less 512 MiB for cuBLAS, cuDNN and NCCL): lower "
+                     "data.batch_size, or raise train.grad_accum for smaller micro-batches "
+                     "(--dry-run shows where the memory goes)");
+    err_clear();
+    ck_assert_int_eq(train_check_device_memory(1, 100, "GPU 0"), -1); /* less than the reserve */
     err_clear();
 }
 END_TEST
@@ -120,6 +144,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, fits_and_refuses_with_both_figures);
     tcase_add_test(tc, node_ranks_share_what_is_shared);
+    tcase_add_test(tc, device_memory_refused_with_both_figures);
     tcase_add_test(tc, unknown_budget_and_overflow);
     tcase_add_test(tc, reads_this_machine);
     tcase_add_test(tc, plan_is_what_the_build_takes);
