@@ -54,6 +54,14 @@ typedef struct {
     X(int, gemm,                                                                                   \
       (bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,      \
        const float *b, int ldb, float beta, float *c, int ldc))                                    \
+    /* gemm over `batch` independent products: product i takes a + i * stride_a,                   \
+     * b + i * stride_b and c + i * stride_c (strides in floats), in order                         \
+     * (attention's per-head products, the heads read in place through the                         \
+     * leading dimensions). */                                                                     \
+    X(int, gemm_strided_batched,                                                                   \
+      (bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,      \
+       long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c,      \
+       int ldc, long long stride_c, int batch))                                                    \
                                                                                                    \
     /* Over tensors of (outer, channels, inner) -- (rows, features, 1) for a                       \
      * dense layer, (rows, C, H*W) for a convolution --                                            \

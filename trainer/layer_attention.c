@@ -6,9 +6,12 @@
  * nn.Linear's (out, in), under nanoGPT's names. Dropout on the output is a
  * dropout layer after this one.
  *
- * Per row and head the products are OpenBLAS's (T x hd by hd x T, then
- * T x T by T x hd), reading the heads in place from the (T, 3C) rows of
- * queries, keys and values through the leading dimension. */
+ * Per row and head the products are T x hd by hd x T, then T x T by
+ * T x hd, reading the heads in place from the (T, 3C) rows of queries,
+ * keys and values through the leading dimension; each kind of product is
+ * one strided-batched call per head (or per row, whichever are fewer):
+ * a head's operands are evenly strided across rows, and a row's across
+ * heads, but not both with one stride. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -91,6 +94,36 @@ static void attn_init(const layer *l, uint64_t seed, float *params, float *state
     }
 }
 
+/* An operand of the per-(row, head) products: its first matrix, leading
+ * dimension, and the strides (in floats) from one row, and one head, to
+ * the next. */
+typedef struct {
+    const float *p;
+    int ld;
+    long long row, head;
+} operand;
+
+/* C(r, h) = op(A(r, h)) op(B(r, h)) for every row r < rows and head h:
+ * one gemm_strided_batched over heads for each row, or over rows for each
+ * head, whichever takes fewer calls. */
+static int heads_gemm(backend *be, const attn_dims *d, int rows, bool ta, bool tb, int m, int n,
+                      int k, operand a, operand b, float *c, int ldc, long long c_row,
+                      long long c_head)
+{
+    bool by_row = rows < d->heads; /* a call per row, its heads the batch */
+    int calls = by_row ? rows : d->heads, batch = by_row ? d->heads : rows;
+    long long sa = by_row ? a.head : a.row, sb = by_row ? b.head : b.row;
+    long long sc = by_row ? c_head : c_row;
+    for (int i = 0; i < calls; i++) {
+        long long oa = i * (by_row ? a.row : a.head), ob = i * (by_row ? b.row : b.head);
+        long long oc = i * (by_row ? c_row : c_head);
+        if (be->gemm_strided_batched(be, ta, tb, m, n, k, 1.0f, a.p + oa, a.ld, sa, b.p + ob, b.ld,
+                                     sb, 0.0f, c + oc, ldc, sc, batch) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The global position of this rank's first attention weight, for the
  * dropout mask: N ranks draw what 1 rank does. */
 static uint64_t first_weight(const model *m, const attn_dims *d)
@@ -111,13 +144,11 @@ static int attn_forward(model *m, layer *l, const float *x, int rows, bool train
         be->bias_act_forward(be, a->qkv, a->qkv, layer_tensor_at(m, l, ATTN_B, false), n, c3, 1,
                              ACT_NONE) < 0)
         return -1;
-    for (int r = 0; r < rows; r++)
-        for (int h = 0; h < d.heads; h++) {
-            const float *q = a->qkv + (size_t)r * d.t * c3 + (size_t)h * d.hd;
-            if (be->gemm(be, false, true, d.t, d.t, d.hd, 1.0f, q, c3, q + d.c, c3, 0.0f,
-                         a->att + ((size_t)r * d.heads + h) * sq, d.t) < 0)
-                return -1;
-        }
+    long long row = (long long)d.t * c3, sqh = (long long)d.heads * (long long)sq;
+    operand q = {a->qkv, c3, row, d.hd}, k = {a->qkv + d.c, c3, row, d.hd};
+    if (heads_gemm(be, &d, rows, false, true, d.t, d.t, d.hd, q, k, a->att, d.t, sqh,
+                   (long long)sq) < 0)
+        return -1;
     size_t all = (size_t)rows * d.heads * sq;
     if (be->causal_softmax(be, a->att, rows * d.heads, d.t, d.scale) < 0)
         return -1;
@@ -128,14 +159,10 @@ static int attn_forward(model *m, layer *l, const float *x, int rows, bool train
             return -1;
         p = a->dropped;
     }
-    for (int r = 0; r < rows; r++)
-        for (int h = 0; h < d.heads; h++) {
-            const float *v = a->qkv + (size_t)r * d.t * c3 + 2 * (size_t)d.c + (size_t)h * d.hd;
-            if (be->gemm(be, false, false, d.t, d.hd, d.t, 1.0f, p + ((size_t)r * d.heads + h) * sq,
-                         d.t, v, c3, 0.0f, a->ctx + (size_t)r * d.t * d.c + (size_t)h * d.hd,
-                         d.c) < 0)
-                return -1;
-        }
+    operand w = {p, d.t, sqh, (long long)sq}, v = {a->qkv + 2 * d.c, c3, row, d.hd};
+    if (heads_gemm(be, &d, rows, false, false, d.t, d.hd, d.t, w, v, a->ctx, d.c,
+                   (long long)d.t * d.c, d.hd) < 0)
+        return -1;
     if (be->gemm(be, false, true, n, d.c, d.c, 1.0f, a->ctx, d.c,
                  layer_tensor_at(m, l, PROJ_W, false), d.c, 0.0f, l->y, d.c) < 0 ||
         be->bias_act_forward(be, l->y, l->y, layer_tensor_at(m, l, PROJ_B, false), n, d.c, 1,
@@ -153,33 +180,27 @@ static int heads_backward(model *m, layer *l, const attn_dims *d, int rows)
     attn_impl *a = l->impl;
     int c3 = 3 * d->c;
     size_t sq = (size_t)d->t * d->t, all = (size_t)rows * d->heads * sq;
-    const float *p = l->rate > 0 ? a->dropped : a->att;
-    for (int r = 0; r < rows; r++)
-        for (int h = 0; h < d->heads; h++) {
-            size_t at = (size_t)r * d->t * c3 + (size_t)h * d->hd,
-                   w = ((size_t)r * d->heads + h) * sq;
-            const float *dc = a->dctx + (size_t)r * d->t * d->c + (size_t)h * d->hd;
-            if (be->gemm(be, false, true, d->t, d->t, d->hd, 1.0f, dc, d->c, a->qkv + at + 2 * d->c,
-                         c3, 0.0f, a->datt + w, d->t) < 0 ||
-                be->gemm(be, true, false, d->t, d->hd, d->t, 1.0f, p + w, d->t, dc, d->c, 0.0f,
-                         a->dqkv + at + 2 * d->c, c3) < 0)
-                return -1;
-        }
+    long long row = (long long)d->t * c3, sqh = (long long)d->heads * (long long)sq;
+    operand p = {l->rate > 0 ? a->dropped : a->att, d->t, sqh, (long long)sq};
+    operand dc = {a->dctx, d->c, (long long)d->t * d->c, d->hd};
+    operand q = {a->qkv, c3, row, d->hd}, k = {a->qkv + d->c, c3, row, d->hd};
+    operand v = {a->qkv + 2 * d->c, c3, row, d->hd};
+    if (heads_gemm(be, d, rows, false, true, d->t, d->t, d->hd, dc, v, a->datt, d->t, sqh,
+                   (long long)sq) < 0 ||
+        heads_gemm(be, d, rows, true, false, d->t, d->hd, d->t, p, dc, a->dqkv + 2 * d->c, c3, row,
+                   d->hd) < 0)
+        return -1;
     if (l->rate > 0 && be->dropout_backward(be, a->datt, a->datt, all, l->rate, m->seed,
                                             (uint32_t)l->index, m->step, first_weight(m, d)) < 0)
         return -1;
     if (be->causal_softmax_backward(be, a->datt, a->att, rows * d->heads, d->t, d->scale) < 0)
         return -1;
-    for (int r = 0; r < rows; r++)
-        for (int h = 0; h < d->heads; h++) {
-            size_t at = (size_t)r * d->t * c3 + (size_t)h * d->hd,
-                   w = ((size_t)r * d->heads + h) * sq;
-            if (be->gemm(be, false, false, d->t, d->hd, d->t, 1.0f, a->datt + w, d->t,
-                         a->qkv + at + d->c, c3, 0.0f, a->dqkv + at, c3) < 0 ||
-                be->gemm(be, true, false, d->t, d->hd, d->t, 1.0f, a->datt + w, d->t, a->qkv + at,
-                         c3, 0.0f, a->dqkv + at + d->c, c3) < 0)
-                return -1;
-        }
+    operand ds = {a->datt, d->t, sqh, (long long)sq};
+    if (heads_gemm(be, d, rows, false, false, d->t, d->hd, d->t, ds, k, a->dqkv, c3, row, d->hd) <
+            0 ||
+        heads_gemm(be, d, rows, true, false, d->t, d->hd, d->t, ds, q, a->dqkv + d->c, c3, row,
+                   d->hd) < 0)
+        return -1;
     return 0;
 }
 
@@ -225,15 +246,18 @@ static int attn_step(model *m, layer *l, const float *x, int pos)
         be->bias_act_forward(be, qkv, qkv, layer_tensor_at(m, l, ATTN_B, false), 1, c3, 1,
                              ACT_NONE) < 0)
         return -1;
-    for (int h = 0; h < d.heads; h++) {
-        float *row = a->att + ((size_t)h * d.t + pos) * d.t;
-        const float *k = a->qkv + d.c + (size_t)h * d.hd, *q = qkv + (size_t)h * d.hd;
-        if (be->gemm(be, false, true, 1, pos + 1, d.hd, 1.0f, q, c3, k, c3, 0.0f, row, d.t) < 0 ||
-            be->causal_softmax_row(be, row, pos, d.t, d.scale) < 0 ||
-            be->gemm(be, false, false, 1, d.hd, pos + 1, 1.0f, row, d.t, k + d.c, c3, 0.0f,
-                     ctx + (size_t)h * d.hd, d.c) < 0)
+    /* row 0's heads, each a row of weights (row pos of its T x T) */
+    long long sq = (long long)d.t * d.t;
+    float *rows = a->att + (size_t)pos * d.t;
+    operand q = {qkv, c3, 0, d.hd}, k = {a->qkv + d.c, c3, 0, d.hd};
+    operand w = {rows, d.t, 0, sq}, v = {a->qkv + 2 * d.c, c3, 0, d.hd};
+    if (heads_gemm(be, &d, 1, false, true, 1, pos + 1, d.hd, q, k, rows, d.t, 0, sq) < 0)
+        return -1;
+    for (int h = 0; h < d.heads; h++)
+        if (be->causal_softmax_row(be, rows + h * sq, pos, d.t, d.scale) < 0)
             return -1;
-    }
+    if (heads_gemm(be, &d, 1, false, false, 1, d.hd, pos + 1, w, v, ctx, d.c, 0, d.hd) < 0)
+        return -1;
     float *y = l->y + (size_t)pos * d.c;
     if (be->gemm(be, false, true, 1, d.c, d.c, 1.0f, ctx, d.c, layer_tensor_at(m, l, PROJ_W, false),
                  d.c, 0.0f, y, d.c) < 0)

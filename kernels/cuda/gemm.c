@@ -13,3 +13,17 @@ int gpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha, co
                            c, ldc));
     return 0;
 }
+
+/* The same swap, every product of the batch in one cuBLAS call. */
+int gpu_gemm_strided_batched(backend *be, bool ta, bool tb, int m, int n, int k, float alpha,
+                             const float *a, int lda, long long stride_a, const float *b, int ldb,
+                             long long stride_b, float beta, float *c, int ldc, long long stride_c,
+                             int batch)
+{
+    if (batch == 0)
+        return 0;
+    CUBLAS_TRY(cublasSgemmStridedBatched(
+        impl_of(be)->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
+        &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch));
+    return 0;
+}

@@ -99,6 +99,35 @@ START_TEST(gemm_fp32_and_tf32)
 }
 END_TEST
 
+/* Attention's products: heads interleaved in rows of 3C (queries, keys),
+ * scores in T x T blocks, every transpose; the batch is one cuBLAS call
+ * where the CPU loops, so the same tolerance as gemm (sums in other
+ * orders). */
+START_TEST(gemm_strided_batched_heads)
+{
+    const int t = 37, hd = 16, heads = 4, c3 = 3 * heads * hd;
+    pair qkv = pair_new(gpu, (size_t)t * c3, -1, 1, 5);
+    pair att = pair_new(gpu, (size_t)heads * t * t, -1, 1, 6);
+    for (int tr = 0; tr < 4; tr++) {
+        bool ta = tr & 1, tb = tr & 2;
+        /* scores (t x t) = op(Q) op(K), Q and K t x hd or hd x t read in place:
+         * with a transpose the same memory read as the other shape */
+        const float *kc = qkv.c + heads * hd, *kg = qkv.g + heads * hd;
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, ta, tb, t, t, hd, 0.5f, qkv.c, ta ? t : c3,
+                                                   hd, kc, tb ? c3 : t, hd, 0.25f, att.c, t,
+                                                   (long long)t * t, heads),
+                         0);
+        ck_assert_int_eq(gpu->gemm_strided_batched(gpu, ta, tb, t, t, hd, 0.5f, qkv.g, ta ? t : c3,
+                                                   hd, kg, tb ? c3 : t, hd, 0.25f, att.g, t,
+                                                   (long long)t * t, heads),
+                         0);
+        double e = rel_err(gpu, &att);
+        ck_assert_msg(e <= 1e-5, "gemm_strided_batched ta=%d tb=%d: %g", ta, tb, e);
+    }
+    pair_free(gpu, &qkv), pair_free(gpu, &att);
+}
+END_TEST
+
 START_TEST(activations)
 {
     const int rows = 37, cols = 300;
@@ -380,6 +409,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, gemm_fp32_and_tf32);
+    tcase_add_test(tc, gemm_strided_batched_heads);
     tcase_add_test(tc, activations);
     tcase_add_test(tc, bias_grad_and_sumsq);
     tcase_add_test(tc, softmax_cross_entropy);

@@ -113,6 +113,37 @@ START_TEST(gemm_all_transposes)
 }
 END_TEST
 
+/* gemm_strided_batched is gemm on each product, bitwise: here over
+ * interleaved operands as attention's heads are (each product's A and B
+ * columns side by side in wider rows, C's likewise). */
+START_TEST(gemm_strided_batched_is_gemm_each)
+{
+    const int batch = 3, m = 6, n = 5, k = 4, ld = 3 * 8, ldc = 3 * 5;
+    size_t na = (size_t)8 * ld, nc = (size_t)8 * ldc;
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        float *a = host_uniform(na, -1, 1, 21), *b = host_uniform(na, -1, 1, 22);
+        float *c0 = host_uniform(nc, -1, 1, 23), *c1 = malloc(sizeof(float) * nc);
+        float *c2 = malloc(sizeof(float) * nc);
+        float *da = dev_from(a, na), *db = dev_from(b, na), *dc = dev_from(c0, nc);
+        float *de = dev_from(c0, nc);
+        ck_assert_int_eq(be->gemm_strided_batched(be, ta, tb, m, n, k, 0.5f, da, ld, 8, db, ld, 8,
+                                                  0.25f, dc, ldc, 5, batch),
+                         0);
+        for (int i = 0; i < batch; i++)
+            ck_assert_int_eq(be->gemm(be, ta, tb, m, n, k, 0.5f, da + 8 * i, ld, db + 8 * i, ld,
+                                      0.25f, de + 5 * i, ldc),
+                             0);
+        to_host(c1, dc, nc);
+        to_host(c2, de, nc);
+        ck_assert_int_eq(memcmp(c1, c2, sizeof(float) * nc), 0);
+        ck_assert_int_ne(memcmp(c1, c0, sizeof(float) * nc), 0);
+        be->release(be, da), be->release(be, db), be->release(be, dc), be->release(be, de);
+        free(a), free(b), free(c0), free(c1), free(c2);
+    }
+}
+END_TEST
+
 /* ---- activations ----------------------------------------------------------- */
 
 static double act_ref(act_kind a, double z)
@@ -625,6 +656,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemm_all_transposes);
+    tcase_add_test(tc, gemm_strided_batched_is_gemm_each);
     tcase_add_test(tc, expf_and_tanh_without_libm);
     tcase_add_loop_test(tc, bias_act_forward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
     tcase_add_loop_test(tc, act_backward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
