@@ -145,15 +145,16 @@ typedef struct {
       (float *dx, const float *dy, size_t n, float rate, uint64_t seed, uint32_t layer,            \
        uint32_t step, uint64_t first))                                                             \
                                                                                                    \
-    /* ---- sequences (T positions of C features); CPU only so far: the                            \
-     * CUDA backend's are stubs that fail, naming the operation ---- */                            \
+    /* ---- sequences (T positions of C features) ---- */                                          \
     /* y[r][p] = wte[tok[r][p]] + wpe[p] over rows of t tokens; a token id                         \
-     * not below vocab is an error naming it. */                                                   \
+     * not below vocab is an error naming it on the CPU, NaN features on                           \
+     * the GPU (a kernel cannot fail its launch; the loss check reports it). */                    \
     X(int, embed_forward,                                                                          \
       (const int32_t *tok, const float *wte, const float *wpe, float *y, int rows, int t, int c,   \
        int vocab))                                                                                 \
     /* dwte[tok[r][p]] += dy[r][p] (dwte zeroed first unless accumulate:                           \
-     * a tied output layer has written its share), dwpe[p] = sum over rows. */                     \
+     * a tied output layer has written its share), dwpe[p] = sum over rows;                        \
+     * both in position order on both backends, without atomics. */                                \
     X(int, embed_backward,                                                                         \
       (const int32_t *tok, const float *dy, float *dwte, float *dwpe, int rows, int t, int c,      \
        int vocab, bool accumulate))                                                                \

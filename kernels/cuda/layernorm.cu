@@ -1,18 +1,119 @@
-// layernorm: layer normalization on the GPU: no kernels yet. The
-// operations are stubs that fail with a message, so a layernorm layer
-// refuses to run on the CUDA backend (kernels/cpu/layernorm.c is the
-// reference a kernel here would follow).
+// layernorm: layer normalization over the last axis on the GPU
+// (kernels/cpu/layernorm.c is the reference), a block per row for the
+// forward pass and for dx, a thread per channel for dg and db.
+//
+// The arithmetic is the CPU's, operation for operation: the row's sums in
+// double (in another order: the block's), the mean and 1/std from them in
+// double, and every float product and sum rounded on its own (__fmul_rn,
+// __fadd_rn: nvcc would otherwise fuse them into multiply-adds, which the
+// CPU build does not). dg and db add the rows in the CPU's order, so they
+// equal the CPU's bit for bit; y and dx differ only where the double sums
+// round differently, which is rare.
 #include "kernels/cuda/cuda_impl.h"
+#include "kernels/cuda/reduce.cuh"
 
-extern "C" int gpu_layernorm_forward(backend *, const float *, const float *, const float *,
-                                     float *, float *, float *, int, int, float)
+static const int LN_THREADS = 256;
+static const int LN_CHANNELS = 32; // a block of dg, db
+
+__global__ void layernorm_forward_kernel(const float *x, const float *g, const float *b, float *y,
+                                         float *mean, float *rstd, int c, float eps)
 {
-    return gpu_lacks("a layernorm layer", "layernorm_forward");
+    __shared__ double scratch[32];
+    __shared__ float stat[2];
+    const float *in = x + (size_t)blockIdx.x * c;
+    double s = 0.0, s2 = 0.0;
+    for (int i = threadIdx.x; i < c; i += blockDim.x) {
+        s += in[i];
+        s2 += (double)in[i] * in[i];
+    }
+    s = block_sum(s, scratch);
+    __syncthreads();
+    s2 = block_sum(s2, scratch);
+    if (threadIdx.x == 0) {
+        double mu = s / c, var = s2 / c - mu * mu;
+        stat[0] = (float)mu;
+        stat[1] = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + eps));
+        mean[blockIdx.x] = stat[0];
+        rstd[blockIdx.x] = stat[1];
+    }
+    __syncthreads();
+    float m = stat[0], k = stat[1];
+    float *out = y + (size_t)blockIdx.x * c;
+    for (int i = threadIdx.x; i < c; i += blockDim.x)
+        out[i] = __fadd_rn(__fmul_rn(__fmul_rn(in[i] - m, k), g[i]), b[i]);
 }
 
-extern "C" int gpu_layernorm_backward(backend *, const float *, const float *, const float *,
-                                      const float *, const float *, float *, float *, float *, int,
-                                      int)
+// dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy g.
+__global__ void layernorm_dx_kernel(const float *dy, const float *x, const float *g,
+                                    const float *mean, const float *rstd, float *dx, int c)
 {
-    return gpu_lacks("a layernorm layer", "layernorm_backward");
+    __shared__ double scratch[32];
+    __shared__ float stat[2];
+    size_t at = (size_t)blockIdx.x * c;
+    const float *in = x + at, *d = dy + at;
+    float m = mean[blockIdx.x], k = rstd[blockIdx.x];
+    double s = 0.0, sx = 0.0;
+    for (int i = threadIdx.x; i < c; i += blockDim.x) {
+        float xhat = __fmul_rn(in[i] - m, k), dxhat = __fmul_rn(d[i], g[i]);
+        s += dxhat;
+        sx += (double)dxhat * xhat;
+    }
+    s = block_sum(s, scratch);
+    __syncthreads();
+    sx = block_sum(sx, scratch);
+    if (threadIdx.x == 0) {
+        stat[0] = (float)(s / c);
+        stat[1] = (float)(sx / c);
+    }
+    __syncthreads();
+    float ms = stat[0], msx = stat[1];
+    float *out = dx + at;
+    for (int i = threadIdx.x; i < c; i += blockDim.x) {
+        float xhat = __fmul_rn(in[i] - m, k);
+        out[i] = __fmul_rn(k, __fsub_rn(__fmul_rn(d[i], g[i]) - ms, __fmul_rn(xhat, msx)));
+    }
+}
+
+// dg[i] = sum over rows of dy xhat, db[i] = sum of dy: the rows in order.
+__global__ void layernorm_dgdb_kernel(const float *dy, const float *x, const float *mean,
+                                      const float *rstd, float *dg, float *db, int n, int c)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= c)
+        return;
+    float sg = 0.0f, sb = 0.0f;
+    for (int r = 0; r < n; r++) {
+        size_t at = (size_t)r * c + i;
+        float xhat = __fmul_rn(x[at] - mean[r], rstd[r]);
+        sg = __fadd_rn(sg, __fmul_rn(dy[at], xhat));
+        sb += dy[at];
+    }
+    dg[i] = sg;
+    db[i] = sb;
+}
+
+extern "C" int gpu_layernorm_forward(backend *be, const float *x, const float *g, const float *b,
+                                     float *y, float *mean, float *rstd, int n, int c, float eps)
+{
+    if (n == 0)
+        return 0;
+    layernorm_forward_kernel<<<n, LN_THREADS, 0, stream_of(be)>>>(x, g, b, y, mean, rstd, c, eps);
+    return KERNEL_LAUNCHED(layernorm_forward_kernel);
+}
+
+extern "C" int gpu_layernorm_backward(backend *be, const float *dy, const float *x, const float *g,
+                                      const float *mean, const float *rstd, float *dx, float *dg,
+                                      float *db, int n, int c)
+{
+    if (c == 0)
+        return 0;
+    cudaStream_t s = stream_of(be);
+    unsigned blocks = (unsigned)((c + LN_CHANNELS - 1) / LN_CHANNELS);
+    layernorm_dgdb_kernel<<<blocks, LN_CHANNELS, 0, s>>>(dy, x, mean, rstd, dg, db, n, c);
+    if (KERNEL_LAUNCHED(layernorm_dgdb_kernel) < 0)
+        return -1;
+    if (!dx || n == 0)
+        return 0;
+    layernorm_dx_kernel<<<n, LN_THREADS, 0, s>>>(dy, x, g, mean, rstd, dx, c);
+    return KERNEL_LAUNCHED(layernorm_dx_kernel);
 }

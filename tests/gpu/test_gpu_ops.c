@@ -1,7 +1,8 @@
 /* test_gpu_ops: every operation of the CUDA backend against the CPU backend
  * on the same random inputs. float32: max |gpu - cpu| / max |cpu| <= 1e-5
  * (matrix products sum in different orders); TF32 matrix products: <= 2e-3;
- * dropout masks: identical. Reports SKIPPED (exit 77) where no GPU is usable. */
+ * dropout masks: identical; the sequence operations' tolerances are given
+ * beside each test. Reports SKIPPED (exit 77) where no GPU is usable. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,27 @@ START_TEST(batchnorm_pieces)
 }
 END_TEST
 
+/* int32 ids (tokens, labels) on both backends. */
+typedef struct {
+    int32_t *c, *g;
+} ids;
+
+static ids ids_new(const int32_t *host, size_t n)
+{
+    ids p;
+    ck_assert_int_eq(cpu->alloc(cpu, (void **)&p.c, sizeof(int32_t) * n), 0);
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&p.g, sizeof(int32_t) * n), 0);
+    ck_assert_int_eq(cpu->upload(cpu, p.c, host, sizeof(int32_t) * n), 0);
+    ck_assert_int_eq(gpu->upload(gpu, p.g, host, sizeof(int32_t) * n), 0);
+    return p;
+}
+
+static void ids_free(ids *p)
+{
+    cpu->release(cpu, p->c);
+    gpu->release(gpu, p->g);
+}
+
 START_TEST(softmax_cross_entropy)
 {
     const int rows = 300, cols = 10;
@@ -315,6 +337,113 @@ START_TEST(softmax_cross_entropy)
     ck_assert_double_le(rel_err(gpu, &st), 1e-5);
     cpu->release(cpu, lc), gpu->release(gpu, lg);
     pair_free(gpu, &z), pair_free(gpu, &dz), pair_free(gpu, &st);
+}
+END_TEST
+
+/* Embeddings: forward is one float sum of the same two values on both, and
+ * backward adds the same values in the same order (each token's positions
+ * in order, each position's rows in order): both exactly the CPU's.
+ * 700 positions (the scatter scans ids 256 at a time) over a vocabulary of
+ * 50, so tokens repeat, within and across the scan's chunks; and once
+ * accumulating onto a tied output layer's share. */
+START_TEST(embedding_exact)
+{
+    const int rows = 7, t = 100, c = 72, vocab = 50;
+    int32_t tok[700];
+    for (int i = 0; i < rows * t; i++)
+        tok[i] = (int32_t)((i * 7919u + (unsigned)i / 3) % (unsigned)(vocab - 3)); /* 3 unused */
+    ids k = ids_new(tok, (size_t)rows * t);
+    pair wte = pair_new(gpu, (size_t)vocab * c, -1, 1, 110),
+         wpe = pair_new(gpu, (size_t)t * c, -1, 1, 111);
+    pair y = pair_new(gpu, (size_t)rows * t * c, 0, 0, 0), dy = pair_new(gpu, y.n, -1, 1, 112);
+    ck_assert_int_eq(cpu->embed_forward(cpu, k.c, wte.c, wpe.c, y.c, rows, t, c, vocab), 0);
+    ck_assert_int_eq(gpu->embed_forward(gpu, k.g, wte.g, wpe.g, y.g, rows, t, c, vocab), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    for (int acc = 0; acc < 2; acc++) {
+        pair dwte = pair_new(gpu, wte.n, -1, 1, 113), dwpe = pair_new(gpu, wpe.n, 5, 6, 114);
+        ck_assert_int_eq(
+            cpu->embed_backward(cpu, k.c, dy.c, dwte.c, dwpe.c, rows, t, c, vocab, acc), 0);
+        ck_assert_int_eq(
+            gpu->embed_backward(gpu, k.g, dy.g, dwte.g, dwpe.g, rows, t, c, vocab, acc), 0);
+        ck_assert_msg(rel_err(gpu, &dwte) == 0.0, "dwte, accumulate %d", acc);
+        ck_assert_msg(rel_err(gpu, &dwpe) == 0.0, "dwpe, accumulate %d", acc);
+        pair_free(gpu, &dwte), pair_free(gpu, &dwpe);
+    }
+    ids_free(&k);
+    pair_free(gpu, &wte), pair_free(gpu, &wpe), pair_free(gpu, &y), pair_free(gpu, &dy);
+}
+END_TEST
+
+/* Layer norm over rows of GPT-2's 768 and of an odd 37: the same float
+ * operations as the CPU, each rounded alone; only the rows' double sums
+ * run in another order, which moves a mean or 1/std by an ulp at most
+ * rarely: 1e-6 relative (a few ulp). */
+START_TEST(layernorm_rows)
+{
+    const int sizes[][2] = {{64, 768}, {300, 37}};
+    for (int s = 0; s < 2; s++) {
+        int n = sizes[s][0], c = sizes[s][1];
+        size_t nc = (size_t)n * c;
+        pair x = pair_new(gpu, nc, -2, 3, 120), g = pair_new(gpu, c, 0.5f, 1.5f, 121);
+        pair b = pair_new(gpu, c, -1, 1, 122), y = pair_new(gpu, nc, 0, 0, 0);
+        pair mean = pair_new(gpu, n, 0, 0, 0), rstd = pair_new(gpu, n, 0, 0, 0);
+        pair dy = pair_new(gpu, nc, -1, 1, 123), dx = pair_new(gpu, nc, 0, 0, 0);
+        pair dg = pair_new(gpu, c, 0, 0, 0), db = pair_new(gpu, c, 0, 0, 0);
+        ck_assert_int_eq(
+            cpu->layernorm_forward(cpu, x.c, g.c, b.c, y.c, mean.c, rstd.c, n, c, 1e-5f), 0);
+        ck_assert_int_eq(
+            gpu->layernorm_forward(gpu, x.g, g.g, b.g, y.g, mean.g, rstd.g, n, c, 1e-5f), 0);
+        ck_assert_double_le(rel_err(gpu, &mean), 1e-6);
+        ck_assert_double_le(rel_err(gpu, &rstd), 1e-6);
+        ck_assert_double_le(rel_err(gpu, &y), 1e-6);
+        ck_assert_int_eq(
+            cpu->layernorm_backward(cpu, dy.c, x.c, g.c, mean.c, rstd.c, dx.c, dg.c, db.c, n, c),
+            0);
+        ck_assert_int_eq(
+            gpu->layernorm_backward(gpu, dy.g, x.g, g.g, mean.g, rstd.g, dx.g, dg.g, db.g, n, c),
+            0);
+        ck_assert_double_le(rel_err(gpu, &dx), 1e-6);
+        ck_assert_double_le(rel_err(gpu, &dg), 1e-6);
+        ck_assert_double_le(rel_err(gpu, &db), 1e-6);
+        /* without dx (the first layer's input needs none) */
+        ck_assert_int_eq(
+            gpu->layernorm_backward(gpu, dy.g, x.g, g.g, mean.g, rstd.g, NULL, dg.g, db.g, n, c),
+            0);
+        ck_assert_double_le(rel_err(gpu, &dg), 1e-6);
+        pair *all[] = {&x, &g, &b, &y, &mean, &rstd, &dy, &dx, &dg, &db};
+        for (int i = 0; i < 10; i++)
+            pair_free(gpu, all[i]);
+    }
+}
+END_TEST
+
+/* The causal softmax, its one-row form and its backward, over T = 5
+ * (shorter than a warp), 64 and 200 (rows longer than a warp), with
+ * scores up to 8 / sqrt(hd): both backends use math.h's e^x and round
+ * each product alone; they differ by the order of the rows' sums and by
+ * the fused multiply-adds nvcc makes of e^x's polynomial: a few ulp of
+ * each weight, 1e-5 relative with room. */
+START_TEST(causal_softmax_rows)
+{
+    const int ts[] = {5, 64, 200}, n = 6;
+    const float scale = 0.125f;
+    for (int i = 0; i < 3; i++) {
+        int t = ts[i];
+        size_t all = (size_t)n * t * t;
+        pair att = pair_new(gpu, all, -8, 8, 130), datt = pair_new(gpu, all, -1, 1, 131);
+        pair row = pair_new(gpu, (size_t)t, -8, 8, 132);
+        ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
+        ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
+        ck_assert_msg(rel_err(gpu, &att) <= 1e-5, "causal_softmax t=%d", t);
+        ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
+        ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
+        ck_assert_msg(rel_err(gpu, &datt) <= 1e-5, "causal_softmax_backward t=%d", t);
+        int pos = t / 2 + 1;
+        ck_assert_int_eq(cpu->causal_softmax_row(cpu, row.c, pos, t, scale), 0);
+        ck_assert_int_eq(gpu->causal_softmax_row(gpu, row.g, pos, t, scale), 0);
+        ck_assert_msg(rel_err(gpu, &row) <= 1e-5, "causal_softmax_row t=%d", t);
+        pair_free(gpu, &att), pair_free(gpu, &datt), pair_free(gpu, &row);
+    }
 }
 END_TEST
 
@@ -418,6 +547,9 @@ int main(void)
     tcase_add_test(tc, poolings);
     tcase_add_test(tc, batchnorm_pieces);
     tcase_add_test(tc, dropout_masks_identical);
+    tcase_add_test(tc, embedding_exact);
+    tcase_add_test(tc, layernorm_rows);
+    tcase_add_test(tc, causal_softmax_rows);
     tcase_add_test(tc, adam_step);
     tcase_add_test(tc, staged_input_arrives);
     suite_add_tcase(s, tc);
