@@ -5,7 +5,8 @@
 # that exists) or from an unpacked launch/bundle.sh tarball (it uses the
 # bundle's programs). It runs the GPU tests (every backend operation against
 # the CPU backend; 200 steps on the GPU against the CPU; exact resume on the
-# GPU), times the example configs on the GPU, and writes a dated results
+# GPU), times the example configs on the GPU (the MLP; the fortunes GPT and
+# GPT-2 small in tokens/s and MFU), and writes a dated results
 # file, with the GPU, driver, CUDA, cuDNN and NCCL versions, under DIR
 # (default bench/results). Exits non-zero when a test fails or when there is
 # a GPU the build cannot use (naming the driver or architecture and the
@@ -111,6 +112,38 @@ bench() { # name batch steps
     bench fashion_mlp 1024 500
 } >"$work/bench.md"
 
+# Language models on generated text (byte tokens, valid GPT-2 ids too): the
+# fortunes GPT's model and GPT-2 small at micro-batches of 8 x 1024, fp32;
+# tokens/s and the model FLOP utilization the run logs (mfu, against the
+# GPU's float32 peak), medians of the logged windows after the first.
+for i in $(seq 1 60000); do
+    echo "$i: the quick brown fox jumps over the lazy dog; all work and no play makes a dull day."
+done >"$work/lm.txt"
+bench_lm() { # name config batch steps
+    local dir=$work/bench-$1
+    (cd "$work" && "$prog" "$root/configs/$2.ini" --set run.device=cuda --set run.dir="$dir" \
+        --set data.format=text --set data.train="$work/lm.txt" --set data.test= \
+        --set data.val_fraction=0.01 --set data.eval_tokens=8192 --set data.batch_size="$3" \
+        --set train.grad_accum=1 --set train.max_steps="$4" --set train.log_every=$(($4 / 5)) \
+        --set train.eval_every=0 --set checkpoint.every_steps=0 >"$dir.log" 2>&1) || {
+        printf '| %s | %s | failed | | |\n' "$1" "$3"
+        failed=1
+        return
+    }
+    local t
+    t=$(sed -n 's/^block_size = //p' "$root/configs/$2.ini" | head -1)
+    med() { grep -v split "$dir/metrics.jsonl" | grep -o "\"$1\":[0-9.e+-]*" | tail -n +2 | cut -d: -f2 |
+        sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
+    awk -v n="$1" -v b="$3" -v s="$(med samples_per_s)" -v t="$t" -v m="$(med mfu)" \
+        'BEGIN { printf "| %s | %d x %d | %.0f | %.1f%% |\n", n, b, t, s * t, 100 * m }'
+}
+{
+    echo "| model | batch (windows x tokens) | tokens/s | MFU (fp32 peak) |"
+    echo "|---|---|---|---|"
+    bench_lm fortunes_gpt fortunes_gpt 32 100
+    bench_lm gpt2_124m gpt2_124m 8 30
+} >"$work/bench_lm.md"
+
 {
     echo "# GPU check, $stamp"
     echo
@@ -130,6 +163,10 @@ bench() { # name batch steps
     echo "## Throughput (configs/fashion_mlp.ini on the GPU, one rank)"
     echo
     cat "$work/bench.md"
+    echo
+    echo "## Language models on the GPU (one rank, fp32)"
+    echo
+    cat "$work/bench_lm.md"
     echo
     echo "## Logs"
     for f in "$work"/gpu_*.log; do
