@@ -146,18 +146,19 @@ static int check_memory(run *r, const memplan *p)
                          "lower data.batch_size, data.eval_batch_size or the model's size "
                          "(--dry-run shows where the memory goes)") < 0)
         return -1;
-    uint64_t free;
+    uint64_t free_bytes;
     if (host_model || !r->be->mem_free)
         return 0;
-    if (r->be->mem_free(r->be, &free) < 0)
+    if (r->be->mem_free(r->be, &free_bytes) < 0)
         return -1;
-    return train_check_device_memory(p->model, free, r->be->description);
+    return train_check_device_memory(p->model, free_bytes, r->be->description);
 }
 
-int train_check_device_memory(uint64_t need, uint64_t free, const char *device)
+int train_check_device_memory(uint64_t need, uint64_t free_bytes, const char *device)
 {
-    mem_budget b = {.bytes = free > TRAIN_DEVICE_RESERVE ? free - TRAIN_DEVICE_RESERVE : 0};
-    snprintf(b.source, sizeof b.source, "free on %.150s, less %d MiB for cuBLAS, cuDNN and NCCL",
+    mem_budget b = {.bytes =
+                        free_bytes > TRAIN_DEVICE_RESERVE ? free_bytes - TRAIN_DEVICE_RESERVE : 0};
+    snprintf(b.source, sizeof b.source, "free on %.150s, less %u MiB for cuBLAS, cuDNN and NCCL",
              device, TRAIN_DEVICE_RESERVE >> 20);
     return mem_budget_fits(&b, need, 1, "this run's GPU buffers",
                            "lower data.batch_size, or raise train.grad_accum for smaller "

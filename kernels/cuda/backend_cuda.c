@@ -72,9 +72,9 @@ static int gpu_download(backend *be, void *dst, const void *src, size_t bytes)
 static int gpu_mem_free(backend *be, uint64_t *bytes)
 {
     (void)be;
-    size_t free = 0, total = 0;
-    CUDA_TRY(cudaMemGetInfo(&free, &total));
-    *bytes = free;
+    size_t avail = 0, total = 0;
+    CUDA_TRY(cudaMemGetInfo(&avail, &total));
+    *bytes = avail;
     return 0;
 }
 
