@@ -33,8 +33,9 @@ CPU_SIMD static void philox_lanes(uint32_t *restrict u, uint64_t block, uint32_t
     }
 }
 
-CPU_SIMD static void apply_mask(float *restrict y, const float *restrict x, const uint32_t *u,
-                                int n, float rate)
+/* y may be x (the backward works in place): no restrict on them. */
+CPU_SIMD static void apply_mask(float *y, const float *x, const uint32_t *restrict u, int n,
+                                float rate)
 {
     for (int j = 0; j < n; j++)
         y[j] = x[j] * math_dropout_keep(rng_to_uniform(u[j]), rate);
