@@ -14,12 +14,9 @@ usage: torch_gpt.py speed CKPT0 STEPS THREADS SRC_DIR
            the end): the validation loss over every non-overlapping window of
            the validation part, as accel-train evaluates it, and bits per byte
 """
-import fnmatch
-import glob
 import json
 import math
 import os
-import stat
 import sys
 import time
 
@@ -28,29 +25,12 @@ import torch
 
 sys.path.insert(0, os.path.join(sys.argv[-1], "trainer", "scripts"))
 import export_torch  # noqa: E402
-
-
-def text_files(spec, exclude):
-    """dataset_text.c's list: files, directories' regular files, globs;
-    data.exclude's patterns on the names; sorted paths."""
-    paths = []
-    for entry in filter(None, spec.split(",")):
-        if any(ch in entry for ch in "*?["):
-            paths += [p for p in glob.glob(entry) if os.path.isfile(p)]
-        elif os.path.isdir(entry):
-            for name in os.listdir(entry):
-                p = os.path.join(entry, name)
-                if not name.startswith(".") and stat.S_ISREG(os.lstat(p).st_mode):
-                    paths.append(p)
-        else:
-            paths.append(entry)
-    pats = [p for p in exclude.split(",") if p]
-    keep = [p for p in paths if not any(fnmatch.fnmatchcase(os.path.basename(p), q) for q in pats)]
-    return sorted(keep, key=os.fsencode)
+import text_shards  # noqa: E402  (its list_files: dataset_text.c's listing)
 
 
 def splits(data):
-    stream = b"".join(open(p, "rb").read() for p in text_files(data["train"], data.get("exclude", "")))
+    files = text_shards.list_files(filter(None, data["train"].split(",")), data.get("exclude", ""))
+    stream = b"".join(open(p, "rb").read() for p in files)
     cut = len(stream) - int(len(stream) * float(data.get("val_fraction", "0.1")))
     arr = np.frombuffer(stream, np.uint8)
     return arr[:cut], arr[cut:]
