@@ -48,7 +48,10 @@ backend *backend_open(const backend_options *o, const char **note)
         (void)why_cpu;
 #endif
     }
-    return backend_cpu_open(o->threads);
+    backend *be = backend_cpu_open(o->threads);
+    if (be)
+        be->precision = o->precision;
+    return be;
 }
 
 void backend_versions(char *buf, size_t size)

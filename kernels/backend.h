@@ -22,6 +22,28 @@ typedef struct backend backend;
 
 enum { BACKEND_EVENTS = 8 };
 
+/* The precision of matrix products (train.precision): their inputs as
+ * float32, or rounded to TF32 (10 fraction bits) or bfloat16 (7), the
+ * products accumulated in float32 either way. Only the products' inputs
+ * change: everything is stored in float32, so the optimizer updates float32
+ * master weights and checkpoints hold them. A GPU runs the rounded kinds on
+ * tensor cores; the CPU emulates their rounding (kernels/cpu/gemm.c). */
+typedef enum { PRECISION_FP32 = 0, PRECISION_TF32, PRECISION_BF16 } precision_kind;
+
+/* Fraction bits a precision keeps of float32's 23. */
+static inline int precision_bits(precision_kind p)
+{
+    return p == PRECISION_BF16 ? 7 : p == PRECISION_TF32 ? 10 : 23;
+}
+
+/* Convolutions run one step coarser than bf16 allows: cuDNN has no
+ * bfloat16 arithmetic for float32 tensors, only TF32, so a bf16 run's
+ * convolutions take TF32 inputs on both backends. */
+static inline precision_kind precision_of_conv(precision_kind p)
+{
+    return p == PRECISION_BF16 ? PRECISION_TF32 : p;
+}
+
 /* The geometry of a convolution: NCHW input and output, square kernel. */
 typedef struct {
     int in_c, in_h, in_w;
@@ -50,7 +72,8 @@ typedef struct {
  * gpu_<name> in kernels/cuda/<concept>.cu (CMake finds the files), and its
  * tests (tests/unit/test_kernels.c, tests/gpu/test_gpu_ops.c). */
 #define BACKEND_OPS(X)                                                                             \
-    /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n. */                       \
+    /* C = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) k x n;                          \
+     * A and B taken at be->precision. */                                                          \
     X(int, gemm,                                                                                   \
       (bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,      \
        const float *b, int ldb, float beta, float *c, int ldc))                                    \
@@ -240,8 +263,12 @@ struct backend {
     int (*mark_event)(backend *be, int i);
     int (*event_ms)(backend *be, int from, int to, double *ms);
 
-    /* The device's peak float32 rate in FLOP/s, for model FLOP utilization
-     * (0 where unknown). */
+    /* What matrix products' inputs are rounded to (backend_options). */
+    precision_kind precision;
+
+    /* The device's peak rate in FLOP/s for matrix products at that
+     * precision (float32 lanes, or tensor cores for TF32 and bf16), for
+     * model FLOP utilization; 0 where unknown. */
     double peak_flops;
 
     /* A device with memory of its own (not host_memory): *bytes = what is
@@ -259,12 +286,12 @@ typedef enum { DEVICE_AUTO = 0, DEVICE_CPU, DEVICE_CUDA } device_kind;
 
 typedef struct {
     device_kind device;
-    int threads;           /* CPU threads for the math */
-    bool tf32;             /* TF32 tensor cores for matrix products (GPU) */
-    int local_rank;        /* picks the GPU: local_rank % visible GPUs */
-    int local_size;        /* ranks on this node */
-    bool allow_shared_gpu; /* let more ranks than GPUs share them */
-    bool deterministic;    /* GPU: only algorithms that repeat bitwise */
+    int threads;              /* CPU threads for the math */
+    precision_kind precision; /* matrix products' inputs (train.precision) */
+    int local_rank;           /* picks the GPU: local_rank % visible GPUs */
+    int local_size;           /* ranks on this node */
+    bool allow_shared_gpu;    /* let more ranks than GPUs share them */
+    bool deterministic;       /* GPU: only algorithms that repeat bitwise */
 } backend_options;
 
 /* Opens the backend the options ask for: auto takes a GPU when this build
@@ -275,7 +302,8 @@ typedef struct {
 backend *backend_open(const backend_options *o, const char **note);
 void backend_close(backend *be);
 
-/* The CPU backend (kernels/cpu/). */
+/* The CPU backend (kernels/cpu/), its products at float32 precision
+ * until be->precision is set otherwise. */
 backend *backend_cpu_open(int threads);
 
 /* The CPU backend counting instead of allocating (see `counting`). */

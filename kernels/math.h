@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/hd.h"
 #include "util/rng.h"
@@ -147,6 +148,30 @@ static inline ACCEL_HD float math_xent_row(const float *z, int k, int label, flo
     }
     *pred = best;
     return lse + mx - z[label];
+}
+
+/* x with only `keep` of float32's 23 fraction bits (10: TF32, 7: bfloat16),
+ * rounded to nearest, ties to even: the inputs of a tensor-core product as
+ * the CPU backend emulates them (train.precision). A finite x may round up
+ * to infinity, as a conversion to bfloat16 does; infinities pass, and a NaN
+ * stays a NaN (its quiet bit set, which the rounding keeps). keep = 23 (or
+ * more) leaves x as it is. */
+static inline ACCEL_HD float math_round_mantissa(float x, int keep)
+{
+    if (keep >= 23)
+        return x;
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    const int drop = 23 - keep;
+    if ((u & 0x7f800000u) == 0x7f800000u) {
+        if (u & 0x007fffffu)
+            u |= 0x00400000u;
+    } else {
+        u += (1u << (drop - 1)) - 1u + ((u >> drop) & 1u);
+    }
+    u &= ~((1u << drop) - 1u);
+    memcpy(&x, &u, sizeof x);
+    return x;
 }
 
 /* Inverted dropout: an element is kept with probability 1 - rate and then

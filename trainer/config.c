@@ -106,6 +106,11 @@ static const config_key cfg_keys[] = {
      false},
     {"train", "log_every", KT_INT, C(log_every), "100", 1, 1 << 30, 0, NULL,
      "steps between log lines and metrics records", false},
+    {"train", "precision", KT_ENUM, C(precision), "fp32", 0, 0, 0, "fp32|tf32|bf16",
+     "matrix products' inputs: fp32, or rounded to tf32 or bf16 for tensor cores (GPU; the CPU "
+     "emulates them, slower), summed in fp32; weights, optimizer state and checkpoints stay "
+     "fp32 (convolutions take tf32 at bf16: cuDNN has no bf16 for fp32 tensors)",
+     false},
     {"train", "on_nonfinite", KT_ENUM, C(on_nonfinite), "stop", 0, 0, 0, "stop|skip",
      "a NaN or infinite loss or gradient: stop (exit non-zero, no checkpoint of the bad state) "
      "or skip the update",
@@ -141,8 +146,6 @@ static const config_key cfg_keys[] = {
      false},
     {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, CK_NOLIMIT, 0, NULL,
      "where the cosine schedule ends", false},
-    {"optimizer", "tf32", KT_BOOL, C(tf32), "false", 0, 0, 0, NULL,
-     "TF32 tensor cores for matrix products on the GPU (faster, ~1e-3 relative error)", false},
 
     {"comm", "backend", KT_ENUM, C(comm_backend), "auto", 0, 0, 0, "auto|nccl|mpi",
      "gradient all-reduce: auto (NCCL on GPUs, MPI on the CPU), nccl (even on one rank), or "
@@ -473,8 +476,18 @@ static int list_layer_key(const config_key *k, int index, void *arg)
     return 0;
 }
 
+/* Keys that have moved, so that an older config says where to. */
+static const struct {
+    const char *section, *key, *now;
+} moved_keys[] = {
+    {"optimizer", "tf32", "train.precision = tf32"},
+};
+
 static int unknown_key(const char *section, const char *key)
 {
+    for (size_t i = 0; i < sizeof moved_keys / sizeof moved_keys[0]; i++)
+        if (!strcmp(moved_keys[i].section, section) && !strcmp(moved_keys[i].key, key))
+            return err_set("%s.%s is now %s", section, key, moved_keys[i].now);
     key_list kl = {.used = 0};
     if (!strcmp(section, "layer")) {
         list_key(&kl, "type");

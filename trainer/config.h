@@ -98,6 +98,7 @@ typedef struct {
     int log_every;
     int eval_every;   /* steps; 0: at the end of each epoch and of training */
     int grad_accum;   /* micro-batches an optimizer step */
+    int precision;    /* precision_kind (kernels/backend.h) */
     int on_nonfinite; /* nonfinite_kind */
     int max_skips;
 
@@ -109,7 +110,6 @@ typedef struct {
     long schedule_steps; /* the schedule's length; 0: every epoch's steps */
     double min_lr;
     int decay; /* decay_kind */
-    bool tf32;
 
     /* [comm] */
     int comm_backend; /* comm_backend_kind */

@@ -4,7 +4,8 @@
  *     "data_ms","forward_ms","backward_ms","allreduce_ms","optimizer_ms": the
  *     mean time a step spent in each phase since the last record (steptime.h)
  *     (and "skipped": updates skipped so far for a non-finite loss, when any;
- *     "mfu": model FLOP utilization against the GPU's float32 peak, on GPUs)
+ *     "mfu": model FLOP utilization against the GPU's peak rate of matrix
+ *     products at train.precision, on GPUs)
  *   {"split":"test","epoch":..,"step":..,"loss":..,"accuracy":..}
  * Only rank 0 writes it. Every value also goes to a TensorBoard event file
  * beside it (tboard.h), as train/loss, train/lr, train/samples_per_s,

@@ -34,7 +34,7 @@ static int setup(report *r, const config *cfg, const char *ckpt, bool keep_all)
         return err_set("--eval needs a test split: data.test is empty");
     backend_options bo = {.device = (device_kind)cfg->device,
                           .threads = cfg->threads,
-                          .tf32 = cfg->tf32,
+                          .precision = (precision_kind)cfg->precision,
                           .local_size = 1};
     const char *note;
     dataset_options data_opts = config_dataset_options(cfg);

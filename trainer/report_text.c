@@ -52,7 +52,7 @@ static int setup(lm_report *r, const config *cfg, const char *ckpt)
     dataset *ds = r->val;
     backend_options bo = {.device = (device_kind)cfg->device,
                           .threads = cfg->threads,
-                          .tf32 = cfg->tf32,
+                          .precision = (precision_kind)cfg->precision,
                           .local_size = 1};
     const char *note;
     if (!(r->be = backend_open(&bo, &note)))

@@ -242,6 +242,29 @@ static int prepare_output(run *r)
     return metrics_open(&r->mt, r->run_dir, r->rp.found);
 }
 
+/* The precision of matrix products, and the peak a utilization is shown
+ * against (GPUs); nothing for the CPU's float32. */
+static void describe_precision(run *r)
+{
+    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    const backend *be = r->be;
+    char peak[96] = "";
+    if (be->peak_flops > 0)
+        snprintf(peak, sizeof peak, "; utilization against a peak of %.1f TFLOP/s",
+                 be->peak_flops / 1e12);
+    if (be->precision == PRECISION_FP32) {
+        if (*peak)
+            progress_message(&r->pg, "matrix products: fp32%s", peak);
+        return;
+    }
+    progress_message(
+        &r->pg,
+        "matrix products: %s inputs%s, summed in fp32; weights, optimizer state and "
+        "checkpoints fp32%s",
+        names[be->precision],
+        be->host_memory ? " (emulated on the CPU: slower than fp32)" : " on tensor cores", peak);
+}
+
 static void describe(run *r)
 {
     if (!is_root(r))
@@ -254,6 +277,7 @@ static void describe(run *r)
                      r->ci->size, r->ci->size == 1 ? "" : "s");
     progress_message(&r->pg, "memory: %.1f MiB of %s buffers, allocated at start-up",
                      (double)r->be->bytes_allocated / (1 << 20), r->be->name);
+    describe_precision(r);
     if (strncmp(gsync_name(r->gs), "none", 4)) /* with peers, or NCCL asked for alone */
         progress_message(&r->pg, "gradients: all-reduced with %s, in buckets of %g MiB or more",
                          gsync_name(r->gs), r->cfg->bucket_mb);
@@ -602,7 +626,7 @@ static int setup_local(run *r, const train_options *opt, const char **note)
     r->threads = cfg->threads ? cfg->threads : comm_default_threads(r->ci);
     backend_options bo = {.device = (device_kind)cfg->device,
                           .threads = r->threads,
-                          .tf32 = cfg->tf32,
+                          .precision = (precision_kind)cfg->precision,
                           .deterministic = cfg->deterministic,
                           .local_rank = r->ci->local_rank,
                           .local_size = r->ci->local_size,

@@ -71,16 +71,26 @@ static int cpu_input_fence(backend *be, int slot)
 
 static void cpu_destroy(backend *be)
 {
+    cpu_impl *c = be->impl;
+    if (c) {
+        free(c->rounded[0]);
+        free(c->rounded[1]);
+        free(c);
+    }
     free(be);
 }
 
 backend *backend_cpu_open(int threads)
 {
     backend *be = calloc(1, sizeof *be);
-    if (!be) {
+    cpu_impl *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
         err_set("out of host memory opening the CPU backend");
         return NULL;
     }
+    be->impl = c;
     if (threads > 0)
         openblas_set_num_threads(threads);
     be->name = "cpu";

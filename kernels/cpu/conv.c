@@ -2,7 +2,6 @@
  * sample: the input patches of a sample become the columns of a
  * (C k k) x (H' W') matrix, and the filters (out_c x C k k) multiply it.
  * The column buffer, the plan's only workspace, holds one sample. */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,15 +113,16 @@ static void col2im_add(const conv_geom *g, const float *col, float *dx)
 
 int cpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows)
 {
-    (void)be;
+    const precision_kind prec = precision_of_conv(be->precision);
     conv_plan *p = plan;
     const conv_geom *g = &p->g;
     const int ckk = g->in_c * g->k * g->k, ohw = g->out_h * g->out_w;
     const size_t in_sz = (size_t)g->in_c * g->in_h * g->in_w, out_sz = (size_t)g->out_c * ohw;
     for (int n = 0; n < rows; n++) {
         im2col(g, x + n * in_sz, p->col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, ohw, ckk, 1.0f, w, ckk,
-                    p->col, ohw, 0.0f, y + n * out_sz, ohw);
+        if (cpu_gemm_at(be, prec, false, false, g->out_c, ohw, ckk, 1.0f, w, ckk, p->col, ohw, 0.0f,
+                        y + n * out_sz, ohw) < 0)
+            return -1;
     }
     return 0;
 }
@@ -130,7 +130,7 @@ int cpu_conv_forward(backend *be, void *plan, const float *x, const float *w, fl
 int cpu_conv_backward(backend *be, void *plan, const float *x, const float *w, const float *dy,
                       float *dw, float *dx, int rows)
 {
-    (void)be;
+    const precision_kind prec = precision_of_conv(be->precision);
     conv_plan *p = plan;
     const conv_geom *g = &p->g;
     const int ckk = g->in_c * g->k * g->k, ohw = g->out_h * g->out_w;
@@ -139,13 +139,15 @@ int cpu_conv_backward(backend *be, void *plan, const float *x, const float *w, c
         const float *dys = dy + n * out_sz;
         im2col(g, x + n * in_sz, p->col);
         /* dW (out_c x ckk) += dY (out_c x ohw) . col^T (ohw x ckk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, ckk, ohw, 1.0f, dys, ohw,
-                    p->col, ohw, n ? 1.0f : 0.0f, dw, ckk);
+        if (cpu_gemm_at(be, prec, false, true, g->out_c, ckk, ohw, 1.0f, dys, ohw, p->col, ohw,
+                        n ? 1.0f : 0.0f, dw, ckk) < 0)
+            return -1;
         if (!dx)
             continue;
         /* dcol (ckk x ohw) = W^T (ckk x out_c) . dY (out_c x ohw) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, g->out_c, 1.0f, w, ckk, dys,
-                    ohw, 0.0f, p->col, ohw);
+        if (cpu_gemm_at(be, prec, true, false, ckk, ohw, g->out_c, 1.0f, w, ckk, dys, ohw, 0.0f,
+                        p->col, ohw) < 0)
+            return -1;
         memset(dx + n * in_sz, 0, sizeof(float) * in_sz);
         col2im_add(g, p->col, dx + n * in_sz);
     }

@@ -22,6 +22,20 @@
 BACKEND_OPS(CPU_OP_DECLARE)
 #undef CPU_OP_DECLARE
 
+/* The CPU backend's own state (be->impl). */
+typedef struct {
+    /* A product's two inputs rounded to a precision below float32 (gemm.c),
+     * each grown to the largest operand met. Only runs emulating TF32 or
+     * bf16 use them, so they stay outside the memory plan. */
+    float *rounded[2];
+    size_t rounded_cap[2];
+} cpu_impl;
+
+/* cpu_gemm with its inputs at precision p rather than be->precision (a
+ * convolution's products take precision_of_conv). */
+int cpu_gemm_at(backend *be, precision_kind p, bool ta, bool tb, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
 /* *sum_a = the sum of a[i], *sum_ab = the sum of a[i] b[i], in double, in a
  * fixed order (sums.c). */
 void cpu_sums(const float *a, const float *b, size_t n, double *sum_a, double *sum_ab);

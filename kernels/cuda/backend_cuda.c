@@ -133,9 +133,21 @@ static int gpu_event_ms(backend *be, int from, int to, double *ms)
     return 0;
 }
 
-/* FP32 lanes per multiprocessor: 64 on compute capability 8.0, 128 on the
- * others since (8.6, 8.9, 9.x, 10.x, 12.x); a guess for what is unknown. */
-static double peak_flops(int device)
+/* Dense bfloat16 tensor-core multiply-adds per multiprocessor and clock,
+ * from NVIDIA's architecture whitepapers (A100: 312 TFLOP/s at 108 SMs and
+ * 1.41 GHz; H100 SXM: 989 at 132 and 1.83), for the generations known here;
+ * TF32 runs at half that rate on each. 0: unknown, no utilization shown. */
+static int tensor_fma_per_clock(int major, int minor)
+{
+    if (major == 8)
+        return minor == 0 ? 1024 : 512;
+    return major == 9 ? 2048 : 0;
+}
+
+/* The peak rate of matrix products at precision p: the FP32 lanes (64 a
+ * multiprocessor on compute capability 8.0, 128 on the others since) or the
+ * tensor cores, at the clock the device reports. */
+static double peak_flops(int device, precision_kind p)
 {
     int sms = 0, khz = 0, major = 0, minor = 0;
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
@@ -143,8 +155,12 @@ static double peak_flops(int device)
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
         return 0.0;
-    int lanes = (major == 8 && minor == 0) ? 64 : 128;
-    return 2.0 * lanes * sms * khz * 1e3;
+    double fma;
+    if (p == PRECISION_FP32)
+        fma = (major == 8 && minor == 0) ? 64 : 128;
+    else
+        fma = tensor_fma_per_clock(major, minor) / (p == PRECISION_TF32 ? 2.0 : 1.0);
+    return 2.0 * fma * sms * khz * 1e3;
 }
 
 /* ---- operations the GPU lacks ------------------------------------------------ */
@@ -312,17 +328,13 @@ static int open_impl(backend *be, const backend_options *o)
     }
     for (int i = 0; i < BACKEND_EVENTS; i++)
         CUDA_TRY(cudaEventCreate(&c->timing[i]));
-    /* the FP32 lanes' peak: with TF32 the products run on tensor cores,
-     * whose peak this does not know, and a utilization against the FP32
-     * peak could pass 100%: none is reported then */
-    be->peak_flops = o->tf32 ? 0.0 : peak_flops(c->device);
+    be->precision = o->precision;
+    be->peak_flops = peak_flops(c->device, o->precision);
     CUBLAS_TRY(cublasCreate(&c->blas));
     CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
-    CUBLAS_TRY(
-        cublasSetMathMode(c->blas, o->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     CUDNN_TRY(cudnnCreate(&c->dnn));
     CUDNN_TRY(cudnnSetStream(c->dnn, c->compute));
-    c->tf32 = o->tf32;
+    c->precision = o->precision;
     c->deterministic = o->deterministic;
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));

@@ -30,8 +30,8 @@ typedef struct {
     cudaStream_t compute, copy;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
-    bool tf32;
-    bool deterministic; /* cuDNN algorithms that repeat bitwise only */
+    precision_kind precision; /* train.precision (gemm.c, dnn.c) */
+    bool deterministic;       /* cuDNN algorithms that repeat bitwise only */
     /* The convolutions' workspace: one, as large as the largest plan
      * needs; they run one at a time on the compute stream. */
     void *workspace;

@@ -66,9 +66,10 @@ static int conv_describe(cuda_impl *c, conv_plan *p)
                                          g->in_c, g->k, g->k));
     CUDNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, g->pad, g->pad, g->stride, g->stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    /* Without TF32, FMA only: the float32 results the CPU backend gives. */
-    CUDNN_TRY(
-        cudnnSetConvolutionMathType(p->conv, c->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    /* Tensor operations on float32 tensors are TF32 (precision_of_conv);
+     * at fp32, FMA only: the float32 results the CPU backend gives. */
+    bool tensor = precision_of_conv(c->precision) == PRECISION_TF32;
+    CUDNN_TRY(cudnnSetConvolutionMathType(p->conv, tensor ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
     return 0;
 }
 

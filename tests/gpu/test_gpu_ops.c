@@ -1,6 +1,7 @@
 /* test_gpu_ops: every operation of the CUDA backend against the CPU backend
  * on the same random inputs. float32: max |gpu - cpu| / max |cpu| <= 1e-5
- * (matrix products sum in different orders); TF32 matrix products: <= 2e-3;
+ * (matrix products sum in different orders); TF32 and bf16 matrix products
+ * against the CPU's emulation of them: <= 2e-3 and 1e-2 (gemm_tol);
  * dropout masks: identical; the sequence operations' tolerances are given
  * beside each test. Reports SKIPPED (exit 77) where no GPU is usable. */
 #include <math.h>
@@ -12,27 +13,34 @@
 #include "testutil.h"
 #include "util/err.h"
 
-static backend *cpu, *gpu, *gpu_tf32;
+/* gpu is gpu_at[PRECISION_FP32]; cpu_at[p] emulates precision p. */
+static backend *cpu, *gpu, *gpu_at[3], *cpu_at[3];
 
 static void setup(void)
 {
     cpu = backend_cpu_open(1);
-    backend_options o = {.device = DEVICE_CUDA,
-                         .threads = 1,
-                         .local_rank = 0,
-                         .local_size = 1,
-                         .deterministic = true};
-    gpu = backend_cuda_open(&o);
-    ck_assert_msg(gpu != NULL, "%s", err_msg());
-    o.tf32 = true;
-    gpu_tf32 = backend_cuda_open(&o);
-    ck_assert_msg(gpu_tf32 != NULL, "%s", err_msg());
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+        backend_options o = {.device = DEVICE_CUDA,
+                             .threads = 1,
+                             .precision = (precision_kind)p,
+                             .local_rank = 0,
+                             .local_size = 1,
+                             .deterministic = true};
+        gpu_at[p] = backend_cuda_open(&o);
+        ck_assert_msg(gpu_at[p] != NULL, "%s", err_msg());
+        cpu_at[p] = backend_cpu_open(1);
+        ck_assert_ptr_nonnull(cpu_at[p]);
+        cpu_at[p]->precision = (precision_kind)p;
+    }
+    gpu = gpu_at[PRECISION_FP32];
 }
 
 static void teardown(void)
 {
-    backend_close(gpu_tf32);
-    backend_close(gpu);
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+        backend_close(gpu_at[p]);
+        backend_close(cpu_at[p]);
+    }
     backend_close(cpu);
 }
 
@@ -78,25 +86,49 @@ static double rel_err(backend *gb, const pair *p)
     return scale > 0 ? worst / scale : worst;
 }
 
-static void check_gemm(backend *gb, bool ta, bool tb, double tol)
+/* The tolerances of matrix products at each precision, against the CPU's
+ * emulation of the same precision: float32 sums in other orders (1e-5);
+ * TF32 and bf16 inputs rounded perhaps otherwise than the CPU's nearest-even
+ * (cuBLAS does not say how it converts, and its bf16 compute type may take
+ * TF32 instead), so up to what that rounding itself costs on these sizes:
+ * about 2^-11 and 2^-8 of the largest output. */
+static const double gemm_tol[3] = {1e-5, 2e-3, 1e-2};
+
+/* C at precision p on both backends; *same_as_fp32 says whether the GPU's
+ * C equals, bitwise, what its fp32 product gives. */
+static void check_gemm(int p, bool ta, bool tb, bool *same_as_fp32)
 {
     const int m = 64, n = 256, k = 784;
+    backend *gb = gpu_at[p];
     pair a = pair_new(gb, (size_t)m * k, -1, 1, 1), b = pair_new(gb, (size_t)k * n, -1, 1, 2);
-    pair c = pair_new(gb, (size_t)m * n, -1, 1, 3);
+    pair c = pair_new(gb, (size_t)m * n, -1, 1, 3), c32 = pair_new(gpu, (size_t)m * n, -1, 1, 3);
     int lda = ta ? m : k, ldb = tb ? k : n;
-    ck_assert_int_eq(cpu->gemm(cpu, ta, tb, m, n, k, 0.5f, a.c, lda, b.c, ldb, 0.25f, c.c, n), 0);
+    ck_assert_int_eq(
+        cpu_at[p]->gemm(cpu_at[p], ta, tb, m, n, k, 0.5f, a.c, lda, b.c, ldb, 0.25f, c.c, n), 0);
     ck_assert_int_eq(gb->gemm(gb, ta, tb, m, n, k, 0.5f, a.g, lda, b.g, ldb, 0.25f, c.g, n), 0);
+    ck_assert_int_eq(gpu->gemm(gpu, ta, tb, m, n, k, 0.5f, a.g, lda, b.g, ldb, 0.25f, c32.g, n), 0);
     double e = rel_err(gb, &c);
-    ck_assert_msg(e <= tol, "gemm ta=%d tb=%d: relative error %g > %g", ta, tb, e, tol);
-    pair_free(gb, &a), pair_free(gb, &b), pair_free(gb, &c);
+    ck_assert_msg(e <= gemm_tol[p], "gemm at precision %d, ta=%d tb=%d: relative error %g > %g", p,
+                  ta, tb, e, gemm_tol[p]);
+    float *x = malloc(sizeof(float) * c.n), *y = malloc(sizeof(float) * c.n);
+    ck_assert_int_eq(gb->download(gb, x, c.g, sizeof(float) * c.n), 0);
+    ck_assert_int_eq(gpu->download(gpu, y, c32.g, sizeof(float) * c.n), 0);
+    *same_as_fp32 = memcmp(x, y, sizeof(float) * c.n) == 0;
+    free(x), free(y);
+    pair_free(gb, &a), pair_free(gb, &b), pair_free(gb, &c), pair_free(gpu, &c32);
 }
 
-START_TEST(gemm_fp32_and_tf32)
+/* Each precision within its tolerance of the CPU's emulation of it, and
+ * TF32 and bf16 really in use: their products are not the fp32 ones. */
+START_TEST(gemm_each_precision)
 {
-    for (int t = 0; t < 4; t++) {
-        check_gemm(gpu, t & 1, t & 2, 1e-5);
-        check_gemm(gpu_tf32, t & 1, t & 2, 2e-3);
-    }
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++)
+        for (int t = 0; t < 4; t++) {
+            bool same;
+            check_gemm(p, t & 1, t & 2, &same);
+            if (p != PRECISION_FP32)
+                ck_assert_msg(!same, "gemm at precision %d equals the fp32 product", p);
+        }
 }
 END_TEST
 
@@ -107,25 +139,29 @@ END_TEST
 START_TEST(gemm_strided_batched_heads)
 {
     const int t = 37, hd = 16, heads = 4, c3 = 3 * heads * hd;
-    pair qkv = pair_new(gpu, (size_t)t * c3, -1, 1, 5);
-    pair att = pair_new(gpu, (size_t)heads * t * t, -1, 1, 6);
-    for (int tr = 0; tr < 4; tr++) {
-        bool ta = tr & 1, tb = tr & 2;
-        /* scores (t x t) = op(Q) op(K), Q and K t x hd or hd x t read in place:
-         * with a transpose the same memory read as the other shape */
-        const float *kc = qkv.c + heads * hd, *kg = qkv.g + heads * hd;
-        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, ta, tb, t, t, hd, 0.5f, qkv.c, ta ? t : c3,
-                                                   hd, kc, tb ? c3 : t, hd, 0.25f, att.c, t,
-                                                   (long long)t * t, heads),
-                         0);
-        ck_assert_int_eq(gpu->gemm_strided_batched(gpu, ta, tb, t, t, hd, 0.5f, qkv.g, ta ? t : c3,
-                                                   hd, kg, tb ? c3 : t, hd, 0.25f, att.g, t,
-                                                   (long long)t * t, heads),
-                         0);
-        double e = rel_err(gpu, &att);
-        ck_assert_msg(e <= 1e-5, "gemm_strided_batched ta=%d tb=%d: %g", ta, tb, e);
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+        backend *gb = gpu_at[p], *cb = cpu_at[p];
+        pair qkv = pair_new(gb, (size_t)t * c3, -1, 1, 5);
+        pair att = pair_new(gb, (size_t)heads * t * t, -1, 1, 6);
+        for (int tr = 0; tr < 4; tr++) {
+            bool ta = tr & 1, tb = tr & 2;
+            /* scores (t x t) = op(Q) op(K), Q and K t x hd or hd x t read in
+             * place: with a transpose the same memory read as the other shape */
+            const float *kc = qkv.c + heads * hd, *kg = qkv.g + heads * hd;
+            ck_assert_int_eq(cb->gemm_strided_batched(cb, ta, tb, t, t, hd, 0.5f, qkv.c,
+                                                      ta ? t : c3, hd, kc, tb ? c3 : t, hd, 0.25f,
+                                                      att.c, t, (long long)t * t, heads),
+                             0);
+            ck_assert_int_eq(gb->gemm_strided_batched(gb, ta, tb, t, t, hd, 0.5f, qkv.g,
+                                                      ta ? t : c3, hd, kg, tb ? c3 : t, hd, 0.25f,
+                                                      att.g, t, (long long)t * t, heads),
+                             0);
+            double e = rel_err(gb, &att);
+            ck_assert_msg(e <= gemm_tol[p], "gemm_strided_batched at precision %d ta=%d tb=%d: %g",
+                          p, ta, tb, e);
+        }
+        pair_free(gb, &qkv), pair_free(gb, &att);
     }
-    pair_free(gpu, &qkv), pair_free(gpu, &att);
 }
 END_TEST
 
@@ -169,31 +205,41 @@ START_TEST(bias_grad_and_sumsq)
 }
 END_TEST
 
-/* Convolution forward and both backward products, several geometries. */
-static void check_conv(conv_geom g)
+/* Convolution forward and both backward products at precision p (its
+ * products at precision_of_conv(p) on both backends: TF32 for bf16), several
+ * geometries. */
+static void check_conv_at(int p, conv_geom g)
 {
+    backend *gb = gpu_at[p], *cb = cpu_at[p];
+    const double tol = gemm_tol[precision_of_conv((precision_kind)p)];
     const int rows = 5;
     g.out_h = (g.in_h + 2 * g.pad - g.k) / g.stride + 1;
     g.out_w = (g.in_w + 2 * g.pad - g.k) / g.stride + 1;
     size_t nx = (size_t)rows * g.in_c * g.in_h * g.in_w, nw = (size_t)g.out_c * g.in_c * g.k * g.k;
     size_t ny = (size_t)rows * g.out_c * g.out_h * g.out_w;
-    pair x = pair_new(gpu, nx, -1, 1, 90), w = pair_new(gpu, nw, -1, 1, 91);
-    pair y = pair_new(gpu, ny, 0, 0, 0), dy = pair_new(gpu, ny, -1, 1, 92);
-    pair dw = pair_new(gpu, nw, 0, 0, 0), dx = pair_new(gpu, nx, 0, 0, 0);
+    pair x = pair_new(gb, nx, -1, 1, 90), w = pair_new(gb, nw, -1, 1, 91);
+    pair y = pair_new(gb, ny, 0, 0, 0), dy = pair_new(gb, ny, -1, 1, 92);
+    pair dw = pair_new(gb, nw, 0, 0, 0), dx = pair_new(gb, nx, 0, 0, 0);
     void *pc, *pg;
-    ck_assert_int_eq(cpu->conv_plan(cpu, &g, rows, rows, &pc), 0);
-    ck_assert_msg(gpu->conv_plan(gpu, &g, rows, rows, &pg) == 0, "%s", err_msg());
-    ck_assert_int_eq(cpu->conv_forward(cpu, pc, x.c, w.c, y.c, rows), 0);
-    ck_assert_int_eq(gpu->conv_forward(gpu, pg, x.g, w.g, y.g, rows), 0);
-    ck_assert_double_le(rel_err(gpu, &y), 1e-5);
-    ck_assert_int_eq(cpu->conv_backward(cpu, pc, x.c, w.c, dy.c, dw.c, dx.c, rows), 0);
-    ck_assert_int_eq(gpu->conv_backward(gpu, pg, x.g, w.g, dy.g, dw.g, dx.g, rows), 0);
-    ck_assert_double_le(rel_err(gpu, &dw), 1e-5);
-    ck_assert_double_le(rel_err(gpu, &dx), 1e-5);
-    cpu->plan_release(cpu, pc);
-    gpu->plan_release(gpu, pg);
-    pair_free(gpu, &x), pair_free(gpu, &w), pair_free(gpu, &y), pair_free(gpu, &dy);
-    pair_free(gpu, &dw), pair_free(gpu, &dx);
+    ck_assert_int_eq(cb->conv_plan(cb, &g, rows, rows, &pc), 0);
+    ck_assert_msg(gb->conv_plan(gb, &g, rows, rows, &pg) == 0, "%s", err_msg());
+    ck_assert_int_eq(cb->conv_forward(cb, pc, x.c, w.c, y.c, rows), 0);
+    ck_assert_int_eq(gb->conv_forward(gb, pg, x.g, w.g, y.g, rows), 0);
+    ck_assert_double_le(rel_err(gb, &y), tol);
+    ck_assert_int_eq(cb->conv_backward(cb, pc, x.c, w.c, dy.c, dw.c, dx.c, rows), 0);
+    ck_assert_int_eq(gb->conv_backward(gb, pg, x.g, w.g, dy.g, dw.g, dx.g, rows), 0);
+    ck_assert_double_le(rel_err(gb, &dw), tol);
+    ck_assert_double_le(rel_err(gb, &dx), tol);
+    cb->plan_release(cb, pc);
+    gb->plan_release(gb, pg);
+    pair_free(gb, &x), pair_free(gb, &w), pair_free(gb, &y), pair_free(gb, &dy);
+    pair_free(gb, &dw), pair_free(gb, &dx);
+}
+
+static void check_conv(conv_geom g)
+{
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++)
+        check_conv_at(p, g);
 }
 
 START_TEST(convolutions)
@@ -571,7 +617,7 @@ int main(void)
     TCase *tc = tcase_create("gpu_ops");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, gemm_fp32_and_tf32);
+    tcase_add_test(tc, gemm_each_precision);
     tcase_add_test(tc, gemm_strided_batched_heads);
     tcase_add_test(tc, activations);
     tcase_add_test(tc, bias_grad_and_sumsq);

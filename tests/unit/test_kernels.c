@@ -113,6 +113,126 @@ START_TEST(gemm_all_transposes)
 }
 END_TEST
 
+/* ---- reduced precision (train.precision) ---------------------------------- */
+
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Rounding to nearest with ties to even, at bf16's 7 and TF32's 10 fraction
+ * bits; overflow to infinity; infinities, NaNs and signed zeros kept. */
+START_TEST(round_mantissa_nearest_even)
+{
+    const float one = 1.0f;
+    ck_assert_float_eq(math_round_mantissa(one, 7), one);
+    /* halfway between 1 and 1 + 2^-7: to the even 1 */
+    ck_assert_float_eq(math_round_mantissa(1.0f + 0x1p-8f, 7), 1.0f);
+    /* halfway between 1 + 2^-7 and 1 + 2^-6: to the even 1 + 2^-6 */
+    ck_assert_float_eq(math_round_mantissa(1.0f + 3 * 0x1p-8f, 7), 1.0f + 0x1p-6f);
+    /* just above halfway: up */
+    ck_assert_float_eq(math_round_mantissa(1.0f + 0x1p-8f + 0x1p-20f, 7), 1.0f + 0x1p-7f);
+    ck_assert_float_eq(math_round_mantissa(-(1.0f + 0x1p-8f + 0x1p-20f), 7), -(1.0f + 0x1p-7f));
+    ck_assert_float_eq(math_round_mantissa(1.0f + 0x1p-11f, 10), 1.0f);
+    ck_assert_float_eq(math_round_mantissa(1.0f + 0x1p-11f + 0x1p-20f, 10), 1.0f + 0x1p-10f);
+    ck_assert_float_eq(math_round_mantissa(1.0f + 0x1p-11f + 0x1p-20f, 23),
+                       1.0f + 0x1p-11f + 0x1p-20f);
+    /* a carry into the exponent */
+    ck_assert_float_eq(math_round_mantissa(from_bits(0x3fffffffu), 7), 2.0f);
+    ck_assert(isinf(math_round_mantissa(from_bits(0x7f7fffffu), 7))); /* FLT_MAX */
+    ck_assert(isinf(math_round_mantissa(INFINITY, 7)));
+    ck_assert(isnan(math_round_mantissa(from_bits(0x7f800001u), 7))); /* payload below the cut */
+    ck_assert(isnan(math_round_mantissa(NAN, 10)));
+    ck_assert_uint_eq(to_bits(math_round_mantissa(-0.0f, 7)), 0x80000000u);
+    /* subnormals round like the rest */
+    ck_assert_uint_eq(to_bits(math_round_mantissa(from_bits(0x00008001u), 7)), 0x00010000u);
+}
+END_TEST
+
+/* At tf32 and bf16 the CPU's product is, bitwise, the float32 product of
+ * the inputs rounded (math_round_mantissa), whatever the transposes and
+ * leading dimensions; and not the float32 product of the inputs as they
+ * are. */
+START_TEST(gemm_reduced_precision_rounds_inputs)
+{
+    const int m = 9, n = 13, k = 21, pad = 3;
+    for (int p = PRECISION_TF32; p <= PRECISION_BF16; p++)
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            int a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+            int lda = a_cols + pad, ldb = b_cols + pad;
+            size_t na = (size_t)a_rows * lda, nb = (size_t)b_rows * ldb, nc = (size_t)m * n;
+            float *a = host_uniform(na, -1, 1, 31), *b = host_uniform(nb, -1, 1, 32);
+            float *ra = malloc(sizeof(float) * na), *rb = malloc(sizeof(float) * nb);
+            for (size_t i = 0; i < na; i++)
+                ra[i] = math_round_mantissa(a[i], precision_bits((precision_kind)p));
+            for (size_t i = 0; i < nb; i++)
+                rb[i] = math_round_mantissa(b[i], precision_bits((precision_kind)p));
+            float *da = dev_from(a, na), *db = dev_from(b, nb), *dra = dev_from(ra, na);
+            float *drb = dev_from(rb, nb), *c = dev_alloc(nc), *ref = dev_alloc(nc);
+            float *plain = dev_alloc(nc);
+            be->precision = (precision_kind)p;
+            ck_assert_int_eq(be->gemm(be, ta, tb, m, n, k, 0.5f, da, lda, db, ldb, 0, c, n), 0);
+            be->precision = PRECISION_FP32;
+            ck_assert_int_eq(be->gemm(be, ta, tb, m, n, k, 0.5f, dra, lda, drb, ldb, 0, ref, n), 0);
+            ck_assert_int_eq(be->gemm(be, ta, tb, m, n, k, 0.5f, da, lda, db, ldb, 0, plain, n), 0);
+            ck_assert_msg(memcmp(c, ref, sizeof(float) * nc) == 0,
+                          "precision %d ta=%d tb=%d: not the product of the rounded inputs", p, ta,
+                          tb);
+            ck_assert_msg(memcmp(c, plain, sizeof(float) * nc) != 0,
+                          "precision %d ta=%d tb=%d: the float32 product", p, ta, tb);
+            be->release(be, da), be->release(be, db), be->release(be, dra), be->release(be, drb);
+            be->release(be, c), be->release(be, ref), be->release(be, plain);
+            free(a), free(b), free(ra), free(rb);
+        }
+}
+END_TEST
+
+/* A convolution at bf16 is the convolution at TF32 (precision_of_conv:
+ * what cuDNN offers for float32 tensors), forward and backward; at TF32 it
+ * is not the float32 one. */
+START_TEST(conv_bf16_runs_at_tf32)
+{
+    conv_geom g = {.in_c = 3, .in_h = 8, .in_w = 8, .out_c = 4, .k = 3, .stride = 1, .pad = 1};
+    g.out_h = g.out_w = 8;
+    const int rows = 2;
+    size_t nx = (size_t)rows * 3 * 64, nw = 4 * 3 * 9, ny = (size_t)rows * 4 * 64;
+    float *x = host_uniform(nx, -1, 1, 41), *w = host_uniform(nw, -1, 1, 42);
+    float *dy = host_uniform(ny, -1, 1, 43);
+    float *out[3][3]; /* per precision: y, dw, dx */
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+        void *plan;
+        be->precision = (precision_kind)p;
+        ck_assert_int_eq(be->conv_plan(be, &g, rows, rows, &plan), 0);
+        out[p][0] = dev_alloc(ny), out[p][1] = dev_alloc(nw), out[p][2] = dev_alloc(nx);
+        ck_assert_int_eq(be->conv_forward(be, plan, x, w, out[p][0], rows), 0);
+        ck_assert_int_eq(be->conv_backward(be, plan, x, w, dy, out[p][1], out[p][2], rows), 0);
+        be->plan_release(be, plan);
+    }
+    be->precision = PRECISION_FP32;
+    size_t sizes[3] = {ny, nw, nx};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            memcmp(out[PRECISION_BF16][i], out[PRECISION_TF32][i], sizeof(float) * sizes[i]), 0);
+        ck_assert_int_ne(
+            memcmp(out[PRECISION_TF32][i], out[PRECISION_FP32][i], sizeof(float) * sizes[i]), 0);
+    }
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < 3; i++)
+            be->release(be, out[p][i]);
+    free(x), free(w), free(dy);
+}
+END_TEST
+
 /* gemm_strided_batched is gemm on each product, bitwise: here over
  * interleaved operands as attention's heads are (each product's A and B
  * columns side by side in wider rows, C's likewise). */
@@ -657,6 +777,9 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemm_all_transposes);
     tcase_add_test(tc, gemm_strided_batched_is_gemm_each);
+    tcase_add_test(tc, round_mantissa_nearest_even);
+    tcase_add_test(tc, gemm_reduced_precision_rounds_inputs);
+    tcase_add_test(tc, conv_bf16_runs_at_tf32);
     tcase_add_test(tc, expf_and_tanh_without_libm);
     tcase_add_loop_test(tc, bias_act_forward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
     tcase_add_loop_test(tc, act_backward_each_act, ACT_NONE, ACT_GELU_TANH + 1);
