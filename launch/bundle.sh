@@ -6,7 +6,8 @@
 # Inside: bin/ (accel-train and the test programs), lib/ (every shared
 # library they load that is not glibc's or CUDA's, each with an $ORIGIN
 # run path, so the bundle works from any directory), configs/, the test
-# scripts, the training split of Fashion-MNIST, and tests/gpu/check.sh.
+# scripts, the training split of Fashion-MNIST, the English fortunes, and
+# tests/gpu/check.sh.
 # The CUDA libraries (runtime, cuBLAS, cuDNN, NCCL) are not inside: they
 # must match the host's driver, so check.sh finds the host's own (through
 # LD_LIBRARY_PATH, the CUDA toolkit, or the NVIDIA wheels of PyTorch).
@@ -29,6 +30,11 @@ cp "$src"/configs/*.ini "$root/configs/"
 cp "$src"/tests/cli/lib.sh "$root/tests/cli/"
 cp "$src"/tests/gpu/*.sh "$root/tests/gpu/"
 cp /usr/share/datasets/fashion-mnist/train-* "$root/data/fashion-mnist/"
+# the English fortunes the fortunes GPT trains on (its config's exclusions)
+mkdir -p "$root/data/fortunes"
+find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' ! -name '*.u8' \
+    ! -name chinese ! -name tang300 ! -name song100 \
+    -exec cp {} "$root/data/fortunes/" \;
 
 # glibc's own libraries come with every Linux; CUDA's come from the host.
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libcuda|libcudart|libcublas|libcudnn|libnccl|libnvidia|libnvrtc)'

@@ -1,7 +1,8 @@
 #!/bin/bash
 # launch/bundle.sh makes a tarball that runs from anywhere: every library its
 # programs load comes from the bundle, glibc, or the host's CUDA, and the
-# bundled accel-train trains on the bundled data with a bare environment.
+# bundled accel-train trains on the bundled data (Fashion-MNIST, the
+# fortunes) with a bare environment.
 prog=$1 src=$2 build=$3
 source "$src/tests/cli/lib.sh"
 for tool in patchelf xz; do
@@ -28,4 +29,10 @@ env -i PATH=/usr/bin:/bin HOME="$work" "$b/bin/accel-train" "$b/configs/fashion_
     --set data.train="$b/data/fashion-mnist/train" --set run.dir="$work/r" >out.txt 2>err.txt ||
     fail "the bundled accel-train does not run"
 [ -f r/checkpoints/ckpt-5.h5 ] || fail "the bundled run wrote no checkpoint"
+# the fortunes GPT on the bundled fortunes (gpu_train.sh's bf16 check)
+env -i PATH=/usr/bin:/bin HOME="$work" "$b/bin/accel-train" "$b/configs/fortunes_gpt.ini" \
+    --set run.device=cpu --set train.max_steps=3 --set data.eval_tokens=4096 \
+    --set data.train="$b/data/fortunes" --set run.dir="$work/g" >out.txt 2>err.txt ||
+    fail "the bundled accel-train does not train the fortunes GPT on the bundled fortunes"
+[ -f g/checkpoints/ckpt-3.h5 ] || fail "the bundled GPT run wrote no checkpoint"
 echo "bundle: $size bytes, self-contained"

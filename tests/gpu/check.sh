@@ -5,8 +5,9 @@
 # that exists) or from an unpacked launch/bundle.sh tarball (it uses the
 # bundle's programs). It runs the GPU tests (every backend operation against
 # the CPU backend; 200 steps on the GPU against the CPU; exact resume on the
-# GPU), times the example configs on the GPU (the MLP; the fortunes GPT and
-# GPT-2 small in tokens/s and MFU), and writes a dated results
+# GPU; the fortunes GPT at bf16 against fp32), times the example configs on
+# the GPU (the MLP; the fortunes GPT and GPT-2 small at fp32 and bf16 in
+# tokens/s and MFU), and writes a dated results
 # file, with the GPU, driver, CUDA, cuDNN and NCCL versions, under DIR
 # (default bench/results). Exits non-zero when a test fails or when there is
 # a GPU the build cannot use (naming the driver or architecture and the
@@ -21,7 +22,7 @@ mkdir -p "$out"
 if [ -x "$root/bin/accel-train" ]; then # a bundle
     bin=$root/bin
     prog=$bin/accel-train diff=$bin/ckpt_diff probe=$bin/gpu_probe ops=$bin/test_gpu_ops
-    export FASHION_DIR=$root/data/fashion-mnist
+    export FASHION_DIR=$root/data/fashion-mnist FORTUNES_DIR=$root/data/fortunes
 else # a source tree
     build=${BUILD:-$root/build-gpu}
     if [ ! -x "$build/tests/gpu/test_gpu_ops" ]; then
@@ -113,35 +114,41 @@ bench() { # name batch steps
 } >"$work/bench.md"
 
 # Language models on generated text (byte tokens, valid GPT-2 ids too): the
-# fortunes GPT's model and GPT-2 small at micro-batches of 8 x 1024, fp32;
-# tokens/s and the model FLOP utilization the run logs (mfu, against the
-# GPU's float32 peak), medians of the logged windows after the first.
+# fortunes GPT's model and GPT-2 small at micro-batches of 8 x 1024, at fp32
+# and bf16; tokens/s and the model FLOP utilization the run logs (mfu,
+# against the peak of matrix products at that precision, which the start-up
+# lines give), medians of the logged windows after the first.
 for i in $(seq 1 60000); do
     echo "$i: the quick brown fox jumps over the lazy dog; all work and no play makes a dull day."
 done >"$work/lm.txt"
-bench_lm() { # name config batch steps
-    local dir=$work/bench-$1
+bench_lm() { # name config precision batch steps
+    local dir=$work/bench-$1-$3
     (cd "$work" && "$prog" "$root/configs/$2.ini" --set run.device=cuda --set run.dir="$dir" \
         --set data.format=text --set data.train="$work/lm.txt" --set data.test= \
-        --set data.val_fraction=0.01 --set data.eval_tokens=8192 --set data.batch_size="$3" \
-        --set train.grad_accum=1 --set train.max_steps="$4" --set train.log_every=$(($4 / 5)) \
-        --set train.eval_every=0 --set checkpoint.every_steps=0 >"$dir.log" 2>&1) || {
-        printf '| %s | %s | failed | | |\n' "$1" "$3"
+        --set data.val_fraction=0.01 --set data.eval_tokens=8192 --set data.batch_size="$4" \
+        --set train.grad_accum=1 --set train.precision="$3" --set train.max_steps="$5" \
+        --set train.log_every=$(($5 / 5)) --set train.eval_every=0 \
+        --set checkpoint.every_steps=0 >"$dir.log" 2>&1) || {
+        printf '| %s | %s | %s | failed | | |\n' "$1" "$3" "$4"
         failed=1
         return
     }
-    local t
+    local t peak
     t=$(sed -n 's/^block_size = //p' "$root/configs/$2.ini" | head -1)
+    peak=$(sed -n 's/.*utilization against a peak of \([0-9.]*\) TFLOP.*/\1/p' "$dir.log" | head -1)
     med() { grep -v split "$dir/metrics.jsonl" | grep -o "\"$1\":[0-9.e+-]*" | tail -n +2 | cut -d: -f2 |
         sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
-    awk -v n="$1" -v b="$3" -v s="$(med samples_per_s)" -v t="$t" -v m="$(med mfu)" \
-        'BEGIN { printf "| %s | %d x %d | %.0f | %.1f%% |\n", n, b, t, s * t, 100 * m }'
+    awk -v n="$1" -v p="$3" -v b="$4" -v s="$(med samples_per_s)" -v t="$t" -v m="$(med mfu)" \
+        -v k="${peak:-?}" \
+        'BEGIN { printf "| %s | %s | %d x %d | %.0f | %.1f%% | %s |\n", n, p, b, t, s * t, 100 * m, k }'
 }
 {
-    echo "| model | batch (windows x tokens) | tokens/s | MFU (fp32 peak) |"
-    echo "|---|---|---|---|"
-    bench_lm fortunes_gpt fortunes_gpt 32 100
-    bench_lm gpt2_124m gpt2_124m 8 30
+    echo "| model | precision | batch (windows x tokens) | tokens/s | MFU | peak (TFLOP/s) |"
+    echo "|---|---|---|---|---|---|"
+    for p in fp32 bf16; do
+        bench_lm fortunes_gpt fortunes_gpt $p 32 100
+        bench_lm gpt2_124m gpt2_124m $p 8 30
+    done
 } >"$work/bench_lm.md"
 
 {
@@ -164,12 +171,12 @@ bench_lm() { # name config batch steps
     echo
     cat "$work/bench.md"
     echo
-    echo "## Language models on the GPU (one rank, fp32)"
+    echo "## Language models on the GPU (one rank; fp32 and bf16)"
     echo
     cat "$work/bench_lm.md"
     echo
     echo "## Logs"
-    for f in "$work"/gpu_*.log; do
+    for f in "$work"/gpu_*.log "$work"/bench-*.log; do
         echo
         echo "### $(basename "$f")"
         echo '```'

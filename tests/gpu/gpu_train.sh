@@ -5,9 +5,9 @@
 # and an exact resume on the GPU (100 steps, then 100 more, bitwise equal to
 # 200 in one run); the same run with NCCL forced on one rank; then
 # configs/fashion_cnn.ini against the CPU, twice on the GPU (bitwise equal)
-# and resumed; a small GPT likewise (and --generate). SKIPPED (77) where
-# there is no GPU; failed where there is one
-# this build cannot use.
+# and resumed; a small GPT likewise (and --generate); the fortunes GPT at
+# bf16 within 0.05 of its fp32 validation loss. SKIPPED (77) where there is
+# no GPU; failed where there is one this build cannot use.
 prog=$1 src=$2 diff=$3 probe=$4
 source "$src/tests/cli/lib.sh"
 "$probe" || exit $? # 77: no GPU (skipped); 1: a GPU this build cannot use
@@ -106,4 +106,21 @@ run gpt.ini --set run.device=cuda --generate gpt_gpu/checkpoints/ckpt-60.h5 --pr
     --tokens 40 --temperature 0
 [ $rc -eq 0 ] || fail "--generate on the GPU: exit $rc"
 echo "GPT generated on the GPU: $(head -c 80 out.txt | tr '\n' ' ')"
+
+# bf16 (train.precision): configs/fortunes_gpt.ini on the English fortunes,
+# its whole schedule, at fp32 and at bf16 on the GPU: the validation losses
+# within 0.05 of each other; the start-up lines name the tensor cores.
+fortunes=${FORTUNES_DIR:-/usr/share/games/fortunes}
+[ -d "$fortunes" ] || fail "no fortunes at $fortunes (apt-get install fortunes, or FORTUNES_DIR)"
+for p in fp32 bf16; do
+    run "$src/configs/fortunes_gpt.ini" --set run.device=cuda --set run.dir=fortunes_$p \
+        --set data.train="$fortunes" --set train.precision=$p
+    [ $rc -eq 0 ] || fail "fortunes_gpt at $p on the GPU: exit $rc"
+done
+grep -q 'matrix products: bf16 inputs on tensor cores' out.txt || fail "bf16: no start-up line for it"
+val() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/'; }
+v32=$(val fortunes_fp32) v16=$(val fortunes_bf16)
+echo "fortunes_gpt validation loss on the GPU: fp32 $v32, bf16 $v16"
+awk -v a="$v16" -v b="$v32" 'BEGIN { d = a - b; exit !(d < 0.05 && d > -0.05) }' ||
+    fail "bf16's validation loss $v16 is not within 0.05 of fp32's $v32"
 echo "gpu_train: all passed"
