@@ -31,7 +31,7 @@ batch_size = 16
 eval_batch_size = 64
 [train]
 log_every = 100
-eval_every = 600
+eval_every = 400
 [optimizer]
 type = adamw
 lr = 0.003
@@ -41,10 +41,10 @@ decay = matrices
 clip_norm = 1.0
 schedule = cosine
 warmup_steps = 30
-schedule_steps = 600
+schedule_steps = 400
 min_lr = 0.0003
 [checkpoint]
-every_steps = 300
+every_steps = 200
 keep = 5
 [layer]
 type = embedding
@@ -92,11 +92,11 @@ for p in fp32 tf32 bf16; do
     [ $rc -eq 0 ] || fail "$p: exit $rc"
     loss[$p]=$(val_loss $p)
 done
-echo "validation loss after 600 steps: fp32 ${loss[fp32]}, tf32 ${loss[tf32]}, bf16 ${loss[bf16]}"
+echo "validation loss after 400 steps: fp32 ${loss[fp32]}, tf32 ${loss[tf32]}, bf16 ${loss[bf16]}"
 for p in tf32 bf16; do
     awk -v a="${loss[$p]}" -v b="${loss[fp32]}" 'BEGIN { d = a - b; exit !(d < 0.05 && d > -0.05) }' ||
         fail "$p: validation loss ${loss[$p]}, not within 0.05 of fp32's ${loss[fp32]}"
-    ! "$diff" fp32/checkpoints/ckpt-600.h5 $p/checkpoints/ckpt-600.h5 0 >/dev/null 2>&1 ||
+    ! "$diff" fp32/checkpoints/ckpt-400.h5 $p/checkpoints/ckpt-400.h5 0 >/dev/null 2>&1 ||
         fail "$p: the weights are fp32's bitwise: nothing was rounded"
 done
 echo "ok: tf32 and bf16 within 0.05 of fp32, and not equal to it"
@@ -107,19 +107,19 @@ grep -q 'matrix products: bf16 inputs (emulated on the CPU' out.txt ||
 run gpt.ini --set run.dir=msg32 --set train.max_steps=1
 ! grep -q 'matrix products' out.txt || fail "an fp32 run on the CPU describes its precision"
 
-# Resume: bf16 from step 300 ends bitwise where the uninterrupted run does.
-run gpt.ini --set run.dir=part --set train.precision=bf16 --set train.max_steps=300
-[ $rc -eq 0 ] || fail "bf16 to step 300: exit $rc"
+# Resume: bf16 from step 200 ends bitwise where the uninterrupted run does.
+run gpt.ini --set run.dir=part --set train.precision=bf16 --set train.max_steps=200
+[ $rc -eq 0 ] || fail "bf16 to step 200: exit $rc"
 run gpt.ini --set run.dir=part --set train.precision=bf16 --resume auto
 [ $rc -eq 0 ] || fail "bf16 resumed: exit $rc"
-grep -q 'resum.*300' out.txt || fail "bf16: not resumed from step 300"
-ckpt_same bf16/checkpoints/ckpt-600.h5 part/checkpoints/ckpt-600.h5 ||
-    fail "bf16 resumed at step 300 differs from the uninterrupted run"
+grep -q 'resum.*200' out.txt || fail "bf16: not resumed from step 200"
+ckpt_same bf16/checkpoints/ckpt-400.h5 part/checkpoints/ckpt-400.h5 ||
+    fail "bf16 resumed at step 200 differs from the uninterrupted run"
 echo "ok: bf16 resumes bitwise"
 
 # The checkpoint's weights are the float32 master weights: most of them
 # are not bfloat16 values (whose low 16 bits are zero).
-"$sys" - bf16/checkpoints/ckpt-600.h5 <<'PY' || fail "bf16's checkpoint holds bf16-rounded weights"
+"$sys" - bf16/checkpoints/ckpt-400.h5 <<'PY' || fail "bf16's checkpoint holds bf16-rounded weights"
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     ws = []
@@ -131,14 +131,14 @@ sys.exit(0 if low.mean() > 0.9 else 1)
 PY
 
 # fp32 reads a bf16 checkpoint: evaluates it, and resumes from it.
-run gpt.ini --set run.dir=ev --eval bf16/checkpoints/ckpt-600.h5
+run gpt.ini --set run.dir=ev --eval bf16/checkpoints/ckpt-400.h5
 [ $rc -eq 0 ] || fail "fp32 --eval of bf16's checkpoint: exit $rc"
 ev=$(grep -o 'loss [0-9.]*' out.txt | head -1 | cut -d' ' -f2)
 awk -v a="$ev" -v b="${loss[bf16]}" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' ||
     fail "fp32 evaluates bf16's checkpoint at $ev, bf16 logged ${loss[bf16]}"
-mkdir -p mixed/checkpoints && cp bf16/checkpoints/ckpt-300.h5 mixed/checkpoints/
+mkdir -p mixed/checkpoints && cp bf16/checkpoints/ckpt-200.h5 mixed/checkpoints/
 run gpt.ini --set run.dir=mixed --resume auto
-[ $rc -eq 0 ] || fail "fp32 resumed from bf16's step 300: exit $rc"
+[ $rc -eq 0 ] || fail "fp32 resumed from bf16's step 200: exit $rc"
 echo "ok: fp32 evaluates ($ev) and resumes from a bf16 checkpoint"
 
 # A CNN: its convolutions run at TF32 in a bf16 run; it trains.
