@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "comm/device_share.h"
+#include "comm/placement.h"
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
@@ -52,6 +53,8 @@ typedef struct {
     steptime times;
     int reporter;               /* who tells of a failure, see train_run */
     char share_note[256];       /* ranks share GPUs: said at start-up */
+    char placement[1024];       /* which host holds which ranks (comm/placement.h) */
+    int hosts;                  /* how many hosts the ranks span */
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
     int stopped;                /* the signal that stopped the run, or 0 */
     double launched, startup;   /* when main began; seconds from then to the first step */
@@ -701,6 +704,9 @@ static int setup_shared(run *r)
     int kind;
     if (check_devices(r, &kind) < 0)
         return -1;
+    r->hosts = comm_placement(r->ci, r->placement, sizeof r->placement);
+    if (r->hosts < 0)
+        return -1;
     r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb, kind,
                        r->cfg->comm_timeout_s);
     if (!r->gs)
@@ -761,11 +767,14 @@ static void note_old_order(run *r)
 
 static void announce(run *r, const char *note)
 {
-    if (r->be->stream) { /* a GPU: every rank says which one it took */
+    /* On a GPU every rank says which one it took; across hosts every rank
+     * says where it runs and its local rank, which picks its GPU. */
+    if (r->be->stream || r->hosts > 1) {
         char host[256] = "?";
         gethostname(host, sizeof host - 1);
-        fprintf(r->pg.out, "rank %d (local %d) on %s: %s\n", r->ci->rank, r->ci->local_rank, host,
-                r->be->description);
+        fprintf(r->pg.out, "rank %d (local %d) on %s: %s%s%s%s\n", r->ci->rank, r->ci->local_rank,
+                host, r->be->stream ? "" : r->be->name, r->be->stream ? "" : " (",
+                r->be->description, r->be->stream ? "" : ")");
         fflush(r->pg.out);
     }
     if (!is_root(r))
@@ -774,6 +783,8 @@ static void announce(run *r, const char *note)
         progress_message(&r->pg, "%s", note);
     if (r->share_note[0])
         progress_message(&r->pg, "%s", r->share_note);
+    if (r->hosts > 1)
+        progress_message(&r->pg, "%s", r->placement);
     describe(r);
     if (r->rp.found) {
         progress_message(&r->pg, "resuming from %s: step %lld (epoch %lld, step %lld of it)",

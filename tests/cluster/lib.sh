@@ -1,0 +1,111 @@
+# A cluster of "nodes" on this one machine, for the tests only. Source it
+# after tests/cli/lib.sh (which makes and enters $work).
+#
+# Each node is a UTS namespace with its own host name, held open by a
+# sleeping process. Open MPI starts its daemon on a node through a launch
+# agent (plm_rsh_agent) that runs the daemon's command inside that node's
+# namespace with nsenter, where a real cluster would use ssh; every
+# connection stays on the loopback interface. The nodes share this
+# machine's processes, memory and file system: a run directory is seen by
+# every node, as a cluster's shared file system would be. Only the host
+# name tells them apart, and that is what Open MPI (which ranks share a
+# node, the local rank) and accel-train (its placement line) go by.
+#
+# Whatever ends the test (its end, a failure, a signal, ctest's timeout
+# killing it) ends the nodes and everything started in them: the EXIT trap
+# kills every process of each node's namespace, and a holder whose test
+# was killed outright gets SIGKILL from the kernel (setpriv --pdeathsig).
+# Where namespaces cannot be made (not root, no unshare) the test reports
+# SKIPPED with the reason.
+
+skip() {
+    echo "SKIPPED: $*"
+    exit 77
+}
+
+cluster_dir=$work/cluster
+declare -A cluster_holder=() # node name -> pid of the process holding its namespace
+cluster_jobs=()              # background jobs to end with the test (cluster_track)
+cluster_watchdog=
+
+# cluster_pids NODE: every process in NODE's namespace, its holder included.
+cluster_pids() {
+    local holder=${cluster_holder[$1]} ns p
+    ns=$(readlink "/proc/$holder/ns/uts" 2>/dev/null) || return 0
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/uts" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"
+    done
+}
+
+# cluster_kill_node NODE: SIGKILL to every process of NODE (its Open MPI
+# daemon, its ranks, its holder), as a node losing power; prints the pids.
+cluster_kill_node() {
+    local pids
+    pids=$(cluster_pids "$1" | tr '\n' ' ')
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+    echo "$pids"
+}
+
+# cluster_track PID: a background job (mpirun, accel-run) that the test
+# ends, if still running, however the test ends.
+cluster_track() {
+    cluster_jobs+=("$1")
+}
+
+cluster_cleanup() {
+    trap - EXIT INT TERM HUP
+    local pid node
+    for pid in "${cluster_jobs[@]}"; do kill -9 "$pid" 2>/dev/null; done
+    for node in "${!cluster_holder[@]}"; do cluster_kill_node "$node" >/dev/null; done
+    [ -n "$cluster_watchdog" ] && kill "$cluster_watchdog" 2>/dev/null
+    cd / && rm -rf "$work"
+}
+
+# cluster_start SECONDS NODE...: a node for each name, and a watchdog that
+# fails the test after SECONDS (ctest's own timeout would kill the script
+# without its trap). Sets CLUSTER_MPI: the mpirun options that reach them.
+cluster_start() {
+    local limit=$1 node pid i
+    shift
+    [ "$(id -u)" -eq 0 ] || skip "the test cluster's namespaces need root"
+    for cmd in unshare nsenter setpriv mpirun; do
+        command -v $cmd >/dev/null || skip "$cmd is not installed (util-linux, openmpi-bin)"
+    done
+    trap cluster_cleanup EXIT
+    trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
+    (
+        trap 'kill $nap 2>/dev/null; exit 0' TERM
+        sleep "$limit" &
+        nap=$!
+        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
+    ) &
+    cluster_watchdog=$!
+    mkdir -p "$cluster_dir"
+    for node in "$@"; do
+        setpriv --pdeathsig KILL unshare --uts sh -c "hostname $node && exec sleep 100000" \
+            2>"$cluster_dir/$node.err" &
+        pid=$!
+        disown "$pid" # its end is the test's business, not worth a line from bash
+        cluster_holder[$node]=$pid
+        for i in $(seq 50); do
+            [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] && break
+            kill -0 "$pid" 2>/dev/null || skip "no UTS namespace for $node: $(cat "$cluster_dir/$node.err")"
+            sleep 0.1
+        done
+        [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] ||
+            skip "cannot enter $node's namespace: $(nsenter -t "$pid" --uts hostname 2>&1)"
+        echo "$pid" >"$cluster_dir/$node.pid"
+    done
+    # Open MPI calls the agent as "AGENT HOST COMMAND...", as it would ssh.
+    cat >"$cluster_dir/agent" <<AGENT
+#!/bin/sh
+# The test cluster's launch agent: runs a command in a node's namespace.
+host=\$1
+shift
+pid=\$(cat "$cluster_dir/\$host.pid" 2>/dev/null) || { echo "agent: no node \$host" >&2; exit 255; }
+exec nsenter -t "\$pid" --uts -- /bin/sh -c "\$*"
+AGENT
+    chmod +x "$cluster_dir/agent"
+    CLUSTER_MPI=(--mca plm_rsh_agent "$cluster_dir/agent"
+                 --mca oob_tcp_if_include lo --mca btl_tcp_if_include lo)
+}
