@@ -1,7 +1,11 @@
 #!/bin/bash
 # launch/accel-run starts the ranks through mpirun, turns Ctrl-C into a
 # clean stop of every rank (status 3, a checkpoint), and returns the job's
-# status.
+# status. With --max-restarts 1, a rank killed mid-run (SIGKILL, as
+# cli.rank_failure) makes it start the job again from the newest
+# checkpoint, which then finishes; without, the failure's status is
+# returned; a bad config is not restarted. (Hosts lost and restarts on
+# fewer ranks: cluster.node_loss.)
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 export ACCEL_TRAIN=$prog
@@ -34,4 +38,55 @@ status=$?
 [ $status -eq 3 ] || fail "Ctrl-C: status $status, expected 3"
 grep -q "stopped by User defined signal 1 at step" out.txt || fail "the ranks were not stopped cleanly"
 grep -q "accel-run: stopping at the next step" err.txt || fail "accel-run did not say what it does"
+
+# kill_rank DIR: waits for DIR's 40th step's checkpoint, then kills a rank
+# of the run writing DIR (its command line begins with the program, unlike
+# accel-run's and mpirun's).
+kill_rank() {
+    for i in $(seq 200); do
+        [ -f "$1/checkpoints/ckpt-40.h5" ] && break
+        sleep 0.1
+    done
+    [ -f "$1/checkpoints/ckpt-40.h5" ] || fail "the job writing $1 did not start"
+    victim=$(pgrep -f "^$prog $cfg .*--set run.dir=$1\$" | tail -1)
+    [ -n "$victim" ] || fail "no rank to kill"
+    kill -9 "$victim"
+}
+"$src/launch/accel-run" -n 2 --max-restarts 1 "$cfg" "${common[@]}" --set run.dir=again \
+    >out.txt 2>err.txt &
+pid=$!
+kill_rank again
+wait $pid
+status=$?
+grep "^accel-run: " err.txt
+[ $status -eq 0 ] || fail "--max-restarts 1 after a killed rank: status $status, expected 0"
+grep -Eq "^accel-run: the job failed after [0-9]+ s \(status 137\): rank [01] on .* died on signal 9 \(Killed\)$" err.txt ||
+    fail "accel-run did not name the rank that died"
+grep -q "^accel-run: restart 1 of 1 with 2 ranks, from the newest checkpoint (--resume auto)$" err.txt ||
+    fail "accel-run did not say it restarts"
+newest=$(sed -n '/^resuming from/q; s/^checkpoint \(.*\)$/\1/p' out.txt | tail -1)
+grep -q "^resuming from $newest: " out.txt || fail "the restart did not resume from the newest checkpoint, $newest"
+[ -f again/checkpoints/ckpt-300.h5 ] || fail "the restarted job wrote no final checkpoint"
+echo "ok: restarted from $newest after a rank was killed"
+
+"$src/launch/accel-run" -n 2 "$cfg" "${common[@]}" --set run.dir=once >out.txt 2>err.txt &
+pid=$!
+kill_rank once
+wait $pid
+status=$?
+[ $status -eq 137 ] || fail "without --max-restarts, a killed rank: status $status, expected mpirun's 137"
+grep -q "restart" err.txt && fail "restarted without --max-restarts"
+echo "ok: no restart without --max-restarts (status $status)"
+
+"$src/launch/accel-run" -n 2 --max-restarts 2 "$cfg" --set nosuch.key=1 >out.txt 2>err.txt
+status=$?
+[ $status -eq 1 ] || fail "a bad config with --max-restarts: status $status, expected 1"
+grep -q "^accel-run: not restarting: the ranks reported an error of their own" err.txt ||
+    fail "accel-run did not say why it does not restart a bad config"
+[ "$(grep -c "^accel-train: error: " err.txt)" -eq 1 ] || fail "the bad config was run more than once"
+for bad in "--hosts nodea:0" "--hosts a:1 -n 2" "--max-restarts x" "--hosts ,"; do
+    "$src/launch/accel-run" $bad "$cfg" >out.txt 2>err.txt
+    [ $? -eq 2 ] || fail "accel-run $bad is not a usage error"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "accel-run $bad: not one line: $(cat err.txt)"
+done
 echo "accel_run: all passed"

@@ -38,12 +38,14 @@ cluster_pids() {
 }
 
 # cluster_kill_node NODE: SIGKILL to every process of NODE (its Open MPI
-# daemon, its ranks, its holder), as a node losing power; prints the pids.
+# daemon, its ranks, its holder), as a node losing power; prints each pid
+# with its program's name.
 cluster_kill_node() {
-    local pids
+    local pids p
     pids=$(cluster_pids "$1" | tr '\n' ' ')
+    for p in $pids; do echo -n "$p ($(cat "/proc/$p/comm" 2>/dev/null)) "; done
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null
-    echo "$pids"
+    echo
 }
 
 # cluster_track PID: a background job (mpirun, accel-run) that the test
@@ -61,11 +63,29 @@ cluster_cleanup() {
     cd / && rm -rf "$work"
 }
 
+# cluster_node NAME: one more node (after cluster_start, or by it).
+cluster_node() {
+    local node=$1 pid i
+    setpriv --pdeathsig KILL unshare --uts sh -c "hostname $node && exec sleep 100000" \
+        2>"$cluster_dir/$node.err" &
+    pid=$!
+    disown "$pid" # its end is the test's business, not worth a line from bash
+    cluster_holder[$node]=$pid
+    for i in $(seq 50); do
+        [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] && break
+        kill -0 "$pid" 2>/dev/null || skip "no UTS namespace for $node: $(cat "$cluster_dir/$node.err")"
+        sleep 0.1
+    done
+    [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] ||
+        skip "cannot enter $node's namespace: $(nsenter -t "$pid" --uts hostname 2>&1)"
+    echo "$pid" >"$cluster_dir/$node.pid"
+}
+
 # cluster_start SECONDS NODE...: a node for each name, and a watchdog that
 # fails the test after SECONDS (ctest's own timeout would kill the script
 # without its trap). Sets CLUSTER_MPI: the mpirun options that reach them.
 cluster_start() {
-    local limit=$1 node pid i
+    local limit=$1 node
     shift
     [ "$(id -u)" -eq 0 ] || skip "the test cluster's namespaces need root"
     for cmd in unshare nsenter setpriv mpirun; do
@@ -81,21 +101,7 @@ cluster_start() {
     ) &
     cluster_watchdog=$!
     mkdir -p "$cluster_dir"
-    for node in "$@"; do
-        setpriv --pdeathsig KILL unshare --uts sh -c "hostname $node && exec sleep 100000" \
-            2>"$cluster_dir/$node.err" &
-        pid=$!
-        disown "$pid" # its end is the test's business, not worth a line from bash
-        cluster_holder[$node]=$pid
-        for i in $(seq 50); do
-            [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] && break
-            kill -0 "$pid" 2>/dev/null || skip "no UTS namespace for $node: $(cat "$cluster_dir/$node.err")"
-            sleep 0.1
-        done
-        [ "$(nsenter -t "$pid" --uts hostname 2>/dev/null)" = "$node" ] ||
-            skip "cannot enter $node's namespace: $(nsenter -t "$pid" --uts hostname 2>&1)"
-        echo "$pid" >"$cluster_dir/$node.pid"
-    done
+    for node in "$@"; do cluster_node "$node"; done
     # Open MPI calls the agent as "AGENT HOST COMMAND...", as it would ssh.
     cat >"$cluster_dir/agent" <<AGENT
 #!/bin/sh
