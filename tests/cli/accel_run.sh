@@ -52,7 +52,8 @@ kill_rank() {
     [ -n "$victim" ] || fail "no rank to kill"
     kill -9 "$victim"
 }
-"$src/launch/accel-run" -n 2 --max-restarts 1 "$cfg" "${common[@]}" --set run.dir=again \
+"$src/launch/accel-run" -n 2 --max-restarts 1 "$cfg" "${common[@]}" --set train.max_steps=120 \
+    --set run.dir=again \
     >out.txt 2>err.txt &
 pid=$!
 kill_rank again
@@ -66,7 +67,7 @@ grep -q "^accel-run: restart 1 of 1 with 2 ranks, from the newest checkpoint (--
     fail "accel-run did not say it restarts"
 newest=$(sed -n '/^resuming from/q; s/^checkpoint \(.*\)$/\1/p' out.txt | tail -1)
 grep -q "^resuming from $newest: " out.txt || fail "the restart did not resume from the newest checkpoint, $newest"
-[ -f again/checkpoints/ckpt-300.h5 ] || fail "the restarted job wrote no final checkpoint"
+[ -f again/checkpoints/ckpt-120.h5 ] || fail "the restarted job wrote no final checkpoint"
 echo "ok: restarted from $newest after a rank was killed"
 
 "$src/launch/accel-run" -n 2 "$cfg" "${common[@]}" --set run.dir=once >out.txt 2>err.txt &
