@@ -93,9 +93,11 @@ int comm_placement_text(const char *hosts, int n, char *buf, size_t size)
 
 int comm_placement(const comm_info *ci, char *buf, size_t size)
 {
+    /* A rank without a name still takes part in the gather: leaving it
+     * would leave its peers waiting in it. The line only informs. */
     char mine[COMM_HOST_MAX] = "";
     if (gethostname(mine, sizeof mine - 1) < 0)
-        return err_errno("gethostname");
+        snprintf(mine, sizeof mine, "?");
     char *all = calloc((size_t)ci->size, COMM_HOST_MAX);
     if (!all)
         return err_set("out of host memory for the ranks' host names");

@@ -23,9 +23,9 @@ enum { COMM_HOST_MAX = 64 };
  * in the order of their lowest rank, each with its ranks as ranges. */
 int comm_placement_text(const char *hosts, int n, char *buf, size_t size);
 
-/* Collective: every rank's host name, gathered, made into the line on
- * every rank. Returns the number of distinct hosts, or -1 with the error
- * set. */
+/* Collective: every rank's host name ("?" where gethostname fails),
+ * gathered, made into the line on every rank. Returns the number of
+ * distinct hosts, or -1 with the error set (out of memory, the gather). */
 int comm_placement(const comm_info *ci, char *buf, size_t size);
 
 #endif
