@@ -79,6 +79,24 @@ status=$?
 grep -q "restart" err.txt && fail "restarted without --max-restarts"
 echo "ok: no restart without --max-restarts (status $status)"
 
+# A job stopped with a checkpoint on request (SIGUSR1 to one rank: every
+# rank stops, status 3) is done, not failed.
+"$src/launch/accel-run" -n 2 --max-restarts 1 "$cfg" "${common[@]}" --set run.dir=usr1 \
+    >out.txt 2>err.txt &
+pid=$!
+for i in $(seq 200); do
+    [ -f usr1/checkpoints/ckpt-40.h5 ] && break
+    sleep 0.1
+done
+rank=$(pgrep -f "^$prog $cfg .*--set run.dir=usr1\$" | tail -1)
+[ -n "$rank" ] || fail "no rank to signal"
+kill -USR1 "$rank"
+wait $pid
+status=$?
+[ $status -eq 3 ] || fail "--max-restarts 1, a rank sent SIGUSR1: status $status, expected 3"
+grep -q "^accel-run: " err.txt && fail "accel-run acted on a requested stop: $(grep '^accel-run: ' err.txt)"
+echo "ok: a stop on request (status 3) is not restarted"
+
 "$src/launch/accel-run" -n 2 --max-restarts 2 "$cfg" --set nosuch.key=1 >out.txt 2>err.txt
 status=$?
 [ $status -eq 1 ] || fail "a bad config with --max-restarts: status $status, expected 1"
