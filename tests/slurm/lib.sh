@@ -1,0 +1,202 @@
+# A real Slurm cluster on this machine, for the tests only: munged (if it
+# is not already running), slurmctld and one or more slurmd, as root, with a
+# slurm.conf generated in the test's directory. Source it after
+# tests/cli/lib.sh (which makes and enters $work).
+#
+# Every daemon runs in the foreground as a child of the test, so that
+# whatever ends the test (its end, a failure, ctest's timeout killing the
+# process tree, a signal) ends them too: slurm_stop (from the test's EXIT
+# trap) stops them gracefully, and if the test is killed outright the kernel
+# sends them SIGTERM (setpriv --pdeathsig). Where they cannot run (not root,
+# not installed, a host name that does not resolve) the test reports
+# SKIPPED with the reason within seconds.
+
+skip() {
+    echo "SKIPPED: $*"
+    exit 77
+}
+
+slurm_daemons=() # pids of the daemons this test started
+slurm_job=       # the test's job, cancelled by slurm_stop
+
+# slurm_require: SKIPPED unless Slurm and munge are installed and this is root.
+slurm_require() {
+    local cmd
+    for cmd in slurmctld slurmd sbatch scontrol scancel sinfo munged setpriv; do
+        command -v $cmd >/dev/null || skip "$cmd is not installed (apt-get install slurm-wlm munge)"
+    done
+    [ "$(id -u)" -eq 0 ] || skip "the test cluster runs as root"
+    # slurmctld and its clients find it by this host's name
+    getent hosts "$(hostname)" >/dev/null ||
+        skip "this host's name ($(hostname)) does not resolve (add it to /etc/hosts)"
+}
+
+# slurm_stop: cancels the test's job and stops the daemons, gracefully and
+# then (after 5 s) with SIGKILL.
+slurm_stop() {
+    local pid i alive
+    if [ -n "${SLURM_CONF:-}" ]; then
+        [ -n "$slurm_job" ] && scancel "$slurm_job" >/dev/null 2>&1
+        scontrol shutdown >/dev/null 2>&1
+    fi
+    [ -n "$slurm_job" ] && pkill -f "slurmstepd: \[$slurm_job\." 2>/dev/null
+    for pid in "${slurm_daemons[@]}"; do kill "$pid" 2>/dev/null; done
+    for i in $(seq 50); do
+        alive=
+        for pid in "${slurm_daemons[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -z "$alive" ] && break
+        sleep 0.1
+    done
+    for pid in "${slurm_daemons[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+}
+
+# slurm_start_watchdog SECONDS: the EXIT trap stops the daemons and removes
+# $work, and a watchdog fails the test after SECONDS, well before ctest's
+# own timeout (which would kill the script without its trap). For tests
+# that do not start tests/cluster/lib.sh's nodes, which have their own.
+slurm_start_watchdog() {
+    local limit=$1
+    trap slurm_cleanup EXIT
+    trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
+    (
+        trap 'kill $nap 2>/dev/null; exit 0' TERM
+        sleep "$limit" &
+        nap=$!
+        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
+    ) &
+    slurm_watchdog=$!
+}
+
+slurm_cleanup() {
+    trap - EXIT INT TERM HUP
+    slurm_stop
+    [ -n "${slurm_watchdog:-}" ] && kill "$slurm_watchdog" 2>/dev/null
+    cd / && rm -rf "$work"
+}
+
+# slurm_daemon NAME LOG READY-COMMAND ARGS...: starts ARGS... in the
+# background (output in NAME.out) and waits (at most 10 s) for READY-COMMAND
+# to succeed; else SKIPPED with the end of its output and of LOG.
+slurm_daemon() {
+    local name=$1 log=$2 ready=$3 i
+    shift 3
+    setpriv --pdeathsig TERM "$@" >"$name.out" 2>&1 &
+    slurm_daemons+=($!)
+    for i in $(seq 100); do
+        eval "$ready" >/dev/null 2>&1 && return 0
+        kill -0 "${slurm_daemons[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    skip "$name does not start: $(tail -q -n 3 "$name.out" "$log" 2>/dev/null | tr '\n' ' ')"
+}
+
+# slurm_munge: munged, unless one already answers (it authenticates
+# Slurm's messages).
+slurm_munge() {
+    munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
+    mkdir -p /run/munge /var/log/munge /var/lib/munge
+    chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null
+    [ -f /etc/munge/munge.key ] || skip "no /etc/munge/munge.key"
+    slurm_daemon munged /var/log/munge/munged.log "munge -n | unmunge" munged --foreground --force
+}
+
+# slurm_conf PORT TAG NODE-LINE...: writes $work/slurm.conf (and exports
+# SLURM_CONF) for slurmctld on this host at PORT and the nodes of the
+# NODE-LINEs, in one partition. Each slurmd's spool directory, pid file and
+# log are named with TAG ("" for one slurmd; "-%n", the node's name, for
+# several); the nodes' default port is PORT + 1.
+slurm_conf() {
+    local port=$1 tag=$2 line
+    shift 2
+    mkdir -p state
+    {
+        cat <<CONF
+ClusterName=accel-test
+SlurmctldHost=$(hostname)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool$tag
+SlurmctldPidFile=$work/ctld.pid
+SlurmdPidFile=$work/d$tag.pid
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmctldLogFile=$work/ctld.log
+SlurmdLogFile=$work/d$tag.log
+MpiDefault=none
+JobRequeue=1
+ReturnToService=2
+MinJobAge=600
+CONF
+        for line in "$@"; do echo "$line"; done
+        echo "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+    } >slurm.conf
+    echo "CgroupPlugin=cgroup/v1" >cgroup.conf
+    export SLURM_CONF=$work/slurm.conf
+}
+
+# slurm_start_ctld: slurmctld, once it answers.
+slurm_start_ctld() {
+    slurm_daemon slurmctld ctld.log "scontrol ping | grep -q UP" slurmctld -D -f "$SLURM_CONF"
+}
+
+# slurm_idle: every node of the cluster is idle.
+slurm_idle() {
+    [ "$(sinfo -h -o %t 2>/dev/null)" = idle ]
+}
+
+# slurm_state JOB: the job's state (RUNNING, PENDING, COMPLETED...).
+slurm_state() {
+    scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2
+}
+
+# slurm_preempt JOB CHECKPOINT: once the job has written CHECKPOINT, sends
+# USR1 to its batch script (as a time limit's warning does) and waits for
+# the job to end; the template stops the step with a checkpoint and
+# requeues the job, which is released as soon as it has settled in the
+# queue. Prints the job's log (accel-train-JOB.log) and fails unless the job
+# completed after exactly one requeue, stopped by the signal, and resumed
+# from a checkpoint of the run directory CHECKPOINT is in.
+slurm_preempt() {
+    local job=$1 ckpt=$2 i st released= pending_since= log=accel-train-$1.log
+    for i in $(seq 600); do
+        [ -f "$ckpt" ] && break
+        [ $((i % 50)) -eq 0 ] && case "$(slurm_state "$job")" in
+            FAILED | CANCELLED | COMPLETED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;;
+        esac
+        sleep 0.1
+    done
+    [ -f "$ckpt" ] || { cat "$log" 2>/dev/null; fail "the job did not reach $ckpt (state $(slurm_state "$job"))"; }
+    scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 failed"
+    for i in $(seq 1500); do
+        st=$(slurm_state "$job")
+        [ "$st" = COMPLETED ] && break
+        case "$st" in FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+        # Slurm holds a requeued batch job back for two minutes (its begin
+        # time); once it has settled in the queue (pending a second with the
+        # nodes idle: the first run's steps fully gone), let it start now.
+        if [ -z "$released" ] && [ "$st" = PENDING ] &&
+            scontrol show job "$job" | grep -q "Restarts=1" && slurm_idle; then
+            pending_since=${pending_since:-$i}
+            if [ $((i - pending_since)) -ge 5 ]; then
+                echo "requeued: $(scontrol show job "$job" | grep -o 'Reason=[^ ]*\|StartTime=[^ ]*' | tr '\n' ' ')"
+                scontrol update JobId="$job" StartTime=now || fail "cannot release the requeued job"
+                released=1
+            fi
+        else
+            pending_since=
+        fi
+        sleep 0.2
+    done
+    cat "$log"
+    [ "$(slurm_state "$job")" = COMPLETED ] || fail "job $job ended $(slurm_state "$job")"
+    scontrol show job "$job" | grep -q "Restarts=1" || fail "the job was not requeued once"
+    grep -q "stopped by User defined signal 1 at step" "$log" || fail "the job was not stopped by the signal"
+    grep -q "requeueing job $job" "$log" || fail "the job did not requeue itself"
+    grep -q "resuming from ${ckpt%/*}/ckpt-" "$log" || fail "the requeued job did not resume"
+}
