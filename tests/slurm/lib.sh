@@ -1,6 +1,6 @@
-# A real Slurm cluster on this machine, for the tests only: munged (if it
-# is not already running), slurmctld and one or more slurmd, as root, with a
-# slurm.conf generated in the test's directory. Source it after
+# A real Slurm cluster on this machine, for the tests only: munged,
+# slurmctld and one or more slurmd, as root, with a slurm.conf generated in
+# the test's directory. Source it after
 # tests/cli/lib.sh (which makes and enters $work).
 #
 # Every daemon runs in the foreground as a child of the test, so that
@@ -90,14 +90,16 @@ slurm_daemon() {
     skip "$name does not start: $(tail -q -n 3 "$name.out" "$log" 2>/dev/null | tr '\n' ' ')"
 }
 
-# slurm_munge: munged, unless one already answers (it authenticates
-# Slurm's messages).
+# slurm_munge: munged of the test's own (it authenticates Slurm's
+# messages), on a socket in $work that slurm.conf names (AuthInfo): a
+# munged that another test started, and stops, is none of this test's
+# business.
 slurm_munge() {
-    munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
-    mkdir -p /run/munge /var/log/munge /var/lib/munge
-    chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null
-    [ -f /etc/munge/munge.key ] || skip "no /etc/munge/munge.key"
-    slurm_daemon munged /var/log/munge/munged.log "munge -n | unmunge" munged --foreground --force
+    [ -r /etc/munge/munge.key ] || skip "no /etc/munge/munge.key"
+    mkdir -p munge
+    slurm_daemon munged munge/log "munge -S $work/munge/socket -n | unmunge -S $work/munge/socket" \
+        munged --foreground --force --socket="$work/munge/socket" --pid-file="$work/munge/pid" \
+        --seed-file="$work/munge/seed" --log-file="$work/munge/log"
 }
 
 # slurm_conf PORT TAG NODE-LINE...: writes $work/slurm.conf (and exports
@@ -116,6 +118,7 @@ SlurmctldHost=$(hostname)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=socket=$work/munge/socket
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
