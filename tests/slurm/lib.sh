@@ -31,23 +31,49 @@ slurm_require() {
         skip "this host's name ($(hostname)) does not resolve (add it to /etc/hosts)"
 }
 
-# slurm_stop: cancels the test's job and stops the daemons, gracefully and
-# then (after 5 s) with SIGKILL.
+# slurm_pids CONF: every process of the cluster whose slurm.conf is CONF,
+# by the SLURM_CONF=CONF in its environment: slurm_conf exports it before
+# any Slurm daemon starts, slurmd passes it on to its slurmstepd, and
+# sbatch --export=ALL to the job's batch script and ranks. (The test's own
+# shell keeps the environment it started with.) Another test's cluster has
+# another CONF, though its job ids are the same.
+slurm_pids() {
+    SLURM_CONF= grep -lszxF "SLURM_CONF=$1" /proc/[0-9]*/environ | cut -d/ -f3
+}
+
+# slurm_stop: cancels the test's job and stops the daemons gracefully, then
+# (after 5 s) sends SIGKILL to whatever of the cluster is left: daemons,
+# slurmstepd (which outlive slurmd), batch script, ranks.
 slurm_stop() {
     local pid i alive
+    [ -n "${slurm_guard:-}" ] && kill -KILL "$slurm_guard" 2>/dev/null
     if [ -n "${SLURM_CONF:-}" ]; then
         [ -n "$slurm_job" ] && scancel "$slurm_job" >/dev/null 2>&1
         scontrol shutdown >/dev/null 2>&1
     fi
-    [ -n "$slurm_job" ] && pkill -f "slurmstepd: \[$slurm_job\." 2>/dev/null
     for pid in "${slurm_daemons[@]}"; do kill "$pid" 2>/dev/null; done
     for i in $(seq 50); do
         alive=
         for pid in "${slurm_daemons[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -n "${SLURM_CONF:-}" ] && [ -n "$(slurm_pids "$SLURM_CONF")" ] && alive=1
         [ -z "$alive" ] && break
         sleep 0.1
     done
     for pid in "${slurm_daemons[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    [ -n "${SLURM_CONF:-}" ] && kill -KILL $(slurm_pids "$SLURM_CONF") 2>/dev/null
+}
+
+# slurm_start_guard: a process that, if the test is killed outright (no
+# EXIT trap), sends SIGKILL to what is left of the cluster: the daemons get
+# SIGTERM from the kernel then, but not a job's slurmstepd and ranks, which
+# slurmd started as daemons of their own. Its own environment does not
+# name the cluster's slurm.conf.
+slurm_start_guard() {
+    SLURM_CONF= setpriv --pdeathsig TERM bash -c "$(declare -f slurm_pids)
+        trap 'kill -KILL \$(slurm_pids \"\$1\") 2>/dev/null; exit 0' TERM
+        while :; do sleep 1; done" slurm-guard "$SLURM_CONF" &
+    slurm_guard=$!
+    disown "$slurm_guard" # its end is slurm_stop's business, not worth a line from bash
 }
 
 # slurm_start_watchdog SECONDS: the EXIT trap stops the daemons and removes
@@ -141,6 +167,7 @@ CONF
     } >slurm.conf
     echo "CgroupPlugin=cgroup/v1" >cgroup.conf
     export SLURM_CONF=$work/slurm.conf
+    slurm_start_guard
 }
 
 # slurm_start_ctld: slurmctld, once it answers.
