@@ -64,6 +64,7 @@ train=(--set data.batch_size=1024 --set train.max_steps=200 --set data.test=
        --set checkpoint.every_steps=20 --set train.log_every=20 "${PIN[@]}")
 mpi 4 "$prog" "$src/configs/fashion_mlp.ini" "${train[@]}" --set run.dir=ref >out.txt 2>err.txt ||
     fail "the reference run (1 node x 4 ranks): exit status $?"
+rm out.txt err.txt # fail() shows them: not the reference's once it has passed
 
 slurm_job=$(sbatch --parsable "${job_args[@]}" --chdir="$work" \
     --export="ALL,ACCEL_HOME=$src,ACCEL_TRAIN=$prog" \

@@ -26,6 +26,7 @@ train=(--set data.batch_size=1024 --set train.max_steps=200 --set data.test=
        --set checkpoint.every_steps=20 --set train.log_every=20 "${PIN[@]}")
 run "$src/configs/fashion_mlp.ini" "${train[@]}" --set run.dir=ref
 [ $rc -eq 0 ] || fail "the reference run: exit $rc"
+rm out.txt err.txt # fail() shows them: not the reference's once it has passed
 
 slurm_job=$(sbatch --parsable --ntasks=1 --cpus-per-task="$(nproc)" --chdir="$work" \
     --export="ALL,ACCEL_HOME=$src,ACCEL_TRAIN=$prog" \
