@@ -128,11 +128,12 @@ slurm_munge() {
         --seed-file="$work/munge/seed" --log-file="$work/munge/log"
 }
 
-# slurm_conf PORT TAG NODE-LINE...: writes $work/slurm.conf (and exports
-# SLURM_CONF) for slurmctld on this host at PORT and the nodes of the
-# NODE-LINEs, in one partition. Each slurmd's spool directory, pid file and
-# log are named with TAG ("" for one slurmd; "-%n", the node's name, for
-# several); the nodes' default port is PORT + 1.
+# slurm_conf PORT TAG LINE...: writes $work/slurm.conf (and exports
+# SLURM_CONF) for slurmctld on this host at PORT, with the LINEs (the
+# nodes, and any other setting) and one partition of all the nodes, and
+# starts the guard. Each slurmd's spool directory, pid file and log are
+# named with TAG ("" for one slurmd; "-%n", the node's name, for several);
+# the nodes' default port is PORT + 1.
 slurm_conf() {
     local port=$1 tag=$2 line
     shift 2
