@@ -3,12 +3,15 @@
  *
  * Implemented with MPI (comm_mpi.c). Without a launcher (mpirun, srun) the
  * job has one rank, MPI is not started, and every collective is a no-op. The gradient
- * all-reduce (grad_sync.c, below) runs over MPI or NCCL. */
+ * all-reduce (grad_sync.c, below), and its sharded form (grad_shard.c, below
+ * it), run over MPI or NCCL. */
 #ifndef ACCEL_COMM_H
 #define ACCEL_COMM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "comm/shard_plan.h"
 
 typedef struct {
     int rank, size;             /* in the whole job */
@@ -29,6 +32,10 @@ int comm_broadcast(void *buf, size_t bytes, int root);
 /* Gathers `bytes` bytes from every rank: rank r's `mine` lands at
  * all + r * bytes (all holds size * bytes). */
 int comm_allgather(const void *mine, void *all, size_t bytes);
+
+/* Gathers `count` floats from every rank to root: rank r's `mine` lands at
+ * all + r * count there (all is not touched elsewhere). */
+int comm_gather_floats(const float *mine, float *all, size_t count, int root);
 
 /* Every rank says whether it is fine. Returns the lowest rank that is not,
  * or -1 when all are; *status gets -1 when the vote itself failed. */
@@ -114,5 +121,41 @@ int gsync_finish(grad_sync *g);
 const char *gsync_name(const grad_sync *g);
 
 void gsync_close(grad_sync *g);
+
+/* ---- the sharded gradient sync (grad_shard.c) --------------------------------
+
+ * For optimizer.shard (ZeRO stage 1): each rank keeps the Adam state of, and
+ * updates, only the parts of the flat buffers that it owns (shard_plan.h).
+ * The buckets start as grad_sync's do, during backward, but each is
+ * reduce-scattered instead of all-reduced: every rank receives the sum of
+ * its own part only (MPI_Ireduce_scatter; ncclReduceScatter on GPUs), in
+ * its place in the gradient buffer. After the update of the owned parts,
+ * the parameters are all-gathered (MPI_Allgatherv; ncclAllGather) so that
+ * every rank holds them all again. GPUs need NCCL here: the host-staging
+ * path (comm.backend = mpi) is refused at open. Opened only with two or
+ * more ranks. */
+typedef struct grad_shard grad_shard;
+
+/* plan: the model's (its world, the job's size); params and grads: the
+ * flat buffers it describes. kind as gsync_open's. */
+grad_shard *gshard_open(struct backend *be, const comm_info *ci, const shard_plan *plan,
+                        float *params, float *grads, int kind, double timeout_s);
+
+/* Gradients [from, n) of this step are final: starts the reduce-scatter
+ * of every bucket that lies within them. */
+int gshard_ready(grad_shard *g, size_t from);
+
+/* Starts the buckets left and waits: each rank's owned parts of the
+ * gradient buffer then hold their sums over the ranks (the rest is left
+ * undefined). */
+int gshard_finish(grad_shard *g);
+
+/* Every rank's owned parts of the parameters, to every rank; waits. */
+int gshard_gather(grad_shard *g);
+
+/* "mpi" or "nccl" */
+const char *gshard_name(const grad_shard *g);
+
+void gshard_close(grad_shard *g);
 
 #endif

@@ -79,8 +79,7 @@ grad_sync *gsync_open(backend *be, const comm_info *ci, float *grads, size_t n, 
     g->grads = grads;
     g->n = n;
     g->world = ci->size;
-    double floats = bucket_mb * (1 << 20) / sizeof(float);
-    g->bucket = floats < 1 ? 1 : floats > (1u << 30) ? (1u << 30) : (size_t)floats;
+    g->bucket = shard_bucket_floats(bucket_mb);
     g->launched_from = n;
     if (choose_kind(g, kind, ci) < 0 || open_kind(g, ci, timeout_s) < 0) {
         gsync_close(g);

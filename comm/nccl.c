@@ -15,7 +15,7 @@ struct nccl_comm {
     cudaStream_t compute, stream;
     cudaEvent_t queued, done;
     double timeout_s;
-    int rank;
+    int rank, size;
 };
 
 static int nccl_fail(const char *call, ncclResult_t r, ncclComm_t comm)
@@ -155,6 +155,7 @@ nccl_comm *nccl_open(const comm_info *ci, void *compute_stream, double timeout_s
     c->compute = compute_stream;
     c->timeout_s = timeout_s;
     c->rank = ci->rank;
+    c->size = ci->size;
     if (open_comm(c, ci) < 0) {
         err_prefix("starting NCCL");
         nccl_close(c);
@@ -169,20 +170,97 @@ static int check_live(const nccl_comm *c)
     return c->comm ? 0 : err_set("the NCCL communicator was aborted after an earlier failure");
 }
 
-int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n)
+/* Queues work on the NCCL stream after what the compute stream has queued. */
+static int follow_compute(nccl_comm *c)
 {
     if (check_live(c) < 0)
         return -1;
     CUDA_TRY(cudaEventRecord(c->queued, c->compute));
     CUDA_TRY(cudaStreamWaitEvent(c->stream, c->queued, 0));
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream);
-    if (r == ncclInProgress) /* still being queued, in the background */
-        return settle(c, "ncclAllReduce") == COMM_STEP_OK ? 0 : -1;
+    return 0;
+}
+
+/* What a collective (or a group's ncclGroupEnd) returned: ncclInProgress
+ * means still being queued, in the background, on the non-blocking
+ * communicator. */
+static int queued(nccl_comm *c, ncclResult_t r, const char *call)
+{
+    if (r == ncclInProgress)
+        return settle(c, call) == COMM_STEP_OK ? 0 : -1;
     if (r != ncclSuccess) {
-        nccl_fail("ncclAllReduce", r, c->comm);
+        nccl_fail(call, r, c->comm);
         return abandon(c);
     }
     return 0;
+}
+
+int nccl_allreduce_sum(nccl_comm *c, float *buf, size_t n)
+{
+    if (follow_compute(c) < 0)
+        return -1;
+    return queued(c, ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, c->comm, c->stream),
+                  "ncclAllReduce");
+}
+
+/* Rank r's part of a bucket of len split in pieces: [r * piece, ...), short
+ * or empty at the end (comm/shard_plan.h). */
+static size_t piece_count(size_t len, size_t piece, int r)
+{
+    size_t lo = (size_t)r * piece;
+    return lo >= len ? 0 : len - lo < piece ? len - lo : piece;
+}
+
+/* ncclReduceScatter and ncclAllGather take equal parts: a bucket that the
+ * ranks divide evenly goes in one call, in place; another as one reduce (or
+ * broadcast) a rank, grouped, which NCCL runs as one collective of uneven
+ * parts. */
+int nccl_reduce_scatter_sum(nccl_comm *c, float *buf, size_t len, size_t piece)
+{
+    if (follow_compute(c) < 0)
+        return -1;
+    if (piece * (size_t)c->size == len)
+        return queued(c,
+                      ncclReduceScatter(buf, buf + (size_t)c->rank * piece, piece, ncclFloat32,
+                                        ncclSum, c->comm, c->stream),
+                      "ncclReduceScatter");
+    NCCL_TRY(ncclGroupStart(), c->comm);
+    for (int r = 0; r < c->size; r++) {
+        size_t count = piece_count(len, piece, r);
+        float *at = buf + (size_t)r * piece;
+        ncclResult_t e =
+            count ? ncclReduce(at, at, count, ncclFloat32, ncclSum, r, c->comm, c->stream)
+                  : ncclSuccess;
+        if (e != ncclSuccess && e != ncclInProgress) {
+            ncclGroupEnd();
+            nccl_fail("ncclReduce (an uneven reduce-scatter)", e, c->comm);
+            return abandon(c);
+        }
+    }
+    return queued(c, ncclGroupEnd(), "ncclGroupEnd (an uneven reduce-scatter)");
+}
+
+int nccl_allgather(nccl_comm *c, float *buf, size_t len, size_t piece)
+{
+    if (follow_compute(c) < 0)
+        return -1;
+    if (piece * (size_t)c->size == len)
+        return queued(c,
+                      ncclAllGather(buf + (size_t)c->rank * piece, buf, piece, ncclFloat32, c->comm,
+                                    c->stream),
+                      "ncclAllGather");
+    NCCL_TRY(ncclGroupStart(), c->comm);
+    for (int r = 0; r < c->size; r++) {
+        size_t count = piece_count(len, piece, r);
+        float *at = buf + (size_t)r * piece;
+        ncclResult_t e =
+            count ? ncclBroadcast(at, at, count, ncclFloat32, r, c->comm, c->stream) : ncclSuccess;
+        if (e != ncclSuccess && e != ncclInProgress) {
+            ncclGroupEnd();
+            nccl_fail("ncclBroadcast (an uneven all-gather)", e, c->comm);
+            return abandon(c);
+        }
+    }
+    return queued(c, ncclGroupEnd(), "ncclGroupEnd (an uneven all-gather)");
 }
 
 int nccl_wait(nccl_comm *c)
@@ -205,11 +283,11 @@ int nccl_wait(nccl_comm *c)
         ncclResult_t async;
         NCCL_TRY(ncclCommGetAsyncError(c->comm, &async), c->comm);
         if (async != ncclSuccess && async != ncclInProgress) {
-            nccl_fail("an NCCL all-reduce", async, c->comm);
+            nccl_fail("an NCCL collective", async, c->comm);
             return abandon(c);
         }
         if (now_s() - start > c->timeout_s) {
-            err_set("the NCCL all-reduce did not finish within comm.timeout_s = %g s: a peer "
+            err_set("an NCCL collective did not finish within comm.timeout_s = %g s: a peer "
                     "rank is stuck or gone",
                     c->timeout_s);
             return abandon(c);

@@ -65,6 +65,12 @@ typedef struct {
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size);
 
+/* The same with the Adam moments from the host: m then v, n_params floats
+ * each, in the flat layout (a sharded run's, gathered from its ranks). The
+ * file is the same as ckpt_save's. */
+int ckpt_save_moments(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
+                      const float *moments, char *path, size_t size);
+
 /* Where a layer's tensor lives in a checkpoint: its dataset's name under
  * root ("<root>/<layer>/<tensor>") and its dimensions. Shared by the writer
  * and the reader so that the two cannot disagree. */

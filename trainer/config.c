@@ -144,6 +144,12 @@ static const config_key cfg_keys[] = {
      "which parameters weight_decay applies to: all, or matrices and embeddings only (not "
      "biases and norm gains, as nanoGPT and llm.c)",
      false},
+    {"optimizer", "shard", KT_BOOL, C(shard), "false", 0, 0, 0, NULL,
+     "shard the optimizer state over the ranks (ZeRO stage 1): each rank keeps the Adam "
+     "moments of, and updates, 1/N of the parameters; gradients are reduce-scattered and the "
+     "parameters all-gathered; the same updates and checkpoints as without (one rank: no "
+     "effect)",
+     false},
     {"optimizer", "min_lr", KT_REAL, C(min_lr), "0", 0, CK_NOLIMIT, 0, NULL,
      "where the cosine schedule ends", false},
 

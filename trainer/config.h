@@ -109,7 +109,8 @@ typedef struct {
     int warmup_steps;
     long schedule_steps; /* the schedule's length; 0: every epoch's steps */
     double min_lr;
-    int decay; /* decay_kind */
+    int decay;  /* decay_kind */
+    bool shard; /* each rank keeps and updates 1/N of the Adam state (ZeRO stage 1) */
 
     /* [comm] */
     int comm_backend; /* comm_backend_kind */

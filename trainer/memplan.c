@@ -13,13 +13,18 @@ model_input memplan_input(const dataset *ds, int batch_rows)
 }
 
 model *memplan_build(const config *cfg, backend *be, const dataset *train, int train_rows,
-                     int eval_rows)
+                     int eval_rows, int world, int rank)
 {
     int micro = train_rows / cfg->grad_accum;
     if (micro < 1)
         micro = 1; /* the config check refuses this; the plan still has a figure */
     int max_rows = micro > eval_rows ? micro : eval_rows;
     model_input in = memplan_input(train, train_rows);
+    if (cfg->shard && world > 1) {
+        in.shard_ranks = world;
+        in.shard_rank = rank;
+        in.bucket_mb = cfg->bucket_mb;
+    }
     return model_build_input(cfg, be, &in, micro, max_rows);
 }
 
@@ -49,12 +54,13 @@ static uint64_t host_bytes(const memplan *p, const dataset *train)
     return loader + evaluation + staging + model;
 }
 
-int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows)
+int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows,
+                 int world)
 {
     backend *be = backend_cpu_counting_open();
     if (!be)
         return -1;
-    model *m = memplan_build(cfg, be, train, train_rows, eval_rows);
+    model *m = memplan_build(cfg, be, train, train_rows, eval_rows, world, 0);
     if (!m) {
         backend_close(be);
         return -1;
@@ -63,10 +69,14 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
                    .eval_rows = eval_rows,
                    .n_params = m->n_params,
                    .n_state = m->n_state,
+                   .n_moments = m->n_moments,
                    .model = be->bytes_allocated};
     if (cfg->grad_accum > 1) /* the gradients' sum over micro-batches (train.c) */
         p->model += sizeof(float) * (uint64_t)m->n_params;
     p->host = host_bytes(p, train);
+    /* sharded: a checkpoint gathers every rank's moments on rank 0 first */
+    if (m->shard)
+        p->host += 2 * sizeof(float) * (uint64_t)world * m->n_moments;
     model_free(m);
     backend_close(be);
     return 0;

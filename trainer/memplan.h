@@ -20,6 +20,7 @@
 typedef struct {
     int train_rows, eval_rows; /* a rank's rows of a training and an evaluation batch */
     size_t n_params, n_state;
+    size_t n_moments; /* in each Adam moment: n_params, or a rank's shard of it */
     /* The model's buffers (on the backend: the host's on the CPU, the GPU's
      * on a GPU): parameters, gradients, Adam's two moments, and activations,
      * inputs and workspaces. */
@@ -33,20 +34,22 @@ typedef struct {
  * in batches of batch_rows. */
 model_input memplan_input(const dataset *ds, int batch_rows);
 
-/* The model of a rank that trains on batches of train_rows in
- * train.grad_accum micro-batches, and evaluates eval_rows at a time. */
+/* The model of a rank of `world` that trains on batches of train_rows in
+ * train.grad_accum micro-batches, and evaluates eval_rows at a time; with
+ * optimizer.shard and more than one rank, its Adam moments are rank's
+ * shard. */
 model *memplan_build(const config *cfg, backend *be, const dataset *train, int train_rows,
-                     int eval_rows);
+                     int eval_rows, int world, int rank);
 
 /* A rank's evaluation rows: none without a test split, else
  * data.eval_batch_size or the split's size if smaller. */
 int memplan_eval_rows(const config *cfg, const dataset *test);
 
-/* Plans a rank that trains on `train` (its shape and size) in batches of
- * train_rows (its share of the global batch, run in train.grad_accum
- * micro-batches) and evaluates in batches of eval_rows. Fails as building
- * the model would (a config the data does not fit). */
-int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows,
-                 int eval_rows);
+/* Plans a rank of `world` that trains on `train` (its shape and size) in
+ * batches of train_rows (its share of the global batch, run in
+ * train.grad_accum micro-batches) and evaluates in batches of eval_rows.
+ * Fails as building the model would (a config the data does not fit). */
+int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows,
+                 int world);
 
 #endif

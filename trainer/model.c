@@ -181,17 +181,43 @@ static void set_views(model *m, layer *l)
     l->db = b ? m->grads + b->offset : NULL;
 }
 
+/* The moments' layout: whole, or this rank's pieces of the buckets the
+ * sharded sync cuts at the layers' starts (comm/shard_plan.h). */
+static int plan_moments(model *m, const model_input *in)
+{
+    m->n_moments = m->n_params;
+    if (in->shard_ranks <= 1)
+        return 0;
+    size_t *starts = malloc(sizeof *starts * (size_t)(m->n_layers + 1));
+    m->shard = calloc(1, sizeof *m->shard);
+    if (!starts || !m->shard) {
+        free(starts);
+        return err_set("out of host memory building the model");
+    }
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].n_params > 0)
+            starts[n++] = m->layers[i].param_offset;
+    int rc = shard_plan_make(m->shard, starts, n, m->n_params, shard_bucket_floats(in->bucket_mb),
+                             in->shard_ranks);
+    free(starts);
+    m->shard_rank = in->shard_rank;
+    m->n_moments = m->shard->shard_floats;
+    return rc;
+}
+
 static int alloc_buffers(model *m)
 {
     backend *be = m->be;
     size_t pbytes = sizeof(float) * (m->n_params ? m->n_params : 1);
+    size_t mbytes = sizeof(float) * (m->n_moments ? m->n_moments : 1);
     size_t targets = (size_t)m->max_rows * (size_t)m->positions;
     /* x holds floats or int32 token ids: the same bytes either way */
     _Static_assert(sizeof(float) == sizeof(int32_t), "a token id takes a float's place");
     if (be->alloc(be, (void **)&m->params, pbytes) < 0 ||
         be->alloc(be, (void **)&m->grads, pbytes) < 0 ||
-        be->alloc(be, (void **)&m->adam_m, pbytes) < 0 ||
-        be->alloc(be, (void **)&m->adam_v, pbytes) < 0 ||
+        be->alloc(be, (void **)&m->adam_m, mbytes) < 0 ||
+        be->alloc(be, (void **)&m->adam_v, mbytes) < 0 ||
         be->alloc(be, (void **)&m->stats, sizeof(float) * 2 * targets) < 0 ||
         be->alloc(be, (void **)&m->state, sizeof(float) * (m->n_state ? m->n_state : 1)) < 0)
         return -1;
@@ -255,7 +281,8 @@ model *model_build_input(const config *cfg, backend *be, const model_input *inpu
     m->train_rows = train_rows;
     m->n_layers = cfg->n_layers;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
-    if (!m->layers || shape_layers(m, cfg) < 0 || alloc_buffers(m) < 0) {
+    if (!m->layers || shape_layers(m, cfg) < 0 || plan_moments(m, input) < 0 ||
+        alloc_buffers(m) < 0) {
         if (!m->layers)
             err_set("out of host memory building the model");
         model_free(m);
@@ -385,7 +412,10 @@ int model_checksum(const model *m, uint64_t *sum)
     const float *bufs[4] = {m->params, m->adam_m, m->adam_v, m->state};
     uint64_t h = 0xcbf29ce484222325ull;
     for (int i = 0; i < 4; i++) {
-        size_t n = sizeof(float) * (i < 3 ? m->n_params : m->n_state);
+        /* sharded moments are each rank's own: nothing to compare */
+        size_t n = sizeof(float) * (i == 0  ? m->n_params
+                                    : i < 3 ? (m->shard ? 0 : m->n_params)
+                                            : m->n_state);
         if (m->be->download(m->be, host, bufs[i], n) < 0) {
             free(host);
             return -1;
@@ -467,6 +497,9 @@ void model_free(model *m)
     be->release(be, m->grads);
     be->release(be, m->adam_m);
     be->release(be, m->adam_v);
+    if (m->shard)
+        shard_plan_free(m->shard);
+    free(m->shard);
     for (int s = 0; s < 3; s++) {
         be->release(be, m->x_slot[s]);
         be->release(be, m->y_slot[s]);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "comm/shard_plan.h"
 #include "kernels/backend.h"
 #include "trainer/config.h"
 #include "trainer/layer.h"
@@ -50,6 +51,12 @@ struct model {
     size_t n_params;
     size_t n_trained; /* the parameters themselves, what the summaries count */
     float *params, *grads, *adam_m, *adam_v;
+    /* Floats in adam_m and adam_v: n_params, or, with the optimizer state
+     * sharded over ranks (optimizer.shard), this rank's pieces of the
+     * buffer as shard says (comm/shard_plan.h), about n_params / ranks. */
+    size_t n_moments;
+    shard_plan *shard; /* NULL: the moments are whole */
+    int shard_rank;
     /* What layers keep but do not train (batch norm's running statistics),
      * in backend memory beside the parameters, where the layers update it;
      * checkpoints, checksums and resumes copy it as they copy those. */
@@ -80,6 +87,11 @@ typedef struct {
     bool tokens;
     int shape[3];   /* (C, H, W), or (T, 1, 1) */
     int batch_rows; /* rows an input buffer holds when more than a pass's (micro-batches) */
+    /* More than 1: the Adam moments are sharded over this many ranks, in
+     * buckets of bucket_mb (comm.bucket_mb), this rank holding shard_rank's
+     * pieces. */
+    int shard_ranks, shard_rank;
+    double bucket_mb;
 } model_input;
 
 /* Builds the model of cfg on `be` for images of in_shape (channels, height,
@@ -128,7 +140,8 @@ int model_backward_notify(model *m, int rows, model_grads_ready ready, void *ctx
 int model_backward(model *m, int rows);
 
 /* A 64-bit FNV-1a hash of the parameters, both Adam moments and the state,
- * to check that every rank holds the same model. */
+ * to check that every rank holds the same model; sharded moments, which
+ * differ from rank to rank, are left out. */
 int model_checksum(const model *m, uint64_t *sum);
 
 /* Forward FLOPs of one sample through a layer (a multiply-add counts two),

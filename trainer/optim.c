@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "comm/comm.h"
+
 adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm)
 {
     double t = (double)step + 1.0;
@@ -24,26 +26,78 @@ adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm
     return h;
 }
 
+/* Elements [from, to) of the flat buffers that one Adam pass updates: the
+ * whole, or a piece that this rank owns (optimizer.shard). The gradient of
+ * element `from` is at g, its moments at mo and ve. */
+typedef struct {
+    size_t from, to;
+    const float *g;
+    float *mo, *ve;
+} optim_window;
+
+static optim_window whole_window(const model *m)
+{
+    return (optim_window){0, m->n_params, m->grads, m->adam_m, m->adam_v};
+}
+
+/* Rank m->shard_rank's piece of bucket b: its gradient summed over the
+ * ranks in its place in the flat buffer (gshard_finish), its moments in
+ * the bucket's place in the rank's shard (comm/shard_plan.h). */
+static optim_window owned_window(const model *m, int b)
+{
+    optim_window w;
+    shard_plan_owned(m->shard, b, m->shard_rank, &w.from, &w.to);
+    size_t at = m->shard->buckets[b].shard_at;
+    w.g = m->grads + w.from;
+    w.mo = m->adam_m + at;
+    w.ve = m->adam_v + at;
+    return w;
+}
+
 int optim_grad_norm(model *m, double *grad_norm)
 {
-    double sumsq;
-    if (m->be->sumsq(m->be, m->grads, m->n_params, &sumsq) < 0)
+    double sumsq = 0;
+    if (!m->shard) {
+        if (m->be->sumsq(m->be, m->grads, m->n_params, &sumsq) < 0)
+            return -1;
+        *grad_norm = sqrt(sumsq);
+        return 0;
+    }
+    /* each rank holds the sums of its own pieces: the squares of all of
+     * them, summed over the ranks, are the whole gradient's (a NaN or an
+     * infinity anywhere reaches every rank, so all skip or stop alike) */
+    for (int b = 0; b < m->shard->n_buckets; b++) {
+        optim_window w = owned_window(m, b);
+        double part = 0;
+        if (w.to > w.from && m->be->sumsq(m->be, w.g, w.to - w.from, &part) < 0)
+            return -1;
+        sumsq += part;
+    }
+    if (comm_allreduce_sum_f64(&sumsq, 1) < 0)
         return -1;
     *grad_norm = sqrt(sumsq);
     return 0;
 }
 
-/* Adam over [from, to) of the flat buffers. */
-static int adam_range(model *m, size_t from, size_t to, const adam_hyper *h)
+/* Adam over [from, to) of the flat buffers, cut to the window. */
+static int adam_range(model *m, const optim_window *w, size_t from, size_t to, const adam_hyper *h)
 {
-    return m->be->adam(m->be, m->params + from, m->grads + from, m->adam_m + from, m->adam_v + from,
-                       to - from, h);
+    if (from < w->from)
+        from = w->from;
+    if (to > w->to)
+        to = w->to;
+    if (to <= from)
+        return 0;
+    size_t k = from - w->from;
+    return m->be->adam(m->be, m->params + from, w->g + k, w->mo + k, w->ve + k, to - from, h);
 }
 
 /* decay = matrices: weight decay for the tensors of rank 2 or more (weights
  * and embeddings), none for biases and norm gains. Neighbouring tensors
- * alike go in one call; the zeros between tensors stay zero either way. */
-static int apply_by_rank(model *m, const adam_hyper *h)
+ * alike go in one call; the zeros between tensors stay zero either way. A
+ * window cuts the runs, so a piece that a rank owns is decayed element by
+ * element as the whole buffer would be. */
+static int apply_by_rank(model *m, const optim_window *w, const adam_hyper *h)
 {
     adam_hyper plain = *h;
     plain.weight_decay = plain.l2 = 0.0f;
@@ -55,20 +109,34 @@ static int apply_by_rank(model *m, const adam_hyper *h)
             int d = x->rank >= 2;
             if (x->state || d == decayed)
                 continue;
-            if (decayed >= 0 && adam_range(m, from, x->offset, decayed ? h : &plain) < 0)
+            if (decayed >= 0 && adam_range(m, w, from, x->offset, decayed ? h : &plain) < 0)
                 return -1;
             from = decayed >= 0 ? x->offset : 0;
             decayed = d;
         }
-    return decayed < 0 ? 0 : adam_range(m, from, m->n_params, decayed ? h : &plain);
+    return decayed < 0 ? 0 : adam_range(m, w, from, m->n_params, decayed ? h : &plain);
+}
+
+static int apply_window(model *m, const config *cfg, const optim_window *w, const adam_hyper *h)
+{
+    if (cfg->decay == DECAY_MATRICES)
+        return apply_by_rank(m, w, h);
+    return adam_range(m, w, w->from, w->to, h);
 }
 
 int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm)
 {
     adam_hyper h = optim_hyper(cfg, step, lr, grad_norm);
-    if (cfg->decay == DECAY_MATRICES)
-        return apply_by_rank(m, &h);
-    return m->be->adam(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &h);
+    if (!m->shard) {
+        optim_window w = whole_window(m);
+        return apply_window(m, cfg, &w, &h);
+    }
+    for (int b = 0; b < m->shard->n_buckets; b++) {
+        optim_window w = owned_window(m, b);
+        if (apply_window(m, cfg, &w, &h) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int optim_step(model *m, const config *cfg, long step, double lr, double *grad_norm)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
+#include "trainer/optim.h"
 #include "util/err.h"
 
 static int alloc_host(resume_point *rp, const model *m)
@@ -120,8 +121,7 @@ int resume_share(resume_point *rp, model *m, int rank)
     backend *be = m->be;
     if (be->upload(be, m->state, rp->host + 3 * n, sizeof(float) * m->n_state) < 0 ||
         be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
-        be->upload(be, m->adam_m, rp->host + n, sizeof(float) * n) < 0 ||
-        be->upload(be, m->adam_v, rp->host + 2 * n, sizeof(float) * n) < 0)
+        optim_load_moments(m, rp->host + n, rp->host + 2 * n) < 0)
         return -1;
     return 0;
 }

@@ -29,7 +29,8 @@ int resume_find(resume_point *rp, const char *how, const char *dir, const model 
                 const config *cfg, long steps_per_epoch, FILE *warn);
 
 /* Every rank: receives rank 0's resume point and, when one was found, loads
- * it into the model. */
+ * it into the model (with sharded moments, each rank its own pieces of
+ * them: the checkpoint holds them whole, whoever wrote it). */
 int resume_share(resume_point *rp, model *m, int rank);
 
 void resume_free(resume_point *rp);

@@ -41,19 +41,23 @@ static void print_table(const model *m, FILE *out)
 
 /* Where a rank's memory goes (memplan): the model's buffers by part, the
  * host's besides, and the data sets held in memory. */
-static void print_memory(const memplan *p, int grad_accum, uint64_t data, FILE *out)
+static void print_memory(const memplan *p, int grad_accum, int world, uint64_t data, FILE *out)
 {
     const double mib = 1 << 20;
     double params = sizeof(float) * (double)p->n_params;
-    double activations = (double)p->model - 4 * params;
+    double adam = 2 * sizeof(float) * (double)p->n_moments;
+    double activations = (double)p->model - 2 * params - adam;
+    char sharded[64] = "";
+    if (p->n_moments != p->n_params)
+        snprintf(sharded, sizeof sharded, " (its 1/%d shard)", world);
     char micro[64] = "";
     if (grad_accum > 1)
         snprintf(micro, sizeof micro, " in %d micro-batches", grad_accum);
     fprintf(out,
             "memory of one rank at %d rows a step%s (%d for evaluation): parameters %.1f MiB, "
-            "gradients %.1f MiB, Adam state %.1f MiB, activations, inputs and workspaces %.1f "
+            "gradients %.1f MiB, Adam state %.1f MiB%s, activations, inputs and workspaces %.1f "
             "MiB; host buffers %.1f MiB; data in memory %.1f MiB; %.1f MiB in all\n",
-            p->train_rows, micro, p->eval_rows, params / mib, params / mib, 2 * params / mib,
+            p->train_rows, micro, p->eval_rows, params / mib, params / mib, adam / mib, sharded,
             activations / mib, (double)p->host / mib, (double)data / mib,
             (double)(p->model + p->host + data) / mib);
 }
@@ -68,7 +72,8 @@ static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *da
     if (dataset_open_splits(&train, &test, &data_opts) < 0)
         return -1;
     int rows = cfg->batch_size / ci->size;
-    int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test));
+    int rc =
+        memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test), ci->size);
     *data = train->bytes + (test ? test->bytes : 0);
     *in = memplan_input(train, rows < 1 ? 1 : rows);
     dataset_close(train);
@@ -95,7 +100,7 @@ int summary_print(const config *cfg, const comm_info *ci, FILE *out)
         return -1;
     }
     print_table(m, out);
-    print_memory(&p, cfg->grad_accum, data, out);
+    print_memory(&p, cfg->grad_accum, ci->size, data, out);
     fprintf(out, "\n; the configuration in force (%s and every --set applied)\n", cfg->source);
     config_write(cfg, out);
     model_free(m);

@@ -49,7 +49,8 @@ typedef struct {
     long first_step;  /* where this process started: 0, or the resumed step */
     ckpt_state st;
     resume_point rp;
-    grad_sync *gs;
+    grad_sync *gs;   /* the gradient all-reduce, or */
+    grad_shard *gsh; /* the reduce-scatter and all-gather of a sharded optimizer */
     steptime times;
     int reporter;               /* who tells of a failure, see train_run */
     char share_note[256];       /* ranks share GPUs: said at start-up */
@@ -173,10 +174,10 @@ static int build_model(run *r)
     const config *cfg = r->cfg;
     int eval_rows = memplan_eval_rows(cfg, r->has_test ? r->test : NULL);
     memplan plan;
-    if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows) < 0 ||
+    if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows, r->ci->size) < 0 ||
         check_memory(r, &plan) < 0)
         return -1;
-    r->m = memplan_build(cfg, r->be, r->train, r->local_batch, eval_rows);
+    r->m = memplan_build(cfg, r->be, r->train, r->local_batch, eval_rows, r->ci->size, r->ci->rank);
     if (!r->m || model_init_params(r->m, cfg->seed) < 0)
         return -1;
     if (cfg->grad_accum > 1 &&
@@ -268,6 +269,31 @@ static void describe_precision(run *r)
         be->host_memory ? " (emulated on the CPU: slower than fp32)" : " on tensor cores", peak);
 }
 
+/* How gradients travel, and where the Adam state lives. */
+static void describe_sync(run *r)
+{
+    const model *m = r->m;
+    const double mib = 1 << 20;
+    if (r->gsh) {
+        progress_message(&r->pg,
+                         "gradients: reduce-scattered with %s, in buckets of %g MiB or more, "
+                         "and the parameters all-gathered; Adam state sharded over %d ranks: "
+                         "%.1f MiB a rank (%.1f MiB whole)",
+                         gshard_name(r->gsh), r->cfg->bucket_mb, r->ci->size,
+                         2 * sizeof(float) * (double)m->n_moments / mib,
+                         2 * sizeof(float) * (double)m->n_params / mib);
+        return;
+    }
+    if (strncmp(gsync_name(r->gs), "none", 4)) /* with peers, or NCCL asked for alone */
+        progress_message(&r->pg, "gradients: all-reduced with %s, in buckets of %g MiB or more",
+                         gsync_name(r->gs), r->cfg->bucket_mb);
+    if (r->cfg->shard) /* one rank: the sharded path would be this one */
+        progress_message(&r->pg,
+                         "optimizer.shard = true: one rank holds the whole Adam state (%.1f "
+                         "MiB), as without it",
+                         2 * sizeof(float) * (double)m->n_moments / mib);
+}
+
 static void describe(run *r)
 {
     if (!is_root(r))
@@ -281,9 +307,7 @@ static void describe(run *r)
     progress_message(&r->pg, "memory: %.1f MiB of %s buffers, allocated at start-up",
                      (double)r->be->bytes_allocated / (1 << 20), r->be->name);
     describe_precision(r);
-    if (strncmp(gsync_name(r->gs), "none", 4)) /* with peers, or NCCL asked for alone */
-        progress_message(&r->pg, "gradients: all-reduced with %s, in buckets of %g MiB or more",
-                         gsync_name(r->gs), r->cfg->bucket_mb);
+    describe_sync(r);
     progress_message(&r->pg,
                      "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
                      "steps; output in %s",
@@ -316,9 +340,10 @@ static int nonfinite(run *r, double loss, double norm)
                    loss, norm);
 }
 
-static int grads_ready(void *gs, size_t from)
+static int grads_ready(void *ctx, size_t from)
 {
-    return gsync_ready(gs, from);
+    run *r = ctx;
+    return r->gsh ? gshard_ready(r->gsh, from) : gsync_ready(r->gs, from);
 }
 
 /* Takes the loader's batch of `step` into input slot step & 1: an upload on
@@ -364,7 +389,7 @@ static int sum_grads(run *r, int k, bool last)
              : last ? be->add(be, m->grads, r->grad_sum, m->grads, n)
                     : be->add(be, r->grad_sum, r->grad_sum, m->grads, n);
     if (rc == 0 && last)
-        rc = gsync_ready(r->gs, 0);
+        rc = grads_ready(r, 0);
     return rc;
 }
 
@@ -399,7 +424,7 @@ static int micro_step(run *r, long step, int slot, int k, double *sums)
     /* the buckets start during the backward pass only when it is the
      * whole gradient: with micro-batches, once their sum is made */
     bool whole = r->cfg->grad_accum == 1;
-    if (model_backward_notify(m, micro, whole ? grads_ready : NULL, r->gs) < 0)
+    if (model_backward_notify(m, micro, whole ? grads_ready : NULL, r) < 0)
         return -1;
     if (!whole && sum_grads(r, k, last) < 0)
         return -1;
@@ -427,7 +452,8 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     for (int k = 0; k < r->cfg->grad_accum; k++)
         if (micro_step(r, step, slot, k, sums) < 0)
             return -1;
-    if (gsync_finish(r->gs) < 0 || comm_allreduce_sum_f64(sums, 1) < 0)
+    if ((r->gsh ? gshard_finish(r->gsh) : gsync_finish(r->gs)) < 0 ||
+        comm_allreduce_sum_f64(sums, 1) < 0)
         return -1;
     if (steptime_lap(t, PHASE_ALLREDUCE) < 0)
         return -1;
@@ -435,11 +461,13 @@ static int train_step(run *r, long step, double *loss, double *grad_norm, double
     *lr = schedule_lr(r->cfg, step, r->horizon);
     if (optim_grad_norm(m, grad_norm) < 0)
         return -1;
-    /* Every rank holds the same reduced loss and gradient here, so every
-     * rank takes the same branch. */
+    /* Every rank holds the same reduced loss and gradient norm here, so
+     * every rank takes the same branch (sharded, the norm is summed over
+     * the ranks, and a non-finite piece makes it non-finite on all). */
     if (isfinite(*loss) && isfinite(*grad_norm)) {
         r->skips_in_row = 0;
-        if (optim_apply(m, r->cfg, step, *lr, *grad_norm) < 0)
+        if (optim_apply(m, r->cfg, step, *lr, *grad_norm) < 0 ||
+            (r->gsh && gshard_gather(r->gsh) < 0))
             return -1;
     } else if (nonfinite(r, *loss, *grad_norm) < 0) {
         return -1;
@@ -478,14 +506,18 @@ static int run_eval(run *r, long epoch)
 static int save_checkpoint(run *r)
 {
     int rc = 0;
-    if (is_root(r)) {
+    float *moments = NULL; /* sharded: gathered whole on rank 0 */
+    if (r->m->shard && optim_gather_moments(r->m, 0, &moments) < 0)
+        rc = -1;
+    if (is_root(r) && rc == 0) {
         char path[4096];
-        rc = ckpt_save(r->ckpt_dir, r->m, r->cfg, &r->st, path, sizeof path);
+        rc = ckpt_save_moments(r->ckpt_dir, r->m, r->cfg, &r->st, moments, path, sizeof path);
         if (rc == 0)
             rc = ckpt_prune(r->ckpt_dir, r->cfg->ckpt_keep);
         if (rc == 0)
             progress_message(&r->pg, "checkpoint %s", path);
     }
+    free(moments);
     int vote, failed = comm_agree(rc == 0, &vote);
     if (vote < 0)
         return -1;
@@ -611,6 +643,7 @@ static void run_free(run *r)
     }
     resume_free(&r->rp);
     gsync_close(r->gs);
+    gshard_close(r->gsh);
     model_free(r->m);
     dataset_close(r->train);
     dataset_close(r->test);
@@ -707,9 +740,14 @@ static int setup_shared(run *r)
     r->hosts = comm_placement(r->ci, r->placement, sizeof r->placement);
     if (r->hosts < 0)
         return -1;
-    r->gs = gsync_open(r->be, r->ci, r->m->grads, r->m->n_params, r->cfg->bucket_mb, kind,
-                       r->cfg->comm_timeout_s);
-    if (!r->gs)
+    model *m = r->m;
+    if (m->shard)
+        r->gsh =
+            gshard_open(r->be, r->ci, m->shard, m->params, m->grads, kind, r->cfg->comm_timeout_s);
+    else
+        r->gs = gsync_open(r->be, r->ci, m->grads, m->n_params, r->cfg->bucket_mb, kind,
+                           r->cfg->comm_timeout_s);
+    if (!r->gs && !r->gsh)
         return -1;
     uint64_t sum;
     if (model_checksum(r->m, &sum) < 0)

@@ -106,7 +106,7 @@ START_TEST(plan_is_what_the_build_takes)
                           .width = s[2],
                           .features = s[0] * s[1] * s[2]};
             memplan p;
-            ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, eval_rows), 0);
+            ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, eval_rows, 1), 0);
             backend *be = backend_cpu_open(1);
             int max_rows = eval_rows > 16 ? eval_rows : 16;
             model *m = model_build_sized(&cfg, be, s, 16, max_rows);
