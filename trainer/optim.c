@@ -54,6 +54,40 @@ static optim_window owned_window(const model *m, int b)
     return w;
 }
 
+/* A sharded rank reads and updates only the trained tensors in its pieces,
+ * never the padding between them: MPI's reduce-scatter in place leaves the
+ * rest of the gradient buffer undefined (a rank's sum lands at its bucket's
+ * start before it moves to its place, and the library may use the rest as
+ * scratch), so what backward does not overwrite, the padding, does not
+ * stay zero there. Each tensor's part within the window, with whether it
+ * is a matrix (rank 2 or more), goes to fn. */
+typedef int (*part_fn)(model *m, const optim_window *w, size_t from, size_t to, bool matrix,
+                       void *ctx);
+
+static int each_tensor_part(model *m, const optim_window *w, part_fn fn, void *ctx)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        for (int t = 0; t < m->layers[i].n_tensors; t++) {
+            const layer_tensor *x = &m->layers[i].tensors[t];
+            size_t from = x->offset > w->from ? x->offset : w->from;
+            size_t to = x->offset + x->count < w->to ? x->offset + x->count : w->to;
+            if (!x->state && from < to && fn(m, w, from, to, x->rank >= 2, ctx) < 0)
+                return -1;
+        }
+    return 0;
+}
+
+static int add_sumsq(model *m, const optim_window *w, size_t from, size_t to, bool matrix,
+                     void *ctx)
+{
+    (void)matrix;
+    double part;
+    if (m->be->sumsq(m->be, w->g + (from - w->from), to - from, &part) < 0)
+        return -1;
+    *(double *)ctx += part;
+    return 0;
+}
+
 int optim_grad_norm(model *m, double *grad_norm)
 {
     double sumsq = 0;
@@ -68,10 +102,8 @@ int optim_grad_norm(model *m, double *grad_norm)
      * infinity anywhere reaches every rank, so all skip or stop alike) */
     for (int b = 0; b < m->shard->n_buckets; b++) {
         optim_window w = owned_window(m, b);
-        double part = 0;
-        if (w.to > w.from && m->be->sumsq(m->be, w.g, w.to - w.from, &part) < 0)
+        if (each_tensor_part(m, &w, add_sumsq, &sumsq) < 0)
             return -1;
-        sumsq += part;
     }
     if (comm_allreduce_sum_f64(&sumsq, 1) < 0)
         return -1;
@@ -94,11 +126,10 @@ static int adam_range(model *m, const optim_window *w, size_t from, size_t to, c
 
 /* decay = matrices: weight decay for the tensors of rank 2 or more (weights
  * and embeddings), none for biases and norm gains. Neighbouring tensors
- * alike go in one call; the zeros between tensors stay zero either way. A
- * window cuts the runs, so a piece that a rank owns is decayed element by
- * element as the whole buffer would be. */
-static int apply_by_rank(model *m, const optim_window *w, const adam_hyper *h)
+ * alike go in one call; the zeros between tensors stay zero either way. */
+static int apply_by_rank(model *m, const adam_hyper *h)
 {
+    optim_window w = whole_window(m);
     adam_hyper plain = *h;
     plain.weight_decay = plain.l2 = 0.0f;
     size_t from = 0;
@@ -109,31 +140,44 @@ static int apply_by_rank(model *m, const optim_window *w, const adam_hyper *h)
             int d = x->rank >= 2;
             if (x->state || d == decayed)
                 continue;
-            if (decayed >= 0 && adam_range(m, w, from, x->offset, decayed ? h : &plain) < 0)
+            if (decayed >= 0 && adam_range(m, &w, from, x->offset, decayed ? h : &plain) < 0)
                 return -1;
             from = decayed >= 0 ? x->offset : 0;
             decayed = d;
         }
-    return decayed < 0 ? 0 : adam_range(m, w, from, m->n_params, decayed ? h : &plain);
+    return decayed < 0 ? 0 : adam_range(m, &w, from, m->n_params, decayed ? h : &plain);
 }
 
-static int apply_window(model *m, const config *cfg, const optim_window *w, const adam_hyper *h)
+/* The hyper-parameters of a sharded update: plain is h without decay. */
+typedef struct {
+    const adam_hyper *h, *plain;
+    bool by_rank; /* decay = matrices */
+} part_hyper;
+
+static int adam_part(model *m, const optim_window *w, size_t from, size_t to, bool matrix,
+                     void *ctx)
 {
-    if (cfg->decay == DECAY_MATRICES)
-        return apply_by_rank(m, w, h);
-    return adam_range(m, w, w->from, w->to, h);
+    const part_hyper *ph = ctx;
+    return adam_range(m, w, from, to, ph->by_rank && !matrix ? ph->plain : ph->h);
 }
 
 int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm)
 {
     adam_hyper h = optim_hyper(cfg, step, lr, grad_norm);
     if (!m->shard) {
+        if (cfg->decay == DECAY_MATRICES)
+            return apply_by_rank(m, &h);
         optim_window w = whole_window(m);
-        return apply_window(m, cfg, &w, &h);
+        return adam_range(m, &w, 0, m->n_params, &h);
     }
+    /* each tensor's part in each owned piece, decayed or not by its rank:
+     * element by element the update of the whole buffer */
+    adam_hyper plain = h;
+    plain.weight_decay = plain.l2 = 0.0f;
+    part_hyper ph = {&h, &plain, cfg->decay == DECAY_MATRICES};
     for (int b = 0; b < m->shard->n_buckets; b++) {
         optim_window w = owned_window(m, b);
-        if (apply_window(m, cfg, &w, &h) < 0)
+        if (each_tensor_part(m, &w, adam_part, &ph) < 0)
             return -1;
     }
     return 0;
