@@ -4,7 +4,9 @@
  * layer: weight (out x in, row-major, as PyTorch's nn.Linear) then bias).
  * Gradients live in a second buffer of the same layout and the two Adam
  * moments in two more, so all-reduce, clipping, the optimizer and checkpoints
- * each walk a single buffer. Layers hold views into them. */
+ * each walk a single buffer. Layers hold views into them. With
+ * optimizer.shard on several ranks the moments hold only this rank's
+ * pieces of the layout (comm/shard_plan.h). */
 #ifndef ACCEL_MODEL_H
 #define ACCEL_MODEL_H
 
