@@ -33,9 +33,10 @@ int comm_broadcast(void *buf, size_t bytes, int root);
  * all + r * bytes (all holds size * bytes). */
 int comm_allgather(const void *mine, void *all, size_t bytes);
 
-/* Gathers `count` floats from every rank to root: rank r's `mine` lands at
- * all + r * count there (all is not touched elsewhere). */
-int comm_gather_floats(const float *mine, float *all, size_t count, int root);
+/* Gathers floats to root: rank r's `count` floats (counts[r] of them, as
+ * root knows) land at all + displs[r] there; all is read only on root. */
+int comm_gatherv_floats(const float *mine, int count, float *all, const int *counts,
+                        const int *displs, int root);
 
 /* Every rank says whether it is fine. Returns the lowest rank that is not,
  * or -1 when all are; *status gets -1 when the vote itself failed. */

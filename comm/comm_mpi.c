@@ -143,16 +143,15 @@ int comm_allgather(const void *mine, void *all, size_t bytes)
     return 0;
 }
 
-int comm_gather_floats(const float *mine, float *all, size_t count, int root)
+int comm_gatherv_floats(const float *mine, int count, float *all, const int *counts,
+                        const int *displs, int root)
 {
-    if (count > INT_MAX)
-        return err_set("comm_gather_floats: %zu floats a rank is more than MPI counts", count);
     if (world_size == 1) {
-        memcpy(all, mine, sizeof(float) * count);
+        memcpy(all + displs[0], mine, sizeof(float) * (size_t)count);
         return 0;
     }
     MPI_CHECK(
-        MPI_Gather(mine, (int)count, MPI_FLOAT, all, (int)count, MPI_FLOAT, root, MPI_COMM_WORLD));
+        MPI_Gatherv(mine, count, MPI_FLOAT, all, counts, displs, MPI_FLOAT, root, MPI_COMM_WORLD));
     return 0;
 }
 

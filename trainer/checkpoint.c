@@ -178,10 +178,7 @@ static int write_attrs(hid_t file, const ckpt_state *st, const char *path)
     return 0;
 }
 
-/* Brings the flat buffers to the host: parameters, m, v and the kept state,
- * one after another (ckpt_host_floats); m and v from `moments` (2 x
- * n_params floats) when the caller has them. */
-static float *download_state(const model *m, const float *moments)
+float *ckpt_stage(const model *m)
 {
     size_t n = m->n_params;
     float *host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
@@ -190,16 +187,9 @@ static float *download_state(const model *m, const float *moments)
         return NULL;
     }
     backend *be = m->be;
-    if (moments)
-        memcpy(host + n, moments, sizeof(float) * 2 * n);
-    if (!moments && m->shard) {
-        free(host);
-        err_set("a checkpoint of sharded moments needs them gathered first");
-        return NULL;
-    }
     if (be->download(be, host, m->params, sizeof(float) * n) < 0 ||
-        (!moments && (be->download(be, host + n, m->adam_m, sizeof(float) * n) < 0 ||
-                      be->download(be, host + 2 * n, m->adam_v, sizeof(float) * n) < 0)) ||
+        (!m->shard && (be->download(be, host + n, m->adam_m, sizeof(float) * n) < 0 ||
+                       be->download(be, host + 2 * n, m->adam_v, sizeof(float) * n) < 0)) ||
         be->download(be, host + 3 * n, m->state, sizeof(float) * m->n_state) < 0) {
         free(host);
         return NULL;
@@ -253,23 +243,26 @@ static int build_image(const char *name, const model *m, const config *cfg, cons
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size)
 {
-    return ckpt_save_moments(dir, m, cfg, st, NULL, path, size);
+    if (m->shard)
+        return err_set("a checkpoint of sharded moments needs them gathered (ckpt_stage)");
+    float *host = ckpt_stage(m);
+    if (!host)
+        return -1;
+    int rc = ckpt_save_staged(dir, m, cfg, st, host, path, size);
+    free(host);
+    return rc;
 }
 
-int ckpt_save_moments(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
-                      const float *moments, char *path, size_t size)
+int ckpt_save_staged(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
+                     const float *host, char *path, size_t size)
 {
     h5util_quiet();
     char tmp[4096];
     ckpt_path(dir, st->step, path, size);
     snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.h5.tmp.%ld", dir, (long long)st->step, (long)getpid());
-    float *host = download_state(m, moments);
-    if (!host)
-        return -1;
     void *image = NULL;
     size_t bytes = 0;
     int rc = build_image(tmp, m, cfg, st, host, &image, &bytes);
-    free(host);
     if (rc == 0)
         rc = fs_write_file(tmp, image, bytes);
     free(image);

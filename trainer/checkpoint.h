@@ -65,11 +65,14 @@ typedef struct {
 int ckpt_save(const char *dir, const model *m, const config *cfg, const ckpt_state *st, char *path,
               size_t size);
 
-/* The same with the Adam moments from the host: m then v, n_params floats
- * each, in the flat layout (a sharded run's, gathered from its ranks). The
- * file is the same as ckpt_save's. */
-int ckpt_save_moments(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
-                      const float *moments, char *path, size_t size);
+/* ckpt_save in two halves, for a sharded run (m->shard), whose moments
+ * the ranks gather into the staged buffer between them: the model's
+ * buffers brought to the host as ckpt_read lays them out (ckpt_host_floats:
+ * parameters, m, v, state), the moments left unset when sharded; then the
+ * file written from that buffer, the same file as ckpt_save's. */
+float *ckpt_stage(const model *m);
+int ckpt_save_staged(const char *dir, const model *m, const config *cfg, const ckpt_state *st,
+                     const float *host, char *path, size_t size);
 
 /* Where a layer's tensor lives in a checkpoint: its dataset's name under
  * root ("<root>/<layer>/<tensor>") and its dimensions. Shared by the writer

@@ -74,9 +74,10 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
     if (cfg->grad_accum > 1) /* the gradients' sum over micro-batches (train.c) */
         p->model += sizeof(float) * (uint64_t)m->n_params;
     p->host = host_bytes(p, train);
-    /* sharded: a checkpoint gathers every rank's moments on rank 0 first */
+    /* sharded: a checkpoint gathers the moments into rank 0's staging
+     * (counted above), each rank sending from a copy of its shard */
     if (m->shard)
-        p->host += 2 * sizeof(float) * (uint64_t)world * m->n_moments;
+        p->host += sizeof(float) * (uint64_t)m->n_moments;
     model_free(m);
     backend_close(be);
     return 0;

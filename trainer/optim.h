@@ -22,11 +22,12 @@ int optim_grad_norm(model *m, double *grad_norm);
 int optim_apply(model *m, const config *cfg, long step, double lr, double grad_norm);
 
 /* Collective over the ranks of a sharded model (m->shard): every rank's
- * moments to root, where *moments gets them whole and malloc'ed, m then v
- * (2 x n_params floats, the flat layout), for ckpt_save_moments; NULL on
- * the other ranks. Every rank takes part in both gathers even when short
- * of memory, so a failure returns -1 without leaving a peer waiting. */
-int optim_gather_moments(const model *m, int root, float **moments);
+ * moments to root, into flat there (2 x n_params floats: m then v, the
+ * flat layout, as a checkpoint's staging buffer holds them after the
+ * parameters); flat is not read elsewhere. The ranks first agree that all
+ * have their buffers, and then take part in every gather, so a failure
+ * returns -1 without leaving a peer waiting. */
+int optim_gather_moments(const model *m, int root, float *flat);
 
 /* Puts whole moments (n_params floats each, the flat layout) into the
  * model: all of them, or, sharded, this rank's pieces (optim_shard.c). */

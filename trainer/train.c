@@ -506,18 +506,24 @@ static int run_eval(run *r, long epoch)
 static int save_checkpoint(run *r)
 {
     int rc = 0;
-    float *moments = NULL; /* sharded: gathered whole on rank 0 */
-    if (r->m->shard && optim_gather_moments(r->m, 0, &moments) < 0)
+    model *m = r->m;
+    /* rank 0 stages the model's buffers; sharded moments are gathered
+     * into its staging from every rank (a failure to stage is voted on
+     * inside, before any rank gathers) */
+    float *host = is_root(r) ? ckpt_stage(m) : NULL;
+    if (is_root(r) && !host)
+        rc = -1;
+    if (m->shard && optim_gather_moments(m, 0, host ? host + m->n_params : NULL) < 0)
         rc = -1;
     if (is_root(r) && rc == 0) {
         char path[4096];
-        rc = ckpt_save_moments(r->ckpt_dir, r->m, r->cfg, &r->st, moments, path, sizeof path);
+        rc = ckpt_save_staged(r->ckpt_dir, m, r->cfg, &r->st, host, path, sizeof path);
         if (rc == 0)
             rc = ckpt_prune(r->ckpt_dir, r->cfg->ckpt_keep);
         if (rc == 0)
             progress_message(&r->pg, "checkpoint %s", path);
     }
-    free(moments);
+    free(host);
     int vote, failed = comm_agree(rc == 0, &vote);
     if (vote < 0)
         return -1;
