@@ -88,6 +88,20 @@ ckpt_close() {
     "$diff" "$1" "$2" 1e-4 0.9999 1e-6
 }
 
+# start_watchdog SECONDS: fails the test (SIGTERM to this script, whose
+# traps then clean up) after SECONDS, well before ctest's own timeout, which
+# would kill the script without its traps; its pid in $watchdog_pid.
+start_watchdog() {
+    local limit=$1
+    (
+        trap 'kill $nap 2>/dev/null; exit 0' TERM
+        sleep "$limit" &
+        nap=$!
+        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
+    ) &
+    watchdog_pid=$!
+}
+
 # mpirun as these tests need it: as root in CI, more ranks than cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1

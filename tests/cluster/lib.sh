@@ -93,13 +93,8 @@ cluster_start() {
     done
     trap cluster_cleanup EXIT
     trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
-    (
-        trap 'kill $nap 2>/dev/null; exit 0' TERM
-        sleep "$limit" &
-        nap=$!
-        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
-    ) &
-    cluster_watchdog=$!
+    start_watchdog "$limit"
+    cluster_watchdog=$watchdog_pid
     mkdir -p "$cluster_dir"
     for node in "$@"; do cluster_node "$node"; done
     # Open MPI calls the agent as "AGENT HOST COMMAND...", as it would ssh.

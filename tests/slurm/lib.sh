@@ -84,13 +84,8 @@ slurm_start_watchdog() {
     local limit=$1
     trap slurm_cleanup EXIT
     trap 'echo "FAIL: interrupted"; exit 1' INT TERM HUP
-    (
-        trap 'kill $nap 2>/dev/null; exit 0' TERM
-        sleep "$limit" &
-        nap=$!
-        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
-    ) &
-    slurm_watchdog=$!
+    start_watchdog "$limit"
+    slurm_watchdog=$watchdog_pid
 }
 
 slurm_cleanup() {
