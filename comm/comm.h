@@ -70,6 +70,15 @@ enum { COMM_STEP_OK, COMM_STEP_TIMED_OUT, COMM_STEP_FAILED };
  * rank that FAILED (or, where none did, that TIMED_OUT), as "rank K: ...". */
 int comm_agree_step(const comm_info *ci, int step);
 
+/* The gate before a start-up collective that a rank might reach having
+ * failed on its own (an allocation, a host call): every rank says whether
+ * its part so far succeeded (rc 0) or failed (rc < 0, its error set), and
+ * all go on to the collective together or none does. Returns 0 when all
+ * succeeded; otherwise -1 on every rank, with the error of the lowest rank
+ * that failed: as "rank K: ..." where some ranks did not fail, as it is
+ * where all did (a shared cause, such as a setting, or a rank alone). */
+int comm_gate(const comm_info *ci, int rc);
+
 /* 1 when every rank passed the same value, 0 when not, -1 on failure. */
 int comm_all_equal_u64(uint64_t value);
 

@@ -226,6 +226,26 @@ int comm_agree_step(const comm_info *ci, int step)
     return err_set("rank %d: %s", teller, why);
 }
 
+int comm_gate(const comm_info *ci, int rc)
+{
+    int vote, teller = comm_agree(rc == 0, &vote);
+    if (vote < 0)
+        return -1;
+    if (teller < 0)
+        return 0;
+    /* a failure every rank met (a setting that cannot work) is told as it
+     * is; one that some met alone names the lowest of them */
+    int fine = comm_agree(rc < 0, &vote);
+    if (vote < 0)
+        return -1;
+    char why[ERR_MSG_MAX] = "";
+    if (ci->rank == teller)
+        snprintf(why, sizeof why, "%s", err_msg());
+    if (comm_broadcast(why, sizeof why, teller) < 0)
+        return -1;
+    return fine < 0 ? err_set("%s", why) : err_set("rank %d: %s", teller, why);
+}
+
 int comm_all_equal_u64(uint64_t value)
 {
     if (world_size == 1)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fault.h"
 
 int comm_device_pair(const comm_device *all, int n, int *a, int *b)
 {
@@ -35,20 +36,23 @@ int comm_device_exchange(const comm_info *ci, const char *device, comm_device_ve
     comm_device mine;
     memset(&mine, 0, sizeof mine);
     memset(v, 0, sizeof *v);
-    if (gethostname(mine.host, sizeof mine.host - 1) < 0)
-        return err_errno("gethostname");
     snprintf(mine.device, sizeof mine.device, "%s", device);
     comm_device *all = calloc((size_t)ci->size, sizeof *all);
-    if (!all)
-        return err_set("out of host memory for the ranks' devices");
-    int rc = comm_allgather(&mine, all, sizeof mine);
-    if (rc == 0) {
+    int rc = 0;
+    if (fault_at("devices") || gethostname(mine.host, sizeof mine.host - 1) < 0)
+        rc = err_errno("gethostname (naming this rank's node, to see which ranks share a GPU)");
+    else if (!all)
+        rc = err_set("out of host memory for the ranks' devices");
+    /* a rank that failed still votes, or its peers would wait in the gather */
+    if (comm_gate(ci, rc) == 0 && (rc = comm_allgather(&mine, all, sizeof mine)) == 0) {
         v->shared = comm_device_pair(all, ci->size, &v->a, &v->b);
         if (v->shared)
             v->pair = all[v->a];
         v->mixed = comm_device_mixed(all, ci->size, &v->gpu, &v->cpu);
         if (v->mixed)
             memcpy(v->cpu_host, all[v->cpu].host, sizeof v->cpu_host);
+    } else {
+        rc = -1;
     }
     free(all);
     return rc;

@@ -10,6 +10,7 @@
 #include "comm/mpi_fail.h"
 #include "kernels/backend.h"
 #include "util/err.h"
+#include "util/fault.h"
 #ifdef ACCEL_HAVE_CUDA
 #include "comm/nccl.h"
 #endif
@@ -52,10 +53,10 @@ static int make_counts(grad_shard *g)
     return 0;
 }
 
-static int choose_path(grad_shard *g, const comm_info *ci, int kind, double timeout_s)
+/* This rank's own part: the path, and the host memory it needs. */
+static int choose_path(grad_shard *g, int kind)
 {
     bool gpu = g->be->stream != NULL;
-    (void)ci, (void)timeout_s;
     if (kind == COMM_NCCL && !gpu)
         return err_set("comm.backend = nccl needs the CUDA backend (run.device = cuda)");
     if (gpu && kind == COMM_MPI)
@@ -67,34 +68,45 @@ static int choose_path(grad_shard *g, const comm_info *ci, int kind, double time
         return make_counts(g);
     g->nccl_path = true;
 #ifdef ACCEL_HAVE_CUDA
-    g->nccl = nccl_open(ci, g->be->stream, timeout_s);
-    return g->nccl ? 0 : -1;
+    return 0;
 #else
     return err_set("a GPU backend in a build without CUDA");
 #endif
 }
 
+/* The part taken with the peers: NCCL's start-up. */
+static int open_nccl(grad_shard *g, const comm_info *ci, double timeout_s)
+{
+#ifdef ACCEL_HAVE_CUDA
+    if (g->nccl_path) {
+        g->nccl = nccl_open(ci, g->be->stream, timeout_s);
+        return g->nccl ? 0 : -1;
+    }
+#endif
+    (void)g, (void)ci, (void)timeout_s;
+    return 0;
+}
+
 grad_shard *gshard_open(backend *be, const comm_info *ci, const shard_plan *plan, float *params,
                         float *grads, int kind, double timeout_s)
 {
-    grad_shard *g = calloc(1, sizeof *g);
-    if (!g) {
-        err_set("out of host memory for the sharded gradient sync");
-        return NULL;
+    grad_shard *g = fault_at("sync") ? NULL : calloc(1, sizeof *g);
+    int rc = g ? 0 : err_set("out of host memory for the sharded gradient sync");
+    if (g) {
+        g->be = be;
+        g->plan = plan;
+        g->params = params;
+        g->grads = grads;
+        g->rank = ci->rank;
+        g->world = ci->size;
+        if (plan->world != ci->size)
+            rc = err_set("the optimizer's shard plan is for %d ranks, the job has %d", plan->world,
+                         ci->size);
+        else
+            rc = choose_path(g, kind);
     }
-    g->be = be;
-    g->plan = plan;
-    g->params = params;
-    g->grads = grads;
-    g->rank = ci->rank;
-    g->world = ci->size;
-    if (plan->world != ci->size) {
-        err_set("the optimizer's shard plan is for %d ranks, the job has %d", plan->world,
-                ci->size);
-        gshard_close(g);
-        return NULL;
-    }
-    if (choose_path(g, ci, kind, timeout_s) < 0) {
+    /* a rank that failed alone must not leave its peers in NCCL's start-up */
+    if (comm_gate(ci, rc) < 0 || open_nccl(g, ci, timeout_s) < 0) {
         gshard_close(g);
         return NULL;
     }

@@ -6,6 +6,7 @@
 #include "comm/mpi_fail.h"
 #include "kernels/backend.h"
 #include "util/err.h"
+#include "util/fault.h"
 #ifdef ACCEL_HAVE_CUDA
 #include "comm/nccl.h"
 #endif
@@ -46,9 +47,9 @@ static int choose_kind(grad_sync *g, int kind, const comm_info *ci)
     return 0;
 }
 
-static int open_kind(grad_sync *g, const comm_info *ci, double timeout_s)
+/* This rank's own part: the host memory its path needs. */
+static int alloc_kind(grad_sync *g)
 {
-    (void)timeout_s, (void)ci;
     if (g->kind == GS_MPI) {
         /* every bucket but the last holds at least `bucket` floats; one
          * over INT_MAX floats goes in several requests */
@@ -58,30 +59,38 @@ static int open_kind(grad_sync *g, const comm_info *ci, double timeout_s)
     }
     if (g->kind == GS_STAGED)
         return g->be->host_alloc(g->be, (void **)&g->host, sizeof(float) * g->n);
+    return 0;
+}
+
+/* The part taken with the peers: NCCL's start-up. */
+static int open_nccl(grad_sync *g, const comm_info *ci, double timeout_s)
+{
 #ifdef ACCEL_HAVE_CUDA
     if (g->kind == GS_NCCL) {
         g->nccl = nccl_open(ci, g->be->stream, timeout_s);
         return g->nccl ? 0 : -1;
     }
 #endif
+    (void)g, (void)ci, (void)timeout_s;
     return 0;
 }
 
 grad_sync *gsync_open(backend *be, const comm_info *ci, float *grads, size_t n, double bucket_mb,
                       int kind, double timeout_s)
 {
-    grad_sync *g = calloc(1, sizeof *g);
-    if (!g) {
-        err_set("out of host memory for the all-reduce");
-        return NULL;
+    grad_sync *g = fault_at("sync") ? NULL : calloc(1, sizeof *g);
+    int rc = g ? 0 : err_set("out of host memory for the all-reduce");
+    if (g) {
+        g->be = be;
+        g->grads = grads;
+        g->n = n;
+        g->world = ci->size;
+        g->bucket = shard_bucket_floats(bucket_mb);
+        g->launched_from = n;
+        rc = choose_kind(g, kind, ci) < 0 || alloc_kind(g) < 0 ? -1 : 0;
     }
-    g->be = be;
-    g->grads = grads;
-    g->n = n;
-    g->world = ci->size;
-    g->bucket = shard_bucket_floats(bucket_mb);
-    g->launched_from = n;
-    if (choose_kind(g, kind, ci) < 0 || open_kind(g, ci, timeout_s) < 0) {
+    /* a rank that failed alone must not leave its peers in NCCL's start-up */
+    if (comm_gate(ci, rc) < 0 || open_nccl(g, ci, timeout_s) < 0) {
         gsync_close(g);
         return NULL;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fault.h"
 
 /* A line being written: once it is full, further text is dropped and the
  * line ends in "...". */
@@ -93,15 +94,19 @@ int comm_placement_text(const char *hosts, int n, char *buf, size_t size)
 
 int comm_placement(const comm_info *ci, char *buf, size_t size)
 {
-    /* A rank without a name still takes part in the gather: leaving it
-     * would leave its peers waiting in it. The line only informs. */
+    /* A rank without a name still takes part in the gather: the line only
+     * informs. One without memory for it votes so at the gate, else its
+     * peers would wait in the gather. */
     char mine[COMM_HOST_MAX] = "";
     if (gethostname(mine, sizeof mine - 1) < 0)
         snprintf(mine, sizeof mine, "?");
-    char *all = calloc((size_t)ci->size, COMM_HOST_MAX);
-    if (!all)
-        return err_set("out of host memory for the ranks' host names");
-    int rc = comm_allgather(mine, all, COMM_HOST_MAX);
+    char *all = fault_at("placement") ? NULL : calloc((size_t)ci->size, COMM_HOST_MAX);
+    int rc = all ? 0 : err_set("out of host memory for the ranks' host names");
+    if (comm_gate(ci, rc) < 0) {
+        free(all);
+        return -1;
+    }
+    rc = comm_allgather(mine, all, COMM_HOST_MAX);
     if (rc == 0)
         rc = comm_placement_text(all, ci->size, buf, size);
     free(all);

@@ -9,10 +9,11 @@
 #include "comm/comm.h"
 #include "trainer/optim.h"
 #include "util/err.h"
+#include "util/fault.h"
 
 static int alloc_host(resume_point *rp, const model *m)
 {
-    if (!rp->host)
+    if (!rp->host && !fault_at("resume.alloc"))
         rp->host = malloc(sizeof(float) * (ckpt_host_floats(m) + 1));
     return rp->host ? 0 : err_set("out of host memory for a checkpoint");
 }
@@ -101,7 +102,21 @@ int resume_find(resume_point *rp, const char *how, const char *dir, const model 
     return 0;
 }
 
-int resume_share(resume_point *rp, model *m, int rank)
+/* The uploads: this rank's own work, which may fail alone. */
+static int load(resume_point *rp, model *m)
+{
+    backend *be = m->be;
+    size_t n = m->n_params;
+    if (fault_at("resume.load"))
+        return err_errno("loading the checkpoint into the model");
+    if (be->upload(be, m->state, rp->host + 3 * n, sizeof(float) * m->n_state) < 0 ||
+        be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
+        optim_load_moments(m, rp->host + n, rp->host + 2 * n) < 0)
+        return -1;
+    return 0;
+}
+
+int resume_share(resume_point *rp, model *m, const comm_info *ci)
 {
     struct {
         int found;
@@ -113,17 +128,12 @@ int resume_share(resume_point *rp, model *m, int rank)
     rp->st = head.st;
     if (!rp->found)
         return 0;
-    if (rank != 0 && alloc_host(rp, m) < 0)
+    int rc = ci->rank == 0 ? 0 : alloc_host(rp, m);
+    if (comm_gate(ci, rc) < 0)
         return -1;
-    size_t n = m->n_params;
     if (comm_broadcast(rp->host, sizeof(float) * ckpt_host_floats(m), 0) < 0)
         return -1;
-    backend *be = m->be;
-    if (be->upload(be, m->state, rp->host + 3 * n, sizeof(float) * m->n_state) < 0 ||
-        be->upload(be, m->params, rp->host, sizeof(float) * n) < 0 ||
-        optim_load_moments(m, rp->host + n, rp->host + 2 * n) < 0)
-        return -1;
-    return 0;
+    return comm_gate(ci, load(rp, m));
 }
 
 void resume_free(resume_point *rp)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "comm/comm.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/model.h"
@@ -30,8 +31,9 @@ int resume_find(resume_point *rp, const char *how, const char *dir, const model 
 
 /* Every rank: receives rank 0's resume point and, when one was found, loads
  * it into the model (with sharded moments, each rank its own pieces of
- * them: the checkpoint holds them whole, whoever wrote it). */
-int resume_share(resume_point *rp, model *m, int rank);
+ * them: the checkpoint holds them whole, whoever wrote it). A failure on
+ * one rank fails every rank, with its message (comm_gate). */
+int resume_share(resume_point *rp, model *m, const comm_info *ci);
 
 void resume_free(resume_point *rp);
 

@@ -25,6 +25,7 @@
 #include "trainer/stop.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "util/fault.h"
 #include "util/membudget.h"
 
 /* Everything one run holds. */
@@ -727,11 +728,32 @@ static int check_devices(run *r, int *kind)
     return 0;
 }
 
+/* Every rank holds the same parameters (and state, and unsharded moments),
+ * or the run would drift apart rank by rank. */
+static int check_same_start(run *r)
+{
+    uint64_t sum = 0;
+    int rc =
+        fault_at("checksum") ? err_errno("the parameter checksum") : model_checksum(r->m, &sum);
+    if (comm_gate(r->ci, rc) < 0)
+        return -1;
+    int same = comm_all_equal_u64(sum);
+    if (same < 0)
+        return -1;
+    if (!same) {
+        return err_set("the ranks start from different parameters (checksums differ): every rank "
+                       "must run the same accel-train with the same config");
+    }
+    return 0;
+}
+
 /* Start-up that needs every rank: the resume point goes from rank 0 to all,
- * then all check that they hold the same parameters. */
+ * then all check that they hold the same parameters. Each step ends alike
+ * on every rank, a failure on one failing all (comm_gate): a rank that left
+ * alone would leave its peers waiting in the step's next collective. */
 static int setup_shared(run *r)
 {
-    if (resume_share(&r->rp, r->m, r->ci->rank) < 0)
+    if (resume_share(&r->rp, r->m, r->ci) < 0)
         return -1;
     if (r->rp.found) {
         r->first_step = r->rp.st.step;
@@ -755,17 +777,7 @@ static int setup_shared(run *r)
                            r->cfg->comm_timeout_s);
     if (!r->gs && !r->gsh)
         return -1;
-    uint64_t sum;
-    if (model_checksum(r->m, &sum) < 0)
-        return -1;
-    int same = comm_all_equal_u64(sum);
-    if (same < 0)
-        return -1;
-    if (!same) {
-        return err_set("the ranks start from different parameters (checksums differ): every rank "
-                       "must run the same accel-train with the same config");
-    }
-    return 0;
+    return check_same_start(r);
 }
 
 /* "4 ranks with 1 OpenBLAS thread each", "8 ranks on GPUs" */

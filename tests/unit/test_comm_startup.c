@@ -1,4 +1,5 @@
-/* comm's start-up steps, as comm/nccl.c starts NCCL with them: rank 0's
+/* comm's start-up steps, as comm/nccl.c starts NCCL with them, and the gate
+ * before a start-up collective (comm_gate): rank 0's
  * payload (the NCCL id) or its failure reaches every rank; a failed part on
  * any rank fails every rank, with the message of the rank where the trouble
  * began; and after a failure the ranks are still in step (the next
@@ -140,6 +141,38 @@ START_TEST(a_failure_is_told_before_a_time_out)
 }
 END_TEST
 
+/* The gate: the last rank failed alone (an allocation); every rank fails
+ * with its message, and alone (all failed) the message is not prefixed. */
+START_TEST(a_gate_fails_every_rank_with_the_failed_ones_message)
+{
+    int last = ci.size - 1, rc = 0;
+    if (ci.rank == last)
+        rc = err_set("out of host memory for the ranks' host names");
+    ck_assert_int_eq(comm_gate(&ci, rc), -1);
+    char want[128];
+    if (last > 0)
+        snprintf(want, sizeof want, "rank %d: out of host memory for the ranks' host names", last);
+    else
+        snprintf(want, sizeof want, "out of host memory for the ranks' host names");
+    ck_assert_str_eq(err_msg(), want);
+    assert_in_step();
+    err_clear();
+    ck_assert_int_eq(comm_gate(&ci, 0), 0);
+    ck_assert_str_eq(err_msg(), "");
+    assert_in_step();
+}
+END_TEST
+
+/* Every rank failed (a setting none can use): rank 0's message, as it is. */
+START_TEST(a_gate_tells_a_shared_failure_as_it_is)
+{
+    int rc = err_set("comm.backend = nccl needs the CUDA backend (on rank %d)", ci.rank);
+    ck_assert_int_eq(comm_gate(&ci, rc), -1);
+    ck_assert_str_eq(err_msg(), "comm.backend = nccl needs the CUDA backend (on rank 0)");
+    assert_in_step();
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     alarm(60); /* a rank stuck in a collective ends the test (and mpirun) */
@@ -155,6 +188,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, all_parts_ok_agree);
     tcase_add_test(tc, one_failed_part_fails_every_rank);
     tcase_add_test(tc, a_failure_is_told_before_a_time_out);
+    tcase_add_test(tc, a_gate_fails_every_rank_with_the_failed_ones_message);
+    tcase_add_test(tc, a_gate_tells_a_shared_failure_as_it_is);
     suite_add_tcase(s, tc);
     int rc = tu_run(s);
     comm_finalize();
