@@ -22,7 +22,7 @@ done
 # its --predict within 1e-4, and PyTorch takes the same 10 AdamW steps
 # (tests/python/check_gpt.py).
 for i in $(seq 1 200); do echo "line $i: the quick brown fox jumps over the lazy dog"; done >text.txt
-cat >gpt.ini <<'INI'
+write_gpt_config gpt.ini blocks=2 tied named <<'INI'
 [run]
 name = gpt
 seed = 5
@@ -45,52 +45,6 @@ decay = matrices
 clip_norm = 1.0
 [checkpoint]
 every_steps = 10
-[layer]
-name = wte
-type = embedding
-vocab = 256
-units = 32
-block_size = 16
-tie = true
-[repeat]
-name = h
-count = 2
-[layer]
-name = ln_1
-type = layernorm
-[layer]
-name = attn
-type = attention
-heads = 4
-[layer]
-type = residual
-from = -3
-[layer]
-name = ln_2
-type = layernorm
-[layer]
-name = fc
-type = dense
-units = 64
-activation = gelu_tanh
-init = gpt2
-[layer]
-name = proj
-type = dense
-units = 32
-init = gpt2
-[layer]
-type = residual
-from = -4
-[end]
-[layer]
-name = ln_f
-type = layernorm
-[layer]
-name = lm_head
-type = dense
-units = 256
-bias = false
 INI
 run gpt.ini --set run.dir=g0 --set train.max_steps=0
 [ $rc -eq 0 ] || fail "gpt: the initial checkpoint: exit $rc"

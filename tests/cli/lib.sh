@@ -46,6 +46,64 @@ units = 10
 INI
 }
 
+# write_gpt_config FILE [OPTION]...: FILE gets this function's standard
+# input (the script's own [run], [data], [train], ... sections), then the
+# layers of a small byte-level GPT, one description for the tests that train
+# one: an embedding (vocab 256), transformer blocks (layer norm, attention
+# of 4 heads, residual, layer norm, a gelu_tanh MLP, residual) and an
+# output layer of 256. The options are what those tests vary:
+#   units=32       the embedding's (and each block's) width
+#   block_size=16  the context, in tokens
+#   mlp=64         the MLP's hidden width
+#   blocks=1       the number of blocks; more than one is a [repeat] named h,
+#                  one is written out plainly (its layers' names have no h.0.)
+#   dropout=0      the attention's dropout rate (no key written for 0)
+#   tied           GPT-2's output end: the embedding tied to the output
+#                  layer, a final layer norm, an output layer without bias
+#   named          GPT-2's layer names (wte, ln_1, attn, ln_2, fc, proj, ln_f,
+#                  lm_head), which the exporters' checks look for, and
+#                  init = gpt2 on the MLP
+write_gpt_config() {
+    local file=$1 units=32 block_size=16 mlp=64 blocks=1 dropout=0 tied=false named=false opt
+    shift
+    for opt in "$@"; do
+        case $opt in
+        units=* | block_size=* | mlp=* | blocks=* | dropout=*) printf -v "${opt%%=*}" %s "${opt#*=}" ;;
+        tied | named) printf -v "$opt" true ;;
+        *) echo "write_gpt_config: unknown option '$opt'" >&2; return 1 ;;
+        esac
+    done
+    # the keys that are there only with some options
+    local emb=() head=() drop=() init=()
+    [ $tied = true ] && emb=('tie = true') head=('bias = false')
+    [ "$dropout" != 0 ] && drop=("dropout = $dropout")
+    [ $named = true ] && init=('init = gpt2')
+    {
+        cat
+        gpt_layer wte 'type = embedding' 'vocab = 256' "units = $units" "block_size = $block_size" \
+            "${emb[@]}"
+        [ "$blocks" -gt 1 ] && printf '[repeat]\nname = h\ncount = %s\n' "$blocks"
+        gpt_layer ln_1 'type = layernorm'
+        gpt_layer attn 'type = attention' 'heads = 4' "${drop[@]}"
+        gpt_layer '' 'type = residual' 'from = -3'
+        gpt_layer ln_2 'type = layernorm'
+        gpt_layer fc 'type = dense' "units = $mlp" 'activation = gelu_tanh' "${init[@]}"
+        gpt_layer proj 'type = dense' "units = $units" "${init[@]}"
+        gpt_layer '' 'type = residual' 'from = -4'
+        [ "$blocks" -gt 1 ] && echo '[end]'
+        [ $tied = true ] && gpt_layer ln_f 'type = layernorm'
+        gpt_layer lm_head 'type = dense' 'units = 256' "${head[@]}"
+    } >"$file"
+}
+# gpt_layer NAME LINE...: one [layer] of write_gpt_config's, named NAME
+# where its model is named (and NAME is not empty).
+gpt_layer() {
+    echo '[layer]'
+    [ "$named" = true ] && [ -n "$1" ] && echo "name = $1"
+    shift
+    printf '%s\n' "$@"
+}
+
 # be32 N: N as 4 big-endian bytes.
 be32() {
     printf "$(printf '%08x' "$1" | sed 's/../\\x&/g')"

@@ -15,7 +15,7 @@ fortunes=/usr/share/games/fortunes
 "$sys" -c "import h5py, numpy" 2>/dev/null ||
     { echo "SKIPPED: $sys lacks h5py or numpy (apt-get install python3-h5py)"; exit 77; }
 
-cat >gpt.ini <<INI
+write_gpt_config gpt.ini units=64 block_size=64 mlp=256 blocks=2 tied <<INI
 [run]
 name = gpt
 seed = 5
@@ -46,42 +46,6 @@ min_lr = 0.0003
 [checkpoint]
 every_steps = 200
 keep = 5
-[layer]
-type = embedding
-vocab = 256
-units = 64
-block_size = 64
-tie = true
-[repeat]
-name = h
-count = 2
-[layer]
-type = layernorm
-[layer]
-type = attention
-heads = 4
-[layer]
-type = residual
-from = -3
-[layer]
-type = layernorm
-[layer]
-type = dense
-units = 256
-activation = gelu_tanh
-[layer]
-type = dense
-units = 64
-[layer]
-type = residual
-from = -4
-[end]
-[layer]
-type = layernorm
-[layer]
-type = dense
-units = 256
-bias = false
 INI
 
 val_loss() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/'; }

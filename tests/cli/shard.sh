@@ -64,7 +64,7 @@ echo "ok: checkpoints interchange"
 
 # A small GPT (dropout in its attention), buckets small enough to split
 # layers' pieces unevenly.
-cat >lm.ini <<'INI'
+write_gpt_config lm.ini dropout=0.1 <<'INI'
 [run]
 name = lm
 seed = 3
@@ -86,35 +86,6 @@ decay = matrices
 clip_norm = 0.5
 [comm]
 bucket_mb = 0.02
-[layer]
-type = embedding
-vocab = 256
-units = 32
-block_size = 16
-[layer]
-type = layernorm
-[layer]
-type = attention
-heads = 4
-dropout = 0.1
-[layer]
-type = residual
-from = -3
-[layer]
-type = layernorm
-[layer]
-type = dense
-units = 64
-activation = gelu_tanh
-[layer]
-type = dense
-units = 32
-[layer]
-type = residual
-from = -4
-[layer]
-type = dense
-units = 256
 INI
 mkdir text
 for i in $(seq 1 300); do echo "the quick brown fox $((i % 7)) jumps over the lazy dog"; done >text/a.txt

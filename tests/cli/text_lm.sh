@@ -17,7 +17,7 @@ done >text/a.txt
 head -c 2000 text/a.txt >text/b.txt
 echo "not this one" >text/skip.dat
 
-cat >lm.ini <<'INI'
+write_gpt_config lm.ini dropout=0.1 <<'INI'
 [run]
 name = lm
 seed = 3
@@ -41,35 +41,6 @@ clip_norm = 1.0
 [checkpoint]
 every_steps = 60
 keep = 5
-[layer]
-type = embedding
-vocab = 256
-units = 32
-block_size = 16
-[layer]
-type = layernorm
-[layer]
-type = attention
-heads = 4
-dropout = 0.1
-[layer]
-type = residual
-from = -3
-[layer]
-type = layernorm
-[layer]
-type = dense
-units = 64
-activation = gelu_tanh
-[layer]
-type = dense
-units = 32
-[layer]
-type = residual
-from = -4
-[layer]
-type = dense
-units = 256
 INI
 
 run lm.ini "${PIN[@]}" --set run.dir=full

@@ -73,19 +73,27 @@ run "$cnn" "${cnn_common[@]}" --set run.device=cuda --set run.dir=cnn_half --res
 for i in $(seq 1 400); do
     echo "line $((i % 13)): the quick brown fox jumps over the lazy dog, $((i * 7 % 100)) times."
 done >gpt.txt
-{
-    printf '[run]\nname = gpt\nseed = 5\n[data]\nformat = text\ntrain = gpt.txt\ntest =\n'
-    printf 'batch_size = 16\neval_batch_size = 16\n[train]\nmax_steps = 60\nlog_every = 20\n'
-    printf '[optimizer]\ntype = adamw\nlr = 0.003\ndecay = matrices\nclip_norm = 1.0\n'
-    printf '[checkpoint]\nevery_steps = 30\n'
-    printf '[layer]\nname = wte\ntype = embedding\nvocab = 256\nunits = 64\nblock_size = 64\ntie = true\n'
-    printf '[repeat]\nname = h\ncount = 2\n'
-    printf '[layer]\nname = ln_1\ntype = layernorm\n[layer]\nname = attn\ntype = attention\nheads = 4\ndropout = 0.1\n'
-    printf '[layer]\ntype = residual\nfrom = -3\n[layer]\nname = ln_2\ntype = layernorm\n'
-    printf '[layer]\nname = fc\ntype = dense\nunits = 256\nactivation = gelu_tanh\ninit = gpt2\n'
-    printf '[layer]\nname = proj\ntype = dense\nunits = 64\ninit = gpt2\n[layer]\ntype = residual\nfrom = -4\n[end]\n'
-    printf '[layer]\nname = ln_f\ntype = layernorm\n[layer]\nname = lm_head\ntype = dense\nunits = 256\nbias = false\n'
-} >gpt.ini
+write_gpt_config gpt.ini units=64 block_size=64 mlp=256 blocks=2 dropout=0.1 tied named <<'INI'
+[run]
+name = gpt
+seed = 5
+[data]
+format = text
+train = gpt.txt
+test =
+batch_size = 16
+eval_batch_size = 16
+[train]
+max_steps = 60
+log_every = 20
+[optimizer]
+type = adamw
+lr = 0.003
+decay = matrices
+clip_norm = 1.0
+[checkpoint]
+every_steps = 30
+INI
 run gpt.ini --set run.device=cpu --set run.dir=gpt_cpu "${PIN[@]}"
 [ $rc -eq 0 ] || fail "GPT on the CPU: exit $rc"
 for d in gpt_gpu gpt_gpu2; do
