@@ -148,14 +148,37 @@ ckpt_close() {
 
 # start_watchdog SECONDS: fails the test (SIGTERM to this script, whose
 # traps then clean up) after SECONDS, well before ctest's own timeout, which
-# would kill the script without its traps; its pid in $watchdog_pid.
+# would kill the script without its traps; its pid in $watchdog_pid. It
+# naps a second at a time and ends as soon as the script is no longer its
+# parent: a script killed outright (SIGKILL by hand, by the OOM killer, by a
+# runner that kills the script alone; ctest 3.25's TIMEOUT kills the whole
+# process tree) runs no trap to end it, and one long sleep would outlive the
+# test by up to its whole limit. The parent is read from /proc, not tested
+# with kill -0 $$, which still succeeds while the killed script waits as a
+# zombie to be reaped, or once its pid is another process's.
 start_watchdog() {
-    local limit=$1
+    local limit=$1 deadline=$((SECONDS + $1))
     (
+        nap=
         trap 'kill $nap 2>/dev/null; exit 0' TERM
-        sleep "$limit" &
-        nap=$!
-        wait $nap && echo "FAIL: the test ran past $limit s" && kill -TERM $$
+        # the script is alive while it is this subshell's parent; field 4
+        # of stat, counted after the command's name, which may hold spaces
+        parent_alive() {
+            local stat
+            read -r stat <"/proc/$BASHPID/stat" || return 1
+            set -- ${stat##*) }
+            [ "$2" = $$ ]
+        }
+        while parent_alive; do
+            if [ $SECONDS -ge $deadline ]; then
+                echo "FAIL: the test ran past $limit s"
+                kill -TERM $$
+                exit 0
+            fi
+            sleep 1 &
+            nap=$!
+            wait $nap
+        done
     ) &
     watchdog_pid=$!
 }
