@@ -309,11 +309,20 @@ static void describe(run *r)
                      (double)r->be->bytes_allocated / (1 << 20), r->be->name);
     describe_precision(r);
     describe_sync(r);
+    /* A language model's samples are windows of its data's tokens, and what
+     * it evaluates on is its validation split (data.val_fraction, or
+     * data.test's shards): the line says so, as --eval's report does. */
+    char split[64];
+    long long n_test = r->has_test ? (long long)r->test->n : 0LL;
+    if (r->train->tokens)
+        snprintf(split, sizeof split, "%lld validation windows of %d tokens", n_test,
+                 r->train->channels);
+    else
+        snprintf(split, sizeof split, "%lld test samples", n_test);
     progress_message(&r->pg,
-                     "data: %lld train, %lld test samples; batch %d; %ld steps/epoch, %ld "
-                     "steps; output in %s",
-                     (long long)r->train->n, r->has_test ? (long long)r->test->n : 0LL,
-                     r->cfg->batch_size, r->steps_per_epoch, r->total_steps, r->run_dir);
+                     "data: %lld train, %s; batch %d; %ld steps/epoch, %ld steps; output in %s",
+                     (long long)r->train->n, split, r->cfg->batch_size, r->steps_per_epoch,
+                     r->total_steps, r->run_dir);
 }
 
 /* A NaN or infinite loss or gradient: skip the update (train.on_nonfinite =

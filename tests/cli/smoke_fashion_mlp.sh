@@ -9,6 +9,7 @@ run "$src/configs/fashion_mlp.ini" --set train.max_steps=60 --set train.log_ever
     --set run.dir=out --set checkpoint.every_steps=25 --set checkpoint.keep=2
 [ $rc -eq 0 ] || fail "exit status $rc"
 grep -q "model 784-256-128-10 (235146 parameters)" out.txt || fail "no model summary"
+grep -q "^data: 60000 train, 10000 test samples; batch 64;" out.txt || fail "no data summary"
 grep -Eq "test loss [0-9.]+  accuracy 0\.[0-9]+" out.txt || fail "no evaluation line"
 [ "$(grep -c '"step":' out/metrics.jsonl)" -ge 3 ] || fail "too few metrics lines"
 grep -q '"split":"test"' out/metrics.jsonl || fail "no evaluation in metrics.jsonl"

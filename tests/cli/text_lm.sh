@@ -1,8 +1,9 @@
 #!/bin/bash
 # A byte-level language model on text files (data.format = text): it
 # learns a repeating text (its validation loss falls far below a byte's 8
-# bits), reports bits per byte, resumes bitwise and on another rank count,
-# 2 and 4 ranks and as many micro-batches make the updates 1 rank does;
+# bits), reports bits per byte, counts its validation windows at start-up,
+# resumes bitwise and on another rank count, 2 and 4 ranks and as many
+# micro-batches make the updates 1 rank does;
 # data.eval_tokens evaluates the validation split's first windows only;
 # --eval reports the validation loss the run logged and --predict writes
 # the windows' logits; it continues its text when asked (--generate); bad
@@ -45,6 +46,8 @@ INI
 
 run lm.ini "${PIN[@]}" --set run.dir=full
 [ $rc -eq 0 ] || fail "training: exit $rc"
+grep -Eq '^data: [0-9]+ train, [0-9]+ validation windows of 16 tokens; batch 8;' out.txt ||
+    fail "the start-up line does not count the validation windows of 16 tokens"
 grep -q 'val loss .* bits/byte' out.txt || fail "no validation line with bits per byte"
 grep -q '"split":"val".*"bits_per_byte"' full/metrics.jsonl || fail "no bits_per_byte in metrics"
 bpb=$(grep '"split":"val"' full/metrics.jsonl | tail -1 | sed 's/.*"bits_per_byte":\([0-9.e+-]*\).*/\1/')
