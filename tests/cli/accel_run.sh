@@ -1,11 +1,11 @@
 #!/bin/bash
 # launch/accel-run starts the ranks through mpirun, turns Ctrl-C into a
 # clean stop of every rank (status 3, a checkpoint), and returns the job's
-# status. With --max-restarts 1, a rank killed mid-run (SIGKILL, as
-# cli.rank_failure) makes it start the job again from the newest
-# checkpoint, which then finishes; without, the failure's status is
-# returned; a bad config is not restarted. (Hosts lost and restarts on
-# fewer ranks: cluster.node_loss.)
+# status; --mpi-arg passes mpirun one argument, spaces and all. With
+# --max-restarts 1, a rank killed mid-run (SIGKILL, as cli.rank_failure)
+# makes it start the job again from the newest checkpoint, which then
+# finishes; without, the failure's status is returned; a bad config is not
+# restarted. (Hosts lost and restarts on fewer ranks: cluster.node_loss.)
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 export ACCEL_TRAIN=$prog
@@ -20,6 +20,21 @@ status=$?
 [ $status -eq 1 ] || fail "a bad config through accel-run: status $status, expected 1"
 "$src/launch/accel-run" -n x "$cfg" >out.txt 2>err.txt
 [ $? -eq 2 ] || fail "accel-run -n x is not a usage error"
+
+# --mpi-arg hands mpirun one argument whole, spaces kept, where --mpi-args
+# splits its words; both add to the same options. Seen from the ranks: a
+# stand-in for accel-train prints the variables mpirun's -x gave them
+# (removed from accel-run's environment, so only -x can put them there).
+cat >show_env <<'SH'
+#!/bin/sh
+printf 'rank %s: FOO=[%s] BAR=[%s]\n' "$OMPI_COMM_WORLD_RANK" "${FOO-unset}" "${BAR-unset}"
+SH
+chmod +x show_env
+env -u FOO -u BAR ACCEL_TRAIN="$PWD/show_env" "$src/launch/accel-run" -n 2 --mpi-args "-x BAR=c" --mpi-arg -x \
+    --mpi-arg 'FOO=a  b' "$cfg" >out.txt 2>err.txt || fail "accel-run --mpi-arg: exit $?"
+[ "$(grep -c '^rank [01]: FOO=\[a  b\] BAR=\[c\]$' out.txt)" -eq 2 ] ||
+    fail "--mpi-arg -x --mpi-arg 'FOO=a  b' did not reach both ranks whole: $(cat out.txt)"
+echo "ok: --mpi-arg passes one argument whole: $(head -1 out.txt)"
 
 # A script's background job ignores SIGINT unless job control is on, as it
 # is in an interactive shell, where a person presses Ctrl-C.
