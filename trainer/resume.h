@@ -18,6 +18,7 @@
 #include "trainer/model.h"
 
 typedef struct {
+    bool asked; /* rank 0: --resume was given */
     bool found;
     ckpt_state st;
     float *host; /* parameters, m, v, state: ckpt_host_floats() */
@@ -32,7 +33,8 @@ int resume_find(resume_point *rp, const char *how, const char *dir, const model 
 /* Every rank: receives rank 0's resume point and, when one was found, loads
  * it into the model (with sharded moments, each rank its own pieces of
  * them: the checkpoint holds them whole, whoever wrote it). A failure on
- * one rank fails every rank, with its message (comm_gate). */
+ * one rank fails every rank, with its message (comm_gate). The host copy
+ * is freed on return: only found, st and path remain. */
 int resume_share(resume_point *rp, model *m, const comm_info *ci);
 
 void resume_free(resume_point *rp);

@@ -857,7 +857,7 @@ static void announce(run *r, const char *note)
                          (long long)r->st.step_in_epoch);
         note_inexact(r);
         note_old_order(r);
-    } else if (r->rp.host)
+    } else if (r->rp.asked)
         progress_message(&r->pg, "--resume auto: no checkpoint in %s, starting fresh", r->ckpt_dir);
 }
 
