@@ -138,7 +138,7 @@ static int read_all(const cifar_files *fl, int64_t total, dataset *ds, const cha
 {
     char what[96];
     snprintf(what, sizeof what, "%s: its %lld images", key, (long long)total);
-    if (mem_budget_check((uint64_t)total * (CIFAR_PIXELS + 1), 1, what, NULL) < 0)
+    if (mem_budget_check((uint64_t)total * (CIFAR_PIXELS + 1), 0, 1, what, NULL) < 0)
         return -1;
     uint8_t *pixels = malloc((size_t)total * CIFAR_PIXELS);
     uint8_t *labels = malloc((size_t)total);

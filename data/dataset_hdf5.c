@@ -311,7 +311,7 @@ static int read_labels(dataset *ds, h5_split *h, const char *name)
     char what[96];
     snprintf(what, sizeof what, "%s: its %lld labels", h->key, (long long)ds->n);
     if (rc == 0)
-        rc = mem_budget_check(ds->bytes, 1, what, NULL);
+        rc = mem_budget_check(ds->bytes, 0, 1, what, NULL);
     if (rc == 0 && !(h->labels = malloc(sizeof *h->labels * (size_t)ds->n)))
         rc = err_set("%s: out of memory for %lld labels", h->key, (long long)ds->n);
     if (rc == 0)

@@ -146,7 +146,7 @@ int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, in
     file_list_free(&fl);
     int64_t cut = len - (int64_t)((double)len * o->val_fraction);
     if (rc == 0)
-        rc = mem_budget_check(2 * (uint64_t)len, 1, "data.train: the text", NULL);
+        rc = mem_budget_check(2 * (uint64_t)len, 0, 1, "data.train: the text", NULL);
     if (rc == 0 && cut < (int64_t)t + 1)
         rc = err_set("%s = %s: its training part, %lld bytes, is shorter than a window of %d "
                      "(block_size + 1)",

@@ -76,7 +76,7 @@ static int read_payload(gzFile f, const char *path, uint8_t **out, size_t len, c
 {
     char need[160];
     snprintf(need, sizeof need, "%s: its %s", path, what);
-    if (mem_budget_check(len, 1, need, NULL) < 0)
+    if (mem_budget_check(len, 0, 1, need, NULL) < 0)
         return -1;
     size_t cap = len < IDX_FIRST_CHUNK ? len : IDX_FIRST_CHUNK, got = 0;
     uint8_t *buf = malloc(cap ? cap : 1);

@@ -35,23 +35,20 @@ int memplan_eval_rows(const config *cfg, const dataset *test)
     return test->n < cfg->eval_batch_size ? (int)test->n : cfg->eval_batch_size;
 }
 
-/* The host memory of training around the model: what train.c, loader.c,
- * evaluate.c and checkpoint writing allocate. The sampler takes none: it
+/* The host memory of training around the model on every rank: what
+ * train.c, loader.c and evaluate.c allocate. The sampler takes none: it
  * computes each position's sample instead of holding the order. */
 static uint64_t host_bytes(const memplan *p, const dataset *train)
 {
     const uint64_t f = (uint64_t)train->features, b = (uint64_t)p->train_rows;
-    const uint64_t e = (uint64_t)p->eval_rows, params = p->n_params, state = p->n_state;
+    const uint64_t e = (uint64_t)p->eval_rows;
     const uint64_t y = 4 * (uint64_t)train->targets;
     uint64_t loader = LOADER_DEPTH * b * (4 * f + y) + 8 * b;
     uint64_t evaluation = e * (8 + 4 * f + y);
-    /* while a checkpoint is written: the host copy of parameters, moments
-     * and state, the file HDF5 builds in memory, and its sealed image */
-    uint64_t staging = 3 * 4 * (3 * params + state);
     /* the model's own: the loss statistics of each target */
     uint64_t model =
         2 * y * (uint64_t)(p->train_rows > p->eval_rows ? p->train_rows : p->eval_rows);
-    return loader + evaluation + staging + model;
+    return loader + evaluation + model;
 }
 
 int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows,
@@ -74,8 +71,11 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
     if (cfg->grad_accum > 1) /* the gradients' sum over micro-batches (train.c) */
         p->model += sizeof(float) * (uint64_t)m->n_params;
     p->host = host_bytes(p, train);
-    /* sharded: a checkpoint gathers the moments into rank 0's staging
-     * (counted above), each rank sending from a copy of its shard */
+    /* only rank 0 writes checkpoints: its copy of the whole state, the
+     * file HDF5 builds in memory, and the sealed image */
+    p->staging = 3 * sizeof(float) * (3 * (uint64_t)p->n_params + p->n_state);
+    /* sharded: a checkpoint gathers the moments into rank 0's staging,
+     * every rank sending from a copy of its shard */
     if (m->shard)
         p->host += sizeof(float) * (uint64_t)m->n_moments;
     model_free(m);

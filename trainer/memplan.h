@@ -25,9 +25,14 @@ typedef struct {
      * on a GPU): parameters, gradients, Adam's two moments, and activations,
      * inputs and workspaces. */
     uint64_t model;
-    /* The host's besides: the input batches in flight, the evaluation
-     * batch, and checkpoint staging. */
+    /* The host's besides, on every rank: the input batches in flight, the
+     * evaluation batch, the loss statistics; with sharded moments, the
+     * copy of a rank's shard that a checkpoint gathers from. */
     uint64_t host;
+    /* Rank 0's alone, while it writes a checkpoint: the host copy of
+     * parameters, moments and state, the file HDF5 builds in memory, and
+     * its sealed image. */
+    uint64_t staging;
 } memplan;
 
 /* What a model of this data reads: its images, or its rows of token ids,

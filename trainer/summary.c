@@ -40,7 +40,8 @@ static void print_table(const model *m, FILE *out)
 }
 
 /* Where a rank's memory goes (memplan): the model's buffers by part, the
- * host's besides, and the data sets held in memory. */
+ * host's besides (and rank 0's checkpoint writing), and the data sets held
+ * in memory. */
 static void print_memory(const memplan *p, int grad_accum, int world, uint64_t data, FILE *out)
 {
     const double mib = 1 << 20;
@@ -56,10 +57,12 @@ static void print_memory(const memplan *p, int grad_accum, int world, uint64_t d
     fprintf(out,
             "memory of one rank at %d rows a step%s (%d for evaluation): parameters %.1f MiB, "
             "gradients %.1f MiB, Adam state %.1f MiB%s, activations, inputs and workspaces %.1f "
-            "MiB; host buffers %.1f MiB; data in memory %.1f MiB; %.1f MiB in all\n",
+            "MiB; host buffers %.1f MiB, and %.1f MiB more on rank 0 while it writes a checkpoint; "
+            "data in memory %.1f MiB; %.1f MiB in all (rank 0: %.1f MiB)\n",
             p->train_rows, micro, p->eval_rows, params / mib, params / mib, adam / mib, sharded,
-            activations / mib, (double)p->host / mib, (double)data / mib,
-            (double)(p->model + p->host + data) / mib);
+            activations / mib, (double)p->host / mib, (double)p->staging / mib, (double)data / mib,
+            (double)(p->model + p->host + data) / mib,
+            (double)(p->model + p->host + p->staging + data) / mib);
 }
 
 /* Opens the splits as training would (the test split only when there is

@@ -146,7 +146,8 @@ static void plan_steps(run *r)
 static int check_memory(run *r, const memplan *p)
 {
     bool host_model = r->be->host_memory;
-    if (mem_budget_check(p->host + (host_model ? p->model : 0), r->ci->local_size,
+    /* rank 0's checkpoint staging counted once a node: it may be this one */
+    if (mem_budget_check(p->host + (host_model ? p->model : 0), p->staging, r->ci->local_size,
                          "this run's buffers",
                          "lower data.batch_size, data.eval_batch_size or the model's size "
                          "(--dry-run shows where the memory goes)") < 0)
@@ -165,7 +166,7 @@ int train_check_device_memory(uint64_t need, uint64_t free_bytes, const char *de
                         free_bytes > TRAIN_DEVICE_RESERVE ? free_bytes - TRAIN_DEVICE_RESERVE : 0};
     snprintf(b.source, sizeof b.source, "free on %.150s, less %u MiB for cuBLAS, cuDNN and NCCL",
              device, TRAIN_DEVICE_RESERVE >> 20);
-    return mem_budget_fits(&b, need, 1, "this run's GPU buffers",
+    return mem_budget_fits(&b, need, 0, 1, "this run's GPU buffers",
                            "lower data.batch_size, or raise train.grad_accum for smaller "
                            "micro-batches (--dry-run shows where the memory goes)");
 }

@@ -119,25 +119,39 @@ void mem_budget_read(mem_budget *b)
     }
 }
 
-int mem_budget_fits(const mem_budget *b, uint64_t need, int sharers, const char *what,
-                    const char *hint)
+/* a + b, or UINT64_MAX where it overflows */
+static uint64_t sum_or_max(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+int mem_budget_fits(const mem_budget *b, uint64_t need, uint64_t once, int sharers,
+                    const char *what, const char *hint)
 {
     const double gib = 1024.0 * 1024.0 * 1024.0;
     uint64_t n = sharers > 1 && b->shared ? (uint64_t)sharers : 1;
-    uint64_t total = need > UINT64_MAX / n ? UINT64_MAX : need * n;
+    uint64_t total = sum_or_max(need > UINT64_MAX / n ? UINT64_MAX : need * n, once);
     if (b->bytes == UINT64_MAX || total <= b->bytes)
         return 0;
-    char ranks[96] = "";
-    if (n > 1)
-        snprintf(ranks, sizeof ranks, " a rank, %.2f GiB for the %" PRIu64 " ranks on this node",
+    char figures[160];
+    if (n == 1)
+        snprintf(figures, sizeof figures, "%.2f GiB", total / gib);
+    else if (once == 0)
+        snprintf(figures, sizeof figures,
+                 "%.2f GiB a rank, %.2f GiB for the %" PRIu64 " ranks on this node", need / gib,
                  total / gib, n);
-    return err_set("%s need %.2f GiB%s, but %.2f GiB is available (%s)%s%s", what, need / gib,
-                   ranks, b->bytes / gib, b->source, hint ? ": " : "", hint ? hint : "");
+    else
+        snprintf(figures, sizeof figures,
+                 "%.2f GiB a rank and %.2f GiB more in rank 0, %.2f GiB for the %" PRIu64
+                 " ranks on this node",
+                 need / gib, once / gib, total / gib, n);
+    return err_set("%s need %s, but %.2f GiB is available (%s)%s%s", what, figures, b->bytes / gib,
+                   b->source, hint ? ": " : "", hint ? hint : "");
 }
 
-int mem_budget_check(uint64_t need, int sharers, const char *what, const char *hint)
+int mem_budget_check(uint64_t need, uint64_t once, int sharers, const char *what, const char *hint)
 {
     mem_budget b;
     mem_budget_read(&b);
-    return mem_budget_fits(&b, need, sharers, what, hint);
+    return mem_budget_fits(&b, need, once, sharers, what, hint);
 }

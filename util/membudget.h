@@ -25,14 +25,18 @@ typedef struct {
 
 void mem_budget_read(mem_budget *b);
 
-/* 0 when `need` bytes for each of `sharers` processes of this node fit in
+/* 0 when `need` bytes for each of `sharers` processes of this node, and
+ * `once` bytes more for one of them (rank 0's checkpoint writing: the
+ * message says "in rank 0"; it may be on this node), fit in
  * the budget; else -1 with one line saying what needs it (`what`, plural:
- * "this run's buffers"), both figures, where the limit comes from, and
- * `hint` (what to do; may be NULL). sharers < 1 counts as 1. */
-int mem_budget_check(uint64_t need, int sharers, const char *what, const char *hint);
+ * "this run's buffers"), the figures, where the limit comes from, and
+ * `hint` (what to do; may be NULL). sharers < 1 counts as 1. A budget of
+ * this process alone (RLIMIT_AS) is held to need + once: which process of
+ * the node takes `once` is not known here. */
+int mem_budget_check(uint64_t need, uint64_t once, int sharers, const char *what, const char *hint);
 
 /* The same with a budget at hand, for tests. */
-int mem_budget_fits(const mem_budget *b, uint64_t need, int sharers, const char *what,
-                    const char *hint);
+int mem_budget_fits(const mem_budget *b, uint64_t need, uint64_t once, int sharers,
+                    const char *what, const char *hint);
 
 #endif

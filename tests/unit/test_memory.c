@@ -20,8 +20,8 @@
 START_TEST(fits_and_refuses_with_both_figures)
 {
     mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "MemAvailable in /proc/meminfo"};
-    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB, 1, "the buffers", NULL), 0);
-    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB + 1, 1, "the buffers", "use less"), -1);
+    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB, 0, 1, "the buffers", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB + 1, 0, 1, "the buffers", "use less"), -1);
     ck_assert_str_eq(err_msg(), "the buffers need 10.00 GiB, but 10.00 GiB is available "
                                 "(MemAvailable in /proc/meminfo): use less");
     err_clear();
@@ -56,12 +56,33 @@ END_TEST
 START_TEST(node_ranks_share_what_is_shared)
 {
     mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "s"};
-    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 3, "x", NULL), 0);
-    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 4, "x", NULL), -1);
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 0, 3, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 0, 4, "x", NULL), -1);
     ck_assert_str_eq(err_msg(), "x need 3.00 GiB a rank, 12.00 GiB for the 4 ranks on this "
                                 "node, but 10.00 GiB is available (s)");
     b.shared = 0;
-    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 4, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 3 * GIB, 0, 4, "x", NULL), 0);
+    err_clear();
+}
+END_TEST
+
+/* Rank 0's checkpoint staging, counted once a node: 8 ranks of 1 GiB and
+ * 4 GiB more fit 12 GiB, where 5 GiB a rank would not; a budget of one
+ * process (RLIMIT_AS) holds need and staging. */
+START_TEST(staging_counted_once_a_node)
+{
+    mem_budget b = {.bytes = 12 * GIB, .shared = 1, .source = "s"};
+    ck_assert_int_eq(mem_budget_fits(&b, 1 * GIB, 4 * GIB, 8, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 1 * GIB, 4 * GIB + 1, 8, "x", NULL), -1);
+    ck_assert_str_eq(err_msg(), "x need 1.00 GiB a rank and 4.00 GiB more in rank 0, 12.00 GiB for "
+                                "the 8 ranks on this node, but 12.00 GiB is available (s)");
+    b = (mem_budget){.bytes = 5 * GIB, .shared = 0, .source = "RLIMIT_AS"};
+    ck_assert_int_eq(mem_budget_fits(&b, 1 * GIB, 4 * GIB, 8, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&b, 1 * GIB, 4 * GIB + 1, 8, "x", NULL), -1);
+    ck_assert_str_eq(err_msg(), "x need 5.00 GiB, but 5.00 GiB is available (RLIMIT_AS)");
+    /* the sum past 64 bits is refused too */
+    b.shared = 1;
+    ck_assert_int_eq(mem_budget_fits(&b, 1, UINT64_MAX, 2, "x", NULL), -1);
     err_clear();
 }
 END_TEST
@@ -69,10 +90,10 @@ END_TEST
 START_TEST(unknown_budget_and_overflow)
 {
     mem_budget none = {.bytes = UINT64_MAX, .shared = 1};
-    ck_assert_int_eq(mem_budget_fits(&none, UINT64_MAX, 8, "x", NULL), 0);
+    ck_assert_int_eq(mem_budget_fits(&none, UINT64_MAX, 0, 8, "x", NULL), 0);
     mem_budget b = {.bytes = 10 * GIB, .shared = 1, .source = "s"};
     /* need x sharers past 64 bits is refused, not wrapped to something small */
-    ck_assert_int_eq(mem_budget_fits(&b, UINT64_MAX / 2 + 1, 2, "x", NULL), -1);
+    ck_assert_int_eq(mem_budget_fits(&b, UINT64_MAX / 2 + 1, 0, 2, "x", NULL), -1);
     err_clear();
 }
 END_TEST
@@ -87,7 +108,7 @@ START_TEST(reads_this_machine)
     ck_assert_uint_gt(b.bytes, 0);
     ck_assert(strstr(b.source, "MemAvailable") || strstr(b.source, "cgroup") ||
               strstr(b.source, "RLIMIT_AS"));
-    ck_assert_int_eq(mem_budget_check(1, 1, "one byte", NULL), 0);
+    ck_assert_int_eq(mem_budget_check(1, 0, 1, "one byte", NULL), 0);
 }
 END_TEST
 
@@ -145,6 +166,7 @@ int main(void)
     tcase_add_test(tc, fits_and_refuses_with_both_figures);
     tcase_add_test(tc, node_ranks_share_what_is_shared);
     tcase_add_test(tc, device_memory_refused_with_both_figures);
+    tcase_add_test(tc, staging_counted_once_a_node);
     tcase_add_test(tc, unknown_budget_and_overflow);
     tcase_add_test(tc, reads_this_machine);
     tcase_add_test(tc, plan_is_what_the_build_takes);
