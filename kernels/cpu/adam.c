@@ -12,10 +12,22 @@ CPU_SIMD static void adam(float *restrict p, const float *restrict g, float *res
         math_adam(&p[i], g[i], &m[i], &v[i], &hh);
 }
 
+typedef struct {
+    float *p, *m, *v;
+    const float *g;
+    adam_hyper h;
+} adam_pass;
+
+static void adam_part(void *arg, size_t from, size_t to)
+{
+    const adam_pass *a = arg;
+    adam(a->p + from, a->g + from, a->m + from, a->v + from, to - from, a->h);
+}
+
 int cpu_adam(backend *be, float *p, const float *g, float *m, float *v, size_t n,
              const adam_hyper *h)
 {
-    (void)be;
-    adam(p, g, m, v, n, *h);
+    adam_pass a = {.p = p, .m = m, .v = v, .g = g, .h = *h};
+    cpu_workers_run(cpu_workers_of(be), n, cpu_workers_grain(1), adam_part, &a);
     return 0;
 }

@@ -40,11 +40,27 @@ CPU_SIMD static void softmax_row(float *a, int last, int t, float scale)
     memset(a + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
 }
 
+/* The rows of a pass over n x t rows of t scores, for the threads. */
+typedef struct {
+    float *d;
+    const float *a;
+    float *att;
+    int t;
+    float scale;
+} rows_pass;
+
+static void softmax_part(void *arg, size_t from, size_t to)
+{
+    const rows_pass *p = arg;
+    for (size_t row = from; row < to; row++)
+        softmax_row(p->att + row * p->t, (int)(row % (size_t)p->t), p->t, p->scale);
+}
+
 int cpu_causal_softmax(backend *be, float *att, int n, int t, float scale)
 {
-    (void)be;
-    for (size_t row = 0; row < (size_t)n * t; row++)
-        softmax_row(att + row * t, (int)(row % (size_t)t), t, scale);
+    rows_pass p = {.att = att, .t = t, .scale = scale};
+    cpu_workers_run(cpu_workers_of(be), (size_t)n * t, cpu_workers_grain((size_t)t), softmax_part,
+                    &p);
     return 0;
 }
 
@@ -64,11 +80,19 @@ CPU_SIMD static void softmax_backward_row(float *d, const float *a, int last, in
     memset(d + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
 }
 
+static void softmax_backward_part(void *arg, size_t from, size_t to)
+{
+    const rows_pass *p = arg;
+    for (size_t row = from; row < to; row++)
+        softmax_backward_row(p->d + row * p->t, p->a + row * p->t, (int)(row % (size_t)p->t), p->t,
+                             p->scale);
+}
+
 int cpu_causal_softmax_backward(backend *be, float *datt, const float *att, int n, int t,
                                 float scale)
 {
-    (void)be;
-    for (size_t row = 0; row < (size_t)n * t; row++)
-        softmax_backward_row(datt + row * t, att + row * t, (int)(row % (size_t)t), t, scale);
+    rows_pass p = {.d = datt, .a = att, .t = t, .scale = scale};
+    cpu_workers_run(cpu_workers_of(be), (size_t)n * t, cpu_workers_grain((size_t)t),
+                    softmax_backward_part, &p);
     return 0;
 }

@@ -73,6 +73,7 @@ static void cpu_destroy(backend *be)
 {
     cpu_impl *c = be->impl;
     if (c) {
+        cpu_workers_close(c->workers);
         free(c->rounded[0]);
         free(c->rounded[1]);
         free(c);
@@ -91,6 +92,10 @@ backend *backend_cpu_open(int threads)
         return NULL;
     }
     be->impl = c;
+    if (threads > 1 && !(c->workers = cpu_workers_open(threads))) {
+        cpu_destroy(be);
+        return NULL;
+    }
     if (threads > 0)
         openblas_set_num_threads(threads);
     be->name = "cpu";

@@ -6,6 +6,7 @@
 #define ACCEL_CPU_OPS_H
 
 #include "kernels/backend.h"
+#include "kernels/cpu/workers.h"
 
 /* CPU_SIMD marks a hot loop to be compiled three times, for AVX-512, AVX2
  * and baseline x86-64, the loader picking the widest the CPU has: one binary
@@ -29,7 +30,14 @@ typedef struct {
      * bf16 use them, so they stay outside the memory plan. */
     float *rounded[2];
     size_t rounded_cap[2];
+    /* the threads of the passes that are not products (workers.h) */
+    cpu_workers *workers;
 } cpu_impl;
+
+static inline cpu_workers *cpu_workers_of(backend *be)
+{
+    return ((cpu_impl *)be->impl)->workers;
+}
 
 /* cpu_gemm with its inputs at precision p rather than be->precision (a
  * convolution's products take precision_of_conv). */

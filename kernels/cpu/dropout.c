@@ -41,21 +41,44 @@ CPU_SIMD static void apply_mask(float *y, const float *x, const uint32_t *restri
         y[j] = x[j] * math_dropout_keep(rng_to_uniform(u[j]), rate);
 }
 
+/* A dropout pass: each element's mask is a function of its index alone,
+ * so the threads' ranges may start anywhere. */
+typedef struct {
+    float *y;
+    const float *x;
+    float rate;
+    uint64_t seed, first;
+    uint32_t stream, step;
+} dropout_pass;
+
+/* y = x times math_dropout_scale's mask at elements [from, to) */
+static void dropout_part(void *arg, size_t from, size_t to)
+{
+    const dropout_pass *p = arg;
+    uint32_t u[CHUNK];
+    for (size_t i = from; i < to;) {
+        uint64_t at = p->first + i, base = at & ~(uint64_t)(CHUNK - 1);
+        size_t skip = (size_t)(at - base), len = CHUNK - skip;
+        if (len > to - i)
+            len = to - i;
+        philox_lanes(u, base >> 2, p->stream, p->step, p->seed);
+        apply_mask(p->y + i, p->x + i, u + skip, (int)len, p->rate);
+        i += len;
+    }
+}
+
 /* y = x times math_dropout_scale's mask at indices first .. first + n - 1. */
 int cpu_dropout_forward(backend *be, float *y, const float *x, size_t n, float rate, uint64_t seed,
                         uint32_t layer, uint32_t step, uint64_t first)
 {
-    (void)be;
-    uint32_t stream = RNG_STREAM_DROPOUT | layer, u[CHUNK];
-    for (size_t i = 0; i < n;) {
-        uint64_t at = first + i, base = at & ~(uint64_t)(CHUNK - 1);
-        size_t skip = (size_t)(at - base), len = CHUNK - skip;
-        if (len > n - i)
-            len = n - i;
-        philox_lanes(u, base >> 2, stream, step, seed);
-        apply_mask(y + i, x + i, u + skip, (int)len, rate);
-        i += len;
-    }
+    dropout_pass p = {.y = y,
+                      .x = x,
+                      .rate = rate,
+                      .seed = seed,
+                      .first = first,
+                      .stream = RNG_STREAM_DROPOUT | layer,
+                      .step = step};
+    cpu_workers_run(cpu_workers_of(be), n, cpu_workers_grain(1), dropout_part, &p);
     return 0;
 }
 

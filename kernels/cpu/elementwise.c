@@ -74,16 +74,39 @@ static void bias_act_rows(float *z, float *y, const float *bias, int rows, int c
     }
 }
 
+/* A pass's operands, for the threads' ranges (workers.h). */
+typedef struct {
+    float *z, *y, *dz;
+    const float *bias, *dy, *a, *b, *zc;
+    int channels, inner;
+    act_kind act;
+} pass;
+
+/* rows [from, to) of a dense layer's output */
+static void bias_act_rows_part(void *arg, size_t from, size_t to)
+{
+    const pass *p = arg;
+    size_t at = from * (size_t)p->channels;
+    bias_act_rows(p->z + at, p->y + at, p->bias, (int)(to - from), p->channels, p->act);
+}
+
+/* samples [from, to) of a convolution's output */
+static void bias_act_planes_part(void *arg, size_t from, size_t to)
+{
+    const pass *p = arg;
+    size_t at = from * (size_t)p->channels * p->inner;
+    bias_act_planes(p->z + at, p->y + at, p->bias, (int)(to - from), p->channels, p->inner, p->act);
+}
+
 int cpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
                          int channels, int inner, act_kind act)
 {
-    (void)be;
     if (!bias && act == ACT_NONE && z == y) /* nothing to do: a convolution before batch norm */
         return 0;
-    if (inner == 1)
-        bias_act_rows(z, y, bias, outer, channels, act);
-    else
-        bias_act_planes(z, y, bias, outer, channels, inner, act);
+    pass p = {.z = z, .y = y, .bias = bias, .channels = channels, .inner = inner, .act = act};
+    size_t row = (size_t)channels * inner;
+    cpu_workers_run(cpu_workers_of(be), (size_t)outer, cpu_workers_grain(row),
+                    inner == 1 ? bias_act_rows_part : bias_act_planes_part, &p);
     return 0;
 }
 
@@ -98,29 +121,43 @@ CPU_SIMD static void relu_backward(float *restrict dz, const float *restrict y, 
     }
 }
 
-int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
-                     size_t n, act_kind act)
+/* elements [from, to) of an activation's backward */
+static void act_backward_part(void *arg, size_t from, size_t to)
 {
-    (void)be;
-    if (act == ACT_RELU) {
+    const pass *p = arg;
+    float *dz = p->dz + from;
+    const float *dy = p->dy + from, *z = p->zc + from, *y = p->a + from;
+    size_t n = to - from;
+    if (p->act == ACT_RELU) {
         if (dz != dy)
             memmove(dz, dy, sizeof(float) * n);
         relu_backward(dz, y, n);
-        return 0;
-    }
-    if (act == ACT_GELU_TANH) {
+    } else if (p->act == ACT_GELU_TANH) {
         gelu_tanh_backward(dz, dy, z, n);
-        return 0;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dz[i] = dy[i] * math_act_grad(p->act, z[i], y[i]);
     }
-    for (size_t i = 0; i < n; i++)
-        dz[i] = dy[i] * math_act_grad(act, z[i], y[i]);
+}
+
+int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
+                     size_t n, act_kind act)
+{
+    pass p = {.dz = dz, .dy = dy, .zc = z, .a = y, .act = act};
+    cpu_workers_run(cpu_workers_of(be), n, cpu_workers_grain(1), act_backward_part, &p);
     return 0;
+}
+
+static void add_part(void *arg, size_t from, size_t to)
+{
+    const pass *p = arg;
+    for (size_t i = from; i < to; i++)
+        p->y[i] = p->a[i] + p->b[i];
 }
 
 int cpu_add(backend *be, float *y, const float *a, const float *b, size_t n)
 {
-    (void)be;
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
+    pass p = {.y = y, .a = a, .b = b};
+    cpu_workers_run(cpu_workers_of(be), n, cpu_workers_grain(1), add_part, &p);
     return 0;
 }

@@ -1,58 +1,132 @@
 /* layernorm: layer normalization over the last axis on the CPU (see
  * backend.h), as PyTorch's LayerNorm: the biased variance, eps inside the
  * square root. Statistics in double; a row's mean and 1/std are kept for
- * the backward pass. */
+ * the backward pass. Rows go to the backend's threads; the gain's and
+ * bias's gradients, sums over rows, go by columns, each summed over the
+ * rows in order: the same floats for any number of threads. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
 
-int cpu_layernorm_forward(backend *be, const float *x, const float *g, const float *b, float *y,
-                          float *mean, float *rstd, int n, int c, float eps)
+typedef struct {
+    const float *x, *g, *b, *dy, *mean_in, *rstd_in;
+    float *y, *mean, *rstd, *dx, *dg, *db;
+    int c;
+    float eps;
+} ln_pass;
+
+static void forward_rows(void *arg, size_t from, size_t to)
 {
-    (void)be;
-    for (int r = 0; r < n; r++) {
-        const float *in = x + (size_t)r * c;
+    const ln_pass *p = arg;
+    int c = p->c;
+    for (size_t r = from; r < to; r++) {
+        const float *in = p->x + r * c;
         double s, s2;
         cpu_sums(in, in, (size_t)c, &s, &s2);
         double mu = s / c, var = s2 / c - mu * mu;
-        float m = (float)mu, k = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + eps));
-        float *out = y + (size_t)r * c;
+        float m = (float)mu, k = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + p->eps));
+        float *out = p->y + r * c;
         for (int i = 0; i < c; i++)
-            out[i] = (in[i] - m) * k * g[i] + b[i];
-        mean[r] = m;
-        rstd[r] = k;
+            out[i] = (in[i] - m) * k * p->g[i] + p->b[i];
+        p->mean[r] = m;
+        p->rstd[r] = k;
     }
+}
+
+int cpu_layernorm_forward(backend *be, const float *x, const float *g, const float *b, float *y,
+                          float *mean, float *rstd, int n, int c, float eps)
+{
+    ln_pass p = {.x = x, .g = g, .b = b, .y = y, .mean = mean, .rstd = rstd, .c = c, .eps = eps};
+    cpu_workers_run(cpu_workers_of(be), (size_t)n, cpu_workers_grain((size_t)c), forward_rows, &p);
     return 0;
 }
 
-/* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy g. */
+/* dg[i] += dy xhat and db[i] += dy over rows [0, rows) for columns
+ * [from, to), row after row. */
+static void gain_bias_grads(const ln_pass *p, size_t rows, size_t from, size_t to)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = p->x + r * p->c, *d = p->dy + r * p->c;
+        float m = p->mean_in[r], k = p->rstd_in[r];
+        for (size_t i = from; i < to; i++) {
+            float xhat = (in[i] - m) * k;
+            p->dg[i] += d[i] * xhat;
+            p->db[i] += d[i];
+        }
+    }
+}
+
+/* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy g,
+ * over rows [from, to); with `grads`, dg and db too, in the same loop (one
+ * thread: one pass over the rows instead of two). */
+static void backward_rows(const ln_pass *p, size_t from, size_t to, bool grads)
+{
+    int c = p->c;
+    for (size_t r = from; r < to; r++) {
+        const float *in = p->x + r * c, *d = p->dy + r * c;
+        float m = p->mean_in[r], k = p->rstd_in[r];
+        double s = 0.0, sx = 0.0;
+        for (int i = 0; i < c; i++) {
+            float xhat = (in[i] - m) * k, dxhat = d[i] * p->g[i];
+            if (grads) {
+                p->dg[i] += d[i] * xhat;
+                p->db[i] += d[i];
+            }
+            s += dxhat;
+            sx += (double)dxhat * xhat;
+        }
+        if (!p->dx)
+            continue;
+        float ms = (float)(s / c), msx = (float)(sx / c);
+        float *out = p->dx + r * c;
+        for (int i = 0; i < c; i++) {
+            float xhat = (in[i] - m) * k;
+            out[i] = k * (d[i] * p->g[i] - ms - xhat * msx);
+        }
+    }
+}
+
+typedef struct {
+    const ln_pass *p;
+    size_t rows;
+} ln_columns;
+
+static void grads_part(void *arg, size_t from, size_t to)
+{
+    const ln_columns *cols = arg;
+    gain_bias_grads(cols->p, cols->rows, from, to);
+}
+
+static void dx_part(void *arg, size_t from, size_t to)
+{
+    backward_rows(arg, from, to, false);
+}
+
 int cpu_layernorm_backward(backend *be, const float *dy, const float *x, const float *g,
                            const float *mean, const float *rstd, float *dx, float *dg, float *db,
                            int n, int c)
 {
-    (void)be;
     memset(dg, 0, sizeof(float) * (size_t)c);
     memset(db, 0, sizeof(float) * (size_t)c);
-    for (int r = 0; r < n; r++) {
-        const float *in = x + (size_t)r * c, *d = dy + (size_t)r * c;
-        float m = mean[r], k = rstd[r];
-        double s = 0.0, sx = 0.0;
-        for (int i = 0; i < c; i++) {
-            float xhat = (in[i] - m) * k, dxhat = d[i] * g[i];
-            dg[i] += d[i] * xhat;
-            db[i] += d[i];
-            s += dxhat;
-            sx += (double)dxhat * xhat;
-        }
-        if (!dx)
-            continue;
-        float ms = (float)(s / c), msx = (float)(sx / c);
-        float *out = dx + (size_t)r * c;
-        for (int i = 0; i < c; i++) {
-            float xhat = (in[i] - m) * k;
-            out[i] = k * (d[i] * g[i] - ms - xhat * msx);
-        }
+    ln_pass p = {.x = x,
+                 .g = g,
+                 .dy = dy,
+                 .mean_in = mean,
+                 .rstd_in = rstd,
+                 .dx = dx,
+                 .dg = dg,
+                 .db = db,
+                 .c = c};
+    cpu_workers *w = cpu_workers_of(be);
+    if (!w) {
+        backward_rows(&p, 0, (size_t)n, true);
+        return 0;
     }
+    ln_columns cols = {.p = &p, .rows = (size_t)n};
+    cpu_workers_run(w, (size_t)c, cpu_workers_grain((size_t)n), grads_part, &cols);
+    if (dx)
+        cpu_workers_run(w, (size_t)n, cpu_workers_grain((size_t)c), dx_part, &p);
     return 0;
 }
