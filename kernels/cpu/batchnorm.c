@@ -2,23 +2,43 @@
  * per-channel sums in double, the statistics made of them, the normalizing
  * forward, and the backward that takes the (possibly all-rank) means of dz
  * and dz * xhat. Each works a channel's plane at a time (inner contiguous
- * floats), in vector loops. */
+ * floats), in vector loops; the backend's threads take samples, or for the
+ * sums channels, each summed over the samples in order (the same doubles
+ * for any number of threads). */
 #include "kernels/cpu/cpu_ops.h"
+
+/* A pass over planes of `inner` floats, for the backend's threads. */
+typedef struct {
+    const float *a, *b, *x, *dz, *xhat_in, *gamma, *beta, *mean, *invstd, *mean_dz, *mean_dzxhat;
+    float *xhat, *z, *y, *dx;
+    double *sums;
+    int outer, channels, inner;
+    act_kind act;
+} bn_pass;
+
+/* channels [from, to): each summed over the samples in order */
+static void sums_part(void *arg, size_t from, size_t to)
+{
+    const bn_pass *p = arg;
+    for (int o = 0; o < p->outer; o++)
+        for (size_t c = from; c < to; c++) {
+            size_t base = ((size_t)o * p->channels + c) * p->inner;
+            double sa, sab;
+            cpu_sums(p->a + base, p->b + base, (size_t)p->inner, &sa, &sab);
+            p->sums[c] += sa;
+            p->sums[p->channels + c] += sab;
+        }
+}
 
 int cpu_channel_sums(backend *be, const float *a, const float *b, int outer, int channels,
                      int inner, double *sums)
 {
-    (void)be;
     for (int c = 0; c < 2 * channels; c++)
         sums[c] = 0.0;
-    for (int o = 0; o < outer; o++)
-        for (int c = 0; c < channels; c++) {
-            size_t base = ((size_t)o * channels + c) * inner;
-            double sa, sab;
-            cpu_sums(a + base, b + base, (size_t)inner, &sa, &sab);
-            sums[c] += sa;
-            sums[channels + c] += sab;
-        }
+    bn_pass p = {
+        .a = a, .b = b, .sums = sums, .outer = outer, .channels = channels, .inner = inner};
+    cpu_workers_run(cpu_workers_of(be), (size_t)channels, cpu_workers_grain((size_t)outer * inner),
+                    sums_part, &p);
     return 0;
 }
 
@@ -68,21 +88,39 @@ CPU_SIMD static void bn_plane(const float *restrict x, float *restrict xhat, flo
     }
 }
 
+/* samples [from, to) */
+static void forward_part(void *arg, size_t from, size_t to)
+{
+    const bn_pass *p = arg;
+    for (size_t o = from; o < to; o++)
+        for (int c = 0; c < p->channels; c++) {
+            size_t base = (o * p->channels + c) * p->inner;
+            bn_plane(p->x + base, p->xhat + base, p->y + base, p->inner, p->mean[c], p->invstd[c],
+                     p->gamma[c], p->beta[c], p->act);
+            /* z is y unless the activation's gradient needs its input */
+            if (p->z != p->y)
+                bn_plane(p->x + base, p->xhat + base, p->z + base, p->inner, p->mean[c],
+                         p->invstd[c], p->gamma[c], p->beta[c], ACT_NONE);
+        }
+}
+
 int cpu_bn_forward(backend *be, const float *x, float *xhat, float *z, float *y, const float *mean,
                    const float *invstd, const float *gamma, const float *beta, int outer,
                    int channels, int inner, act_kind act)
 {
-    (void)be;
-    for (int o = 0; o < outer; o++)
-        for (int c = 0; c < channels; c++) {
-            size_t base = ((size_t)o * channels + c) * inner;
-            bn_plane(x + base, xhat + base, y + base, inner, mean[c], invstd[c], gamma[c], beta[c],
-                     act);
-            /* z is y unless the activation's gradient needs its input */
-            if (z != y)
-                bn_plane(x + base, xhat + base, z + base, inner, mean[c], invstd[c], gamma[c],
-                         beta[c], ACT_NONE);
-        }
+    bn_pass p = {.x = x,
+                 .xhat = xhat,
+                 .z = z,
+                 .y = y,
+                 .mean = mean,
+                 .invstd = invstd,
+                 .gamma = gamma,
+                 .beta = beta,
+                 .channels = channels,
+                 .inner = inner,
+                 .act = act};
+    cpu_workers_run(cpu_workers_of(be), (size_t)outer, cpu_workers_grain((size_t)channels * inner),
+                    forward_part, &p);
     return 0;
 }
 
@@ -94,16 +132,32 @@ CPU_SIMD static void bn_back_plane(const float *restrict dz, const float *restri
         dx[i] = k * (dz[i] - mean_dz - xhat[i] * mean_dzxhat);
 }
 
+/* samples [from, to) */
+static void backward_part(void *arg, size_t from, size_t to)
+{
+    const bn_pass *p = arg;
+    for (size_t o = from; o < to; o++)
+        for (int c = 0; c < p->channels; c++) {
+            size_t base = (o * p->channels + c) * p->inner;
+            bn_back_plane(p->dz + base, p->xhat_in + base, p->dx + base, p->inner,
+                          p->gamma[c] * p->invstd[c], p->mean_dz[c], p->mean_dzxhat[c]);
+        }
+}
+
 int cpu_bn_backward(backend *be, const float *dz, const float *xhat, float *dx, const float *gamma,
                     const float *invstd, const float *mean_dz, const float *mean_dzxhat, int outer,
                     int channels, int inner)
 {
-    (void)be;
-    for (int o = 0; o < outer; o++)
-        for (int c = 0; c < channels; c++) {
-            size_t base = ((size_t)o * channels + c) * inner;
-            bn_back_plane(dz + base, xhat + base, dx + base, inner, gamma[c] * invstd[c],
-                          mean_dz[c], mean_dzxhat[c]);
-        }
+    bn_pass p = {.dz = dz,
+                 .xhat_in = xhat,
+                 .dx = dx,
+                 .gamma = gamma,
+                 .invstd = invstd,
+                 .mean_dz = mean_dz,
+                 .mean_dzxhat = mean_dzxhat,
+                 .channels = channels,
+                 .inner = inner};
+    cpu_workers_run(cpu_workers_of(be), (size_t)outer, cpu_workers_grain((size_t)channels * inner),
+                    backward_part, &p);
     return 0;
 }

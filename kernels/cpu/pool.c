@@ -113,71 +113,99 @@ CPU_SIMD static void max2x2_backward(const pool_geom *g, const float *restrict s
     }
 }
 
+/* One input plane's output. */
+static void forward_plane(const pool_geom *g, const float *src, float *dst)
+{
+    if (is_max2x2(g)) {
+        max2x2_forward(g, src, dst);
+        return;
+    }
+    const float inv = 1.0f / (float)(g->k_h * g->k_w);
+    for (int oy = 0; oy < g->out_h; oy++)
+        for (int ox = 0; ox < g->out_w; ox++) {
+            float v;
+            if (g->max) {
+                int a = window_argmax(g, src, oy, ox);
+                v = a < 0 ? 0.0f : src[a];
+            } else {
+                v = window_sum(g, src, oy, ox) * inv;
+            }
+            dst[oy * g->out_w + ox] = v;
+        }
+}
+
+/* One input plane's gradient, from its output's. */
+static void backward_plane(const pool_geom *g, const float *src, const float *d, float *dst)
+{
+    const bool tiled = g->in_h == 2 * g->out_h && g->in_w == 2 * g->out_w;
+    if (!is_max2x2(g) || !tiled) /* else every pixel gets written */
+        memset(dst, 0, sizeof(float) * (size_t)g->in_h * g->in_w);
+    if (is_max2x2(g)) {
+        max2x2_backward(g, src, d, dst);
+        return;
+    }
+    const float inv = 1.0f / (float)(g->k_h * g->k_w);
+    for (int oy = 0; oy < g->out_h; oy++)
+        for (int ox = 0; ox < g->out_w; ox++) {
+            float gv = d[oy * g->out_w + ox];
+            if (g->max) {
+                int a = window_argmax(g, src, oy, ox);
+                if (a >= 0)
+                    dst[a] += gv;
+                continue;
+            }
+            for (int i = 0; i < g->k_h; i++) {
+                int iy = oy * g->stride - g->pad + i;
+                for (int j = 0; j < g->k_w && iy >= 0 && iy < g->in_h; j++) {
+                    int ix = ox * g->stride - g->pad + j;
+                    if (ix >= 0 && ix < g->in_w)
+                        dst[iy * g->in_w + ix] += gv * inv;
+                }
+            }
+        }
+}
+
+/* Planes [from, to) of a pass, for the backend's threads. */
+typedef struct {
+    const pool_geom *g;
+    const float *x, *dy;
+    float *y, *dx;
+} pool_pass;
+
+static void forward_part(void *arg, size_t from, size_t to)
+{
+    const pool_pass *p = arg;
+    const size_t in_plane = (size_t)p->g->in_h * p->g->in_w;
+    const size_t out_plane = (size_t)p->g->out_h * p->g->out_w;
+    for (size_t k = from; k < to; k++)
+        forward_plane(p->g, p->x + k * in_plane, p->y + k * out_plane);
+}
+
+static void backward_part(void *arg, size_t from, size_t to)
+{
+    const pool_pass *p = arg;
+    const size_t in_plane = (size_t)p->g->in_h * p->g->in_w;
+    const size_t out_plane = (size_t)p->g->out_h * p->g->out_w;
+    for (size_t k = from; k < to; k++)
+        backward_plane(p->g, p->x + k * in_plane, p->dy + k * out_plane, p->dx + k * in_plane);
+}
+
 int cpu_pool_forward(backend *be, void *plan, const float *x, float *y, int rows)
 {
-    (void)be;
-    const pool_geom *g = &((pool_plan *)plan)->g;
-    if (is_max2x2(g)) {
-        for (size_t p = 0; p < (size_t)rows * g->c; p++)
-            max2x2_forward(g, x + p * g->in_h * g->in_w, y + p * g->out_h * g->out_w);
-        return 0;
-    }
-    const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
-    const float inv = 1.0f / (float)(g->k_h * g->k_w);
-    for (size_t p = 0; p < (size_t)rows * g->c; p++) {
-        const float *src = x + p * in_plane;
-        float *dst = y + p * out_plane;
-        for (int oy = 0; oy < g->out_h; oy++)
-            for (int ox = 0; ox < g->out_w; ox++) {
-                float v;
-                if (g->max) {
-                    int a = window_argmax(g, src, oy, ox);
-                    v = a < 0 ? 0.0f : src[a];
-                } else {
-                    v = window_sum(g, src, oy, ox) * inv;
-                }
-                dst[oy * g->out_w + ox] = v;
-            }
-    }
+    pool_pass p = {.g = &((pool_plan *)plan)->g, .x = x, .y = y};
+    size_t planes = (size_t)rows * p.g->c;
+    cpu_workers_run(cpu_workers_of(be), planes, cpu_workers_grain((size_t)p.g->in_h * p.g->in_w),
+                    forward_part, &p);
     return 0;
 }
 
 int cpu_pool_backward(backend *be, void *plan, const float *x, const float *y, const float *dy,
                       float *dx, int rows)
 {
-    (void)be, (void)y;
-    const pool_geom *g = &((pool_plan *)plan)->g;
-    const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
-    const float inv = 1.0f / (float)(g->k_h * g->k_w);
-    const bool tiled = g->in_h == 2 * g->out_h && g->in_w == 2 * g->out_w;
-    if (!is_max2x2(g) || !tiled) /* else every pixel gets written */
-        memset(dx, 0, sizeof(float) * in_plane * (size_t)rows * g->c);
-    if (is_max2x2(g)) {
-        for (size_t p = 0; p < (size_t)rows * g->c; p++)
-            max2x2_backward(g, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
-        return 0;
-    }
-    for (size_t p = 0; p < (size_t)rows * g->c; p++) {
-        const float *src = x + p * in_plane, *d = dy + p * out_plane;
-        float *dst = dx + p * in_plane;
-        for (int oy = 0; oy < g->out_h; oy++)
-            for (int ox = 0; ox < g->out_w; ox++) {
-                float gv = d[oy * g->out_w + ox];
-                if (g->max) {
-                    int a = window_argmax(g, src, oy, ox);
-                    if (a >= 0)
-                        dst[a] += gv;
-                    continue;
-                }
-                for (int i = 0; i < g->k_h; i++) {
-                    int iy = oy * g->stride - g->pad + i;
-                    for (int j = 0; j < g->k_w && iy >= 0 && iy < g->in_h; j++) {
-                        int ix = ox * g->stride - g->pad + j;
-                        if (ix >= 0 && ix < g->in_w)
-                            dst[iy * g->in_w + ix] += gv * inv;
-                    }
-                }
-            }
-    }
+    (void)y;
+    pool_pass p = {.g = &((pool_plan *)plan)->g, .x = x, .dy = dy, .dx = dx};
+    size_t planes = (size_t)rows * p.g->c;
+    cpu_workers_run(cpu_workers_of(be), planes, cpu_workers_grain((size_t)p.g->in_h * p.g->in_w),
+                    backward_part, &p);
     return 0;
 }

@@ -163,6 +163,59 @@ static void xent(backend *be, float *const *in, float *out, int rows, int cols)
     free(labels);
 }
 
+/* rows samples of cols / 64 channels of 8 x 8: max 2x2 and 3x3 average
+ * pooling with padding, forward and backward */
+static void pooling(backend *be, float *const *in, float *out, int rows, int cols)
+{
+    pool_geom geoms[2] = {
+        {.c = cols / 64,
+         .in_h = 8,
+         .in_w = 8,
+         .out_h = 4,
+         .out_w = 4,
+         .k_h = 2,
+         .k_w = 2,
+         .stride = 2,
+         .max = true},
+        {.c = cols / 64,
+         .in_h = 8,
+         .in_w = 8,
+         .out_h = 8,
+         .out_w = 8,
+         .k_h = 3,
+         .k_w = 3,
+         .stride = 1,
+         .pad = 1},
+    };
+    size_t n = (size_t)rows * cols;
+    for (int k = 0; k < 2; k++) {
+        void *plan;
+        ck_assert_int_eq(be->pool_plan(be, &geoms[k], rows, &plan), 0);
+        float *y = out + 2 * k * n, *dx = y + n;
+        ck_assert_int_eq(be->pool_forward(be, plan, in[0], y, rows), 0);
+        ck_assert_int_eq(be->pool_backward(be, plan, in[0], y, in[1], dx, rows), 0);
+        be->plan_release(be, plan);
+    }
+}
+
+/* rows samples of cols / 16 channels of 16: the sums (doubles, compared
+ * as floats' bits, in pairs), the forward with ReLU, the backward */
+static void batchnorm(backend *be, float *const *in, float *out, int rows, int cols)
+{
+    int ch = cols / 16;
+    size_t n = (size_t)rows * cols;
+    double *sums = (double *)(out + 3 * n);
+    ck_assert_int_eq(be->channel_sums(be, in[0], in[1], rows, ch, 16, sums), 0);
+    /* per-channel parameters from the inputs' first floats */
+    const float *mean = in[2], *invstd = in[3], *gamma = in[2] + ch, *beta = in[3] + ch;
+    ck_assert_int_eq(be->bn_forward(be, in[0], out, out + n, out + 2 * n, mean, invstd, gamma, beta,
+                                    rows, ch, 16, ACT_RELU),
+                     0);
+    ck_assert_int_eq(
+        be->bn_backward(be, in[1], out, in[0], gamma, invstd, mean, beta, rows, ch, 16), 0);
+    memcpy(out + n, in[0], sizeof(float) * n); /* dx over z: z is checked by y */
+}
+
 /* big enough for several ranges of 32K floats, and small enough for none */
 START_TEST(passes_are_the_same_on_any_number_of_threads)
 {
@@ -179,6 +232,8 @@ START_TEST(passes_are_the_same_on_any_number_of_threads)
         check_pass("bias gradients", bias_grads, 1, r, c, (size_t)c + (size_t)c / 16);
         check_pass("adam", adam, 4, r, c, 3 * n);
         check_pass("cross-entropy", xent, 1, r, c, n + 2 * (size_t)r);
+        check_pass("pooling", pooling, 2, r, c, 4 * n);
+        check_pass("batch norm", batchnorm, 4, r, c, 3 * n + 4 * (size_t)c / 16);
     }
 }
 END_TEST
