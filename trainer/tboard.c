@@ -47,12 +47,15 @@ static void put_lendelim(pbuf *p, int field, const void *data, size_t len)
     put_bytes(p, data, len);
 }
 
-/* Event { wall_time = 1 (double), step = 2 (int64), then `rest` }. */
+/* Event { wall_time = 1 (double), step = 2 (int64), then `rest` }. The
+ * time only informs (TensorBoard's wall-time axis): 0 when the clock
+ * cannot be read. */
 static void event_head(pbuf *e, int64_t step)
 {
     struct timeval tv;
-    gettimeofday(&tv, NULL);
-    double wall = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+    double wall = 0;
+    if (gettimeofday(&tv, NULL) == 0)
+        wall = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
     put_varint(e, 1 << 3 | 1); /* fixed64, little-endian like this machine */
     put_bytes(e, &wall, sizeof wall);
     put_varint(e, 2 << 3 | 0);
@@ -71,10 +74,14 @@ static int write_record(tboard *tb, const pbuf *e)
 
 int tboard_open(tboard *tb, const char *dir)
 {
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
+    /* the time keeps a resumed run from overwriting the first one's file;
+     * the host name only informs */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "host");
     struct timeval tv;
-    gettimeofday(&tv, NULL);
+    if (gettimeofday(&tv, NULL) < 0)
+        return err_errno("gettimeofday (naming the TensorBoard event file in %s)", dir);
     snprintf(tb->path, sizeof tb->path, "%s/events.out.tfevents.%ld.%s", dir, (long)tv.tv_sec,
              host);
     tb->f = fopen(tb->path, "wb");

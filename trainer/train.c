@@ -836,8 +836,9 @@ static void announce(run *r, const char *note)
     /* On a GPU every rank says which one it took; across hosts every rank
      * says where it runs and its local rank, which picks its GPU. */
     if (r->be->stream || r->hosts > 1) {
-        char host[256] = "?";
-        gethostname(host, sizeof host - 1);
+        char host[256] = ""; /* the name only informs */
+        if (gethostname(host, sizeof host - 1) < 0)
+            snprintf(host, sizeof host, "?");
         fprintf(r->pg.out, "rank %d (local %d) on %s: %s%s%s%s\n", r->ci->rank, r->ci->local_rank,
                 host, r->be->stream ? "" : r->be->name, r->be->stream ? "" : " (",
                 r->be->description, r->be->stream ? "" : ")");
