@@ -15,6 +15,10 @@
 
 /* ---- writing --------------------------------------------------------------- */
 
+/* Closing a dataspace, datatype or property list frees memory and touches
+ * no file: those closes go unchecked. A dataset's, an attribute's and the
+ * file's close may write, and are checked. */
+
 /* A scalar attribute of `type` in the file, from `mem_type` data at v. */
 static int write_attr(hid_t file, const char *name, hid_t type, hid_t mem_type, const void *v,
                       const char *path)
@@ -26,8 +30,8 @@ static int write_attr(hid_t file, const char *name, hid_t type, hid_t mem_type, 
     int rc = a < 0 ? h5util_fail("H5Acreate2", name, path) : 0;
     if (rc == 0 && H5Awrite(a, mem_type, v) < 0)
         rc = h5util_fail("H5Awrite", name, path);
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0 && rc == 0)
+        rc = h5util_fail("H5Aclose", name, path);
     H5Sclose(space);
     return rc;
 }
@@ -101,8 +105,8 @@ static int write_scalar(hid_t file, const char *name, hid_t type, hid_t mem_type
         rc = h5util_fail("H5Dcreate2", name, path);
     else if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = h5util_fail("H5Dwrite", name, path);
-    if (d >= 0)
-        H5Dclose(d);
+    if (d >= 0 && H5Dclose(d) < 0 && rc == 0)
+        rc = h5util_fail("H5Dclose", name, path);
     if (dcpl >= 0)
         H5Pclose(dcpl);
     if (space >= 0)

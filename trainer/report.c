@@ -155,10 +155,10 @@ static int write_dataset(hid_t f, const char *name, hid_t type, hid_t mem, int r
     hid_t d =
         space < 0 ? -1 : H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0
-                 ? h5util_fail_in(path, "H5Dwrite", name)
+                 ? h5util_fail_in(path, d < 0 ? "H5Dcreate2" : "H5Dwrite", name)
                  : 0;
-    if (d >= 0)
-        H5Dclose(d);
+    if (d >= 0 && H5Dclose(d) < 0 && rc == 0) /* it may write */
+        rc = h5util_fail_in(path, "H5Dclose", name);
     if (space >= 0)
         H5Sclose(space);
     return rc;
