@@ -308,7 +308,8 @@ int ckpt_list(const char *dir, int64_t **steps, size_t *count)
         return err_errno("cannot list checkpoint directory %s", dir);
     size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    /* errno tells a failed readdir from the end of the directory */
+    while ((errno = 0, e = readdir(d))) {
         int64_t s = ckpt_name_step(e->d_name);
         if (s < 0)
             continue;
@@ -324,7 +325,15 @@ int ckpt_list(const char *dir, int64_t **steps, size_t *count)
         }
         (*steps)[(*count)++] = s;
     }
+    /* a listing cut short could pass over the newest checkpoint */
+    int rc = errno ? err_errno("cannot list checkpoint directory %s", dir) : 0;
     closedir(d);
+    if (rc < 0) {
+        free(*steps);
+        *steps = NULL;
+        *count = 0;
+        return -1;
+    }
     qsort(*steps, *count, sizeof **steps, cmp_desc);
     return 0;
 }
@@ -342,7 +351,7 @@ int ckpt_clean_temps(const char *dir)
         return err_errno("cannot list checkpoint directory %s", dir);
     struct dirent *e;
     int rc = 0;
-    while ((e = readdir(d))) {
+    while ((errno = 0, e = readdir(d))) { /* errno: as in ckpt_list */
         const char *tag = strstr(e->d_name, ".h5.tmp.");
         if (strncmp(e->d_name, ".ckpt-", 6) != 0 || !tag)
             continue;
@@ -354,6 +363,8 @@ int ckpt_clean_temps(const char *dir)
         if (unlink(path) < 0 && rc == 0)
             rc = err_errno("cannot delete the stale temporary file %s", path);
     }
+    if (errno && rc == 0)
+        rc = err_errno("cannot list checkpoint directory %s", dir);
     closedir(d);
     return rc;
 }
