@@ -4,6 +4,7 @@
  * green, 1024 blue): already NCHW, so records are copied as they are. The
  * real files hold 10000 records each; any whole number is accepted. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +74,15 @@ static int list_from_dir(cifar_files *fl, const char *dir, const char *key)
         return err_errno("%s = %s: cannot open the directory", key, dir);
     int rc = 0;
     char path[CIFAR_PATH_MAX];
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+    /* errno tells a failed readdir from the end of the directory */
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
         if (!wanted(e->d_name, train))
             continue;
         int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         rc = add_file(fl, key, path, n < 0 ? 0 : (size_t)n);
     }
+    if (rc == 0 && errno) /* a listing cut short would leave batches out */
+        rc = err_errno("%s = %s: cannot list the directory", key, dir);
     closedir(d);
     if (rc < 0)
         return -1;

@@ -2,6 +2,7 @@
 #include "data/filelist.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <stdbool.h>
@@ -42,6 +43,19 @@ static bool excluded(const char *path, const char *exclude)
     return false;
 }
 
+/* Whether path is a regular file (following links when follow). One that
+ * is gone by now is not; one that cannot be looked at is an error: a file
+ * passed over in silence would leave the data set smaller than it is. */
+static int is_regular(const char *path, bool follow, const char *key, bool *yes)
+{
+    struct stat st;
+    *yes = false;
+    if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+        return errno == ENOENT ? 0 : err_errno("%s: cannot stat %s", key, path);
+    *yes = S_ISREG(st.st_mode);
+    return 0;
+}
+
 /* The regular files directly in dir. */
 static int add_dir(file_list *pl, const char *dir, const char *key)
 {
@@ -49,15 +63,38 @@ static int add_dir(file_list *pl, const char *dir, const char *key)
     if (!d)
         return err_errno("%s: cannot open directory %s", key, dir);
     int rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        char path[DATASET_SPEC_MAX + 256];
-        struct stat st;
+    /* errno tells a failed readdir from the end of the directory */
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
+        char path[DATASET_SPEC_MAX + 256]; /* a spec's entry and a file name fit */
+        bool regular = false;
+        if (e->d_name[0] == '.')
+            continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        rc = is_regular(path, false, key, &regular);
+        if (rc == 0 && regular)
             rc = add_path(pl, path);
     }
+    if (rc == 0 && errno)
+        rc = err_errno("%s: cannot list directory %s", key, dir);
     closedir(d);
     return rc;
+}
+
+/* glob's report of a directory it could not read, kept for the message;
+ * a missing one (a pattern of a path that is not there) just matches
+ * nothing. */
+static _Thread_local struct {
+    char path[DATASET_SPEC_MAX];
+    int err;
+} glob_failure;
+
+static int glob_error(const char *path, int err)
+{
+    if (err == ENOENT || err == ENOTDIR)
+        return 0;
+    snprintf(glob_failure.path, sizeof glob_failure.path, "%s", path);
+    glob_failure.err = err;
+    return 1; /* stop: the match would be missing that directory's files */
 }
 
 /* One entry of the spec: a file, a directory or a glob pattern. */
@@ -66,13 +103,22 @@ static int add_entry(file_list *pl, const char *entry, const char *key)
     struct stat st;
     if (strpbrk(entry, "*?[")) {
         glob_t g;
-        int rc = glob(entry, 0, NULL, &g);
+        glob_failure.err = 0;
+        int rc = glob(entry, 0, glob_error, &g);
         if (rc == GLOB_NOMATCH)
             return err_set("%s: no file matches %s", key, entry);
-        for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
-            if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
+        for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+            bool regular = false;
+            if (is_regular(g.gl_pathv[i], true, key, &regular) < 0)
+                rc = -1;
+            else if (regular)
                 rc = add_path(pl, g.gl_pathv[i]) < 0 ? -1 : 0;
+        }
         globfree(&g);
+        if (rc > 0 && glob_failure.err) {
+            errno = glob_failure.err;
+            return err_errno("%s: cannot expand %s: cannot read %s", key, entry, glob_failure.path);
+        }
         return rc == 0 ? 0 : rc < 0 ? -1 : err_set("%s: cannot expand %s", key, entry);
     }
     if (stat(entry, &st) < 0)
