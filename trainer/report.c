@@ -168,7 +168,10 @@ static int write_dataset(hid_t f, const char *name, hid_t type, hid_t mem, int r
 static int write_predictions(const report *r, const char *path)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) /* cut, it would name another file */
+        return err_set("--predict: a path of %zu characters, over the %zu this one may have",
+                       strlen(path), sizeof tmp - 5);
     h5util_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)

@@ -78,7 +78,10 @@ static int setup(lm_report *r, const config *cfg, const char *ckpt)
 static int open_predictions(lm_report *r, const char *path)
 {
     r->path = path;
-    snprintf(r->tmp, sizeof r->tmp, "%s.tmp", path);
+    int n = snprintf(r->tmp, sizeof r->tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof r->tmp) /* cut, it would name another file */
+        return err_set("--predict: a path of %zu characters, over the %zu this one may have",
+                       strlen(path), sizeof r->tmp - 5);
     r->logits = malloc(sizeof(float) * (size_t)r->batch * r->t * r->vocab);
     if (!r->logits)
         return err_set("out of host memory for the logits of %d windows", r->batch);

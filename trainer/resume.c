@@ -94,7 +94,10 @@ int resume_find(resume_point *rp, const char *how, const char *dir, const model 
         return -1;
     if (!strcmp(how, "auto"))
         return find_auto(rp, dir, m, cfg, steps_per_epoch, warn);
-    snprintf(rp->path, sizeof rp->path, "%s", how);
+    int n = snprintf(rp->path, sizeof rp->path, "%s", how);
+    if (n < 0 || (size_t)n >= sizeof rp->path) /* cut, it would name another file */
+        return err_set("--resume: a path of %zu characters, over the %zu a path may have",
+                       strlen(how), sizeof rp->path - 1);
     if (access(rp->path, R_OK) < 0)
         return err_errno("--resume %s", rp->path);
     if (read_one(rp, m, cfg, steps_per_epoch) < 0)
