@@ -54,13 +54,14 @@ static void tighten(mem_budget *b, uint64_t bytes, int shared, const char *sourc
  * a huge number, which tighten() passes over. */
 static void cgroup_dir(mem_budget *b, const char *dir, const char *max_file, const char *usage_file)
 {
-    char path[512], label[256];
+    char path[4096 + 32], label[256];
     uint64_t max, used;
-    snprintf(path, sizeof path, "%s/%s", dir, max_file);
-    if (!read_number(path, &max))
+    /* a path cut short would read another cgroup's figures */
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, max_file) >= sizeof path ||
+        !read_number(path, &max))
         return;
-    snprintf(path, sizeof path, "%s/%s", dir, usage_file);
-    if (!read_number(path, &used))
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, usage_file) >= sizeof path ||
+        !read_number(path, &used))
         used = 0;
     snprintf(label, sizeof label, "the limit of the cgroup %.200s", dir);
     tighten(b, max > used ? max - used : 0, 1, label);
@@ -73,8 +74,12 @@ static void cgroups(mem_budget *b)
     FILE *f = fopen("/proc/self/cgroup", "r");
     if (!f)
         return;
-    char line[512];
+    char line[4096];
     while (fgets(line, sizeof line, f)) {
+        /* a line longer than the buffer is one cgroup path too long to
+         * follow (what is left of it comes next, without the colons) */
+        if (!strchr(line, '\n') && !feof(f))
+            continue;
         char *rel = strchr(line, ':');
         rel = rel ? strchr(rel + 1, ':') : NULL;
         if (!rel)
@@ -84,8 +89,9 @@ static void cgroups(mem_budget *b)
             continue;
         rel[strcspn(rel, "\n")] = '\0';
         const char *base = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s%s", base, rel + 1);
+        char dir[4096];
+        if ((size_t)snprintf(dir, sizeof dir, "%s%s", base, rel + 1) >= sizeof dir)
+            continue; /* cut short, it would name another cgroup */
         /* up to the mount point itself, which in a container without its
          * own cgroup namespace is the container's cgroup */
         for (;;) {
