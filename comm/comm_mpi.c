@@ -15,7 +15,7 @@
 #include "comm/mpi_fail.h"
 #include "util/err.h"
 
-static int world_size = 1;
+static int world_size = 1, world_rank; /* as comm_init found them */
 
 int comm_mpi_fail(const char *call, int code)
 {
@@ -85,6 +85,7 @@ int comm_init(int *argc, char ***argv, comm_info *info)
                            ntasks);
         *info = (comm_info){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         world_size = 1;
+        world_rank = 0;
         return 0;
     }
     int inited = 0;
@@ -101,6 +102,7 @@ int comm_init(int *argc, char ***argv, comm_info *info)
     if (node_ranks(info) < 0)
         return -1;
     world_size = info->size;
+    world_rank = info->rank;
     return 0;
 }
 
@@ -157,11 +159,10 @@ int comm_gatherv_floats(const float *mine, int count, float *all, const int *cou
 
 int comm_agree(int ok, int *status)
 {
-    int rank = 0, lowest;
+    int rank = world_rank, lowest;
     *status = 0;
     if (world_size == 1)
         return ok ? -1 : 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int mine = ok ? world_size : rank;
     int rc = MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) {
@@ -274,6 +275,8 @@ void comm_abort(int status)
     exit(status);
 }
 
+/* What MPI_Finalize returns is not looked at: the job's outcome is decided
+ * by now, and a rank that cannot finalize has nothing left to do. */
 void comm_finalize(void)
 {
     int fin = 0;
