@@ -29,11 +29,34 @@ static double launched; /* when main began, for the start-up time */
 
 static void report(const comm_info *ci)
 {
-    fflush(stdout);
+    fflush(stdout); /* what came before, first; it failing is not the news */
     if (ci && ci->rank != 0)
         fprintf(stderr, "accel-train: error: rank %d: %s\n", ci->rank, err_msg());
     else
         fprintf(stderr, "accel-train: error: %s\n", err_msg());
+}
+
+/* What --help, --help-config, --version, --dry-run, --eval and --generate
+ * print is the product (docs/config.md is --help-config's output): a write
+ * of it that failed, say to a full disk, fails the run. Training's progress
+ * lines only inform (progress.h). */
+static int stdout_written(void)
+{
+    if (fflush(stdout) != 0)
+        return err_errno("cannot write standard output");
+    if (ferror(stdout))
+        return err_set("cannot write standard output (a write to it failed: is its disk full?)");
+    return 0;
+}
+
+/* The exit status of a command that only prints. */
+static int printed(void)
+{
+    if (stdout_written() < 0) {
+        report(NULL);
+        return EXIT_ERROR;
+    }
+    return 0;
 }
 
 static int load_config(config *cfg, const cli_args *args)
@@ -106,6 +129,8 @@ static int run(const cli_args *args)
     } else {
         rc = -1;
     }
+    if (rc == 0 && (args->dry_run || args->eval || args->generate))
+        rc = stdout_written();
     if (cfg)
         config_free(cfg);
     free(cfg);
@@ -125,17 +150,17 @@ int main(int argc, char **argv)
     }
     if (args.help) {
         cli_print_usage(stdout);
-        return 0;
+        return printed();
     }
     if (args.help_config) {
         config_print_markdown(stdout);
-        return 0;
+        return printed();
     }
     if (args.version) {
         char versions[1024];
         backend_versions(versions, sizeof versions);
         printf("accel-train %s\n%s", ACCEL_VERSION, versions);
-        return 0;
+        return printed();
     }
     return run(&args);
 }

@@ -5,7 +5,11 @@
  * messages print above it. Elsewhere (a log file, a batch job), one plain
  * line every log_every steps. Jobs of several ranks always get plain lines:
  * mpirun hands its ranks a pseudo-terminal even when its own output goes to
- * a file, so a terminal there says nothing about who reads it. */
+ * a file, so a terminal there says nothing about who reads it.
+ *
+ * Its writes and flushes go unchecked on purpose: the run's record is the
+ * metrics file and the checkpoints, whose writes are checked, and a closed
+ * terminal or a full log disk should not end a training run. */
 #ifndef ACCEL_PROGRESS_H
 #define ACCEL_PROGRESS_H
 

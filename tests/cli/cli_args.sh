@@ -13,6 +13,16 @@ run --version
 [ $rc -eq 0 ] && head -1 out.txt | grep -Eq '^accel-train [0-9]+\.[0-9]+\.[0-9]+$' &&
     grep -q '^OpenBLAS: ' out.txt || fail "--version"
 
+# what only prints is the product (docs/config.md is --help-config's): a
+# write that fails, here to a full device, fails the command
+for a in --help --help-config --version; do
+    "$prog" $a >/dev/full 2>err.txt
+    rc=$?
+    [ $rc -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
+        grep -q '^accel-train: error: cannot write standard output: No space left on device' err.txt ||
+        fail "$a >/dev/full: exit $rc"
+done
+
 expect_fail 2 "no config file given" 
 expect_fail 2 "unknown option '--frobnicate'" --frobnicate x.ini
 expect_fail 2 "--set needs a value" x.ini --set
