@@ -79,6 +79,8 @@ static void type_text(char *buf, size_t size, hid_t type)
  * not there. dapl: its access properties. */
 static hid_t open_dataset(const h5_split *h, const char *name, const char *cfg_key, hid_t dapl)
 {
+    /* below 0 too: HDF5 fails, rather than answer 0, when a group on the
+     * path is missing */
     if (H5Lexists(h->file, name, H5P_DEFAULT) <= 0) {
         H5Eclear2(H5E_DEFAULT);
         err_set("%s: %s has no dataset %s (%s)", h->key, h->path, name, cfg_key);
@@ -189,7 +191,9 @@ static int check_written(const h5_split *h, hid_t d, const char *name)
     H5D_space_status_t status;
     bool all = layout == H5D_COMPACT;
     int rc = 0;
-    if (layout == H5D_CHUNKED)
+    if (layout == H5D_LAYOUT_ERROR)
+        rc = h5_fail(h->key, h->path, "H5Pget_layout", name);
+    else if (layout == H5D_CHUNKED)
         rc = chunks_written(h, d, dcpl, name, &all);
     else if (layout == H5D_CONTIGUOUS && H5Dget_space_status(d, &status) < 0)
         rc = h5_fail(h->key, h->path, "H5Dget_space_status", name);

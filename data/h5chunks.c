@@ -97,10 +97,15 @@ int h5chunks_open(h5chunks **out, hid_t d, const char *what)
     hid_t dcpl = H5Dget_create_plist(d);
     if (dcpl < 0)
         return err_set("%s: H5Dget_create_plist failed", what);
-    int n = H5Pget_layout(dcpl) == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
-    if (n <= 0) {
+    /* a layout that cannot be read is a failure, not an unfiltered
+     * dataset: its chunks would go to libhdf5 unchecked */
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    int n = layout == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
+    if (layout == H5D_LAYOUT_ERROR || n <= 0) {
         H5Pclose(dcpl);
-        return n < 0 ? err_set("%s: H5Pget_nfilters failed", what) : 0;
+        return layout == H5D_LAYOUT_ERROR ? err_set("%s: H5Pget_layout failed", what)
+               : n < 0                    ? err_set("%s: H5Pget_nfilters failed", what)
+                                          : 0;
     }
     h5chunks *c = calloc(1, sizeof *c);
     if (!c) {

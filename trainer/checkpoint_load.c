@@ -65,6 +65,8 @@ static bool same_shape(int rank, const hsize_t *a, int want_rank, const hsize_t 
 static int read_floats(hid_t file, const char *name, const char *layer, int rank,
                        const hsize_t *want, float *out, const char *path)
 {
+    /* below 0 too: HDF5 fails, rather than answer 0, when a group on the
+     * path (the layer's) is missing */
     if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
         H5Eclear2(H5E_DEFAULT);
         err_set("checkpoint %s has no %s: the config's layer '%s' is not in it", path, name, layer);
