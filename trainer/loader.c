@@ -13,8 +13,9 @@
 #include "util/h5util.h"
 
 /* The mutex and condition variable are default ones used as POSIX allows,
- * so their lock, unlock, wait and signal cannot fail; those calls go
- * unchecked. Creating and joining the thread are checked. */
+ * so their lock, unlock, wait and signal cannot fail, nor can destroying
+ * them once the thread is joined; those calls go unchecked. Creating and
+ * joining the thread are checked. */
 struct loader {
     dataset *ds;
     loader_shape sh;

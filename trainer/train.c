@@ -646,8 +646,8 @@ static int loop(run *r)
 
 static void run_free(run *r)
 {
-    if (r->mt.f)
-        metrics_close(&r->mt);
+    if (r->mt.f) /* a failed run's: its failure is told already */
+        (void)metrics_close(&r->mt);
     loader_close(r->ld); /* before the buffers it fills */
     /* and before them, the copies from them that may still be in flight
      * on a GPU's copy stream (a stop can end the loop between an input's
