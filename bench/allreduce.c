@@ -96,6 +96,8 @@ static int run(size_t n, double bucket_mb, int iters, const comm_info *ci)
         printf("ranks %d  bytes %zu  buckets %zu  bare %.3f ms  bucketed %.3f ms\n", ci->size,
                sizeof(float) * n, buckets, 1e3 * median(bare, iters),
                1e3 * median(bucketed, iters));
+    if (ci->rank == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+        return err_errno("cannot write standard output");
     gsync_close(gs);
     backend_close(be);
     free(g), free(bare), free(bucketed);

@@ -31,9 +31,11 @@ static void check(int rc, const char *call)
     if (rc != MPI_SUCCESS) {
         char what[MPI_MAX_ERROR_STRING];
         int len = 0;
-        MPI_Error_string(rc, what, &len);
+        if (MPI_Error_string(rc, what, &len) != MPI_SUCCESS)
+            snprintf(what, sizeof what, "error code %d", rc);
         fprintf(stderr, "bench_collectives: %s failed: %s\n", call, what);
         MPI_Abort(MPI_COMM_WORLD, 1);
+        exit(1); /* MPI_Abort returned: this rank at least must not go on */
     }
 }
 
@@ -82,6 +84,7 @@ static void time_op(op_kind op, float *buf, float *out, int floats, int iters, i
             fprintf(stderr, "bench_collectives: %s of %d floats: wrong result\n", op_names[op],
                     floats);
             MPI_Abort(MPI_COMM_WORLD, 1);
+            exit(1);
         }
         if (i >= 0)
             t[i] = slowest;
@@ -133,6 +136,12 @@ int main(int argc, char **argv)
         }
     }
     free(buf), free(out);
+    /* the table is the product: a write of it that failed fails the run */
+    if (rank == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        perror("bench_collectives: cannot write standard output");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+        exit(1);
+    }
     check(MPI_Finalize(), "MPI_Finalize");
     return 0;
 }
