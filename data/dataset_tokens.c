@@ -110,6 +110,10 @@ static int read_header(const char *path, const char *key, int64_t *tokens)
     if (st.st_size < SHARD_HEADER)
         return err_set("%s: %s: %lld bytes, shorter than a token shard's header of %d", key, path,
                        (long long)st.st_size, SHARD_HEADER);
+    if (got < sizeof h) /* read_at stops short at the end: the file shrank since fstat */
+        return err_set("%s: %s ends at %zu bytes, inside its header (it changed while being "
+                       "read?)",
+                       key, path, got);
     int32_t magic = (int32_t)le32(h), version = (int32_t)le32(h + 4), n = (int32_t)le32(h + 8);
     if (magic != SHARD_MAGIC)
         return err_set("%s: %s: not a token shard: magic %d at offset 0, expected %d", key, path,
