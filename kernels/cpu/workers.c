@@ -80,9 +80,14 @@ cpu_workers *cpu_workers_open(int threads)
     if (!w)
         return out_of_memory(NULL);
     w->threads = threads > 1 ? threads : 1;
-    int rc;
-    if ((rc = pthread_mutex_init(&w->lock, NULL)) || (rc = pthread_cond_init(&w->go, NULL)) ||
-        (rc = pthread_cond_init(&w->done, NULL))) {
+    int made = 0, rc = pthread_mutex_init(&w->lock, NULL);
+    if (rc == 0 && ++made && (rc = pthread_cond_init(&w->go, NULL)) == 0 && ++made)
+        rc = pthread_cond_init(&w->done, NULL);
+    if (rc) {
+        if (made > 1)
+            pthread_cond_destroy(&w->go);
+        if (made > 0)
+            pthread_mutex_destroy(&w->lock);
         free(w);
         err_set("pthread_mutex_init/pthread_cond_init failed for the CPU backend's threads: %s",
                 strerror(rc));
