@@ -1,6 +1,7 @@
 #!/bin/bash
 # The scaling model's pieces: bench_collectives times the three collectives
-# and checks their results (on 2 ranks, small sizes), and bench/scaling.py
+# and checks their results (on 2 ranks, small sizes), and in --shard mode
+# the five a sharded optimizer's bucket could take, and bench/scaling.py
 # recovers the latency and bandwidth of collectives that follow the ring
 # model exactly (made-up times: 5 us and 2 GB/s), and writes every section
 # of bench/scaling.md from them.
@@ -15,6 +16,11 @@ mpi 2 "$bench" 1048576 3 >c.csv 2>err.txt || fail "bench_collectives: $(cat err.
 for op in allreduce reduce_scatter allgather; do
     [ "$(grep -c "^$op,2,[0-9]*,[0-9.]*,[0-9.]*$" c.csv)" -eq 5 ] ||
         fail "not 5 sizes of $op: $(cat c.csv)"
+done
+mpi 2 "$bench" --shard 262144 3 >s.csv 2>err.txt || fail "bench_collectives --shard: $(cat err.txt)"
+for op in allreduce reduce_scatter_block reduce_scatter_uneven iallreduce ireduce_scatter_uneven; do
+    [ "$(grep -c "^$op,2,[0-9]*,[0-9.]*,[0-9.]*$" s.csv)" -eq 3 ] ||
+        fail "--shard: not 3 sizes (64 to 256 KiB) of $op: $(cat s.csv)"
 done
 mpi 2 "$bench" 12 >/dev/null 2>err.txt && fail "a size below 4096 bytes was accepted"
 grep -q "^usage: mpirun -np R bench_collectives" err.txt || fail "no usage line"
