@@ -1,6 +1,14 @@
 /* The sharded gradient sync (comm.h, optimizer.shard): a reduce-scatter of
  * each bucket, started as backward produces it, and an all-gather of the
- * updated parameters. Buckets and ownership are comm/shard_plan.h's. */
+ * updated parameters. Buckets and ownership are comm/shard_plan.h's.
+ *
+ * Every rank holds the whole gradient buffer (ZeRO stage 1 shards only the
+ * Adam state), so an in-place all-reduce of each bucket, each rank reading
+ * its own pieces, would save as much memory. On the CPU it is the slower:
+ * Open MPI 4.1's MPI_Ireduce_scatter of a bucket's uneven parts takes less
+ * than its MPI_Iallreduce of the same bytes (2 ranks, 1 MiB: 0.17 against
+ * 0.24 ms), and sharded steps took up to 12% longer with the all-reduce
+ * (bench/NOTES.md, 2026-12-03). */
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
