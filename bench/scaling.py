@@ -231,10 +231,13 @@ def main():
     lines += ["", "alpha and bandwidth are fitted on the runs with a core a rank (2 ranks "
               "here); runs with more ranks than cores are the check of the rank-count terms, "
               "and fail it: ranks that share a core wait for the scheduler, which no "
-              "latency-bandwidth model holds. Open MPI's reduce-scatter follows the ring model "
+              "latency-bandwidth model holds. Open MPI's reduce-scatter (bench_collectives times "
+              "MPI_Reduce_scatter_block: equal parts, not in place) follows the ring model "
               "worst: at 2 ranks it takes four to six times as long as the all-reduce of the "
               "same bytes (1 to 16 MB), where a ring would take half (its algorithm is not a "
-              "ring). The cluster rows "
+              "ring). The trainer's sharded optimizer calls MPI_Ireduce_scatter in place "
+              "instead, which measured faster than MPI_Iallreduce at 2 ranks "
+              "(`bench_collectives --shard`, bench/NOTES.md). The cluster rows "
               "(ranks on two namespace nodes) match tcp: the same TCP path through the kernel, "
               "only named as two hosts."]
     steps = read_steps(results)
