@@ -96,8 +96,10 @@ backend *backend_cpu_open(int threads)
         cpu_destroy(be);
         return NULL;
     }
+    /* with threads of its own, the backend shares each product out among
+     * them (gemm.c), each range on one OpenBLAS thread */
     if (threads > 0)
-        openblas_set_num_threads(threads);
+        openblas_set_num_threads(c->workers ? 1 : threads);
     be->name = "cpu";
     be->host_memory = true;
     snprintf(be->description, sizeof be->description, "OpenBLAS, %d thread%s", threads,

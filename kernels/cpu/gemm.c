@@ -33,6 +33,50 @@ CPU_SIMD static void round_rows(float *restrict dst, const float *restrict src, 
             dst[(size_t)r * cols + j] = math_round_mantissa(src[(size_t)r * ld + j], keep);
 }
 
+/* A product over the backend's threads: C's rows (or its columns, where
+ * they are more) in contiguous ranges, each range an sgemm of its own on
+ * one OpenBLAS thread (backend_cpu.c keeps OpenBLAS at one where the
+ * backend has threads of its own: its threads would otherwise spin,
+ * waiting for work, while the other passes run on the same cores). */
+typedef struct {
+    bool ta, tb, by_rows;
+    int m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_pass;
+
+static void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* rows (or columns) [from, to) of C */
+static void gemm_part(void *arg, size_t from, size_t to)
+{
+    const gemm_pass *g = arg;
+    int len = (int)(to - from);
+    if (g->by_rows) /* op(A)'s rows: A's columns when transposed */
+        sgemm(g->ta, g->tb, len, g->n, g->k, g->alpha, g->ta ? g->a + from : g->a + from * g->lda,
+              g->lda, g->b, g->ldb, g->beta, g->c + from * g->ldc, g->ldc);
+    else /* op(B)'s columns: B's rows when transposed */
+        sgemm(g->ta, g->tb, g->m, len, g->k, g->alpha, g->a, g->lda,
+              g->tb ? g->b + from * g->ldb : g->b + from, g->ldb, g->beta, g->c + from, g->ldc);
+}
+
+/* Rows of C worth a thread: about 8 M multiply-adds (some 100 us on one
+ * core). Smaller shares cost more than they gained: fashion_mlp's products
+ * (13 M multiply-adds and less) ran 7% slower split in two (measured with
+ * 4 M; 8 M leaves them whole and still splits fortunes_gpt's per-head
+ * products, 17 M a batch). */
+static size_t product_grain(size_t per_row)
+{
+    const size_t work = (size_t)1 << 23;
+    return per_row >= work ? 1 : (work + per_row - 1) / (per_row ? per_row : 1);
+}
+
 int cpu_gemm_at(backend *be, precision_kind p, bool ta, bool tb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
@@ -49,8 +93,22 @@ int cpu_gemm_at(backend *be, precision_kind p, bool ta, bool tb, int m, int n, i
         round_rows(rb, b, b_rows, b_cols, ldb, precision_bits(p));
         a = ra, lda = a_cols, b = rb, ldb = b_cols;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_pass g = {.ta = ta,
+                   .tb = tb,
+                   .m = m,
+                   .n = n,
+                   .k = k,
+                   .alpha = alpha,
+                   .a = a,
+                   .lda = lda,
+                   .b = b,
+                   .ldb = ldb,
+                   .beta = beta,
+                   .c = c,
+                   .ldc = ldc,
+                   .by_rows = m >= n};
+    size_t along = (size_t)(g.by_rows ? m : n), across = (size_t)(g.by_rows ? n : m);
+    cpu_workers_run(cpu_workers_of(be), along, product_grain(across * (size_t)k), gemm_part, &g);
     return 0;
 }
 
@@ -60,16 +118,61 @@ int cpu_gemm(backend *be, bool ta, bool tb, int m, int n, int k, float alpha, co
     return cpu_gemm_at(be, be->precision, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* A loop of the same sgemm calls, one per product, in order: the results
- * are those of calling gemm on each. */
+typedef struct {
+    backend *be;
+    bool ta, tb;
+    int m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    long long stride_a, stride_b, stride_c;
+    int failed;
+} batch_pass;
+
+/* products [from, to), each on one thread */
+static void batch_part(void *arg, size_t from, size_t to)
+{
+    batch_pass *p = arg;
+    for (size_t i = from; i < to; i++) {
+        long long at = (long long)i;
+        if (p->be->precision == PRECISION_FP32)
+            sgemm(p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a + at * p->stride_a, p->lda,
+                  p->b + at * p->stride_b, p->ldb, p->beta, p->c + at * p->stride_c, p->ldc);
+        else if (cpu_gemm(p->be, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a + at * p->stride_a,
+                          p->lda, p->b + at * p->stride_b, p->ldb, p->beta, p->c + at * p->stride_c,
+                          p->ldc) < 0)
+            p->failed = 1;
+    }
+}
+
+/* The same products as calling gemm on each: at float32 the batch's
+ * products are shared out among the backend's threads, whole; a reduced
+ * precision's emulation (its rounding scratch is the backend's, one of
+ * each) runs them in turn. */
 int cpu_gemm_strided_batched(backend *be, bool ta, bool tb, int m, int n, int k, float alpha,
                              const float *a, int lda, long long stride_a, const float *b, int ldb,
                              long long stride_b, float beta, float *c, int ldc, long long stride_c,
                              int batch)
 {
-    for (int i = 0; i < batch; i++)
-        if (cpu_gemm(be, ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-                     c + i * stride_c, ldc) < 0)
-            return -1;
-    return 0;
+    batch_pass p = {.be = be,
+                    .ta = ta,
+                    .tb = tb,
+                    .m = m,
+                    .n = n,
+                    .k = k,
+                    .lda = lda,
+                    .ldb = ldb,
+                    .ldc = ldc,
+                    .alpha = alpha,
+                    .beta = beta,
+                    .a = a,
+                    .b = b,
+                    .c = c,
+                    .stride_a = stride_a,
+                    .stride_b = stride_b,
+                    .stride_c = stride_c};
+    cpu_workers *w = be->precision == PRECISION_FP32 ? cpu_workers_of(be) : NULL;
+    cpu_workers_run(w, (size_t)(batch > 0 ? batch : 0),
+                    product_grain((size_t)m * (size_t)n * (size_t)k), batch_part, &p);
+    return p.failed ? -1 : 0;
 }

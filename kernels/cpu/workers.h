@@ -7,9 +7,10 @@
  *
  * A pass is split into contiguous ranges of independent items (elements,
  * rows, or columns of a sum whose order over rows is kept), so its result
- * is bitwise the same for any number of threads. The helpers sleep on a
- * condition variable between passes: they take no core from OpenBLAS's
- * threads while the products run. */
+ * is bitwise the same for any number of threads. Products are shared out
+ * the same way (gemm.c), OpenBLAS then running on one thread: its own
+ * threads would spin, waiting, through the other passes. Between passes
+ * the helpers spin for a few tens of microseconds, then sleep. */
 #ifndef ACCEL_CPU_WORKERS_H
 #define ACCEL_CPU_WORKERS_H
 
@@ -24,7 +25,8 @@ cpu_workers *cpu_workers_open(int threads);
 
 void cpu_workers_close(cpu_workers *w);
 
-/* Does items [from, to) of a pass. */
+/* Does items [from, to) of a pass. It runs on a helper thread or the
+ * caller's, and must not run a pass of its own. */
 typedef void (*cpu_range_fn)(void *arg, size_t from, size_t to);
 
 /* Runs fn over items [0, n) in as many contiguous ranges as there are
@@ -33,8 +35,11 @@ typedef void (*cpu_range_fn)(void *arg, size_t from, size_t to);
  * returns when every range is done. */
 void cpu_workers_run(cpu_workers *w, size_t n, size_t grain, cpu_range_fn fn, void *arg);
 
-/* Items of `per_item` floats that make a range worth a helper's wake-up
- * (tens of microseconds on a VM): about 32K floats of elementwise work. */
+/* Items of `per_item` floats that make a range worth a helper: about 128K
+ * floats of elementwise work (tens of microseconds). Smaller ranges cost
+ * more than they gained on the 2-core VM measured: fashion_mlp's passes
+ * (AdamW's 235K parameters, 16K-float activations) split at 32K ran
+ * slower than on one thread. */
 size_t cpu_workers_grain(size_t per_item);
 
 #endif

@@ -2,6 +2,8 @@
  * gives the same floats on 1, 2 and 3 threads, at sizes that split into
  * several ranges and at sizes too small to split; and the pool runs each
  * item of a pass exactly once, pass after pass. */
+#include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,10 +218,10 @@ static void batchnorm(backend *be, float *const *in, float *out, int rows, int c
     memcpy(out + n, in[0], sizeof(float) * n); /* dx over z: z is checked by y */
 }
 
-/* big enough for several ranges of 32K floats, and small enough for none */
+/* big enough for several ranges of 128K floats, and small enough for none */
 START_TEST(passes_are_the_same_on_any_number_of_threads)
 {
-    static const int shapes[][2] = {{1024, 256}, {3, 64}};
+    static const int shapes[][2] = {{2048, 256}, {3, 64}};
     for (int s = 0; s < 2; s++) {
         int r = shapes[s][0], c = shapes[s][1];
         size_t n = (size_t)r * c;
@@ -235,6 +237,61 @@ START_TEST(passes_are_the_same_on_any_number_of_threads)
         check_pass("pooling", pooling, 2, r, c, 4 * n);
         check_pass("batch norm", batchnorm, 4, r, c, 3 * n + 4 * (size_t)c / 16);
     }
+}
+END_TEST
+
+/* Products shared out by rows of C (1024 x 300) and by columns (200 x
+ * 2048), in every transpose: every element written (C starts as NaN, beta
+ * 0) and each within 1e-5 of the one-thread product (OpenBLAS may take
+ * another kernel for a smaller product; seen equal here all the same);
+ * a strided batch, each product whole on one thread, bitwise. */
+START_TEST(products_shared_out_cover_c)
+{
+    static const int shapes[][3] = {{1024, 300, 100}, {200, 2048, 200}};
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            float *a = input((size_t)m * k, 5, -1.0f, 1.0f),
+                  *b = input((size_t)k * n, 6, -1.0f, 1.0f);
+            float *want = zeros((size_t)m * n), *got = zeros((size_t)m * n);
+            for (int ti = 0; ti < N_THREADS; ti++) {
+                backend *be = backend_cpu_open(threads[ti]);
+                float *c = ti == 0 ? want : got;
+                for (size_t i = 0; i < (size_t)m * n; i++)
+                    c[i] = NAN;
+                ck_assert_int_eq(
+                    be->gemm(be, ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n),
+                    0);
+                for (size_t i = 0; ti > 0 && i < (size_t)m * n; i++)
+                    if (!(fabsf(got[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i]))))
+                        ck_abort_msg("%d x %d x %d, ta %d tb %d, %d threads: C[%zu] = %g, not %g",
+                                     m, n, k, ta, tb, threads[ti], i, got[i], want[i]);
+                backend_close(be);
+            }
+            free(a);
+            free(b);
+            free(want);
+            free(got);
+        }
+    /* 64 products of 64 x 64 x 128 (0.5 M multiply-adds each) */
+    enum { B = 64, M = 64, K = 128 };
+    float *a = input((size_t)B * M * K, 7, -1.0f, 1.0f),
+          *b = input((size_t)B * K * M, 8, -1.0f, 1.0f);
+    float *want = zeros((size_t)B * M * M), *got = zeros((size_t)B * M * M);
+    for (int ti = 0; ti < N_THREADS; ti++) {
+        backend *be = backend_cpu_open(threads[ti]);
+        ck_assert_int_eq(be->gemm_strided_batched(be, false, false, M, M, K, 1.0f, a, K, M * K, b,
+                                                  M, K * M, 0.0f, ti ? got : want, M, M * M, B),
+                         0);
+        if (ti > 0)
+            assert_same(want, got, (size_t)B * M * M, "strided batch", threads[ti]);
+        backend_close(be);
+    }
+    free(a);
+    free(b);
+    free(want);
+    free(got);
 }
 END_TEST
 
@@ -274,6 +331,7 @@ int main(void)
     TCase *tc = tcase_create("cpu_threads");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, passes_are_the_same_on_any_number_of_threads);
+    tcase_add_test(tc, products_shared_out_cover_c);
     tcase_add_test(tc, pool_covers_every_item_once);
     suite_add_tcase(s, tc);
     return tu_run(s);
