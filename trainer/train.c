@@ -790,19 +790,21 @@ static int setup_shared(run *r)
     return check_same_start(r);
 }
 
-/* "4 ranks with 1 OpenBLAS thread each", "8 ranks on GPUs" */
+/* "4 ranks with 1 CPU thread each", "8 ranks on GPUs" */
 static void describe_ranks(char *buf, size_t size, int64_t ranks, int64_t threads)
 {
     if (threads > 0)
-        snprintf(buf, size, "%lld rank%s with %lld OpenBLAS thread%s each", (long long)ranks,
+        snprintf(buf, size, "%lld rank%s with %lld CPU thread%s each", (long long)ranks,
                  ranks == 1 ? "" : "s", (long long)threads, threads == 1 ? "" : "s");
     else
         snprintf(buf, size, "%lld rank%s on GPUs", (long long)ranks, ranks == 1 ? "" : "s");
 }
 
 /* A resumed run is bitwise the uninterrupted one only with the same ranks
- * and threads: both change the order of float additions (the gradient
- * sums over ranks, OpenBLAS's split of a product). Otherwise say so. */
+ * (the gradient sums over ranks change the order of float additions); with
+ * other thread counts, only where OpenBLAS rounds a share of a product as
+ * it does the whole (kernels/cpu/gemm.c), as it did on the machines
+ * measured. Otherwise say so. */
 static void note_inexact(run *r)
 {
     const ckpt_state *was = &r->rp.st, *now = &r->st;
@@ -813,8 +815,9 @@ static void note_inexact(run *r)
     describe_ranks(here, sizeof here, now->world_size, now->cpu_threads);
     progress_message(&r->pg,
                      "note: the checkpoint was written by %s, this run has %s: it continues "
-                     "the same training, but not bitwise as the first run would have",
-                     then, here);
+                     "the same training, but %s as the first run would have",
+                     then, here,
+                     was->world_size != now->world_size ? "not bitwise" : "perhaps not bitwise");
 }
 
 /* Format 3 brought the keyed sample order (checkpoint.h): from an older

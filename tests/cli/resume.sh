@@ -42,7 +42,7 @@ cp -r w42 w41
 mpi 2 "$prog" c.ini --set run.dir=w42 --set train.max_steps=140 --resume auto >out.txt 2>err.txt ||
     fail "2 ranks resuming: exit $?"
 grep -q "resuming from w42/checkpoints/ckpt-60.h5" out.txt || fail "2 ranks did not resume"
-grep -q "note: the checkpoint was written by 4 ranks with 1 OpenBLAS thread each, this run has 2 ranks with 1 OpenBLAS thread each: it continues the same training, but not bitwise" out.txt ||
+grep -q "note: the checkpoint was written by 4 ranks with 1 CPU thread each, this run has 2 ranks with 1 CPU thread each: it continues the same training, but not bitwise" out.txt ||
     fail "resuming 4 ranks on 2: no note that it is not bitwise"
 ckpt_close w4/checkpoints/ckpt-140.h5 w42/checkpoints/ckpt-140.h5 || fail "4 -> 2 ranks drifted"
 run c.ini --set run.dir=w41 --set train.max_steps=140 --resume auto

@@ -5,7 +5,7 @@
 # interrupted mid-run (USR1 to the batch script, as a time limit's warning),
 # stops with a checkpoint, requeues itself, resumes on both nodes, and its
 # final checkpoint is bitwise that of the same training uninterrupted on
-# one node of four ranks (the same rank count, one OpenBLAS thread a rank).
+# one node of four ranks (the same rank count, one CPU thread a rank).
 #
 # The nodes are tests/cluster/lib.sh's: UTS namespaces of their own host
 # names on this machine. One slurmd runs in each (slurmd -N NAME, entered
