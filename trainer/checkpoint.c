@@ -58,13 +58,27 @@ static hid_t untimed_dcpl(void)
     return dcpl;
 }
 
+/* Link creation properties that make the missing groups of `name`'s path;
+ * -1 with the error set (the failed call named). */
+static hid_t groups_lcpl(const char *name, const char *path)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0)
+        return h5util_fail("H5Pcreate", name, path);
+    if (H5Pset_create_intermediate_group(lcpl, 1) < 0) {
+        H5Pclose(lcpl);
+        return h5util_fail("H5Pset_create_intermediate_group", name, path);
+    }
+    return lcpl;
+}
+
 /* Writes a float32 dataset at `name` (intermediate groups created). */
 static int write_floats(hid_t file, const char *name, const float *data, int rank,
                         const hsize_t *dims, const char *path)
 {
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
-        return h5util_fail("H5Pset_create_intermediate_group", name, path);
+    hid_t lcpl = groups_lcpl(name, path);
+    if (lcpl < 0)
+        return -1;
     hid_t dcpl = untimed_dcpl();
     if (dcpl < 0) {
         H5Pclose(lcpl);
@@ -93,15 +107,19 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
 static int write_scalar(hid_t file, const char *name, hid_t type, hid_t mem_type, const void *data,
                         const char *path)
 {
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
-        return h5util_fail("H5Pset_create_intermediate_group", name, path);
+    hid_t lcpl = groups_lcpl(name, path);
+    if (lcpl < 0)
+        return -1;
     hid_t dcpl = untimed_dcpl();
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t d =
         dcpl < 0 || space < 0 ? -1 : H5Dcreate2(file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     int rc = 0;
-    if (d < 0)
+    if (dcpl < 0)
+        rc = h5util_fail("H5Pset_obj_track_times", name, path);
+    else if (space < 0)
+        rc = h5util_fail("H5Screate", name, path);
+    else if (d < 0)
         rc = h5util_fail("H5Dcreate2", name, path);
     else if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = h5util_fail("H5Dwrite", name, path);
@@ -118,8 +136,12 @@ static int write_scalar(hid_t file, const char *name, hid_t type, hid_t mem_type
 static int write_string(hid_t file, const char *name, const char *text, const char *path)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
-    if (type < 0 || H5Tset_size(type, strlen(text) + 1) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        return h5util_fail("H5Tset_size", name, path);
+    if (type < 0)
+        return h5util_fail("H5Tcopy", name, path);
+    if (H5Tset_size(type, strlen(text) + 1) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) {
+        H5Tclose(type);
+        return h5util_fail("H5Tset_size/H5Tset_cset", name, path);
+    }
     int rc = write_scalar(file, name, type, type, text, path);
     H5Tclose(type);
     return rc;
