@@ -214,17 +214,24 @@ static int step_teller(int step)
     return vote < 0 ? -2 : teller;
 }
 
-int comm_agree_step(const comm_info *ci, int step)
+/* Every rank takes the teller's error as its own: "rank K: ..." when
+ * named, else as it is. Returns -1. */
+static int told_by(const comm_info *ci, int teller, bool named)
 {
-    int teller = step_teller(step);
-    if (teller < 0)
-        return teller == -1 ? 0 : -1;
     char why[ERR_MSG_MAX] = "";
     if (ci->rank == teller)
         snprintf(why, sizeof why, "%s", err_msg());
     if (comm_broadcast(why, sizeof why, teller) < 0)
         return -1;
-    return err_set("rank %d: %s", teller, why);
+    return named ? err_set("rank %d: %s", teller, why) : err_set("%s", why);
+}
+
+int comm_agree_step(const comm_info *ci, int step)
+{
+    int teller = step_teller(step);
+    if (teller < 0)
+        return teller == -1 ? 0 : -1;
+    return told_by(ci, teller, true);
 }
 
 int comm_gate(const comm_info *ci, int rc)
@@ -239,12 +246,7 @@ int comm_gate(const comm_info *ci, int rc)
     int fine = comm_agree(rc < 0, &vote);
     if (vote < 0)
         return -1;
-    char why[ERR_MSG_MAX] = "";
-    if (ci->rank == teller)
-        snprintf(why, sizeof why, "%s", err_msg());
-    if (comm_broadcast(why, sizeof why, teller) < 0)
-        return -1;
-    return fine < 0 ? err_set("%s", why) : err_set("rank %d: %s", teller, why);
+    return told_by(ci, teller, fine >= 0);
 }
 
 int comm_all_equal_u64(uint64_t value)

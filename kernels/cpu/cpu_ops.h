@@ -30,7 +30,7 @@ typedef struct {
      * bf16 use them, so they stay outside the memory plan. */
     float *rounded[2];
     size_t rounded_cap[2];
-    /* the threads of the passes that are not products (workers.h) */
+    /* the backend's threads, for products and every other pass (workers.h) */
     cpu_workers *workers;
 } cpu_impl;
 

@@ -77,7 +77,7 @@ static void bias_act_rows(float *z, float *y, const float *bias, int rows, int c
 /* A pass's operands, for the threads' ranges (workers.h). */
 typedef struct {
     float *z, *y, *dz;
-    const float *bias, *dy, *a, *b, *zc;
+    const float *bias, *dy, *z_in, *y_in, *a, *b;
     int channels, inner;
     act_kind act;
 } pass;
@@ -126,7 +126,7 @@ static void act_backward_part(void *arg, size_t from, size_t to)
 {
     const pass *p = arg;
     float *dz = p->dz + from;
-    const float *dy = p->dy + from, *z = p->zc + from, *y = p->a + from;
+    const float *dy = p->dy + from, *z = p->z_in + from, *y = p->y_in + from;
     size_t n = to - from;
     if (p->act == ACT_RELU) {
         if (dz != dy)
@@ -143,7 +143,7 @@ static void act_backward_part(void *arg, size_t from, size_t to)
 int cpu_act_backward(backend *be, float *dz, const float *dy, const float *z, const float *y,
                      size_t n, act_kind act)
 {
-    pass p = {.dz = dz, .dy = dy, .zc = z, .a = y, .act = act};
+    pass p = {.dz = dz, .dy = dy, .z_in = z, .y_in = y, .act = act};
     cpu_workers_run(cpu_workers_of(be), n, cpu_workers_grain(1), act_backward_part, &p);
     return 0;
 }

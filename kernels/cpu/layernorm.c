@@ -13,6 +13,7 @@
 typedef struct {
     const float *x, *g, *b, *dy, *mean_in, *rstd_in;
     float *y, *mean, *rstd, *dx, *dg, *db;
+    size_t n; /* rows */
     int c;
     float eps;
 } ln_pass;
@@ -43,11 +44,12 @@ int cpu_layernorm_forward(backend *be, const float *x, const float *g, const flo
     return 0;
 }
 
-/* dg[i] += dy xhat and db[i] += dy over rows [0, rows) for columns
- * [from, to), row after row. */
-static void gain_bias_grads(const ln_pass *p, size_t rows, size_t from, size_t to)
+/* dg[i] += dy xhat and db[i] += dy over all rows for columns [from, to),
+ * row after row. */
+static void grads_part(void *arg, size_t from, size_t to)
 {
-    for (size_t r = 0; r < rows; r++) {
+    const ln_pass *p = arg;
+    for (size_t r = 0; r < p->n; r++) {
         const float *in = p->x + r * p->c, *d = p->dy + r * p->c;
         float m = p->mean_in[r], k = p->rstd_in[r];
         for (size_t i = from; i < to; i++) {
@@ -88,17 +90,6 @@ static void backward_rows(const ln_pass *p, size_t from, size_t to, bool grads)
     }
 }
 
-typedef struct {
-    const ln_pass *p;
-    size_t rows;
-} ln_columns;
-
-static void grads_part(void *arg, size_t from, size_t to)
-{
-    const ln_columns *cols = arg;
-    gain_bias_grads(cols->p, cols->rows, from, to);
-}
-
 static void dx_part(void *arg, size_t from, size_t to)
 {
     backward_rows(arg, from, to, false);
@@ -118,14 +109,14 @@ int cpu_layernorm_backward(backend *be, const float *dy, const float *x, const f
                  .dx = dx,
                  .dg = dg,
                  .db = db,
+                 .n = (size_t)n,
                  .c = c};
     cpu_workers *w = cpu_workers_of(be);
     if (!w) {
         backward_rows(&p, 0, (size_t)n, true);
         return 0;
     }
-    ln_columns cols = {.p = &p, .rows = (size_t)n};
-    cpu_workers_run(w, (size_t)c, cpu_workers_grain((size_t)n), grads_part, &cols);
+    cpu_workers_run(w, (size_t)c, cpu_workers_grain((size_t)n), grads_part, &p);
     if (dx)
         cpu_workers_run(w, (size_t)n, cpu_workers_grain((size_t)c), dx_part, &p);
     return 0;
