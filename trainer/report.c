@@ -164,14 +164,30 @@ static int write_dataset(hid_t f, const char *name, hid_t type, hid_t mem, int r
     return rc;
 }
 
+int report_tmp_name(const char *path, char *tmp, size_t size)
+{
+    int n = snprintf(tmp, size, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= size)
+        return err_set("--predict: a path of %zu characters, over the %zu this one may have",
+                       strlen(path), size - 5);
+    return 0;
+}
+
+int report_commit(const char *tmp, const char *path, int rc)
+{
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = err_errno("cannot rename %s to %s", tmp, path);
+    if (rc < 0)
+        remove(tmp);
+    return rc;
+}
+
 /* Written under a temporary name and renamed, like a checkpoint. */
 static int write_predictions(const report *r, const char *path)
 {
     char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof tmp) /* cut, it would name another file */
-        return err_set("--predict: a path of %zu characters, over the %zu this one may have",
-                       strlen(path), sizeof tmp - 5);
+    if (report_tmp_name(path, tmp, sizeof tmp) < 0)
+        return -1;
     h5util_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
@@ -186,11 +202,7 @@ static int write_predictions(const report *r, const char *path)
         rc = write_dataset(f, "/labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, one, r->labels, path);
     if (H5Fclose(f) < 0 && rc == 0)
         rc = h5util_fail_in(path, "H5Fclose", "/");
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = err_errno("cannot rename %s to %s", tmp, path);
-    if (rc < 0)
-        remove(tmp);
-    return rc;
+    return report_commit(tmp, path, rc);
 }
 
 static void release(report *r)

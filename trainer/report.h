@@ -19,4 +19,11 @@ int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, 
 /* The language model's report, which report_checkpoint hands text to. */
 int report_text_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out);
 
+/* --predict's file is written under a temporary name, renamed once whole.
+ * report_tmp_name: tmp = path.tmp, or -1 where that would not fit (cut, it
+ * would name another file). report_commit: with rc 0, tmp renamed to path;
+ * otherwise, or where the rename fails, tmp removed. Returns the outcome. */
+int report_tmp_name(const char *path, char *tmp, size_t size);
+int report_commit(const char *tmp, const char *path, int rc);
+
 #endif

@@ -78,10 +78,8 @@ static int setup(lm_report *r, const config *cfg, const char *ckpt)
 static int open_predictions(lm_report *r, const char *path)
 {
     r->path = path;
-    int n = snprintf(r->tmp, sizeof r->tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof r->tmp) /* cut, it would name another file */
-        return err_set("--predict: a path of %zu characters, over the %zu this one may have",
-                       strlen(path), sizeof r->tmp - 5);
+    if (report_tmp_name(path, r->tmp, sizeof r->tmp) < 0)
+        return -1;
     r->logits = malloc(sizeof(float) * (size_t)r->batch * r->t * r->vocab);
     if (!r->logits)
         return err_set("out of host memory for the logits of %d windows", r->batch);
@@ -159,11 +157,7 @@ static int close_predictions(lm_report *r, bool ok)
     if (H5Fclose(r->file) < 0 && rc == 0)
         rc = h5util_fail_in(r->path, "H5Fclose", "/");
     r->file = H5I_INVALID_HID;
-    if (rc == 0 && rename(r->tmp, r->path) < 0)
-        rc = err_errno("cannot rename %s to %s", r->tmp, r->path);
-    if (rc < 0)
-        remove(r->tmp);
-    return rc;
+    return report_commit(r->tmp, r->path, rc);
 }
 
 /* The whole split's figures, then by position: 0, 1, 2-3, 4-7, ... */
