@@ -1,6 +1,8 @@
 #include "trainer/cli.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,9 @@ static int option_value(int argc, char **argv, int *i, const char *opt, const ch
     return 0;
 }
 
-/* A number option's value, within [lo, hi]. */
+/* A number option's value, within [lo, hi]. A value too small for a
+ * double's normal range is still that value (strtod says ERANGE for a
+ * subnormal too); only an overflow is out of range by itself. */
 static int number_value(int argc, char **argv, int *i, const char *opt, double lo, double hi,
                         double *out)
 {
@@ -31,10 +35,39 @@ static int number_value(int argc, char **argv, int *i, const char *opt, double l
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (end == v || *end || errno || !(d >= lo && d <= hi))
+    bool overflow = errno == ERANGE && isinf(d);
+    if (end == v || *end || overflow || isnan(d) || !(d >= lo && d <= hi))
         return err_set("%s %s: expected a number from %.15g to %.15g", opt, v, lo, hi);
     *out = d;
     return 0;
+}
+
+/* A whole-number option's value, within [lo, hi]: "2.9" or "1e3" is not
+ * one, rather than quietly 2 or 1000. */
+static int integer_value(int argc, char **argv, int *i, const char *opt, uint64_t lo, uint64_t hi,
+                         uint64_t *out)
+{
+    const char *v = "";
+    if (option_value(argc, argv, i, opt, &v) < 0)
+        return -1;
+    const char *p = v;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(p, &end, 10);
+    /* strtoull takes "-1" as the largest value: a digit must come first */
+    if (!(*p >= '0' && *p <= '9') || *end || errno || n < lo || n > hi)
+        return err_set("%s %s: expected a whole number from %llu to %llu", opt, v,
+                       (unsigned long long)lo, (unsigned long long)hi);
+    *out = n;
+    return 0;
+}
+
+/* The length of an argument's option name: "--seed" of "--seed=3". */
+static int option_name(const char *arg)
+{
+    return (int)strcspn(arg, "=");
 }
 
 static bool is_option(const char *arg, const char *opt)
@@ -47,24 +80,24 @@ static bool is_option(const char *arg, const char *opt)
 static int generation_number(int argc, char **argv, int *i, cli_args *args)
 {
     const char *a = argv[*i];
-    double v;
+    uint64_t n;
     if (is_option(a, "--tokens")) {
-        if (number_value(argc, argv, i, "--tokens", 1, 1 << 24, &v) < 0)
+        if (integer_value(argc, argv, i, "--tokens", 1, 1 << 24, &n) < 0)
             return -1;
-        args->tokens = (int)v;
+        args->tokens = (int)n;
     } else if (is_option(a, "--top_k")) {
-        if (number_value(argc, argv, i, "--top_k", 0, 1 << 24, &v) < 0)
+        if (integer_value(argc, argv, i, "--top_k", 0, 1 << 24, &n) < 0)
             return -1;
-        args->top_k = (int)v;
+        args->top_k = (int)n;
     } else if (is_option(a, "--seed")) {
-        if (number_value(argc, argv, i, "--seed", 0, 9007199254740992.0, &v) < 0)
+        if (integer_value(argc, argv, i, "--seed", 0, UINT64_MAX, &args->seed) < 0)
             return -1;
-        args->seed = (uint64_t)v;
         args->seed_given = true;
     } else {
         if (number_value(argc, argv, i, "--temperature", 0, 100, &args->temperature) < 0)
             return -1;
     }
+    args->generation_option = a;
     return 0;
 }
 
@@ -100,6 +133,7 @@ int cli_parse(int argc, char **argv, cli_args *args)
         } else if (is_option(a, "--prompt")) {
             if (option_value(argc, argv, &i, "--prompt", &args->prompt) < 0)
                 return -1;
+            args->generation_option = a;
         } else if (is_option(a, "--tokens") || is_option(a, "--top_k") || is_option(a, "--seed") ||
                    is_option(a, "--temperature")) {
             if (generation_number(argc, argv, &i, args) < 0)
@@ -119,6 +153,9 @@ int cli_parse(int argc, char **argv, cli_args *args)
     }
     if (args->predict && !args->eval)
         return err_set("--predict goes with --eval CHECKPOINT");
+    if (args->generation_option && !args->generate)
+        return err_set("%.*s goes with --generate CHECKPOINT", option_name(args->generation_option),
+                       args->generation_option);
     if (args->generate && (args->eval || args->resume || args->dry_run))
         return err_set("--generate does not go with --eval, --resume or --dry-run");
     if (args->eval && (args->resume || args->dry_run))

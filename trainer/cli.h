@@ -26,6 +26,9 @@ typedef struct {
     double temperature;
     uint64_t seed;
     bool seed_given;
+    /* the last of --prompt, --tokens, --temperature, --top_k, --seed given
+     * (NULL: none), which only --generate takes */
+    const char *generation_option;
     bool help, help_config, version, dry_run;
 } cli_args;
 

@@ -37,5 +37,22 @@ expect_fail 1 "--set layer0.width=3: unknown key 'width' in \[layer\]" c.ini --s
 expect_fail 1 "run.device = cuda, but (this accel-train was built without the CUDA backend|there is no usable GPU)" \
     c.ini --set run.device=cuda
 expect_fail 1 "--set run.device=tpu: expected one of auto,cpu,cuda, got 'tpu'" c.ini --set run.device=tpu
+# generation's options go with --generate only, rather than being dropped
+# while a training run starts; whole numbers are whole
+for opt in "--prompt hi" "--tokens 5" "--temperature=0.5" "--top_k 3" "--seed 7"; do
+    expect_fail 2 "${opt%%[ =]*} goes with --generate CHECKPOINT" c.ini $opt
+done
+expect_fail 2 "--tokens 2.9: expected a whole number from 1 to 16777216" c.ini --generate x --tokens 2.9
+expect_fail 2 "--top_k 1e3: expected a whole number from 0 to 16777216" c.ini --generate x --top_k 1e3
+expect_fail 2 "--seed -1: expected a whole number from 0 to 18446744073709551615" c.ini \
+    --generate x --seed -1
+expect_fail 2 "--seed 18446744073709551616: expected a whole number" c.ini --generate x \
+    --seed 18446744073709551616
+expect_fail 2 "--temperature nan: expected a number from 0 to 100" c.ini --generate x --temperature nan
+expect_fail 2 "--temperature 1e999: expected a number from 0 to 100" c.ini --generate x \
+    --temperature 1e999
+# the largest seed and a subnormal temperature are values, not errors: the
+# run gets as far as the model, which is not a language model
+expect_fail 1 "--generate needs a language model" c.ini --generate x --seed 18446744073709551615 --temperature 1e-310
 [ ! -e runs ] || fail "a failed start created a run directory"
 echo "cli_args: all passed"

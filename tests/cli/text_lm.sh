@@ -176,6 +176,11 @@ run lm.ini --generate full/checkpoints/ckpt-120.h5 --prompt "the quick brown" --
 [ $rc -eq 0 ] || fail "--generate: exit $rc"
 grep -q "fox [0-9] jumps over the" out.txt || fail "the continuation is not the text's"
 echo "ok: generated '$(head -c 60 out.txt | tr '\n' ' ')'"
+cp out.txt greedy.txt
+# a subnormal temperature is a temperature (the likeliest token, as 0 picks)
+run lm.ini --generate full/checkpoints/ckpt-120.h5 --prompt "the quick brown" --tokens 60 \
+    --temperature 4e-320
+[ $rc -eq 0 ] && cmp -s out.txt greedy.txt || fail "--temperature 4e-320: exit $rc, or not 0's text"
 run lm.ini --generate full/checkpoints/ckpt-120.h5 --tokens 50 --top_k 5 --seed 9
 cp out.txt sample1.txt
 run lm.ini --generate full/checkpoints/ckpt-120.h5 --tokens 50 --top_k 5 --seed 9
@@ -186,7 +191,7 @@ run lm.ini --generate full/checkpoints/ckpt-120.h5 --prompt "$(printf 'x%.0s' $(
     fail "a long prompt is not cut with a note"
 expect_fail 1 "--generate needs a language model" "$src/configs/fashion_mlp.ini" \
     --generate full/checkpoints/ckpt-120.h5
-expect_fail 2 "--tokens 0: expected a number from 1 to 16777216" lm.ini --generate x --tokens 0
+expect_fail 2 "--tokens 0: expected a whole number from 1 to 16777216" lm.ini --generate x --tokens 0
 echo "ok: generation"
 
 expect_fail 1 "data.train = text: its validation part .* is shorter than a window of 17" \
