@@ -564,6 +564,7 @@ typedef struct {
     /* the open [repeat]: its first layer (-1: none), count, name, line */
     int group_first, group_count, group_line;
     char group_name[CFG_NAME_MAX];
+    int group_key_line[2]; /* where the open [repeat]'s count and name were given (0: not) */
     unsigned char seen[N_KEYS];
     int seen_line[N_KEYS];
 } ini_state;
@@ -598,6 +599,7 @@ static void open_group(ini_state *st)
     st->group_first = st->cfg->n_layers;
     st->group_count = 1;
     st->group_line = st->line;
+    st->group_key_line[0] = st->group_key_line[1] = 0;
     snprintf(st->group_name, sizeof st->group_name, "block");
 }
 
@@ -667,6 +669,13 @@ static int handle_group_key(ini_state *st, const char *key, const char *value)
                  st->group_first < 0 ? "end" : "repeat");
         return fail_at(st, st->line, what);
     }
+    if (st->group_key_line[i]) { /* as in every other section: not the last one winning */
+        char what[128];
+        snprintf(what, sizeof what, "key '%s' given twice in [repeat] (first on line %d)", key,
+                 st->group_key_line[i]);
+        return fail_at(st, st->line, what);
+    }
+    st->group_key_line[i] = st->line;
     void *field = i == 0 ? (void *)&st->group_count : (void *)st->group_name;
     config_key k = repeat_keys[i];
     k.offset = 0;

@@ -353,6 +353,17 @@ START_TEST(repeat_errors)
                  1, 1, "more than 256 layers");
     expect_error("[repeat]\nname = a/b\n", 1, 2, "[repeat] name: expected letters");
     expect_error("[repeat]\nsize = 2\n", 1, 2, "unknown key 'size' in [repeat]");
+    /* as in every other section, a repeated key is refused, not the last one winning */
+    expect_error("[repeat]\ncount = 2\ncount = 3\n", 1, 3,
+                 "key 'count' given twice in [repeat] (first on line 2)");
+    expect_error("[repeat]\nname = a\ncount = 2\nname = b\n", 1, 4,
+                 "key 'name' given twice in [repeat] (first on line 2)");
+    /* each [repeat] has its own keys */
+    ck_assert_int_eq(load("[repeat]\ncount = 2\n[layer]\ntype = dense\nunits = 3\n[end]\n"
+                          "[repeat]\ncount = 2\nname = c\n[layer]\ntype = dense\nunits = 3\n"
+                          "[end]\n",
+                          1),
+                     0);
     expect_error("[repeat]\nname = abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz\n"
                  "[layer]\nname = abcdefghijk\ntype = dense\nunits = 3\n[end]\n",
                  1, 3, "is longer than 63 characters");
