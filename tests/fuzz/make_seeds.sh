@@ -62,6 +62,34 @@ units = 10
 activation = none
 init = glorot_uniform
 INI
+# a [repeat] group (the GPT configs have one too) and a key given twice in
+# one, which is refused as in every other section
+cat >"$out/config/repeat.ini" <<'INI'
+[data]
+format = text
+test =
+[layer]
+type = embedding
+vocab = 256
+units = 8
+block_size = 4
+[repeat]
+name = h
+count = 2
+[layer]
+type = layernorm
+[layer]
+type = attention
+heads = 2
+[layer]
+type = residual
+from = -2
+[end]
+[layer]
+type = dense
+units = 256
+INI
+sed 's/^count = 2$/count = 2\ncount = 3/' "$out/config/repeat.ini" >"$out/config/bad_repeat_twice.ini"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
