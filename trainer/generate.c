@@ -66,6 +66,12 @@ static int open_model(gen *g, const config *cfg, const generate_options *o)
         return err_set("--generate needs a language model: the first layer must be an embedding");
     g->t = first->block_size;
     g->vocab = first->vocab;
+    /* the text is written a byte a token: a larger vocabulary's ids (a
+     * subword tokenizer's) would need that tokenizer to become text */
+    if (g->vocab > 256)
+        return err_set("--generate writes a token as a byte, and this model's vocabulary is %d "
+                       "tokens (more than 256 byte values): it cannot turn them into text",
+                       g->vocab);
     if (!(g->be = backend_cpu_open(cfg->threads)))
         return -1;
     model_input in = {.tokens = true, .shape = {g->t, 1, 1}};
@@ -80,11 +86,17 @@ static int open_model(gen *g, const config *cfg, const generate_options *o)
     return g->tok && g->logits ? 0 : err_set("out of host memory for generation");
 }
 
-/* The prompt's bytes (its last t), or a newline. */
-static void start(gen *g, const generate_options *o, FILE *note)
+/* The prompt's bytes (its last t), or a newline. Each must be a token of
+ * the vocabulary (a model of fewer than 256 tokens may not know them all). */
+static int start(gen *g, const generate_options *o, FILE *note)
 {
     const char *p = o->prompt && o->prompt[0] ? o->prompt : "\n";
     size_t len = strlen(p);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p[i] >= g->vocab)
+            return err_set("--prompt: byte %zu is 0x%02X, past this model's vocabulary of %d "
+                           "tokens (bytes 0x00 to 0x%02X)",
+                           i, (unsigned char)p[i], g->vocab, g->vocab - 1);
     if (len > (size_t)g->t) {
         fprintf(note,
                 "note: the prompt's %zu bytes are more than block_size, %d: it is cut to "
@@ -96,6 +108,7 @@ static void start(gen *g, const generate_options *o, FILE *note)
     for (size_t i = 0; i < len; i++)
         g->tok[i] = (unsigned char)p[i];
     g->n = (int)len;
+    return 0;
 }
 
 /* The logits at position pos of the last forward or step. */
@@ -137,14 +150,13 @@ static int advance(gen *g, int id)
 
 static int produce(gen *g, const generate_options *o, FILE *out, FILE *note)
 {
-    start(g, o, note);
-    if (prefill(g) < 0)
+    if (start(g, o, note) < 0 || prefill(g) < 0)
         return -1;
     for (int i = 0; i < o->tokens; i++) {
         double u = rng_uniform(o->seed, RNG_STREAM_GENERATE, 0, (uint64_t)i);
-        int id = pick(g->logits, g->m->classes, o->temperature, o->top_k, u);
-        if (id >= g->vocab)
-            return err_set("the model chose token %d, past its vocabulary of %d", id, g->vocab);
+        /* an output layer wider than the vocabulary (untied) has logits for
+         * ids no text holds: only the vocabulary's are drawn from */
+        int id = pick(g->logits, g->vocab, o->temperature, o->top_k, u);
         if (fputc(id, out) == EOF || fflush(out) == EOF)
             return err_errno("writing the generated text");
         if (i + 1 < o->tokens && advance(g, id) < 0)
