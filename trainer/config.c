@@ -200,20 +200,20 @@ static int choice_index(const char *choices, const char *value)
  * caps on sizes are large, and then only the side that was crossed is. */
 static int check_bounds(const config_key *k, double v, const char *value)
 {
-    bool lo_bad = (k->open & CK_LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
-    bool hi_bad = k->hi != CK_NOLIMIT && ((k->open & CK_HI_OPEN) ? !(v < k->hi) : !(v <= k->hi));
+    bool lo_bad = (k->flags & CK_LO_OPEN) ? !(v > k->lo) : !(v >= k->lo);
+    bool hi_bad = k->hi != CK_NOLIMIT && ((k->flags & CK_HI_OPEN) ? !(v < k->hi) : !(v <= k->hi));
     if (!lo_bad && !hi_bad)
         return 0;
     const char *kind = (k->type == KT_REAL) ? "a number" : "an integer";
     if (k->hi <= 1e6)
         return err_set("expected %s in %c%.10g, %.10g%c, got '%s'", kind,
-                       (k->open & CK_LO_OPEN) ? '(' : '[', k->lo, k->hi,
-                       (k->open & CK_HI_OPEN) ? ')' : ']', value);
+                       (k->flags & CK_LO_OPEN) ? '(' : '[', k->lo, k->hi,
+                       (k->flags & CK_HI_OPEN) ? ')' : ']', value);
     if (lo_bad)
         return err_set("expected %s %s %.10g, got '%s'", kind,
-                       (k->open & CK_LO_OPEN) ? ">" : ">=", k->lo, value);
+                       (k->flags & CK_LO_OPEN) ? ">" : ">=", k->lo, value);
     return err_set("expected %s %s %.10g, got '%s'", kind,
-                   (k->open & CK_HI_OPEN) ? "<" : "<=", k->hi, value);
+                   (k->flags & CK_HI_OPEN) ? "<" : "<=", k->hi, value);
 }
 
 static int parse_integer(const config_key *k, const char *value, long long *out)
@@ -561,6 +561,7 @@ typedef struct {
     bool failed;      /* an error is recorded; keep the first */
     char section[64]; /* the current section, as the reader saw it */
     bool after_key;   /* a key line since the section's header (libinih's prev_name) */
+    bool layers_only; /* the model alone: other sections, known or not, are passed over */
     /* the open [repeat]: its first layer (-1: none), count, name, line */
     int group_first, group_count, group_line;
     char group_name[CFG_NAME_MAX];
@@ -718,7 +719,7 @@ static void see_line(ini_state *st, const char *line)
     name[len] = '\0';
     /* as libinih: what is inside the brackets, untrimmed */
     snprintf(st->section, sizeof st->section, "%s", name);
-    if (!is_section(st->section)) {
+    if (!is_section(st->section) && !st->layers_only) {
         char what[256];
         unknown_section_text(st->section, what, sizeof what);
         fail_at(st, st->line, what);
@@ -807,6 +808,8 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
         return handle_layer_key(st, key, value);
     if (!strcmp(section, "repeat") || !strcmp(section, "end"))
         return handle_group_key(st, key, value);
+    if (st->layers_only)
+        return 1;
     if (!is_section(section)) {
         char what[128];
         snprintf(what, sizeof what, "key '%s' outside any section", key);
@@ -882,30 +885,34 @@ static char *read_text_file(const char *path)
     return buf;
 }
 
+/* Parses text (which cfg then owns, whatever the outcome) as the INI file
+ * `path`. */
+static int parse_text(config *cfg, char *text, const char *path, bool layers_only)
+{
+    snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    free(cfg->text);
+    cfg->text = text;
+    ini_state st = {
+        .cfg = cfg, .path = path, .text = text, .group_first = -1, .layers_only = layers_only};
+    int rc = ini_parse_stream(ini_reader_fn, &st, ini_handler_fn, &st);
+    if (rc == 0 && st.group_first >= 0)
+        fail_at(&st, st.group_line, "[repeat] without its [end]");
+    if (st.failed)
+        return -1;
+    if (rc < 0)
+        return err_set("%s: cannot parse (out of memory)", path);
+    if (rc > 0)
+        return err_set("%s:%d: expected 'key = value', '[section]' or a comment", path, rc);
+    return 0;
+}
+
 int config_load(config *cfg, const char *path)
 {
     err_clear();
     char *text = read_text_file(path);
     if (!text)
         return -1;
-    snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    ini_state st = {.cfg = cfg, .path = path, .text = text, .group_first = -1};
-    int rc = ini_parse_stream(ini_reader_fn, &st, ini_handler_fn, &st);
-    if (rc == 0 && st.group_first >= 0)
-        fail_at(&st, st.group_line, "[repeat] without its [end]");
-    if (st.failed) {
-        free(text);
-        return -1;
-    }
-    if (rc != 0) {
-        free(text);
-        if (rc < 0)
-            return err_set("%s: cannot parse (out of memory)", path);
-        return err_set("%s:%d: expected 'key = value', '[section]' or a comment", path, rc);
-    }
-    free(cfg->text);
-    cfg->text = text;
-    return 0;
+    return parse_text(cfg, text, path, false);
 }
 
 /* ---- --set -------------------------------------------------------------- */
@@ -967,6 +974,58 @@ int config_set(config *cfg, const char *assignment)
     if (rc < 0)
         return err_prefix("--set %s", assignment);
     return append_text(cfg, assignment);
+}
+
+/* The overrides config_set recorded in a text ("; --set section.key=value"
+ * lines), those of layers alone applied. */
+static int apply_layer_sets(config *cfg, const char *text)
+{
+    static const char mark[] = "; --set ";
+    for (const char *p = text; *p; p += strcspn(p, "\n"), p += *p == '\n') {
+        if (strncmp(p, mark, sizeof mark - 1) != 0)
+            continue;
+        char line[CFG_STR_MAX + 128];
+        const char *a = p + sizeof mark - 1;
+        size_t n = strcspn(a, "\n");
+        if (n >= sizeof line)
+            return err_set("%s: --set line too long", cfg->source);
+        memcpy(line, a, n);
+        line[n] = '\0';
+        /* the section is what comes before the key's dot, as config_set reads it */
+        char *eq = strchr(line, '='), *dot = NULL;
+        for (char *q = line; eq && q < eq; q++)
+            dot = *q == '.' ? q : dot;
+        if (dot) {
+            *dot = '\0';
+            bool section = is_section(line);
+            *dot = '.';
+            if (section)
+                continue;
+        }
+        if (config_set(cfg, line) < 0)
+            return err_prefix("%s", cfg->source);
+    }
+    return 0;
+}
+
+int config_load_layers(config *cfg, const char *text, const char *source)
+{
+    err_clear();
+    char *own = strdup(text);
+    if (!own)
+        return err_set("out of memory reading %s", source);
+    if (parse_text(cfg, own, source, true) < 0)
+        return -1;
+    for (int i = 0; i < cfg->n_layers; i++) /* what the model's reader needs of each */
+        if (cfg->layers[i].type < 0)
+            return err_set("%s:%d: [layer] without a type", source, cfg->layers[i].line);
+    /* config_set appends to cfg->text, which own is: walk a copy */
+    char *sets = strdup(own);
+    if (!sets)
+        return err_set("out of memory reading %s", source);
+    int rc = apply_layer_sets(cfg, sets);
+    free(sets);
+    return rc;
 }
 
 /* ---- validation --------------------------------------------------------- */
@@ -1216,7 +1275,7 @@ void config_print_markdown(FILE *out)
 }
 
 /* The value of a key as the config file would write it. */
-static void format_value(const config_key *k, const void *base, char *buf, size_t size)
+void config_key_text(const config_key *k, const void *base, char *buf, size_t size)
 {
     const char *field = (const char *)base + k->offset;
     switch (k->type) {
@@ -1229,8 +1288,12 @@ static void format_value(const config_key *k, const void *base, char *buf, size_
     case KT_U64:
         snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)field);
         break;
-    case KT_REAL:
-        snprintf(buf, size, "%.10g", *(const double *)field);
+    case KT_REAL: /* 10 digits where they tell the value, up to 17 where they do not */
+        for (int digits = 10; digits <= 17; digits++) {
+            snprintf(buf, size, "%.*g", digits, *(const double *)field);
+            if (strtod(buf, NULL) == *(const double *)field)
+                break;
+        }
         break;
     case KT_BOOL:
         snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
@@ -1259,7 +1322,7 @@ void config_write(const config *cfg, FILE *out)
             fprintf(out, "%s[%s]\n", last[0] ? "\n" : "", cfg_keys[i].section);
             last = cfg_keys[i].section;
         }
-        format_value(&cfg_keys[i], cfg, value, sizeof value);
+        config_key_text(&cfg_keys[i], cfg, value, sizeof value);
         fprintf(out, "%s = %s\n", cfg_keys[i].key, value);
     }
     for (int l = 0; l < cfg->n_layers; l++) {
@@ -1267,7 +1330,7 @@ void config_write(const config *cfg, FILE *out)
         fprintf(out, "\n[layer]\ntype = %s\nname = %s\n", layer_types[lc->type]->name,
                 config_layer_name(cfg, l, value, sizeof value));
         for (const config_key *k = layer_types[lc->type]->keys; k->key; k++) {
-            format_value(k, lc, value, sizeof value);
+            config_key_text(k, lc, value, sizeof value);
             fprintf(out, "%s = %s\n", k->key, value);
         }
     }

@@ -141,6 +141,14 @@ int config_load(config *cfg, const char *path);
  * layer's name (its `name` key, or layer<i> counting from 0). */
 int config_set(config *cfg, const char *assignment);
 
+/* Reads the model a config text describes, as config_load and config_set
+ * would read it (the text's "; --set" lines of layers included): its
+ * [layer], [repeat] and [end] sections. Every other section, known or not,
+ * is passed over, so that a checkpoint's /config, which an accel-train of
+ * other sections' keys may have written, still gives its model. Errors
+ * name `source`. */
+int config_load_layers(config *cfg, const char *text, const char *source);
+
 /* Checks what only the whole configuration can tell (e.g. a layer type's
  * required keys). Run after every override is applied. */
 int config_validate(const config *cfg);

@@ -19,6 +19,13 @@ void layer_add_tensor(layer *l, const char *name, bool state, int rank, const in
     }
 }
 
+int layer_stride(const layer_cfg *c)
+{
+    if (c->stride)
+        return c->stride;
+    return c->type == LAYER_CONV2D ? 1 : c->size;
+}
+
 int layer_refuse_sequence(const layer *l, bool flat)
 {
     if (l->in_rank != 2)

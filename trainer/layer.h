@@ -116,6 +116,10 @@ struct layer {
  * flat = true): refuses a sequence (T, C), saying what the layer needs. */
 int layer_refuse_sequence(const layer *l, bool flat);
 
+/* The step of a window layer's window: its `stride` key, or when that is
+ * 0 the type's default (a convolution's 1, a pool's window size). */
+int layer_stride(const layer_cfg *c);
+
 /* Declares a tensor of the layer (from its shape function). */
 void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims);
 
@@ -155,7 +159,7 @@ void layer_init_weight(const layer *l, uint64_t seed, float *w, size_t n, double
     }
 #define LAYER_KEY_INIT(help)                                                                       \
     {                                                                                              \
-        "layer", "init", KT_ENUM, LAYER_FIELD(init), "auto", 0, 0, 0,                              \
+        "layer", "init", KT_ENUM, LAYER_FIELD(init), "auto", 0, 0, CK_STARTS,                      \
             "auto|he_uniform|glorot_uniform|gpt2", help, false                                     \
     }
 #define LAYER_KEY_SIZE(help)                                                                       \

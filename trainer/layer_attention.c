@@ -290,7 +290,7 @@ static double attn_flops(const layer *l)
 static const config_key attn_keys[] = {
     {"layer", "heads", KT_INT, LAYER_FIELD(heads), NULL, 1, 4096, 0, NULL,
      "attention heads; they must divide the features C", true},
-    {"layer", "dropout", KT_REAL, LAYER_FIELD(dropout), "0", 0, 1, CK_HI_OPEN, NULL,
+    {"layer", "dropout", KT_REAL, LAYER_FIELD(dropout), "0", 0, 1, CK_HI_OPEN | CK_TRAINS, NULL,
      "training: dropout on the attention weights", false},
     {0},
 };

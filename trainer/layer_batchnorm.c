@@ -165,10 +165,10 @@ static double bn_flops(const layer *l)
 }
 
 static const config_key bn_keys[] = {
-    {"layer", "momentum", KT_REAL, LAYER_FIELD(momentum), "0.1", 0, 1, 0, NULL,
+    {"layer", "momentum", KT_REAL, LAYER_FIELD(momentum), "0.1", 0, 1, CK_TRAINS, NULL,
      "weight of the batch in the running statistics (PyTorch's convention)", false},
     LAYER_KEY_EPS("added to the variance"),
-    {"layer", "sync", KT_BOOL, LAYER_FIELD(sync), "true", 0, 0, 0, NULL,
+    {"layer", "sync", KT_BOOL, LAYER_FIELD(sync), "true", 0, 0, CK_TRAINS, NULL,
      "batch statistics over all ranks (so N ranks equal 1 rank)", false},
     LAYER_KEY_ACTIVATION("applied to the output"),
     {0},

@@ -15,7 +15,7 @@ static conv_geom geom_of(const layer *l)
                        .out_h = l->out_shape[1],
                        .out_w = l->out_shape[2],
                        .k = c->size,
-                       .stride = c->stride ? c->stride : 1,
+                       .stride = layer_stride(c),
                        .pad = c->padding};
 }
 
@@ -36,7 +36,7 @@ static int conv_shape(layer *l, const layer_cfg *c, const int in[3])
 {
     if (layer_refuse_sequence(l, false) < 0)
         return -1;
-    int stride = c->stride ? c->stride : 1;
+    int stride = layer_stride(c);
     l->act = (act_kind)c->activation;
     l->init = (init_kind)c->init;
     if (l->init == INIT_AUTO)

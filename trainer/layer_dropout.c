@@ -56,7 +56,7 @@ static int dropout_step(model *m, layer *l, const float *x, int pos)
 }
 
 static const config_key dropout_keys[] = {
-    {"layer", "rate", KT_REAL, LAYER_FIELD(rate), NULL, 0, 1, CK_HI_OPEN, NULL,
+    {"layer", "rate", KT_REAL, LAYER_FIELD(rate), NULL, 0, 1, CK_HI_OPEN | CK_TRAINS, NULL,
      "probability of zeroing an element", true},
     {0},
 };

@@ -20,7 +20,7 @@ static pool_geom geom_of(const layer *l)
         g.k_h = g.in_h, g.k_w = g.in_w, g.stride = 1, g.pad = 0;
     } else {
         g.k_h = g.k_w = l->cfg->size;
-        g.stride = l->cfg->stride ? l->cfg->stride : l->cfg->size;
+        g.stride = layer_stride(l->cfg);
         g.pad = l->cfg->padding;
     }
     return g;
@@ -38,7 +38,7 @@ static int pool_shape(layer *l, const layer_cfg *c, const int in[3])
     }
     if (c->padding * 2 > c->size)
         return err_set("padding %d is more than half of size %d", c->padding, c->size);
-    int stride = c->stride ? c->stride : c->size;
+    int stride = layer_stride(c);
     if (layer_window_out(in[1], c->size, stride, c->padding, &l->out_shape[1]) < 0 ||
         layer_window_out(in[2], c->size, stride, c->padding, &l->out_shape[2]) < 0)
         return err_prefix("input (%d, %d, %d)", in[0], in[1], in[2]);

@@ -389,7 +389,7 @@ START_TEST(layer_keys_agree)
             distinct += first == k;
             ck_assert_msg(
                 first->type == k->type && first->offset == k->offset && first->size == k->size &&
-                    first->lo == k->lo && first->hi == k->hi && first->open == k->open &&
+                    first->lo == k->lo && first->hi == k->hi && first->flags == k->flags &&
                     first->required == k->required &&
                     !strcmp(first->def ? first->def : "", k->def ? k->def : "") &&
                     !strcmp(first->choices ? first->choices : "", k->choices ? k->choices : ""),
