@@ -26,6 +26,7 @@
 #ifndef ACCEL_CHECKPOINT_H
 #define ACCEL_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,11 +99,29 @@ int ckpt_verify(const char *path);
  * CKPT_FORMAT_VERSION), else CKPT_MISMATCH with a message naming path. */
 int ckpt_check_format(int64_t format, const char *path);
 
+/* What a checkpoint's model must share with the config's beyond its
+ * tensors (checkpoint_model.h). */
+typedef struct {
+    /* training goes on from it: the keys that shape training alone must be
+     * the config's too */
+    bool resume;
+    /* "LAYER.KEY" each: such a key that may differ, on purpose */
+    const char *const *allowed;
+    int n_allowed;
+} ckpt_model_rules;
+
+/* Checks that each of rules' allowances names a layer of cfg and a key of
+ * its type that shapes training alone (not what it computes). */
+int ckpt_model_rules_check(const ckpt_model_rules *rules, const config *cfg);
+
 /* Reads a checkpoint into host memory: the parameters, m, v and the state
  * one after another in `host` (ckpt_host_floats(m) floats), after checking
- * that it holds exactly m's layers with tensors, each tensor of m's shape.
- * Returns 0 or a CKPT_ code; *st is changed only on success. */
-int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host);
+ * that its model is m's as rules say (NULL: the keys that define what each
+ * layer computes; checkpoint_model.h) and that it holds exactly m's layers
+ * with tensors, each tensor of m's shape. Returns 0 or a CKPT_ code; *st
+ * is changed only on success. */
+int ckpt_read(const char *path, const model *m, const ckpt_model_rules *rules, ckpt_state *st,
+              float *host);
 
 /* The size of ckpt_read's host buffer, in floats. */
 size_t ckpt_host_floats(const model *m);

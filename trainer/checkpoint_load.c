@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "trainer/checkpoint.h"
+#include "trainer/checkpoint_model.h"
 #include "util/err.h"
 #include "util/h5probe.h"
 #include "util/h5util.h"
@@ -247,7 +248,8 @@ static int check_values(const model *m, const float *host, const char *path)
     return 0;
 }
 
-int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
+int ckpt_read(const char *path, const model *m, const ckpt_model_rules *rules, ckpt_state *st,
+              float *host)
 {
     int rc = ckpt_verify(path);
     if (rc < 0)
@@ -265,6 +267,8 @@ int ckpt_read(const char *path, const model *m, ckpt_state *st, float *host)
     size_t n = m->n_params;
     ckpt_state s;
     rc = read_state(file, &s, path);
+    if (rc == 0)
+        rc = ckpt_model_check(file, path, m, rules);
     if (rc == 0)
         rc = read_tree(file, "/model", m, host, host + 3 * n, path);
     if (rc == 0)
@@ -293,7 +297,7 @@ int ckpt_load_params(const char *path, model *m)
         return err_set("out of host memory for %s", path);
     ckpt_state st;
     backend *be = m->be;
-    int rc = ckpt_read(path, m, &st, host) < 0 ? -1 : 0;
+    int rc = ckpt_read(path, m, NULL, &st, host) < 0 ? -1 : 0;
     if (rc == 0)
         rc = be->upload(be, m->params, host, sizeof(float) * m->n_params);
     if (rc == 0)

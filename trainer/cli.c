@@ -138,6 +138,12 @@ int cli_parse(int argc, char **argv, cli_args *args)
                    is_option(a, "--temperature")) {
             if (generation_number(argc, argv, &i, args) < 0)
                 return -1;
+        } else if (is_option(a, "--allow-change")) {
+            if (args->n_allow_change == CLI_MAX_SETS)
+                return err_set("too many --allow-change options (at most %d)", CLI_MAX_SETS);
+            if (option_value(argc, argv, &i, "--allow-change",
+                             &args->allow_change[args->n_allow_change++]) < 0)
+                return -1;
         } else if (is_option(a, "--resume")) {
             if (option_value(argc, argv, &i, "--resume", &args->resume) < 0)
                 return -1;
@@ -153,6 +159,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
     }
     if (args->predict && !args->eval)
         return err_set("--predict goes with --eval CHECKPOINT");
+    if (args->n_allow_change && !args->resume)
+        return err_set("--allow-change goes with --resume");
     if (args->generation_option && !args->generate)
         return err_set("%.*s goes with --generate CHECKPOINT", option_name(args->generation_option),
                        args->generation_option);
@@ -167,8 +175,8 @@ int cli_parse(int argc, char **argv, cli_args *args)
 
 void cli_print_usage(FILE *out)
 {
-    fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] "
-          "[--dry-run]\n"
+    fputs("usage: accel-train CONFIG [--set section.key=value]... [--resume auto|PATH "
+          "[--allow-change LAYER.KEY]...] [--dry-run]\n"
           "       accel-train CONFIG [--set ...]... --eval CHECKPOINT [--predict OUT.h5]\n"
           "       accel-train CONFIG [--set ...]... --generate CHECKPOINT [--prompt TEXT] ...\n"
           "       accel-train --help | --version\n"
@@ -179,7 +187,11 @@ void cli_print_usage(FILE *out)
           "  --set section.key=value  override a config key, whether or not the file sets it\n"
           "                           (repeatable; a layer key is addressed by the layer's\n"
           "                           name, e.g. --set layer0.units=512)\n"
-          "  --resume auto|PATH       continue from the newest checkpoint, or from PATH\n"
+          "  --resume auto|PATH       continue from the newest checkpoint, or from PATH: its\n"
+          "                           model must be the config's, trained alike\n"
+          "  --allow-change LAYER.KEY with --resume: the config's value of a key that shapes\n"
+          "                           training alone (a dropout rate, batch norm's momentum\n"
+          "                           or sync) may differ from the checkpoint's (repeatable)\n"
           "  --eval CHECKPOINT        evaluate a checkpoint on the test split: loss, accuracy,\n"
           "                           per-class accuracy and the confusion matrix; a language\n"
           "                           model's on its validation split: loss, bits per byte,\n"

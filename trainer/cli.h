@@ -1,5 +1,6 @@
 /* cli: the command line.
- *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH] [--dry-run]
+ *   accel-train CONFIG [--set section.key=value]... [--resume auto|PATH
+ *               [--allow-change LAYER.KEY]...] [--dry-run]
  *   accel-train CONFIG --eval CHECKPOINT [--predict OUT.h5]
  *   accel-train CONFIG --generate CHECKPOINT [--prompt TEXT] [--tokens N]
  *               [--temperature T] [--top_k K] [--seed S]
@@ -18,6 +19,8 @@ typedef struct {
     const char *sets[CLI_MAX_SETS];
     int n_sets;
     const char *resume;
+    const char *allow_change[CLI_MAX_SETS]; /* --allow-change LAYER.KEY, with --resume */
+    int n_allow_change;
     const char *eval;     /* --eval PATH: evaluate that checkpoint */
     const char *predict;  /* --predict OUT.h5, with --eval */
     const char *generate; /* --generate CHECKPOINT */

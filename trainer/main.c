@@ -124,7 +124,11 @@ static int run(const cli_args *args)
         rc = ci.rank == 0 ? generate_run(cfg, &g, stdout, stderr) : 0;
         reporter = TRAIN_REPORT_ALONE;
     } else if (vote == 0 && failed < 0) {
-        train_options opt = {.resume = args->resume, .launched = launched, .tell = tell_failure};
+        train_options opt = {.resume = args->resume,
+                             .allow_change = args->allow_change,
+                             .n_allow_change = args->n_allow_change,
+                             .launched = launched,
+                             .tell = tell_failure};
         rc = train_run(cfg, &ci, &opt, &reporter);
     } else {
         rc = -1;

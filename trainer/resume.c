@@ -44,9 +44,10 @@ static int check_continues(const resume_point *rp, const config *cfg, long steps
     return 0;
 }
 
-static int read_one(resume_point *rp, const model *m, const config *cfg, long steps_per_epoch)
+static int read_one(resume_point *rp, const model *m, const config *cfg,
+                    const ckpt_model_rules *rules, long steps_per_epoch)
 {
-    if (ckpt_read(rp->path, m, &rp->st, rp->host) < 0)
+    if (ckpt_read(rp->path, m, rules, &rp->st, rp->host) < 0)
         return -1;
     return check_continues(rp, cfg, steps_per_epoch);
 }
@@ -55,7 +56,7 @@ static int read_one(resume_point *rp, const model *m, const config *cfg, long st
  * skipped with a warning; one that reads but belongs to another model or
  * does not continue this config is an error, not a reason to start over. */
 static int find_auto(resume_point *rp, const char *dir, const model *m, const config *cfg,
-                     long steps_per_epoch, FILE *warn)
+                     const ckpt_model_rules *rules, long steps_per_epoch, FILE *warn)
 {
     struct stat sb;
     if (stat(dir, &sb) < 0 && errno == ENOENT)
@@ -67,7 +68,7 @@ static int find_auto(resume_point *rp, const char *dir, const model *m, const co
     int rc = 0;
     for (size_t i = 0; i < n && !rp->found; i++) {
         ckpt_path(dir, steps[i], rp->path, sizeof rp->path);
-        rc = ckpt_read(rp->path, m, &rp->st, rp->host);
+        rc = ckpt_read(rp->path, m, rules, &rp->st, rp->host);
         if (rc == CKPT_DAMAGED) {
             fprintf(warn, "accel-train: warning: skipping damaged %s: %s\n", rp->path, err_msg());
             rc = 0;
@@ -84,23 +85,26 @@ static int find_auto(resume_point *rp, const char *dir, const model *m, const co
 }
 
 int resume_find(resume_point *rp, const char *how, const char *dir, const model *m,
-                const config *cfg, long steps_per_epoch, FILE *warn)
+                const config *cfg, const char *const *allowed, int n_allowed, long steps_per_epoch,
+                FILE *warn)
 {
     rp->found = false;
     rp->asked = how != NULL;
     if (!how)
         return 0;
-    if (alloc_host(rp, m) < 0)
+    /* a continuation is of the same model, trained as the config says */
+    ckpt_model_rules rules = {.resume = true, .allowed = allowed, .n_allowed = n_allowed};
+    if (ckpt_model_rules_check(&rules, cfg) < 0 || alloc_host(rp, m) < 0)
         return -1;
     if (!strcmp(how, "auto"))
-        return find_auto(rp, dir, m, cfg, steps_per_epoch, warn);
+        return find_auto(rp, dir, m, cfg, &rules, steps_per_epoch, warn);
     int n = snprintf(rp->path, sizeof rp->path, "%s", how);
     if (n < 0 || (size_t)n >= sizeof rp->path) /* cut, it would name another file */
         return err_set("--resume: a path of %zu characters, over the %zu a path may have",
                        strlen(how), sizeof rp->path - 1);
     if (access(rp->path, R_OK) < 0)
         return err_errno("--resume %s", rp->path);
-    if (read_one(rp, m, cfg, steps_per_epoch) < 0)
+    if (read_one(rp, m, cfg, &rules, steps_per_epoch) < 0)
         return err_prefix("--resume");
     rp->found = true;
     return 0;

@@ -26,9 +26,12 @@ typedef struct {
 } resume_point;
 
 /* Rank 0: finds and reads the checkpoint, and checks it continues this
- * configuration (seed, batch size, steps per epoch). Warnings go to warn. */
+ * configuration: the same model, trained alike (checkpoint_model.h; but
+ * for the "LAYER.KEY"s of `allowed`, which may differ), the seed, batch
+ * size and steps per epoch. Warnings go to warn. */
 int resume_find(resume_point *rp, const char *how, const char *dir, const model *m,
-                const config *cfg, long steps_per_epoch, FILE *warn);
+                const config *cfg, const char *const *allowed, int n_allowed, long steps_per_epoch,
+                FILE *warn);
 
 /* Every rank: receives rank 0's resume point and, when one was found, loads
  * it into the model (with sharded moments, each rank its own pieces of

@@ -696,8 +696,8 @@ static int setup_local(run *r, const train_options *opt, const char **note)
      * bad checkpoint is refused before anything is written. */
     if (prepare_dirs(r) < 0)
         return -1;
-    if (is_root(r) &&
-        resume_find(&r->rp, opt->resume, r->ckpt_dir, r->m, cfg, r->steps_per_epoch, stderr) < 0)
+    if (is_root(r) && resume_find(&r->rp, opt->resume, r->ckpt_dir, r->m, cfg, opt->allow_change,
+                                  opt->n_allow_change, r->steps_per_epoch, stderr) < 0)
         return -1;
     return prepare_output(r);
 }

@@ -10,8 +10,12 @@
 
 typedef struct {
     const char *resume; /* NULL: start fresh; "auto" or a checkpoint path */
-    FILE *out;          /* progress and messages; NULL: stdout */
-    double launched;    /* progress_now() as main began: start-up counts from it */
+    /* "LAYER.KEY" each: a key that shapes training alone which the resumed
+     * checkpoint's model may have otherwise (--allow-change) */
+    const char *const *allow_change;
+    int n_allow_change;
+    FILE *out;       /* progress and messages; NULL: stdout */
+    double launched; /* progress_now() as main began: start-up counts from it */
     /* Called on a failure, with how the job should end (see train_run),
      * before anything is freed: freeing can wait on peers (a device
      * synchronize behind a collective, a communicator's destroy), and a

@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&st, 0xa5, sizeof st);
     before = st;
     fuzz_h5_begin();
-    int rc = ckpt_read(path, m, &st, host);
+    int rc = ckpt_read(path, m, NULL, &st, host);
     if (rc != 0 && rc != CKPT_DAMAGED && rc != CKPT_MISMATCH) {
         fprintf(stderr, "fuzz_checkpoint: ckpt_read returned %d\n", rc);
         abort();

@@ -18,6 +18,12 @@ static config cfg;
 static backend *be;
 static model *m;
 
+/* The fixture's model as a config file writes it: a checkpoint's /config,
+ * which the reader compares with the model it reads into. */
+static const char fixture_text[] = "[run]\nseed = 42\n[layer]\ntype = dense\nunits = 5\n"
+                                   "activation = relu\n[layer]\ntype = dropout\nrate = 0.5\n"
+                                   "[layer]\nname = head\ntype = dense\nunits = 3\n";
+
 static void setup(void)
 {
     tu_tmpdir(dir, sizeof dir);
@@ -27,7 +33,7 @@ static void setup(void)
         (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 5, .activation = ACT_RELU};
     cfg.layers[1] = (layer_cfg){.type = LAYER_DROPOUT, .rate = 0.5};
     cfg.layers[2] = (layer_cfg){.type = LAYER_DENSE, .bias = true, .units = 3, .name = "head"};
-    cfg.text = strdup("[run]\nseed = 42\n");
+    cfg.text = strdup(fixture_text);
     be = backend_cpu_open(1);
     ck_assert_ptr_nonnull(be);
     m = model_build(&cfg, be, (int[3]){4, 1, 1}, 8);
@@ -210,7 +216,7 @@ START_TEST(read_back)
     size_t n = m->n_params;
     float *host = malloc(sizeof(float) * 3 * n);
     ckpt_state st;
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), 0);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), 0);
     ck_assert_mem_eq(host, m->params, sizeof(float) * n);
     ck_assert_mem_eq(host + n, m->adam_m, sizeof(float) * n);
     ck_assert_mem_eq(host + 2 * n, m->adam_v, sizeof(float) * n);
@@ -235,7 +241,7 @@ static void expect_mismatch(const char *path, layer_cfg l0, int n_layers, const 
     ck_assert_ptr_nonnull(other);
     float *host = malloc(sizeof(float) * 3 * other->n_params);
     ckpt_state st = {.step = -5};
-    ck_assert_int_eq(ckpt_read(path, other, &st, host), CKPT_MISMATCH);
+    ck_assert_int_eq(ckpt_read(path, other, NULL, &st, host), CKPT_MISMATCH);
     ck_assert_msg(strstr(err_msg(), what), "'%s' lacks '%s'", err_msg(), what);
     ck_assert_int_eq(st.step, -5); /* untouched */
     free(host);
@@ -248,10 +254,110 @@ START_TEST(read_refuses_another_model)
     save7(path, sizeof path);
     layer_cfg wider = {.type = LAYER_DENSE, .bias = true, .units = 6, .activation = ACT_RELU};
     expect_mismatch(path, wider, 3,
-                    "layer 'layer0': weight is (5, 4) in the checkpoint but (6, 4) in the "
-                    "config's model");
-    layer_cfg renamed = {.type = LAYER_DENSE, .bias = true, .units = 5, .name = "first"};
+                    "layer 'layer0' (dense): units is 5 in the checkpoint, 6 in the config; a "
+                    "checkpoint is read only into the model it holds");
+    /* names are not keys: the tensors' places tell */
+    layer_cfg renamed = {
+        .type = LAYER_DENSE, .bias = true, .units = 5, .activation = ACT_RELU, .name = "first"};
     expect_mismatch(path, renamed, 3, "has no /model/first/weight: the config's layer 'first'");
+    /* the same tensors, another function */
+    layer_cfg tanh = {.type = LAYER_DENSE, .bias = true, .units = 5, .activation = ACT_TANH};
+    expect_mismatch(path, tanh, 3,
+                    "layer 'layer0' (dense): activation is relu in the checkpoint, tanh in the "
+                    "config; a checkpoint is read only into the model it holds");
+    layer_cfg no_bias = {.type = LAYER_DENSE, .units = 5, .activation = ACT_RELU};
+    expect_mismatch(path, no_bias, 3, "bias is true in the checkpoint, false in the config");
+    layer_cfg drop = {.type = LAYER_DROPOUT, .rate = 0.5};
+    expect_mismatch(path, drop, 3,
+                    "layer 0 is 'layer0' (dense) in the checkpoint, 'layer0' (dropout) in "
+                    "the config");
+}
+END_TEST
+
+/* The model's keys as the checkpoint's /config gives them: those that
+ * shape training alone count for a resume only, and there only where not
+ * allowed to differ; the /config's --set lines count; a model of more or
+ * fewer layers is another. */
+START_TEST(read_compares_the_models_keys)
+{
+    char path[4096];
+    save7(path, sizeof path);
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    config c = cfg;
+    c.layers[1].rate = 0.25;
+    model *other = model_build(&c, be, (int[3]){4, 1, 1}, 8);
+    ck_assert_ptr_nonnull(other);
+    ckpt_state st;
+    ck_assert_int_eq(ckpt_read(path, other, NULL, &st, host), 0); /* evaluation */
+    ckpt_model_rules resume = {.resume = true};
+    ck_assert_int_eq(ckpt_read(path, other, &resume, &st, host), CKPT_MISMATCH);
+    ck_assert_msg(strstr(err_msg(), "layer 'layer1' (dropout): rate is 0.5 in the checkpoint, "
+                                    "0.25 in the config; to resume with the config's: "
+                                    "--allow-change layer1.rate"),
+                  "'%s'", err_msg());
+    const char *ok[] = {"head.units", "layer1.rate"};
+    resume.allowed = ok;
+    resume.n_allowed = 2;
+    ck_assert_int_eq(ckpt_read(path, other, &resume, &st, host), 0);
+    model_free(other);
+
+    /* a checkpoint whose config was overridden with --set */
+    c = cfg;
+    c.text = NULL;
+    ck_assert_int_eq(config_load_layers(&c, fixture_text, "fixture"), 0);
+    ck_assert_int_eq(config_set(&c, "layer0.activation=tanh"), 0);
+    ck_assert_ptr_nonnull(strstr(c.text, "\n; --set layer0.activation=tanh\n"));
+    ckpt_state s7 = {.step = 7, .step_in_epoch = 7, .world_size = 1, .batch_size = 32};
+    ck_assert_int_eq(ckpt_save(dir, m, &c, &s7, path, sizeof path), 0);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_MISMATCH);
+    ck_assert_msg(strstr(err_msg(), "activation is tanh in the checkpoint, relu in the config"),
+                  "'%s'", err_msg());
+    config_free(&c);
+
+    /* one layer fewer in the config */
+    c = cfg;
+    c.n_layers = 2;
+    c.layers[1] = cfg.layers[2];
+    other = model_build(&c, be, (int[3]){4, 1, 1}, 8);
+    ck_assert_ptr_nonnull(other);
+    save7(path, sizeof path);
+    ck_assert_int_eq(ckpt_read(path, other, NULL, &st, host), CKPT_MISMATCH);
+    ck_assert_msg(strstr(err_msg(), "layer 1 is 'layer1' (dropout) in the checkpoint, 'head' "
+                                    "(dense) in the config"),
+                  "'%s'", err_msg());
+    model_free(other);
+    free(host);
+}
+END_TEST
+
+/* --allow-change names a layer of the config and a key of its type that
+ * shapes training alone. */
+START_TEST(allowances_are_checked)
+{
+    static const struct {
+        const char *a, *says;
+    } cases[] = {
+        {"layer1.rate", NULL},
+        {"layer1", "--allow-change layer1: expected LAYER.KEY"},
+        {".rate", "expected LAYER.KEY"},
+        {"layer1.", "expected LAYER.KEY"},
+        {"nosuch.rate", "the config has no layer 'nosuch'"},
+        {"layer1.units", "layer 'layer1' (dropout) has no key 'units'"},
+        {"head.units", "units defines what layer 'head' (dense) computes; a checkpoint is read "
+                       "only into the model it holds"},
+        {"head.init", "init only says where training starts"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ckpt_model_rules r = {.resume = true, .allowed = &cases[i].a, .n_allowed = 1};
+        int rc = ckpt_model_rules_check(&r, &cfg);
+        if (!cases[i].says) {
+            ck_assert_msg(rc == 0, "%s: %s", cases[i].a, err_msg());
+            continue;
+        }
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(strstr(err_msg(), cases[i].says), "'%s' lacks '%s'", err_msg(),
+                      cases[i].says);
+    }
 }
 END_TEST
 
@@ -267,7 +373,7 @@ START_TEST(read_refuses_extra_layers)
     ck_assert_int_eq(ckpt_save(dir, bm, &big, &st, path, sizeof path), 0);
     model_free(bm);
     float *host = malloc(sizeof(float) * 3 * m->n_params);
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_MISMATCH);
     ck_assert_ptr_nonnull(strstr(err_msg(), "has a layer 'mid' that the config's model does not"));
     free(host);
 }
@@ -305,22 +411,22 @@ START_TEST(read_reports_damage)
     unsigned char *whole = slurp(path, &size);
     snprintf(cmd, sizeof cmd, "truncate -s 1000 '%s'", path);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_DAMAGED);
     ck_assert_ptr_nonnull(strstr(err_msg(), "is truncated: 488 bytes after its header"));
     /* one bit flipped anywhere after the header: HDF5 never sees it */
     whole[size / 2] ^= 0x10;
     spill(path, whole, size);
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_DAMAGED);
     ck_assert_ptr_nonnull(strstr(err_msg(), "is damaged: its CRC-32C is"));
     whole[size / 2] ^= 0x10;
     /* the HDF5 file alone, as another program would write it */
     spill(path, whole + CKPT_HEADER_BYTES, size - CKPT_HEADER_BYTES);
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_MISMATCH);
     ck_assert_ptr_nonnull(strstr(err_msg(), "has no accel-train header"));
     tu_write_file(path, "not an HDF5 file at all\n");
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_DAMAGED);
     snprintf(cmd, sizeof cmd, "%s/missing.h5", dir);
-    ck_assert_int_eq(ckpt_read(cmd, m, &st, host), CKPT_DAMAGED);
+    ck_assert_int_eq(ckpt_read(cmd, m, NULL, &st, host), CKPT_DAMAGED);
     free(whole);
     free(host);
 }
@@ -456,11 +562,63 @@ START_TEST(read_refuses_malformed_content)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         forge(path, sizeof path, cases[i].mutate, CKPT_FORMAT_VERSION);
         ckpt_state st = {.step = -5};
-        ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_DAMAGED);
+        ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_DAMAGED);
         ck_assert_msg(strstr(err_msg(), cases[i].says), "case %zu: '%s' does not say '%s'", i,
                       err_msg(), cases[i].says);
         ck_assert_int_eq(st.step, -5); /* untouched */
     }
+    free(host);
+}
+END_TEST
+
+/* /config replaced by forged_config (NULL: removed). */
+static const char *forged_config;
+static void set_config(hid_t f)
+{
+    ck_assert_int_ge(H5Ldelete(f, "/config", H5P_DEFAULT), 0);
+    if (!forged_config)
+        return;
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    ck_assert_int_ge(H5Tset_size(t, strlen(forged_config) + 1), 0);
+    hid_t d = H5Dcreate2(f, "/config", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    ck_assert_int_ge(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, forged_config), 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+/* A /config that gives no model this reader knows is not taken on trust;
+ * sections it does not know are not the model's and are passed over. */
+START_TEST(read_needs_the_model_of_config)
+{
+    static const struct {
+        const char *text, *says;
+    } cases[] = {
+        {NULL, "has no /config: its model cannot be compared with the config's"},
+        {"[layer]\ntype = dense\nwidth = 3\n",
+         "its /config does not describe a model this accel-train reads, so the config's cannot "
+         "be checked against it: "},
+        {"[layer]\nunits = 3\n", ":/config:1: [layer] without a type"},
+        {"[run]\nseed = 1\n", "holds a model of 0 layers, the config's has 3"},
+        {"[future]\nanything = 1\n[optimizer]\ntf32 = true\n", "holds a model of 0 layers"},
+    };
+    float *host = malloc(sizeof(float) * 3 * m->n_params);
+    char path[4096];
+    ckpt_state st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        forged_config = cases[i].text;
+        forge(path, sizeof path, set_config, CKPT_FORMAT_VERSION);
+        ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_MISMATCH);
+        ck_assert_msg(strstr(err_msg(), cases[i].says), "case %zu: '%s' does not say '%s'", i,
+                      err_msg(), cases[i].says);
+    }
+    char text[1024];
+    snprintf(text, sizeof text, "[future]\nanything = 1\n[optimizer]\ntf32 = true\n%s",
+             fixture_text);
+    forged_config = text;
+    forge(path, sizeof path, set_config, CKPT_FORMAT_VERSION);
+    ck_assert_msg(ckpt_read(path, m, NULL, &st, host) == 0, "%s", err_msg());
     free(host);
 }
 END_TEST
@@ -481,7 +639,7 @@ START_TEST(reads_format_2_refuses_others)
     ckpt_state st;
     forged_version = 2;
     forge(path, sizeof path, set_version, 2);
-    ck_assert_int_eq(ckpt_read(path, m, &st, host), 0);
+    ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), 0);
     ck_assert_int_eq(st.format, 2);
     ck_assert_int_eq(st.step, 7);
     ck_assert_mem_eq(host, m->params, sizeof(float) * m->n_params);
@@ -492,7 +650,7 @@ START_TEST(reads_format_2_refuses_others)
         forged_version = bad[i].attr;
         forge(path, sizeof path, set_version, bad[i].header);
         st.step = -5;
-        ck_assert_int_eq(ckpt_read(path, m, &st, host), CKPT_MISMATCH);
+        ck_assert_int_eq(ckpt_read(path, m, NULL, &st, host), CKPT_MISMATCH);
         char want[128];
         snprintf(want, sizeof want, "has format_version %d; this accel-train reads 2 to 3",
                  bad[i].says);
@@ -515,6 +673,9 @@ int main(void)
     tcase_add_test(tc, read_back);
     tcase_add_test(tc, read_refuses_another_model);
     tcase_add_test(tc, read_refuses_extra_layers);
+    tcase_add_test(tc, read_compares_the_models_keys);
+    tcase_add_test(tc, allowances_are_checked);
+    tcase_add_test(tc, read_needs_the_model_of_config);
     tcase_add_test(tc, read_reports_damage);
     tcase_add_test(tc, read_refuses_malformed_content);
     tcase_add_test(tc, reads_format_2_refuses_others);
