@@ -5,7 +5,9 @@
  *                                                   and kept state (running_mean,
  *                                                   running_var), shaped as in PyTorch
  *   /optimizer/m/<layer>/<param>, /optimizer/v/...  Adam moments of the parameters
- *   /config                                         the config text (string)
+ *   /config                                         the config text (string), and
+ *       its --set overrides: the model's description, which a reader
+ *       compares with the config's (checkpoint_model.h)
  *   /state/rng_seed (uint64), /state/rng (string)   the random state: every
  *       random number is Philox4x32-10 of (seed, stream, step, index), so
  *       the seed and the step counters are the whole of it
