@@ -56,7 +56,9 @@ static int visit_dir(walk *w, const char *dir)
     return rc < 0 ? -1 : 0;
 }
 
-/* What a glob pattern matches, files and directories alike. */
+/* The files a glob pattern matches. A directory it matches is not read
+ * (filelist.c takes regular files alone), so it is no data directory: a
+ * run directory may be one. */
 static int visit_glob(walk *w, const char *pattern)
 {
     glob_t g;
@@ -68,7 +70,8 @@ static int visit_glob(walk *w, const char *pattern)
                        rc == GLOB_NOSPACE ? "out of memory" : "a read error");
     for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
         struct stat st;
-        rc = visit(w, g.gl_pathv[i], &st) < 0 ? -1 : 0;
+        if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode))
+            rc = w->fn(w->ctx, g.gl_pathv[i], w->key, false);
     }
     globfree(&g);
     return rc;

@@ -3,8 +3,8 @@
  *
  * A superset of what the readers open, since a check against more files
  * than are read only refuses more: each comma-separated entry of data.train
- * and data.test as a path, what it matches as a glob pattern, a directory
- * and every regular file directly in it, and for format = idx the files an
+ * and data.test as a path, the files it matches as a glob pattern, a
+ * directory and every regular file directly in it, and for format = idx the files an
  * entry names as a prefix (P-images-idx3-ubyte[.gz], P-labels-idx1-ubyte
  * [.gz], dataset_idx.c). data.exclude is not applied. An entry that names
  * nothing is passed over: opening the data reports it. */

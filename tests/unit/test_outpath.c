@@ -115,6 +115,7 @@ START_TEST(data_paths)
     ck_assert_int_eq(mkdir("txt/sub", 0777), 0); /* not read: not named */
     tu_write_file("s_1.bin", "1");
     tu_write_file("s_2.bin", "2");
+    ck_assert_int_eq(mkdir("s_3.bin", 0777), 0); /* matched, but a directory: not read */
     tu_write_file("tr-images-idx3-ubyte.gz", "i");
     tu_write_file("tr-labels-idx1-ubyte", "l");
     dataset_options o = {.format = DATA_TOKENS, .train = "txt,s_*.bin,gone", .test = "other"};

@@ -46,10 +46,14 @@ def _look(path, inputs, advice):
 
 def check_file(path, inputs, advice="choose another output path"):
     """Refused unless a file may be written at path: nothing is there, or a
-    regular file that is none of inputs."""
+    regular file that is none of inputs; and its directory is there, told
+    now rather than once the work is done."""
     st = _look(path, inputs, advice)
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise Refused(f"{path}: not a regular file ({_kind(st.st_mode)}); {advice}")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise Refused(f"{path}: {folder} is not a directory; {advice}")
 
 
 def check_dir(path, inputs, advice="choose another output directory"):
