@@ -11,13 +11,27 @@
 # The CUDA libraries (runtime, cuBLAS, cuDNN, NCCL) are not inside: they
 # must match the host's driver, so check.sh finds the host's own (through
 # LD_LIBRARY_PATH, the CUDA toolkit, or the NVIDIA wheels of PyTorch).
+# OUT is written under a temporary name beside it and renamed when whole;
+# it may not be a file the bundle is made of (through any spelling or link)
+# nor anything but a regular file, refused before any work.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 out=${2:-$PWD/accel-train-bundle.tar.xz}
 command -v patchelf >/dev/null || { echo "bundle.sh: needs patchelf (apt-get install patchelf)" >&2; exit 1; }
-for prog in accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops; do
+progs=(accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops)
+for prog in "${progs[@]}"; do
     [ -x "$build/$prog" ] || { echo "bundle.sh: no $build/$prog: build with the CUDA backend first" >&2; exit 1; }
+done
+refuse() { echo "bundle.sh: error: $out: $*; choose another output path" >&2; exit 1; }
+if [ -e "$out" ] && [ ! -f "$out" ]; then
+    refuse "not a regular file"
+fi
+# -ef: the same device and inode, whatever the spelling or link
+for f in "${progs[@]/#/$build/}" "$src"/configs/*.ini "$src"/tests/cli/lib.sh "$src"/tests/gpu/*.sh; do
+    if [ "$out" -ef "$f" ]; then
+        refuse "is $f, which goes into the bundle"
+    fi
 done
 
 stage=$(mktemp -d)
@@ -48,5 +62,9 @@ done
 for f in "$root"/bin/*; do patchelf --set-rpath '$ORIGIN/../lib' "$f"; done
 for f in "$root"/lib/*; do patchelf --set-rpath '$ORIGIN' "$f"; done
 
-tar -C "$stage" -cf - accel-train | xz -T0 -6 >"$out"
+part=$(mktemp "$(dirname "$out")/.$(basename "$out").XXXXXX") # made exclusively
+trap 'rm -rf "$stage" "$part"' EXIT
+tar -C "$stage" -cf - accel-train | xz -T0 -6 >"$part"
+chmod "$(printf '%o' $((0666 & ~$(umask))))" "$part" # mktemp's is 0600
+mv -f "$part" "$out"
 echo "bundle.sh: $out ($(du -h "$out" | cut -f1)): $(ls "$root/lib" | wc -l) libraries bundled"

@@ -356,7 +356,8 @@ int ckpt_list(const char *dir, int64_t **steps, size_t *count)
         *count = 0;
         return -1;
     }
-    qsort(*steps, *count, sizeof **steps, cmp_desc);
+    if (*count > 1) /* an empty directory's list is NULL, which qsort may not take */
+        qsort(*steps, *count, sizeof **steps, cmp_desc);
     return 0;
 }
 

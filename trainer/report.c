@@ -1,14 +1,17 @@
 #include "trainer/report.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/model.h"
+#include "trainer/outputs.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/h5util.h"
@@ -173,6 +176,22 @@ int report_tmp_name(const char *path, char *tmp, size_t size)
     return 0;
 }
 
+hid_t report_create(const char *tmp, const char *path)
+{
+    /* A stale tmp (an earlier --predict's, killed) goes: unlink removes a
+     * link itself, never its target. The file is then made exclusively,
+     * so nothing that appeared at the name since is written through. */
+    if (unlink(tmp) < 0 && errno != ENOENT) {
+        err_errno("--predict %s: cannot remove the stale %s", path, tmp);
+        return H5I_INVALID_HID;
+    }
+    h5util_quiet();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        h5util_fail_in(path, "H5Fcreate", tmp);
+    return f;
+}
+
 int report_commit(const char *tmp, const char *path, int rc)
 {
     if (rc == 0 && rename(tmp, path) < 0)
@@ -188,10 +207,9 @@ static int write_predictions(const report *r, const char *path)
     char tmp[4096];
     if (report_tmp_name(path, tmp, sizeof tmp) < 0)
         return -1;
-    h5util_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = report_create(tmp, path);
     if (f < 0)
-        return h5util_fail_in(path, "H5Fcreate", tmp);
+        return -1;
     hsize_t two[2] = {(hsize_t)r->ds->n, (hsize_t)r->m->classes}, one[1] = {(hsize_t)r->ds->n};
     int rc =
         write_dataset(f, "/logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, two, r->all_logits, path);
@@ -218,6 +236,9 @@ static void release(report *r)
 
 int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out)
 {
+    /* before any work: --predict replaces no input and nothing special */
+    if (predict && outputs_check_predict(cfg, ckpt, predict) < 0)
+        return -1;
     if (cfg->data_format == DATA_TEXT || cfg->data_format == DATA_TOKENS)
         return report_text_checkpoint(cfg, ckpt, predict, out);
     report r;

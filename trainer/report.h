@@ -10,6 +10,7 @@
 #ifndef ACCEL_REPORT_H
 #define ACCEL_REPORT_H
 
+#include <hdf5.h>
 #include <stdio.h>
 
 #include "trainer/config.h"
@@ -20,10 +21,15 @@ int report_checkpoint(const config *cfg, const char *ckpt, const char *predict, 
 int report_text_checkpoint(const config *cfg, const char *ckpt, const char *predict, FILE *out);
 
 /* --predict's file is written under a temporary name, renamed once whole.
+ * Before any work, report_checkpoint checks that neither name is a file
+ * the command reads nor anything but a regular file (trainer/outputs.h).
  * report_tmp_name: tmp = path.tmp, or -1 where that would not fit (cut, it
- * would name another file). report_commit: with rc 0, tmp renamed to path;
- * otherwise, or where the rename fails, tmp removed. Returns the outcome. */
+ * would name another file). report_create: the HDF5 file tmp, new (a stale
+ * one removed first), or -1 with the error set. report_commit: with rc 0,
+ * tmp renamed to path; otherwise, or where the rename fails, tmp removed.
+ * Returns the outcome. */
 int report_tmp_name(const char *path, char *tmp, size_t size);
+hid_t report_create(const char *tmp, const char *path);
 int report_commit(const char *tmp, const char *path, int rc);
 
 #endif

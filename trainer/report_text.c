@@ -83,9 +83,8 @@ static int open_predictions(lm_report *r, const char *path)
     r->logits = malloc(sizeof(float) * (size_t)r->batch * r->t * r->vocab);
     if (!r->logits)
         return err_set("out of host memory for the logits of %d windows", r->batch);
-    h5util_quiet();
-    if ((r->file = H5Fcreate(r->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        return h5util_fail_in(path, "H5Fcreate", r->tmp);
+    if ((r->file = report_create(r->tmp, path)) < 0)
+        return -1;
     const hsize_t dims[3] = {(hsize_t)r->val->n, (hsize_t)r->t, (hsize_t)r->vocab};
     for (int s = 0; s < N_SETS; s++) {
         hid_t space = H5Screate_simple(s == SET_LOGITS ? 3 : 2, dims, NULL);

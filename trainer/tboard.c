@@ -1,5 +1,7 @@
 #include "trainer/tboard.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -72,9 +74,37 @@ static int write_record(tboard *tb, const pbuf *e)
     return 0;
 }
 
+/* Creates a new file at base, or at base.1, base.2, ... where that name is
+ * taken: made exclusively, so nothing already there (the file of a run
+ * resumed within the same second, a link, a FIFO, a device) is truncated
+ * or written through. TensorBoard reads every file whose name holds
+ * "tfevents". */
+static int create_new(tboard *tb, const char *base)
+{
+    enum { TRIES = 100 };
+    for (int i = 0; i < TRIES; i++) {
+        int n = i ? snprintf(tb->path, sizeof tb->path, "%s.%d", base, i)
+                  : snprintf(tb->path, sizeof tb->path, "%s", base);
+        if (n < 0 || (size_t)n >= sizeof tb->path)
+            return err_set("cannot create %s: a path too long", base);
+        int fd = open(tb->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
+            return err_errno("cannot create %s", tb->path);
+        if (!(tb->f = fdopen(fd, "wb"))) {
+            err_errno("cannot open %s", tb->path);
+            close(fd); /* empty, and nothing to lose */
+            return -1;
+        }
+        return 0;
+    }
+    return err_set("cannot create %s: it and the %d names after it are taken", base, TRIES - 1);
+}
+
 int tboard_open(tboard *tb, const char *dir)
 {
-    /* the time keeps a resumed run from overwriting the first one's file;
+    /* the time keeps a resumed run from writing into the first one's file;
      * the host name only informs */
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) < 0)
@@ -82,11 +112,13 @@ int tboard_open(tboard *tb, const char *dir)
     struct timeval tv;
     if (gettimeofday(&tv, NULL) < 0)
         return err_errno("gettimeofday (naming the TensorBoard event file in %s)", dir);
-    snprintf(tb->path, sizeof tb->path, "%s/events.out.tfevents.%ld.%s", dir, (long)tv.tv_sec,
-             host);
-    tb->f = fopen(tb->path, "wb");
-    if (!tb->f)
-        return err_errno("cannot create %s", tb->path);
+    char base[sizeof tb->path];
+    int n =
+        snprintf(base, sizeof base, "%s/events.out.tfevents.%ld.%s", dir, (long)tv.tv_sec, host);
+    if (n < 0 || (size_t)n >= sizeof base)
+        return err_set("the TensorBoard event file in %s: a path too long", dir);
+    if (create_new(tb, base) < 0)
+        return -1;
     pbuf e = {.n = 0};
     event_head(&e, 0);
     put_lendelim(&e, 3, "brain.Event:2", 13); /* file_version */

@@ -4,7 +4,9 @@
  * masked CRC-32C), each an Event protocol buffer encoded here by hand: the
  * first carries file_version "brain.Event:2", each later one a Summary with
  * one scalar (tag, simple_value) at a step. Named events.out.tfevents.<time>.
- * <host> in the run directory, where `tensorboard --logdir` finds it. */
+ * <host> in the run directory, where `tensorboard --logdir` finds it; always
+ * a new file (.1, .2, ... added where the name is taken), never one that
+ * was there. */
 #ifndef ACCEL_TBOARD_H
 #define ACCEL_TBOARD_H
 

@@ -18,6 +18,7 @@
 #include "trainer/metrics.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
+#include "trainer/outputs.h"
 #include "trainer/progress.h"
 #include "trainer/resume.h"
 #include "trainer/schedule.h"
@@ -232,11 +233,16 @@ static int prepare_dirs(run *r)
 
 /* Rank 0 creates the directories and opens the metrics file (appending
  * when resuming), so a directory that cannot be written is reported before
- * any training. */
+ * any training. First of all, before anything is written, the outputs are
+ * checked against the inputs (outputs.h): a run directory that is the
+ * config file, a metrics.jsonl that is a FIFO, is refused with the disk as
+ * it was. */
 static int prepare_output(run *r)
 {
     if (!is_root(r))
         return 0;
+    if (outputs_check_run(r->cfg, r->run_dir, r->ckpt_dir, r->rp.found ? r->rp.path : NULL) < 0)
+        return -1;
     /* A checkpoint is written beside the previous ones before they are
      * pruned: room for two is what a full disk would otherwise take away
      * mid-run. */

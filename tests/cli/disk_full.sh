@@ -32,7 +32,7 @@ else
 fi
 
 touch notadir
-expect_fail 1 "notadir exists and is not a directory" "$cfg" "${common[@]}" \
+expect_fail 1 "the checkpoint directory notadir: not a directory \\(a regular file\\); choose another checkpoint.dir" "$cfg" "${common[@]}" \
     --set checkpoint.dir=notadir --set run.dir=x --set train.max_steps=5
 
 # Mid-run: a first run leaves ckpt-10; the second, under a 1 MiB file size

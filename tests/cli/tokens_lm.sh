@@ -34,21 +34,21 @@ shards whole text
     fail "text_shards.py: no shards written"
 [ "$(stat -c %s whole_train_000000.bin)" -eq $((1024 + 2 * 100942)) ] ||
     fail "text_shards.py: the shard is not 1024 + 2 x 100,942 bytes"
-run lm.ini "${PIN[@]}" "${text[@]}" --set run.dir=text --set train.max_steps=60
+run lm.ini "${PIN[@]}" "${text[@]}" --set run.dir=plain --set train.max_steps=60
 [ $rc -eq 0 ] || fail "text: exit $rc"
 run lm.ini "${PIN[@]}" "${tok[@]}" --set run.dir=one --set train.max_steps=60 \
     --set data.train=one_train_000000.bin --set data.test=one_val_000000.bin
 [ $rc -eq 0 ] || fail "tokens, data.test: exit $rc"
-ckpt_same text/checkpoints/ckpt-60.h5 one/checkpoints/ckpt-60.h5 ||
+ckpt_same plain/checkpoints/ckpt-60.h5 one/checkpoints/ckpt-60.h5 ||
     fail "the shards' model differs from the text's"
 run lm.ini "${PIN[@]}" "${tok[@]}" --set run.dir=whole --set train.max_steps=60 \
     --set data.train=whole_train_000000.bin
 [ $rc -eq 0 ] || fail "tokens, val_fraction: exit $rc"
-ckpt_same text/checkpoints/ckpt-60.h5 whole/checkpoints/ckpt-60.h5 ||
+ckpt_same plain/checkpoints/ckpt-60.h5 whole/checkpoints/ckpt-60.h5 ||
     fail "the val_fraction shard's model differs from the text's"
 val() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([^,]*\),.*/\1/'; }
-[ -n "$(val text)" ] && [ "$(val one)" = "$(val text)" ] && [ "$(val whole)" = "$(val text)" ] ||
-    fail "validation losses $(val one), $(val whole), the text's $(val text)"
+[ -n "$(val plain)" ] && [ "$(val one)" = "$(val plain)" ] && [ "$(val whole)" = "$(val plain)" ] ||
+    fail "validation losses $(val one), $(val whole), the text's $(val plain)"
 echo "ok: one shard trains bitwise as the text does, validation loss $(val one) as the text's"
 
 # The windows read are the text's bytes: --predict's inputs and targets are

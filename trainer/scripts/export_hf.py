@@ -6,9 +6,10 @@ writes OUT_DIR/config.json and OUT_DIR/model.safetensors, which
 transformers.GPT2LMHeadModel.from_pretrained(OUT_DIR) loads with no missing
 or unexpected tensor. Needs only numpy and h5py: the safetensors file is
 written by the safetensors package where it is installed, else directly
-(write_safetensors). OUT_DIR must not exist or be empty; the files are
-written into a temporary directory beside it, which is then renamed, so a
-failed export leaves nothing behind.
+(write_safetensors). OUT_DIR must not exist or be an empty directory (not
+the checkpoint, through any spelling or link: refused in one line before
+anything is read); the files are written into a temporary directory beside
+it, which is then renamed, so a failed export leaves nothing behind.
 
 The model is mapped by its structure, not by its layer names. It must be a
 GPT-2 stack: an embedding (wte + wpe), then blocks of layernorm, attention,
@@ -52,6 +53,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import accel_ckpt  # noqa: E402
+import accel_outpath  # noqa: E402
 
 BYTE_BOS = 10  # a byte-level vocabulary's bos_token_id: the newline
 GPT2_EOT = 50256  # <|endoftext|> in GPT-2's vocabulary of 50,257
@@ -328,6 +330,10 @@ def main(argv):
         return 2
     ckpt, out_dir = argv[1:]
     try:
+        try:  # before any work: the checkpoint, a file, anything but a directory
+            accel_outpath.check_dir(out_dir, [(ckpt, f"the checkpoint this export reads ({ckpt})")])
+        except accel_outpath.Refused as e:
+            raise Refused(str(e)) from None
         try:
             _, layers, weights = accel_ckpt.read(ckpt)
         except (OSError, KeyError) as e:

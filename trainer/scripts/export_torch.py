@@ -6,7 +6,9 @@ builds the model from the config stored in the checkpoint (/config, with its
 --set overrides), loads every tensor (weights are stored as PyTorch stores
 them: Linear (out, in), Conv2d (out, in, k, k), BatchNorm running statistics;
 a GPT's as nanoGPT names them) and, with OUT.pt, saves the model with
-torch.save. As a module: load(path) -> (model, sections), the model in eval
+torch.save, under a temporary name renamed when whole. OUT.pt may not be the
+checkpoint (through any spelling or link) nor anything but a regular file:
+that is refused in one line (exit 1) before anything is read. As a module: load(path) -> (model, sections), the model in eval
 mode. A language model takes (B, T) token ids and gives (B, T, vocab)."""
 import math
 import sys
@@ -16,6 +18,7 @@ from torch import nn
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 import accel_ckpt  # noqa: E402
+import accel_outpath  # noqa: E402
 
 ACTIVATIONS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
@@ -202,8 +205,23 @@ def load(path):
     return model, sections
 
 
+def main(argv):
+    if len(argv) not in (2, 3):
+        print("usage: export_torch.py CHECKPOINT.h5 [OUT.pt]", file=sys.stderr)
+        return 2
+    ckpt, out = argv[1], argv[2] if len(argv) > 2 else None
+    try:
+        if out:
+            accel_outpath.check_file(out, [(ckpt, f"the checkpoint this export reads ({ckpt})")])
+        model, _ = load(ckpt)
+        print(model)
+        if out:
+            accel_outpath.replace(out, lambda tmp: torch.save(model, tmp))
+    except (accel_outpath.Refused, OSError) as e:
+        print(f"export_torch: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    model, _ = load(sys.argv[1])
-    print(model)
-    if len(sys.argv) > 2:
-        torch.save(model, sys.argv[2])
+    sys.exit(main(sys.argv))

@@ -3,6 +3,11 @@ training loss (per logged step) and the test loss and accuracy (per
 evaluation), one line per run.
 
     python3 plot_metrics.py OUT.png RUN_DIR_OR_METRICS_JSONL...
+
+OUT.png is written under a temporary name and renamed when whole; it may
+not be one of the runs' files (a metrics.jsonl, through any spelling or
+link) nor anything but a regular file: that is refused in one line (exit
+1) before anything is read.
 """
 import json
 import os
@@ -13,10 +18,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import accel_outpath  # noqa: E402
+
+
+def metrics_path(run):
+    return os.path.join(run, "metrics.jsonl") if os.path.isdir(run) else run
+
 
 def read(path):
-    if os.path.isdir(path):
-        path = os.path.join(path, "metrics.jsonl")
+    path = metrics_path(path)
     train, test = [], []
     with open(path) as f:
         for line in f:
@@ -26,6 +37,8 @@ def read(path):
 
 
 def main(out, runs):
+    inputs = [(p, f"an input of this plot ({p})") for r in runs for p in (r, metrics_path(r))]
+    accel_outpath.check_file(out, inputs)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for run in runs:
         train, test = read(run)
@@ -41,11 +54,14 @@ def main(out, runs):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    accel_outpath.replace(out, lambda tmp: fig.savefig(tmp, dpi=100))
     print(f"plot_metrics: {out}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2:])
+    try:
+        main(sys.argv[1], sys.argv[2:])
+    except (accel_outpath.Refused, OSError) as e:
+        sys.exit(f"plot_metrics: error: {e}")

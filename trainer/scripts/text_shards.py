@@ -14,7 +14,10 @@ the rest to OUT_PREFIX_train_000000.bin, ..., each shard of at most
 --shard_tokens tokens (default 100,000,000, llm.c's). A shard is 256
 little-endian int32 (magic 20240520, version 1, the token count) and then the
 tokens as little-endian uint16. Each file is written under a temporary name
-and renamed when whole. Needs numpy.
+and renamed when whole. A shard's name may not be an input (through any
+spelling or link: a shard of an earlier run read back in, say) nor anything
+but a regular file: that is refused in one line (exit 1) before anything is
+read or written. Needs numpy.
 """
 
 import argparse
@@ -25,6 +28,9 @@ import stat
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import accel_outpath  # noqa: E402
 
 MAGIC, VERSION, HEADER_INTS = 20240520, 1, 256
 
@@ -60,21 +66,41 @@ def list_files(entries, exclude):
     return sorted(paths, key=os.fsencode)
 
 
+def plan(prefix, n, val_fraction, shard_tokens):
+    """The shards of a stream of n tokens: (path, first, end) each, the
+    training part's, then the validation part's when there is one."""
+    cut = n - int(n * val_fraction)
+    parts = [("train", 0, cut)] + ([("val", cut, n)] if val_fraction > 0 else [])
+    shards = []
+    for split, lo, hi in parts:
+        for i in range(max(1, -(-(hi - lo) // shard_tokens))):
+            first = lo + i * shard_tokens
+            shards.append((f"{prefix}_{split}_{i:06d}.bin", first, min(hi, first + shard_tokens)))
+    return shards
+
+
+def check_outputs(shards, inputs):
+    try:
+        for path, _, _ in shards:
+            accel_outpath.check_file(path, inputs, "choose another OUT_PREFIX")
+    except accel_outpath.Refused as e:
+        fail(e)
+
+
 def write_shard(path, tokens):
     header = np.zeros(HEADER_INTS, dtype="<i4")
     header[:3] = (MAGIC, VERSION, len(tokens))
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(header.tobytes())
-        f.write(tokens.astype("<u2").tobytes())
-    os.replace(tmp, path)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(header.tobytes())
+            f.write(tokens.astype("<u2").tobytes())
+
+    try:
+        accel_outpath.replace(path, write)
+    except OSError as e:
+        fail(f"{path}: {e.strerror or e}")
     print(f"{path}: {len(tokens):,} tokens")
-
-
-def write_part(prefix, split, tokens, shard_tokens):
-    count = max(1, -(-len(tokens) // shard_tokens))
-    for i in range(count):
-        write_shard(f"{prefix}_{split}_{i:06d}.bin", tokens[i * shard_tokens:(i + 1) * shard_tokens])
 
 
 def main():
@@ -89,12 +115,19 @@ def main():
         fail(f"--shard_tokens {a.shard_tokens}: expected 1 to 2^31 - 1 (the header's count is an int32)")
     if not 0 <= a.val_fraction < 1:
         fail(f"--val_fraction {a.val_fraction}: expected 0 <= F < 1")
-    data = b"".join(open(p, "rb").read() for p in list_files(a.inputs, a.exclude))
+    paths = list_files(a.inputs, a.exclude)
+    inputs = [(p, f"an input of this command ({p})") for p in a.inputs + paths]
+    # every shard's name is known from the files' sizes, before any is read
+    shards = plan(a.out_prefix, sum(os.stat(p).st_size for p in paths), a.val_fraction,
+                  a.shard_tokens)
+    check_outputs(shards, inputs)
+    data = b"".join(open(p, "rb").read() for p in paths)
     tokens = np.frombuffer(data, dtype=np.uint8)
-    cut = len(tokens) - int(len(tokens) * a.val_fraction)
-    write_part(a.out_prefix, "train", tokens[:cut], a.shard_tokens)
-    if a.val_fraction > 0:
-        write_part(a.out_prefix, "val", tokens[cut:], a.shard_tokens)
+    if len(tokens) != shards[-1][2]:  # a file changed size while read: the names again
+        shards = plan(a.out_prefix, len(tokens), a.val_fraction, a.shard_tokens)
+        check_outputs(shards, inputs)
+    for path, first, end in shards:
+        write_shard(path, tokens[first:end])
 
 
 if __name__ == "__main__":
