@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/dataset_formats.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/membudget.h"
 
 #define CIFAR_PIXELS    3072
@@ -101,8 +103,9 @@ static int count_records(cifar_files *fl, const char *key, int64_t *total)
         struct stat st;
         if (stat(fl->path[i], &st) < 0)
             return err_errno("%s: cannot open %s", key, fl->path[i]);
-        if (!S_ISREG(st.st_mode))
-            return err_set("%s: %s is not a regular file", key, fl->path[i]);
+        if (!S_ISREG(st.st_mode)) /* told before any file is read */
+            return err_set("%s: %s is %s, not a regular file", key, fl->path[i],
+                           fs_not_regular(st.st_mode));
         if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
             return err_set("%s: %s: %lld bytes is not a whole number of %d-byte CIFAR-10 records "
                            "(truncated?)",
@@ -113,13 +116,31 @@ static int count_records(cifar_files *fl, const char *key, int64_t *total)
     return 0;
 }
 
+/* Opens a file counted before, again a regular one: the path may name
+ * another file by now, and open() of a FIFO would block. */
+static FILE *open_batch(const char *path, const char *key)
+{
+    struct stat st;
+    int fd = fs_open_regular(path, &st);
+    if (fd < 0) {
+        err_prefix("%s", key);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        err_errno("%s: cannot open %s", key, path);
+        close(fd);
+    }
+    return f;
+}
+
 /* Reads one file's records into pixels and labels. */
 static int read_file(const char *path, int64_t records, const char *key, uint8_t *pixels,
                      uint8_t *labels)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_batch(path, key);
     if (!f)
-        return err_errno("%s: cannot open %s", key, path);
+        return -1;
     unsigned char rec[CIFAR_RECORD];
     int rc = 0;
     for (int64_t r = 0; rc == 0 && r < records; r++) {

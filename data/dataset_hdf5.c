@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/dataset_formats.h"
 #include "data/h5chunks.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/h5probe.h"
 #include "util/h5util.h"
 #include "util/membudget.h"
@@ -477,10 +479,27 @@ static void h5_close(dataset *ds)
     ds->impl = NULL;
 }
 
+/* The file is there, readable, and a regular file: HDF5 opens it by name,
+ * and open() of a FIFO would block the probe until its alarm and then
+ * this process for good; a device is no HDF5 file. fs_open_regular never
+ * opens such a file, and does not block if the path changed since stat.
+ * HDF5's own open comes later, by name, so a FIFO put in the file's place
+ * in between (by design, not by mistake) could still block it. */
+static int check_regular(const h5_split *h)
+{
+    struct stat st;
+    int fd = fs_open_regular(h->path, &st);
+    if (fd < 0)
+        return err_prefix("%s", h->key);
+    if (close(fd) < 0)
+        return err_errno("%s: cannot close %s", h->key, h->path);
+    return 0;
+}
+
 static int open_split(dataset *ds, h5_split *h, const dataset_options *o)
 {
-    if (access(h->path, R_OK) < 0)
-        return err_errno("%s: cannot open %s", h->key, h->path);
+    if (check_regular(h) < 0)
+        return -1;
     const char *names[] = {o->images_key, o->labels_key, NULL};
     char subject[sizeof h->key + sizeof h->path + 2];
     snprintf(subject, sizeof subject, "%s: %s", h->key, h->path);

@@ -6,22 +6,38 @@
  * stream does not depend on the order they were named in. The last
  * val_fraction of the stream is the validation split.
  *
+ * Only regular files are read (a FIFO would block, /dev/zero never end:
+ * fs_open_regular). The stream grows within the memory budget
+ * (membudget), checked before each growth, so no input takes more memory
+ * than the budget: a file whose size does not fit is refused before a
+ * byte of it is read, and one that holds more than its size said is read
+ * no further than the budget. Each byte is checked against the
+ * embedding's vocab as it is read (vocab 128 trains on ASCII), and a byte
+ * that is not below it is told with its file and offset.
+ *
  * A training sample is a window of T + 1 bytes at any offset: T tokens in,
  * and the T that follow each as targets. Validation takes the windows that
  * do not overlap, from the start of its part, so every byte but the last
  * is predicted once (or only its first data.eval_tokens, in whole
  * windows). T is the first layer's block_size (an embedding). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/dataset_formats.h"
 #include "data/filelist.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/membudget.h"
 
-enum { TEXT_VOCAB = 256 };
+enum {
+    TEXT_VOCAB = 256,
+    TEXT_FIRST_CAP = 1 << 16, /* the first buffer when no size is known */
+};
 
 typedef struct {
     unsigned char *bytes; /* this split's part of the stream */
@@ -31,34 +47,136 @@ typedef struct {
     char key[64];
 } text_split;
 
-/* Appends the file to the stream, which grows as it reads: a file's size
- * is what it holds, not what stat said a moment before. */
-static int read_file(const char *path, unsigned char **buf, int64_t *len, int64_t *cap,
-                     const char *key)
+/* data.train's stream as it is read. */
+typedef struct {
+    unsigned char *buf;
+    int64_t len, cap;
+    mem_budget budget; /* read once, before the first file: what the stream may take */
+    int vocab;         /* every byte is below it: the embedding's vocab, at most 256 */
+    const char *key;
+} text_stream;
+
+/* "1.50 GiB", or MiB below one GiB, where budgets for tests are. */
+static void size_text(char *buf, size_t size, uint64_t bytes)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_errno("%s: cannot open %s", key, path);
-    int rc = 0;
-    for (;;) {
-        if (*len == *cap) {
-            int64_t grow = *cap ? 2 * *cap : 1 << 20;
-            unsigned char *p = realloc(*buf, (size_t)grow);
-            if (!p) {
-                rc = err_set("%s: out of memory reading %s", key, path);
-                break;
-            }
-            *buf = p;
-            *cap = grow;
-        }
-        size_t got = fread(*buf + *len, 1, (size_t)(*cap - *len), f);
-        *len += (int64_t)got;
-        if (got == 0)
-            break;
+    double mib = (double)bytes / (1 << 20);
+    if (mib >= 1024)
+        snprintf(buf, size, "%.2f GiB", mib / 1024);
+    else
+        snprintf(buf, size, "%.2f MiB", mib);
+}
+
+/* The stream cannot grow to `want` bytes within the budget. `size` is the
+ * file's size at open and `start` where its bytes begin in the stream:
+ * want within them is the size known before reading; past them, the file
+ * held more than its size said (it grew; /proc's files say 0). */
+static int over_budget(const text_stream *s, int64_t want, const char *path, int64_t size,
+                       int64_t start)
+{
+    const mem_budget *b = &s->budget;
+    char what[DATASET_SPEC_MAX + 200];
+    if (want <= start + size) {
+        int n = snprintf(what, sizeof what, "%s: %s: its %lld bytes of text", s->key, path,
+                         (long long)size);
+        if (start > 0 && n > 0 && (size_t)n < sizeof what)
+            snprintf(what + n, sizeof what - (size_t)n, ", with the %lld of the files before it,",
+                     (long long)start);
+        return mem_budget_fits(b, (uint64_t)want, 0, 1, what, NULL) < 0
+                   ? -1
+                   : err_set("%s: %s: over the memory budget", s->key, path);
     }
-    if (rc == 0 && ferror(f))
-        rc = err_errno("%s: cannot read %s", key, path);
-    fclose(f);
+    char avail[32];
+    size_text(avail, sizeof avail, b->bytes);
+    return err_set("%s: %s: its size said %lld bytes, but it holds over %lld, which with the "
+                   "%lld bytes of the files before it pass the memory available, %s (%s): not "
+                   "read further",
+                   s->key, path, (long long)size, (long long)(s->len - start), (long long)start,
+                   avail, b->source);
+}
+
+/* Makes room for `want` bytes in all, doubling, but never past the
+ * budget: no input, however large, and however wrong its size, takes more
+ * memory than the budget allows. */
+static int stream_reserve(text_stream *s, int64_t want, const char *path, int64_t size,
+                          int64_t start)
+{
+    if (want <= s->cap)
+        return 0;
+    if ((uint64_t)want > s->budget.bytes)
+        return over_budget(s, want, path, size, start);
+    int64_t grow = s->cap < TEXT_FIRST_CAP ? TEXT_FIRST_CAP : 2 * s->cap;
+    if (grow < want)
+        grow = want;
+    if ((uint64_t)grow > s->budget.bytes)
+        grow = (int64_t)s->budget.bytes;
+    unsigned char *p = realloc(s->buf, (size_t)grow);
+    if (!p)
+        return err_set("%s: out of memory reading %s (%lld bytes)", s->key, path, (long long)grow);
+    s->buf = p;
+    s->cap = grow;
+    return 0;
+}
+
+/* Bytes not below the vocabulary are told as they are read, naming the
+ * file and the offset: a model whose embedding has fewer than 256 rows
+ * trains on text that keeps below them (ASCII, vocab 128). One compare a
+ * byte, beside the read. */
+static int check_bytes(const text_stream *s, const unsigned char *p, size_t n, const char *path,
+                       int64_t offset)
+{
+    if (s->vocab >= TEXT_VOCAB)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= s->vocab)
+            return err_set("%s: %s: byte %d at offset %lld is not below the vocabulary, %d (the "
+                           "embedding's vocab)",
+                           s->key, path, p[i], (long long)(offset + (int64_t)i), s->vocab);
+    return 0;
+}
+
+/* Reads fd to its end onto the stream. A file's size is what it holds,
+ * not what stat said: when the buffer is full the next bytes go through a
+ * small probe, so a file of the size stat said needs no more room than
+ * that, and one that holds more grows the stream within the budget. */
+static int read_fd(text_stream *s, int fd, const char *path, int64_t size)
+{
+    const int64_t start = s->len;
+    for (;;) {
+        unsigned char probe[4096];
+        bool room = s->len < s->cap;
+        unsigned char *to = room ? s->buf + s->len : probe;
+        int64_t left = s->cap - s->len;
+        size_t n = !room ? sizeof probe : left > (1 << 30) ? (size_t)1 << 30 : (size_t)left;
+        ssize_t got = read(fd, to, n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return err_errno("%s: cannot read %s", s->key, path);
+        if (got == 0)
+            return 0;
+        if (!room && stream_reserve(s, s->len + got, path, size, start) < 0)
+            return -1;
+        if (!room)
+            memcpy(s->buf + s->len, probe, (size_t)got);
+        if (check_bytes(s, s->buf + s->len, (size_t)got, path, s->len - start) < 0)
+            return -1;
+        s->len += got;
+    }
+}
+
+/* Appends the file to the stream: room for the size stat gives first,
+ * checked against the budget before a byte is read. */
+static int read_file(text_stream *s, const char *path)
+{
+    struct stat st;
+    int fd = fs_open_regular(path, &st);
+    if (fd < 0)
+        return err_prefix("%s", s->key);
+    int rc = stream_reserve(s, s->len + (int64_t)st.st_size, path, (int64_t)st.st_size, s->len);
+    if (rc == 0)
+        rc = read_fd(s, fd, path, (int64_t)st.st_size);
+    if (close(fd) < 0 && rc == 0)
+        rc = err_errno("%s: cannot close %s", s->key, path);
     return rc;
 }
 
@@ -88,16 +206,17 @@ static void text_close(dataset *ds)
     ds->impl = NULL;
 }
 
-/* ds becomes the windows of bytes[0..len) (copied), every `stride`. */
-static int make_split(dataset *ds, const unsigned char *bytes, int64_t len, int t, int stride,
+/* ds becomes the windows of bytes[0..len), every `stride`, of a
+ * vocabulary of `vocab`. Takes ownership of bytes, also when it fails. */
+static int make_split(dataset *ds, unsigned char *bytes, int64_t len, int t, int stride, int vocab,
                       const char *key)
 {
     text_split *s = calloc(1, sizeof *s);
-    if (!s || !(s->bytes = malloc((size_t)len))) {
-        free(s);
-        return err_set("%s: out of memory for %lld bytes of text", key, (long long)len);
+    if (!s) {
+        free(bytes);
+        return err_set("%s: out of memory", key);
     }
-    memcpy(s->bytes, bytes, (size_t)len);
+    s->bytes = bytes;
     s->len = len;
     s->t = t;
     s->stride = stride;
@@ -107,7 +226,7 @@ static int make_split(dataset *ds, const unsigned char *bytes, int64_t len, int 
                     .height = 1,
                     .width = 1,
                     .features = t,
-                    .classes = TEXT_VOCAB,
+                    .classes = vocab,
                     .tokens = true,
                     .targets = t,
                     .bytes = (uint64_t)len,
@@ -134,37 +253,79 @@ static int eval_part(const dataset_options *o, int t, int64_t *len)
     return 0;
 }
 
+/* Reads data.train's files into one stream, each byte checked against
+ * the vocabulary, the whole within the memory budget. */
+static int read_stream(text_stream *s, const dataset_options *o)
+{
+    *s = (text_stream){.key = "data.train"};
+    s->vocab = o->vocab > 0 && o->vocab < TEXT_VOCAB ? o->vocab : TEXT_VOCAB;
+    mem_budget_read(&s->budget);
+    file_list fl;
+    int rc = file_list_open(&fl, o->train, o->exclude, s->key, "text files");
+    for (size_t i = 0; rc == 0 && i < fl.n; i++)
+        rc = read_file(s, fl.paths[i]);
+    file_list_free(&fl);
+    return rc;
+}
+
+/* The parts' lengths: training's [0, cut), validation's val_len after it. */
+static int cut_parts(const text_stream *s, const dataset_options *o, int t, bool val, int64_t *cut,
+                     int64_t *val_len)
+{
+    const int64_t len = s->len;
+    *cut = len - (int64_t)((double)len * o->val_fraction);
+    *val_len = len - *cut;
+    if (*cut < (int64_t)t + 1)
+        return err_set("%s = %s: its training part, %lld bytes, is shorter than a window of %d "
+                       "(block_size + 1)",
+                       s->key, o->train, (long long)*cut, t + 1);
+    if (val && *val_len < (int64_t)t + 1)
+        return err_set("%s = %s: its validation part (val_fraction %g), %lld bytes, is shorter "
+                       "than a window of %d (block_size + 1): raise val_fraction, or set it to 0 "
+                       "for none",
+                       s->key, o->train, o->val_fraction, (long long)*val_len, t + 1);
+    return val ? eval_part(o, t, val_len) : 0;
+}
+
+/* The training part keeps the stream's buffer (cut down to it); the
+ * validation part is a copy of what it keeps, which the budget must hold
+ * beside the stream. */
+static int make_parts(dataset *train, dataset *val, text_stream *s, int64_t cut, int64_t val_len,
+                      int t)
+{
+    unsigned char *copy = NULL;
+    if (val) {
+        if (mem_budget_fits(&s->budget, (uint64_t)s->len + (uint64_t)val_len, 0, 1,
+                            "data.train: its text and a copy of its validation part", NULL) < 0)
+            return -1;
+        if (!(copy = malloc((size_t)val_len)))
+            return err_set("%s: out of memory for %lld bytes of validation text", s->key,
+                           (long long)val_len);
+        memcpy(copy, s->buf + cut, (size_t)val_len);
+    }
+    unsigned char *kept = realloc(s->buf, (size_t)cut); /* the slack back; no copy */
+    unsigned char *bytes = kept ? kept : s->buf;
+    s->buf = NULL;
+    if (make_split(train, bytes, cut, t, 1, s->vocab, "data.train") < 0) {
+        free(copy);
+        return -1;
+    }
+    if (val && make_split(val, copy, val_len, t, t, s->vocab, "data.val") < 0) {
+        text_close(train);
+        return -1;
+    }
+    return 0;
+}
+
 int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, int t)
 {
-    const char *key = "data.train";
-    file_list fl;
-    unsigned char *buf = NULL;
-    int64_t len = 0, cap = 0;
-    int rc = file_list_open(&fl, o->train, o->exclude, key, "text files");
-    for (size_t i = 0; rc == 0 && i < fl.n; i++)
-        rc = read_file(fl.paths[i], &buf, &len, &cap, key);
-    file_list_free(&fl);
-    int64_t cut = len - (int64_t)((double)len * o->val_fraction);
+    text_stream s;
+    int64_t cut = 0, val_len = 0;
+    int rc = read_stream(&s, o);
     if (rc == 0)
-        rc = mem_budget_check(2 * (uint64_t)len, 0, 1, "data.train: the text", NULL);
-    if (rc == 0 && cut < (int64_t)t + 1)
-        rc = err_set("%s = %s: its training part, %lld bytes, is shorter than a window of %d "
-                     "(block_size + 1)",
-                     key, o->train, (long long)cut, t + 1);
-    if (rc == 0 && val && len - cut < (int64_t)t + 1)
-        rc = err_set("%s = %s: its validation part (val_fraction %g), %lld bytes, is shorter "
-                     "than a window of %d (block_size + 1): raise val_fraction, or set it to 0 "
-                     "for none",
-                     key, o->train, o->val_fraction, (long long)(len - cut), t + 1);
-    int64_t val_len = len - cut;
-    if (rc == 0 && val)
-        rc = eval_part(o, t, &val_len);
+        rc = cut_parts(&s, o, t, val != NULL, &cut, &val_len);
     if (rc == 0)
-        rc = make_split(train, buf, cut, t, 1, "data.train");
-    if (rc == 0 && val && make_split(val, buf + cut, val_len, t, t, "data.val") < 0) {
-        text_close(train);
-        rc = -1;
-    }
-    free(buf);
+        rc = make_parts(train, val, &s, cut, val_len, t);
+    free(s.buf);
     return rc;
 }

@@ -12,6 +12,10 @@
  * the files as the batch is gathered (pread), and their tokens are checked
  * against the vocabulary then: a token out of range is told, naming the
  * file and its byte offset, when a window that holds it is first read.
+ * A shard whose size changes during the run (cut short, rewritten) is
+ * told, with its size now and at start-up, when it is opened or a window
+ * of it comes short. Shards are regular files (fs_open_regular): a FIFO
+ * named, or put in a shard's place, is refused rather than waited on.
  *
  * A segment is a run of tokens of one shard: a whole shard, or its part
  * on one side of the validation cut. Windows of T + 1 tokens lie within a
@@ -22,7 +26,6 @@
  * the order the sampler makes of [0, n), a function of (seed, epoch)
  * alone, covers every shard. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include "data/dataset_formats.h"
 #include "data/filelist.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 
 enum {
     SHARD_MAGIC = 20240520,
@@ -41,7 +45,8 @@ enum {
 
 typedef struct {
     char *path;
-    int fd; /* -1 until a window is read from it */
+    int64_t bytes; /* the file's size at start-up, as its header counts */
+    int fd;        /* -1 until a window is read from it */
 } shard;
 
 typedef struct {
@@ -69,6 +74,12 @@ typedef struct {
     int64_t tokens;
 } shard_info;
 
+/* The file's size for a count of tokens. */
+static int64_t shard_bytes(int64_t tokens)
+{
+    return SHARD_HEADER + 2 * tokens;
+}
+
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -95,15 +106,13 @@ static int read_at(int fd, void *buf, size_t len, int64_t off, size_t *got)
  * checked against the file's size. */
 static int read_header(const char *path, const char *key, int64_t *tokens)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno("%s: cannot open %s", key, path);
-    unsigned char h[12];
     struct stat st;
+    int fd = fs_open_regular(path, &st);
+    if (fd < 0)
+        return err_prefix("%s", key);
+    unsigned char h[12];
     size_t got = 0;
-    int rc = fstat(fd, &st) < 0 || read_at(fd, h, sizeof h, 0, &got) < 0
-                 ? err_errno("%s: cannot read %s", key, path)
-                 : 0;
+    int rc = read_at(fd, h, sizeof h, 0, &got) < 0 ? err_errno("%s: cannot read %s", key, path) : 0;
     close(fd);
     if (rc < 0)
         return -1;
@@ -121,7 +130,7 @@ static int read_header(const char *path, const char *key, int64_t *tokens)
     if (version != SHARD_VERSION)
         return err_set("%s: %s: version %d at offset 4, expected %d (uint16 tokens)", key, path,
                        version, SHARD_VERSION);
-    int64_t want = SHARD_HEADER + 2 * (int64_t)n;
+    int64_t want = shard_bytes(n);
     if (n < 0 || want != st.st_size)
         return err_set("%s: %s: the header's token count, %d at offset 8, makes %lld bytes, but "
                        "the file has %lld",
@@ -169,24 +178,57 @@ static const segment *find_window(const tokens_split *s, int64_t i, int64_t *tok
     return g;
 }
 
+/* The shard's size differs from the one at start-up: a file changed (cut
+ * short, rewritten) during the run. `off` and `len`: the bytes of the
+ * window that was being read (len 0: none). */
+static int shard_changed(const tokens_split *s, const shard *sh, int64_t now, int64_t off,
+                         size_t len)
+{
+    char need[96] = "";
+    if (len > 0)
+        snprintf(need, sizeof need, ", and the window read needs bytes %lld to %lld",
+                 (long long)off, (long long)(off + (int64_t)len));
+    return err_set("%s: %s is %lld bytes now, but was %lld at start-up%s: the file changed during "
+                   "the run",
+                   s->key, sh->path, (long long)now, (long long)sh->bytes, need);
+}
+
 /* The shard's file, opened on first use and kept open; when the process
- * has no descriptor left, the split's others are closed to make room. */
+ * has no descriptor left, the split's others are closed to make room. A
+ * shard is read only while it is the file its header described at
+ * start-up, a regular file of the same size (a FIFO put in its place
+ * would block the read). */
 static int shard_fd(tokens_split *s, shard *sh)
 {
     if (sh->fd >= 0)
         return sh->fd;
-    sh->fd = open(sh->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    sh->fd = fs_open_regular(sh->path, &st);
     if (sh->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
         for (int i = 0; i < s->n_shards; i++)
             if (s->shards[i].fd >= 0) {
                 close(s->shards[i].fd);
                 s->shards[i].fd = -1;
             }
-        sh->fd = open(sh->path, O_RDONLY | O_CLOEXEC);
+        sh->fd = fs_open_regular(sh->path, &st);
     }
     if (sh->fd < 0)
-        return err_errno("%s: cannot open %s", s->key, sh->path);
+        return err_prefix("%s", s->key);
+    if ((int64_t)st.st_size != sh->bytes) {
+        close(sh->fd);
+        sh->fd = -1;
+        return shard_changed(s, sh, (int64_t)st.st_size, 0, 0);
+    }
     return sh->fd;
+}
+
+/* The read of a window came short: the file is shorter than at start-up. */
+static int window_cut(const tokens_split *s, const shard *sh, int64_t off, size_t len)
+{
+    struct stat st;
+    if (fstat(sh->fd, &st) < 0)
+        return err_errno("%s: cannot stat %s", s->key, sh->path);
+    return shard_changed(s, sh, (int64_t)st.st_size, off, len);
 }
 
 /* Window i's t + 1 tokens into buf (2 (t + 1) bytes), checked against the
@@ -204,9 +246,7 @@ static int read_window(tokens_split *s, int64_t i, unsigned char *buf, int32_t *
     if (read_at(fd, buf, len, off, &got) < 0)
         return err_errno("%s: cannot read %s at offset %lld", s->key, sh->path, (long long)off);
     if (got < len)
-        return err_set("%s: %s ends at %lld bytes, before the tokens its header counts (it "
-                       "changed since the run began?)",
-                       s->key, sh->path, (long long)(off + (int64_t)got));
+        return window_cut(s, sh, off, len);
     for (int j = 0; j <= s->t; j++) {
         int v = buf[2 * j] | buf[2 * j + 1] << 8;
         if (v >= s->vocab)
@@ -284,6 +324,7 @@ static int make_split(dataset *ds, const shard_info *info, size_t n, int64_t fro
             continue; /* no window in it */
         shard *sh = &s->shards[s->n_shards];
         sh->fd = -1;
+        sh->bytes = shard_bytes(info[i].tokens);
         if (!(sh->path = strdup(info[i].path))) {
             free_split(s);
             return err_set("%s: out of memory for %zu shards", key, n);

@@ -13,6 +13,7 @@
 
 #include "data/dataset.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 
 static int add_path(file_list *pl, const char *path)
 {
@@ -43,21 +44,32 @@ static bool excluded(const char *path, const char *exclude)
     return false;
 }
 
-/* Whether path is a regular file (following links when follow). One that
- * is gone by now is not; one that cannot be looked at is an error: a file
- * passed over in silence would leave the data set smaller than it is. */
-static int is_regular(const char *path, bool follow, const char *key, bool *yes)
+/* What a listing (a directory's, a glob's) does with the file at path:
+ * takes it (*take) when it is a regular file (following links when
+ * follow), passes over a directory (and, not following, a link: the
+ * listings' rule), and refuses anything else in one line: a FIFO, a
+ * device or a socket among data files is a mistake, and reading it would
+ * block or never end. A file gone by now is passed over; one that cannot
+ * be looked at is an error: a file passed over in silence would leave the
+ * data set smaller than it is. Called for the files data.exclude keeps. */
+static int listed(const char *path, bool follow, const char *key, bool *take)
 {
     struct stat st;
-    *yes = false;
+    *take = false;
     if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
         return errno == ENOENT ? 0 : err_errno("%s: cannot stat %s", key, path);
-    *yes = S_ISREG(st.st_mode);
+    if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))
+        return 0;
+    if (!S_ISREG(st.st_mode))
+        return err_set("%s: %s is %s, not a regular file: remove it, or leave it out with "
+                       "data.exclude",
+                       key, path, fs_not_regular(st.st_mode));
+    *take = true;
     return 0;
 }
 
-/* The regular files directly in dir. */
-static int add_dir(file_list *pl, const char *dir, const char *key)
+/* The regular files directly in dir that data.exclude keeps. */
+static int add_dir(file_list *pl, const char *dir, const char *exclude, const char *key)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -66,12 +78,12 @@ static int add_dir(file_list *pl, const char *dir, const char *key)
     /* errno tells a failed readdir from the end of the directory */
     for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
         char path[DATASET_SPEC_MAX + 256]; /* a spec's entry and a file name fit */
-        bool regular = false;
-        if (e->d_name[0] == '.')
+        bool take = false;
+        if (e->d_name[0] == '.' || excluded(e->d_name, exclude))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        rc = is_regular(path, false, key, &regular);
-        if (rc == 0 && regular)
+        rc = listed(path, false, key, &take);
+        if (rc == 0 && take)
             rc = add_path(pl, path);
     }
     if (rc == 0 && errno)
@@ -97,33 +109,47 @@ static int glob_error(const char *path, int err)
     return 1; /* stop: the match would be missing that directory's files */
 }
 
-/* One entry of the spec: a file, a directory or a glob pattern. */
-static int add_entry(file_list *pl, const char *entry, const char *key)
+/* The files a glob pattern matches that data.exclude keeps. */
+static int add_glob(file_list *pl, const char *pattern, const char *exclude, const char *key)
+{
+    glob_t g;
+    glob_failure.err = 0;
+    int rc = glob(pattern, 0, glob_error, &g);
+    if (rc == GLOB_NOMATCH)
+        return err_set("%s: no file matches %s", key, pattern);
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+        bool take = false;
+        if (excluded(g.gl_pathv[i], exclude))
+            continue;
+        if (listed(g.gl_pathv[i], true, key, &take) < 0)
+            rc = -1;
+        else if (take)
+            rc = add_path(pl, g.gl_pathv[i]) < 0 ? -1 : 0;
+    }
+    globfree(&g);
+    if (rc > 0 && glob_failure.err) {
+        errno = glob_failure.err;
+        return err_errno("%s: cannot expand %s: cannot read %s", key, pattern, glob_failure.path);
+    }
+    return rc == 0 ? 0 : rc < 0 ? -1 : err_set("%s: cannot expand %s", key, pattern);
+}
+
+/* One entry of the spec: a file, a directory or a glob pattern. A file
+ * named outright must be a regular one (or one data.exclude drops). */
+static int add_entry(file_list *pl, const char *entry, const char *exclude, const char *key)
 {
     struct stat st;
-    if (strpbrk(entry, "*?[")) {
-        glob_t g;
-        glob_failure.err = 0;
-        int rc = glob(entry, 0, glob_error, &g);
-        if (rc == GLOB_NOMATCH)
-            return err_set("%s: no file matches %s", key, entry);
-        for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
-            bool regular = false;
-            if (is_regular(g.gl_pathv[i], true, key, &regular) < 0)
-                rc = -1;
-            else if (regular)
-                rc = add_path(pl, g.gl_pathv[i]) < 0 ? -1 : 0;
-        }
-        globfree(&g);
-        if (rc > 0 && glob_failure.err) {
-            errno = glob_failure.err;
-            return err_errno("%s: cannot expand %s: cannot read %s", key, entry, glob_failure.path);
-        }
-        return rc == 0 ? 0 : rc < 0 ? -1 : err_set("%s: cannot expand %s", key, entry);
-    }
+    if (strpbrk(entry, "*?["))
+        return add_glob(pl, entry, exclude, key);
     if (stat(entry, &st) < 0)
         return err_errno("%s: cannot open %s", key, entry);
-    return S_ISDIR(st.st_mode) ? add_dir(pl, entry, key) : add_path(pl, entry);
+    if (S_ISDIR(st.st_mode))
+        return add_dir(pl, entry, exclude, key);
+    if (excluded(entry, exclude))
+        return 0;
+    if (!S_ISREG(st.st_mode))
+        return err_set("%s: %s is %s, not a regular file", key, entry, fs_not_regular(st.st_mode));
+    return add_path(pl, entry);
 }
 
 static int by_path(const void *a, const void *b)
@@ -131,23 +157,15 @@ static int by_path(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The files of spec, sorted, without the excluded ones. */
+/* The files of spec that data.exclude keeps, sorted. */
 static int list_files(file_list *pl, const char *spec, const char *exclude, const char *key,
                       const char *what)
 {
     char entries[DATASET_SPEC_MAX];
     snprintf(entries, sizeof entries, "%s", spec);
     for (char *save, *e = strtok_r(entries, ",", &save); e; e = strtok_r(NULL, ",", &save))
-        if (add_entry(pl, e, key) < 0)
+        if (add_entry(pl, e, exclude, key) < 0)
             return -1;
-    size_t kept = 0;
-    for (size_t i = 0; i < pl->n; i++) {
-        if (excluded(pl->paths[i], exclude))
-            free(pl->paths[i]);
-        else
-            pl->paths[kept++] = pl->paths[i];
-    }
-    pl->n = kept;
     if (pl->n == 0)
         return err_set("%s = %s: no %s (after data.exclude)", key, spec, what);
     qsort(pl->paths, pl->n, sizeof *pl->paths, by_path);

@@ -2,6 +2,9 @@
  * token shards). A spec is files, directories (their regular files, not
  * what links point to, not subdirectories) and glob patterns, separated by
  * commas; files whose name matches a pattern of `exclude` are left out.
+ * Anything else that is not a regular file (a FIFO, a device, a socket),
+ * named or met in a directory or a glob, is refused in one line naming it,
+ * unless `exclude` leaves it out: reading it would block or never end.
  * The list is sorted by path, so a stream does not depend on the order its
  * files were named in. Private to data/. */
 #ifndef ACCEL_FILELIST_H

@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/membudget.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -39,14 +42,28 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Opens the file, a regular one (fs_open_regular: a FIFO would block the
+ * open, a device never end), for zlib to read. */
+static gzFile open_gz(const char *path)
+{
+    struct stat st;
+    int fd = fs_open_regular(path, &st);
+    if (fd < 0)
+        return NULL;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) { /* the descriptor stays ours then */
+        err_set("cannot open %s: out of memory for zlib's state", path);
+        close(fd);
+    }
+    return f;
+}
+
 /* Opens the file and checks the magic number; reads `ndims` dimensions. */
 static gzFile open_idx(const char *path, uint32_t magic, int ndims, uint32_t *dims)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        err_errno("cannot open %s", path);
+    gzFile f = open_gz(path);
+    if (!f)
         return NULL;
-    }
     unsigned char hdr[16];
     if (read_exact(f, path, hdr, 4 + 4 * (size_t)ndims, "header", 0, 4 + 4 * (size_t)ndims) < 0) {
         gzclose(f);

@@ -3,7 +3,8 @@
  *
  * Only the two shapes those datasets use are accepted: unsigned-byte images
  * (magic 0x00000803, N x rows x cols) and unsigned-byte labels (0x00000801,
- * N). Anything else, a short file or trailing bytes, is an error. */
+ * N). Anything else, a short file or trailing bytes, is an error, as is
+ * a path that is not a regular file (a FIFO, a device: never opened). */
 #ifndef ACCEL_IDX_H
 #define ACCEL_IDX_H
 

@@ -95,6 +95,65 @@ static int fsync_path(const char *path, int flags)
     return sync_close(fd, path);
 }
 
+const char *fs_not_regular(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return NULL;
+    if (S_ISFIFO(mode))
+        return "a FIFO (named pipe)";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISDIR(mode))
+        return "a directory";
+    return S_ISLNK(mode) ? "a symbolic link" : "not a file";
+}
+
+/* errno says "not this kind of file", not whatever an earlier call left
+ * there: callers look at it (EMFILE: close some and try again). */
+static int refuse_kind(const char *path, mode_t mode)
+{
+    errno = EINVAL;
+    return err_set("%s is %s, not a regular file", path, fs_not_regular(mode));
+}
+
+/* What fd, just opened from path, is: the path may name another file than
+ * it did at stat. */
+static int check_opened(int fd, const char *path, struct stat *st)
+{
+    if (fstat(fd, st) < 0)
+        return err_errno("cannot stat %s", path);
+    if (!S_ISREG(st->st_mode))
+        return refuse_kind(path, st->st_mode);
+    /* O_NONBLOCK was for the open alone; whoever reads the descriptor
+     * expects the blocking reads of a regular file */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return err_errno("cannot clear O_NONBLOCK on %s", path);
+    return 0;
+}
+
+int fs_open_regular(const char *path, struct stat *st)
+{
+    if (stat(path, st) < 0)
+        return err_errno("cannot open %s", path);
+    if (!S_ISREG(st->st_mode))
+        return refuse_kind(path, st->st_mode);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return err_errno("cannot open %s", path);
+    if (check_opened(fd, path, st) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 void fs_dirname(const char *path, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", path);

@@ -1,7 +1,10 @@
 #include "util/membudget.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -107,6 +110,49 @@ static void cgroups(mem_budget *b)
     fclose(f);
 }
 
+/* "4G", "512M", "1048576": bytes, K, M, G, T being powers of 1024; false
+ * for anything else, or a figure past 2^64. */
+static int parse_size(const char *text, uint64_t *bytes)
+{
+    const char *units = "KMGT";
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)text[0]))
+        return 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return 0;
+    const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+    if (*end && (!u || end[1]))
+        return 0;
+    for (const char *p = units; u && p <= u; p++) {
+        if (v > UINT64_MAX / 1024)
+            return 0;
+        v *= 1024;
+    }
+    *bytes = v;
+    return 1;
+}
+
+/* ACCEL_MEM_BUDGET, when set (see membudget.h). */
+static void env_budget(mem_budget *b)
+{
+    const char *text = getenv("ACCEL_MEM_BUDGET");
+    if (!text || !text[0]) /* set empty: as unset, as shells make it easy to */
+        return;
+    uint64_t v;
+    char label[256];
+    if (parse_size(text, &v)) {
+        snprintf(label, sizeof label, "ACCEL_MEM_BUDGET=%.200s in the environment", text);
+        tighten(b, v, 0, label);
+    } else {
+        snprintf(label, sizeof label,
+                 "ACCEL_MEM_BUDGET=%.120s in the environment is not a size such as 512M or 4G",
+                 text);
+        tighten(b, 0, 0, label);
+    }
+}
+
 void mem_budget_read(mem_budget *b)
 {
     b->bytes = UINT64_MAX;
@@ -123,6 +169,7 @@ void mem_budget_read(mem_budget *b)
         tighten(b, rl.rlim_cur > used ? rl.rlim_cur - used : 0, 0,
                 "RLIMIT_AS (ulimit -v) less the address space in use");
     }
+    env_budget(b);
 }
 
 /* a + b, or UINT64_MAX where it overflows */

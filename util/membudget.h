@@ -14,9 +14,16 @@
 /* The memory available, the tightest of: MemAvailable in /proc/meminfo;
  * the limits of this process's cgroups (v2 memory.max, v1
  * memory.limit_in_bytes) less what they already use; RLIMIT_AS less the
- * address space in use. `shared` says whether the figure is shared by the
- * node's processes (all but RLIMIT_AS), `source` names where it came
- * from. Nothing is known (bytes = UINT64_MAX) where none can be read. */
+ * address space in use; and ACCEL_MEM_BUDGET in the environment (512M,
+ * 4G: K, M, G, T are powers of 1024), a figure set by hand that can only
+ * lower the one found: to leave room for other work on the node, and for
+ * tests of what does not fit without filling a machine. It is fixed, not
+ * less what the process holds already (each check holds what it is about
+ * to take to it). A value that is not such a size is a budget of 0 whose
+ * source says so, so the first check tells it. `shared` says whether the
+ * figure is shared by the node's processes (all but RLIMIT_AS and
+ * ACCEL_MEM_BUDGET), `source` names where it came from. Nothing is known
+ * (bytes = UINT64_MAX) where none can be read. */
 typedef struct {
     uint64_t bytes;
     int shared;

@@ -101,17 +101,45 @@ const char *fuzz_write(const char *name, const void *data, size_t len)
  * reader allows up to 2^29) but are only memory. */
 enum { MAX_GATHER_FEATURES = 1 << 20 };
 
+/* Aborts unless each of the n ids is in [0, classes). */
+static void check_ids(const dataset *ds, const int32_t *id, size_t n, const char *what,
+                      const char *harness)
+{
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < 0 || id[i] >= ds->classes) {
+            fprintf(stderr, "%s: %s %d read, outside [0, %d) (the split's classes)\n", harness,
+                    what, id[i], ds->classes);
+            abort();
+        }
+}
+
+/* Gathers count samples of idx; when they are read (0), checks what came. */
+static int gather_checked(dataset *ds, const int64_t *idx, int count, float *x, int32_t *y,
+                          const char *harness)
+{
+    if (dataset_gather(ds, idx, count, x, y) != 0)
+        return -1;
+    size_t n = (size_t)count * (size_t)ds->targets;
+    check_ids(ds, y, n, ds->tokens ? "target" : "label", harness);
+    if (ds->tokens) /* token ids in x's place */
+        check_ids(ds, (const int32_t *)x, (size_t)count * (size_t)ds->features, "token", harness);
+    return 0;
+}
+
 void fuzz_gather(dataset *ds, const char *harness)
 {
-    if (ds->features > MAX_GATHER_FEATURES)
+    if (ds->features > MAX_GATHER_FEATURES || ds->targets > MAX_GATHER_FEATURES)
         return;
     const int64_t one = 0, idx[4] = {ds->n - 1, 0, ds->n - 1, ds->n / 2};
     float *x = malloc(sizeof(float) * 4 * (size_t)ds->features);
-    int32_t y[4];
-    if (!x)
+    int32_t *y = malloc(sizeof(int32_t) * 4 * (size_t)ds->targets);
+    if (!x || !y) {
+        free(x);
+        free(y);
         return;
-    if (dataset_gather(ds, &one, 1, x, y) == 0)
-        dataset_gather(ds, idx, 4, x, y);
+    }
+    if (gather_checked(ds, &one, 1, x, y, harness) == 0)
+        gather_checked(ds, idx, 4, x, y, harness);
     const int64_t past = ds->n;
     if (dataset_gather(ds, &past, 1, x, y) == 0) {
         fprintf(stderr, "%s: sample %lld of %lld was not refused\n", harness, (long long)past,
@@ -119,6 +147,7 @@ void fuzz_gather(dataset *ds, const char *harness)
         abort();
     }
     free(x);
+    free(y);
 }
 
 void fuzz_dataset(const config *cfg, const char *spec, const char *harness)
@@ -128,6 +157,19 @@ void fuzz_dataset(const config *cfg, const char *spec, const char *harness)
     if (dataset_open(&ds, &o, spec, "data.train") == 0) {
         fuzz_gather(ds, harness);
         dataset_close(ds);
+    }
+    err_clear();
+}
+
+void fuzz_splits(const dataset_options *o, const char *harness)
+{
+    dataset *train, *test;
+    if (dataset_open_splits(&train, &test, o) == 0) {
+        fuzz_gather(train, harness);
+        if (test)
+            fuzz_gather(test, harness);
+        dataset_close(train);
+        dataset_close(test);
     }
     err_clear();
 }

@@ -10,7 +10,9 @@
  *
  * The data harnesses (fuzz_idx, fuzz_cifar, fuzz_hdf5_data) differ only in
  * how they turn their input into files and a data.train spec: fuzz_dataset
- * then opens, reads and closes the split the same way for each.
+ * then opens, reads and closes the split the same way for each. The
+ * language-model harnesses (fuzz_text, fuzz_tokens) open both splits with
+ * fuzz_splits, as the trainer does for data.format = text and tokens.
  *
  * The HDF5 harnesses also check, after each input, that the reader closed
  * every HDF5 identifier it opened: HDF5 keeps the memory behind a leaked
@@ -41,14 +43,21 @@ const char *fuzz_write(const char *name, const void *data, size_t len);
  * fuzz_gather's abort. */
 void fuzz_dataset(const config *cfg, const char *spec, const char *harness);
 
+/* Opens the splits of `o` with dataset_open_splits, as the trainer opens
+ * data.train and data.test (or the validation part of data.train), reads
+ * from each with fuzz_gather and closes them; then clears the error
+ * message for the next input. */
+void fuzz_splits(const dataset_options *o, const char *harness);
+
 /* What the trainer's loader asks of an open split: sample 0, then, when
  * that is read, a batch of four (n-1, 0, n-1, n/2: unsorted, with the last
  * sample and a repeat, so a reader that sorts, merges runs or grows a
- * scratch buffer does so); read errors are the input's and pass. Then
- * sample n, which must be refused: aborts, naming `harness`, when it is
- * read. A split whose samples are over 2^20 values is not read (legal, but
- * a few bytes of HDF5 can declare gigabytes of fill value, which the gather
- * would really write). */
+ * scratch buffer does so); read errors are the input's and pass. What is
+ * read must be what the split promised: every label, or token id and
+ * target, in [0, classes). Then sample n, which must be refused. Aborts,
+ * naming `harness`, when either fails. A split whose samples are over 2^20
+ * values is not read (legal, but a few bytes of HDF5 can declare
+ * gigabytes of fill value, which the gather would really write). */
 void fuzz_gather(dataset *ds, const char *harness);
 
 /* Marks where HDF5's identifiers stand; call before each input. */

@@ -2,10 +2,61 @@
 # Writes the seed corpora of tests/fuzz/corpus/ (they are committed; run
 # this only to remake them, e.g. after the checkpoint format changes):
 #     bash tests/fuzz/make_seeds.sh build-fuzz/tests/fuzz/make_ckpt_seed
+# or only those of text and tokens, which need nothing built:
+#     bash tests/fuzz/make_seeds.sh --lm
 # Needs Debian's python3-h5py and the Fashion-MNIST package
 # (/usr/share/datasets/fashion-mnist). Every file is small (the largest a
 # few KiB): the fuzzer mutates them, and a small input runs many times faster.
 set -euo pipefail
+# text and tokens: the settings bytes the harnesses read first (see
+# fuzz_text.c, fuzz_tokens.c), then text, or two token shards.
+seeds_lm() {
+    mkdir -p "$1"/{text,tokens}
+    /usr/bin/python3 - "$1" <<'PY'
+import struct, sys
+
+out = sys.argv[1]
+ascii_text = b"".join(b"the quick brown fox %d jumps over the lazy dog.\n" % (i % 7) for i in range(40))
+utf8_text = "狐狸跳过了懒狗。 café naïve\n".encode() * 20
+
+def write(path, b):
+    with open(path, "wb") as f:
+        f.write(b)
+
+# text: [window-1, vocab (0: 256), val_fraction * 255 / 0.9, eval_tokens,
+# budget (64 << b bytes), where the two files are cut (of 255)]
+write(f"{out}/text/ascii_vocab128", bytes([15, 128, 28, 0, 11, 128]) + ascii_text)
+write(f"{out}/text/utf8_vocab256", bytes([7, 0, 28, 40, 11, 60]) + utf8_text)
+write(f"{out}/text/utf8_vocab128", bytes([7, 128, 0, 0, 11, 200]) + utf8_text)
+write(f"{out}/text/over_budget", bytes([3, 0, 0, 0, 3, 128]) + ascii_text)
+write(f"{out}/text/one_file_short", bytes([31, 0, 100, 0, 11, 255]) + ascii_text[:40])
+
+# tokens: [window-1, vocab (2 bytes, little-endian; 0: 65536), val_fraction,
+# eval_tokens, bit 0: second shard is data.test's, first shard's length
+# (2 bytes, big-endian)]
+def shard(tokens, count=None, magic=20240520, version=1):
+    n = len(tokens) if count is None else count
+    return struct.pack("<3i", magic, version, n) + bytes(1012) + struct.pack(f"<{len(tokens)}H", *tokens)
+
+def tokens(name, window, vocab, val, eval_tokens, test, a, b):
+    head = bytes([window - 1]) + struct.pack("<H", vocab % 65536) + bytes([val, eval_tokens, test])
+    write(f"{out}/tokens/{name}", head + struct.pack(">H", len(a)) + a + b)
+
+text = list(ascii_text[:600])
+tokens("train_test", 16, 256, 0, 0, 1, shard(text[:400]), shard(text[400:]))
+tokens("two_train_val", 8, 256, 28, 32, 0, shard(text[:300]), shard(text[300:]))
+tokens("gpt2_vocab", 4, 50257, 0, 0, 1, shard([50256, 11, 464] * 20), shard([262, 50256] * 10))
+tokens("token_past_vocab", 8, 128, 0, 0, 1, shard(text[:100] + [300] + text[:100]), shard(text[:50]))
+tokens("count_mismatch", 8, 256, 0, 0, 0, shard(text[:100], count=101), shard(text[:50]))
+PY
+}
+
+if [ "${1:-}" = --lm ]; then # these two alone: they need nothing built
+    cd "$(dirname "$0")"
+    rm -rf corpus/text corpus/tokens
+    seeds_lm corpus
+    exit 0
+fi
 make_ckpt_seed=$(realpath "$1")
 cd "$(dirname "$0")"
 fashion=/usr/share/datasets/fashion-mnist
@@ -191,5 +242,6 @@ variant("extra_layer", extra_layer)
 variant("missing_bias", missing_bias)
 variant("bad_state", bad_state)
 PY
+seeds_lm "$out"
 du -sh "$out"
 find "$out" -type f | wc -l

@@ -4,6 +4,7 @@
  * memory against what building the model really takes. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/dataset.h"
@@ -112,6 +113,44 @@ START_TEST(reads_this_machine)
 }
 END_TEST
 
+/* ACCEL_MEM_BUDGET lowers the budget to its size (K, M, G, T: powers of
+ * 1024), never raises it, and a value that is not a size is a budget of 0
+ * whose source says so; empty is unset. */
+START_TEST(env_budget_lowers_and_tells_a_bad_value)
+{
+    mem_budget machine, b;
+    unsetenv("ACCEL_MEM_BUDGET");
+    mem_budget_read(&machine);
+    const struct {
+        const char *text;
+        uint64_t bytes;
+    } ok[] = {{"4096", 4096}, {"512K", 512 << 10}, {"3m", 3 << 20}, {"2G", 2 * GIB}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        ck_assert_int_eq(setenv("ACCEL_MEM_BUDGET", ok[i].text, 1), 0);
+        mem_budget_read(&b);
+        if (ok[i].bytes > machine.bytes / 2) /* MemAvailable moves: only clear cases */
+            continue;
+        ck_assert_msg(b.bytes == ok[i].bytes, "%s: %llu bytes", ok[i].text,
+                      (unsigned long long)b.bytes);
+        ck_assert_ptr_nonnull(strstr(b.source, "ACCEL_MEM_BUDGET"));
+    }
+    ck_assert_int_eq(setenv("ACCEL_MEM_BUDGET", "64T", 1), 0); /* more than the machine */
+    mem_budget_read(&b);
+    ck_assert_ptr_null(strstr(b.source, "ACCEL_MEM_BUDGET"));
+    const char *bad[] = {"lots", "12x", "1.5G", "-1", "1GB", "99999999999999999999", "16777216T"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(setenv("ACCEL_MEM_BUDGET", bad[i], 1), 0);
+        mem_budget_read(&b);
+        ck_assert_msg(b.bytes == 0, "%s: %llu bytes", bad[i], (unsigned long long)b.bytes);
+        ck_assert_ptr_nonnull(strstr(b.source, "is not a size such as 512M or 4G"));
+    }
+    ck_assert_int_eq(setenv("ACCEL_MEM_BUDGET", "", 1), 0);
+    mem_budget_read(&b);
+    ck_assert_ptr_null(strstr(b.source, "ACCEL_MEM_BUDGET"));
+    unsetenv("ACCEL_MEM_BUDGET");
+}
+END_TEST
+
 /* The model part of the plan is what the CPU backend then allocates, for
  * each shipped config, with and without evaluation rows. */
 START_TEST(plan_is_what_the_build_takes)
@@ -169,6 +208,7 @@ int main(void)
     tcase_add_test(tc, staging_counted_once_a_node);
     tcase_add_test(tc, unknown_budget_and_overflow);
     tcase_add_test(tc, reads_this_machine);
+    tcase_add_test(tc, env_budget_lowers_and_tells_a_bad_value);
     tcase_add_test(tc, plan_is_what_the_build_takes);
     tcase_add_test(tc, eval_rows_follow_the_test_split);
     suite_add_tcase(s, tc);
