@@ -885,24 +885,26 @@ static char *read_text_file(const char *path)
     return buf;
 }
 
-/* Parses text (which cfg then owns, whatever the outcome) as the INI file
- * `path`. */
+/* Parses text as the INI file `path`: cfg owns it when that succeeds, and
+ * it is freed when not. */
 static int parse_text(config *cfg, char *text, const char *path, bool layers_only)
 {
     snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    free(cfg->text);
-    cfg->text = text;
     ini_state st = {
         .cfg = cfg, .path = path, .text = text, .group_first = -1, .layers_only = layers_only};
     int rc = ini_parse_stream(ini_reader_fn, &st, ini_handler_fn, &st);
     if (rc == 0 && st.group_first >= 0)
         fail_at(&st, st.group_line, "[repeat] without its [end]");
-    if (st.failed)
+    if (!st.failed && rc < 0)
+        err_set("%s: cannot parse (out of memory)", path);
+    else if (!st.failed && rc > 0)
+        err_set("%s:%d: expected 'key = value', '[section]' or a comment", path, rc);
+    if (st.failed || rc != 0) {
+        free(text);
         return -1;
-    if (rc < 0)
-        return err_set("%s: cannot parse (out of memory)", path);
-    if (rc > 0)
-        return err_set("%s:%d: expected 'key = value', '[section]' or a comment", path, rc);
+    }
+    free(cfg->text);
+    cfg->text = text;
     return 0;
 }
 
@@ -1019,7 +1021,7 @@ int config_load_layers(config *cfg, const char *text, const char *source)
     for (int i = 0; i < cfg->n_layers; i++) /* what the model's reader needs of each */
         if (cfg->layers[i].type < 0)
             return err_set("%s:%d: [layer] without a type", source, cfg->layers[i].line);
-    /* config_set appends to cfg->text, which own is: walk a copy */
+    /* config_set appends to cfg->text, which own now is: walk a copy */
     char *sets = strdup(own);
     if (!sets)
         return err_set("out of memory reading %s", source);
