@@ -6,7 +6,9 @@
 # CPU-only, with AddressSanitizer and UndefinedBehaviorSanitizer and runs
 # every test again; last, builds the libFuzzer harnesses of tests/fuzz with
 # clang and has each replay its seed corpus and fuzz for 20 s (a crash fails
-# the suite). This is the README's test command and what CI runs.
+# the suite). Between the two, the simulator tier runs the CUDA kernels
+# under GPGPU-Sim where it can (tests/sim/run.sh). This is the README's test
+# command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -58,6 +60,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DACCEL_SANITIZE=ON -DACCEL_WE
 cmake --build build-asan -j"$jobs"
 echo "== tests under the sanitizers"
 suite build-asan first
+
+# The CUDA backend's own kernels under a GPU simulator (GPGPU-Sim), where
+# its sources (../shared/gpgpu-sim) and the CUDA toolkit are at hand; it
+# says SKIPPED with the reason where not (tests/sim/run.sh).
+echo "== the simulator tier"
+bash tests/sim/run.sh
 
 # The readers of files a user hands the program (configs, data, checkpoints)
 # under libFuzzer: each harness replays its corpus, then fuzzes for 20 s

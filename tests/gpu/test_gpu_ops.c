@@ -606,32 +606,212 @@ START_TEST(staged_input_arrives)
 }
 END_TEST
 
-int main(void)
+/* ---- GPT-2 124M's shapes ----------------------------------------------
+ * configs/gpt2_124m.ini's micro-batch: 8 x 1,024 positions of 768
+ * features, an MLP of 3,072, 12 heads, 50,257 tokens; the passes at those
+ * shapes, or at a part of them where the simulator (about a million
+ * thread instructions a second, and slower for many small blocks) would
+ * take too long over all: each one's time under it is in the README.
+ * softmax_cross_entropy above has the 50,257 classes. */
+enum { G2_ROWS = 8 * 1024, G2_C = 768, G2_MLP = 3072, G2_T = 1024, G2_VOCAB = 50257 };
+
+/* Layer norm over a sequence's 1,024 rows of 768 (the micro-batch's 8,192
+ * took 773 s under the simulator): the forward pass, dx, and dg and db
+ * summed over the rows. */
+START_TEST(gpt2_layernorm)
 {
+    const int n = G2_T, c = G2_C;
+    size_t nc = (size_t)n * c;
+    pair x = pair_new(gpu, nc, -2, 3, 140), g = pair_new(gpu, c, 0.5f, 1.5f, 141);
+    pair b = pair_new(gpu, c, -1, 1, 142), y = pair_new(gpu, nc, 0, 0, 0);
+    pair mean = pair_new(gpu, n, 0, 0, 0), rstd = pair_new(gpu, n, 0, 0, 0);
+    pair dy = pair_new(gpu, nc, -1, 1, 143), dx = pair_new(gpu, nc, 0, 0, 0);
+    pair dg = pair_new(gpu, c, 0, 0, 0), db = pair_new(gpu, c, 0, 0, 0);
+    ck_assert_int_eq(cpu->layernorm_forward(cpu, x.c, g.c, b.c, y.c, mean.c, rstd.c, n, c, 1e-5f),
+                     0);
+    ck_assert_int_eq(gpu->layernorm_forward(gpu, x.g, g.g, b.g, y.g, mean.g, rstd.g, n, c, 1e-5f),
+                     0);
+    ck_assert_double_le(rel_err(gpu, &y), 1e-6);
+    ck_assert_int_eq(
+        cpu->layernorm_backward(cpu, dy.c, x.c, g.c, mean.c, rstd.c, dx.c, dg.c, db.c, n, c), 0);
+    ck_assert_int_eq(
+        gpu->layernorm_backward(gpu, dy.g, x.g, g.g, mean.g, rstd.g, dx.g, dg.g, db.g, n, c), 0);
+    ck_assert_double_le(rel_err(gpu, &dx), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &dg), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &db), 1e-6);
+    pair_free(gpu, &x), pair_free(gpu, &g), pair_free(gpu, &b), pair_free(gpu, &y);
+    pair_free(gpu, &mean), pair_free(gpu, &rstd), pair_free(gpu, &dy), pair_free(gpu, &dx);
+    pair_free(gpu, &dg), pair_free(gpu, &db);
+}
+END_TEST
+
+/* The MLP's bias gradient, 8,192 rows of 3,072, and the gradient's sum of
+ * squares over them (the clipping norm's part). */
+START_TEST(gpt2_bias_grad)
+{
+    const int rows = G2_ROWS, cols = G2_MLP;
+    pair dz = pair_new(gpu, (size_t)rows * cols, -1, 1, 150), db = pair_new(gpu, cols, 0, 0, 0);
+    ck_assert_int_eq(cpu->bias_grad(cpu, db.c, dz.c, rows, cols, 1), 0);
+    ck_assert_int_eq(gpu->bias_grad(gpu, db.g, dz.g, rows, cols, 1), 0);
+    ck_assert_double_le(rel_err(gpu, &db), 1e-5);
+    double sc, sg;
+    ck_assert_int_eq(cpu->sumsq(cpu, dz.c, dz.n, &sc), 0);
+    ck_assert_int_eq(gpu->sumsq(gpu, dz.g, dz.n, &sg), 0);
+    ck_assert_double_le(fabs(sc - sg) / sc, 1e-12);
+    pair_free(gpu, &dz), pair_free(gpu, &db);
+}
+END_TEST
+
+/* Attention's causal softmax at T = 1,024, both passes: 2 of a
+ * micro-batch's 96 (sequence, head) blocks. */
+START_TEST(gpt2_causal_softmax)
+{
+    const int n = 2, t = G2_T;
+    const float scale = 0.125f; /* 1 / sqrt(64), a head's 768 / 12 */
+    size_t all = (size_t)n * t * t;
+    pair att = pair_new(gpu, all, -8, 8, 160), datt = pair_new(gpu, all, -1, 1, 161);
+    ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
+    ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
+    ck_assert_double_le(rel_err(gpu, &att), 1e-5);
+    ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
+    ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
+    ck_assert_double_le(rel_err(gpu, &datt), 1e-5);
+    pair_free(gpu, &att), pair_free(gpu, &datt);
+}
+END_TEST
+
+/* The token and position embeddings of 256 tokens over GPT-2's 50,257 x
+ * 768 table, both passes, the backward's sums exact (a sequence's 1,024
+ * took 183 s under the simulator). The tokens repeat as text's do: a few
+ * common ones often, most rarely. */
+START_TEST(gpt2_embedding)
+{
+    const int rows = 1, t = 256, c = G2_C, vocab = G2_VOCAB;
+    int32_t tok[256];
+    for (int i = 0; i < t; i++) /* a quarter from 16 ids, the rest spread over the table */
+        tok[i] = (int32_t)(i % 4 == 0 ? (i * 7u) % 16u : (i * 2654435761u) % (unsigned)vocab);
+    ids k = ids_new(tok, (size_t)t);
+    pair wte = pair_new(gpu, (size_t)vocab * c, -1, 1, 170),
+         wpe = pair_new(gpu, (size_t)t * c, -1, 1, 171);
+    pair y = pair_new(gpu, (size_t)rows * t * c, 0, 0, 0), dy = pair_new(gpu, y.n, -1, 1, 172);
+    ck_assert_int_eq(cpu->embed_forward(cpu, k.c, wte.c, wpe.c, y.c, rows, t, c, vocab), 0);
+    ck_assert_int_eq(gpu->embed_forward(gpu, k.g, wte.g, wpe.g, y.g, rows, t, c, vocab), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    pair dwte = pair_new(gpu, wte.n, 0, 0, 0), dwpe = pair_new(gpu, wpe.n, 0, 0, 0);
+    ck_assert_int_eq(cpu->embed_backward(cpu, k.c, dy.c, dwte.c, dwpe.c, rows, t, c, vocab, false),
+                     0);
+    ck_assert_int_eq(gpu->embed_backward(gpu, k.g, dy.g, dwte.g, dwpe.g, rows, t, c, vocab, false),
+                     0);
+    ck_assert_double_eq(rel_err(gpu, &dwte), 0.0);
+    ck_assert_double_eq(rel_err(gpu, &dwpe), 0.0);
+    ids_free(&k);
+    pair_free(gpu, &wte), pair_free(gpu, &wpe), pair_free(gpu, &y), pair_free(gpu, &dy);
+    pair_free(gpu, &dwte), pair_free(gpu, &dwpe);
+}
+END_TEST
+
+/* AdamW over 256 K of GPT-2's 124 M parameters (elementwise: the rest is
+ * more of the same). */
+START_TEST(gpt2_adam)
+{
+    const size_t n = 1 << 18;
+    pair p = pair_new(gpu, n, -1, 1, 190), g = pair_new(gpu, n, -1, 1, 191);
+    pair m = pair_new(gpu, n, -0.1f, 0.1f, 192), v = pair_new(gpu, n, 0, 0.01f, 193);
+    adam_hyper h = {.lr = 6e-4f,
+                    .beta1 = 0.9f,
+                    .beta2 = 0.95f,
+                    .eps = 1e-8f,
+                    .one_minus_beta1 = 0.1f,
+                    .one_minus_beta2 = 0.05f,
+                    .weight_decay = 0.1f,
+                    .grad_scale = 1.0f,
+                    .bias_corr1 = 0.1f,
+                    .bias_corr2_sqrt = 0.2236f};
+    ck_assert_int_eq(cpu->adam(cpu, p.c, g.c, m.c, v.c, n, &h), 0);
+    ck_assert_int_eq(gpu->adam(gpu, p.g, g.g, m.g, v.g, n, &h), 0);
+    ck_assert_double_le(rel_err(gpu, &p), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &m), 1e-6);
+    ck_assert_double_le(rel_err(gpu, &v), 1e-6);
+    pair_free(gpu, &p), pair_free(gpu, &g), pair_free(gpu, &m), pair_free(gpu, &v);
+}
+END_TEST
+
+/* Dropout's masks over one layer's activations of a sequence, 1,024 x 768
+ * (the micro-batch's 8 x that draw the same way). */
+START_TEST(gpt2_dropout)
+{
+    const size_t n = (size_t)G2_T * G2_C;
+    pair x = pair_new(gpu, n, -1, 1, 200), y = pair_new(gpu, n, 0, 0, 0);
+    ck_assert_int_eq(cpu->dropout_forward(cpu, y.c, x.c, n, 0.1f, 1337, 3, 5, 0), 0);
+    ck_assert_int_eq(gpu->dropout_forward(gpu, y.g, x.g, n, 0.1f, 1337, 3, 5, 0), 0);
+    ck_assert_double_eq(rel_err(gpu, &y), 0.0);
+    pair_free(gpu, &x), pair_free(gpu, &y);
+}
+END_TEST
+
+/* One test case a test, so that each can run alone (CK_RUN_CASE=<name>,
+ * as the simulator tier runs them, one a ctest) and a failure or a time
+ * is its own. Tagged by what it needs: "library" for cuBLAS or cuDNN,
+ * which the simulator cannot run; "kernel" for this project's kernels.
+ * --list prints them, a name and its tag a line. */
+int main(int argc, char **argv)
+{
+    const struct {
+        const char *name;
+        const TTest *test;
+        const char *tags;
+    } cases[] = {
+        {"gemm_each_precision", gemm_each_precision, "library"},
+        {"gemm_strided_batched_heads", gemm_strided_batched_heads, "library"},
+        {"activations", activations, "kernel"},
+        {"bias_grad_and_sumsq", bias_grad_and_sumsq, "kernel"},
+        {"softmax_cross_entropy", softmax_cross_entropy, "kernel"},
+        {"add_and_copy", add_and_copy, "kernel"},
+        {"convolutions", convolutions, "library"},
+        {"poolings", poolings, "library"},
+        {"batchnorm_pieces", batchnorm_pieces, "kernel"},
+        {"dropout_masks_identical", dropout_masks_identical, "kernel"},
+        {"embedding_exact", embedding_exact, "kernel"},
+        {"layernorm_rows", layernorm_rows, "kernel"},
+        {"causal_softmax_rows", causal_softmax_rows, "kernel"},
+        {"adam_step", adam_step, "kernel"},
+        {"staged_input_arrives", staged_input_arrives, "kernel"},
+        {"gpt2_layernorm", gpt2_layernorm, "kernel"},
+        {"gpt2_bias_grad", gpt2_bias_grad, "kernel"},
+        {"gpt2_causal_softmax", gpt2_causal_softmax, "kernel"},
+        {"gpt2_embedding", gpt2_embedding, "kernel"},
+        {"gpt2_adam", gpt2_adam, "kernel"},
+        {"gpt2_dropout", gpt2_dropout, "kernel"},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    if (argc == 2 && !strcmp(argv[1], "--list")) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s %s\n", cases[i].name, cases[i].tags);
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    }
+    /* a case asked for by name (CK_RUN_CASE) that is not here would run
+     * nothing and pass */
+    const char *only = getenv("CK_RUN_CASE");
+    bool known = !only;
+    for (size_t i = 0; i < n && !known; i++)
+        known = !strcmp(only, cases[i].name);
+    if (!known) {
+        printf("FAILED: CK_RUN_CASE=%s: no such test (--list lists them)\n", only);
+        return 1;
+    }
     const char *why;
     if (backend_cuda_usable(0, &why) != 1) {
         printf("SKIPPED: no usable GPU: %s\n", why);
         return 77;
     }
     Suite *s = suite_create("gpu_ops");
-    TCase *tc = tcase_create("gpu_ops");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, gemm_each_precision);
-    tcase_add_test(tc, gemm_strided_batched_heads);
-    tcase_add_test(tc, activations);
-    tcase_add_test(tc, bias_grad_and_sumsq);
-    tcase_add_test(tc, softmax_cross_entropy);
-    tcase_add_test(tc, add_and_copy);
-    tcase_add_test(tc, convolutions);
-    tcase_add_test(tc, poolings);
-    tcase_add_test(tc, batchnorm_pieces);
-    tcase_add_test(tc, dropout_masks_identical);
-    tcase_add_test(tc, embedding_exact);
-    tcase_add_test(tc, layernorm_rows);
-    tcase_add_test(tc, causal_softmax_rows);
-    tcase_add_test(tc, adam_step);
-    tcase_add_test(tc, staged_input_arrives);
-    suite_add_tcase(s, tc);
+    for (size_t i = 0; i < n; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_tags(tc, cases[i].tags);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
     return tu_run(s);
 }
