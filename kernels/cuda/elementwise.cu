@@ -1,5 +1,6 @@
 // elementwise: bias + activation forward, activation backward, the sum of
-// two tensors and dropout, a thread per element through kernels/math.h.
+// two tensors, a thread per element through kernels/math.h; and dropout, a
+// thread per four elements.
 #include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 
@@ -29,12 +30,26 @@ __global__ void act_backward_kernel(float *dz, const float *dy, const float *z, 
         dz[i] = dy[i] * math_act_grad(act, z[i], y[i]);
 }
 
+// A thread a Philox block: the block at counter g holds the four numbers of
+// global indices 4g .. 4g + 3 (rng_block_at), which mask the elements
+// there, so it is computed once for four elements, as the CPU draws it
+// (kernels/cpu/dropout.c), not once for each. The masks are
+// math_dropout_scale's, bit for bit.
 __global__ void dropout_kernel(float *y, const float *x, size_t n, float rate, uint64_t seed,
                                uint32_t layer, uint32_t step, uint64_t first)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        y[i] = x[i] * math_dropout_scale(seed, layer, step, first + i, rate);
+    uint64_t g0 = first >> 2, blocks = ((first + n + 3) >> 2) - g0;
+    uint32_t stream = RNG_STREAM_DROPOUT | layer;
+    for (uint64_t k = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; k < blocks;
+         k += (uint64_t)gridDim.x * blockDim.x) {
+        uint64_t at = (g0 + k) << 2; // the global index of its first number
+        rng_block b = rng_block_at(seed, stream, step, at);
+        for (int j = 0; j < 4; j++) {
+            uint64_t i = at + (uint64_t)j - first; // wraps past n when at + j < first
+            if (i < n)
+                y[i] = x[i] * math_dropout_keep(rng_to_uniform(b.v[j]), rate);
+        }
+    }
 }
 
 extern "C" int gpu_bias_act_forward(backend *be, float *z, float *y, const float *bias, int outer,
@@ -70,8 +85,9 @@ extern "C" int gpu_dropout_forward(backend *be, float *y, const float *x, size_t
 {
     if (n == 0)
         return 0;
-    dropout_kernel<<<cuk_blocks(n), CUK_THREADS, 0, stream_of(be)>>>(y, x, n, rate, seed, layer,
-                                                                     step, first);
+    size_t blocks = (size_t)(((first + n + 3) >> 2) - (first >> 2));
+    dropout_kernel<<<cuk_blocks(blocks), CUK_THREADS, 0, stream_of(be)>>>(y, x, n, rate, seed,
+                                                                          layer, step, first);
     return KERNEL_LAUNCHED(dropout_kernel);
 }
 
