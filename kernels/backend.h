@@ -201,6 +201,10 @@ typedef struct {
                                                                                                    \
     /* *out (host) = sum of x[i]^2, accumulated in double. */                                      \
     X(int, sumsq, (const float *x, size_t n, double *out))                                         \
+    /* *out (host) = sum of x[i]^2 over the n ranges [ranges[2k],                                  \
+     * ranges[2k + 1]) of x, each below 2^31: a sharded rank's pieces of the                       \
+     * gradient, with one wait for the device, not one a range. */                                 \
+    X(int, sumsq_ranges, (const float *x, const size_t *ranges, int n, double *out))               \
     /* One AdamW step over flat buffers of n parameters. */                                        \
     X(int, adam, (float *p, const float *g, float *m, float *v, size_t n, const adam_hyper *h))
 

@@ -1,8 +1,10 @@
 #include "trainer/optim.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "comm/comm.h"
+#include "util/err.h"
 
 adam_hyper optim_hyper(const config *cfg, long step, double lr, double grad_norm)
 {
@@ -77,15 +79,54 @@ static int each_tensor_part(model *m, const optim_window *w, part_fn fn, void *c
     return 0;
 }
 
-static int add_sumsq(model *m, const optim_window *w, size_t from, size_t to, bool matrix,
+/* The places in the gradient buffer of a rank's tensor parts, [from, to)
+ * pairs in order; NULL ranges counts them. */
+typedef struct {
+    size_t *ranges;
+    int n;
+} part_list;
+
+static int list_part(model *m, const optim_window *w, size_t from, size_t to, bool matrix,
                      void *ctx)
 {
-    (void)matrix;
-    double part;
-    if (m->be->sumsq(m->be, w->g + (from - w->from), to - from, &part) < 0)
-        return -1;
-    *(double *)ctx += part;
+    (void)m, (void)w, (void)matrix;
+    part_list *l = ctx;
+    if (l->ranges) {
+        l->ranges[2 * l->n] = from;
+        l->ranges[2 * l->n + 1] = to;
+    }
+    l->n++;
     return 0;
+}
+
+static int each_owned_part(model *m, part_list *l)
+{
+    l->n = 0;
+    for (int b = 0; b < m->shard->n_buckets; b++) {
+        optim_window w = owned_window(m, b);
+        if (each_tensor_part(m, &w, list_part, l) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The squares of this rank's tensor parts, in one pass of the backend
+ * (one wait for a GPU, not one a part). */
+static int owned_sumsq(model *m, double *sumsq)
+{
+    part_list l = {0};
+    if (each_owned_part(m, &l) < 0)
+        return -1;
+    *sumsq = 0.0;
+    if (l.n == 0)
+        return 0;
+    if (!(l.ranges = malloc(sizeof *l.ranges * 2 * (size_t)l.n)))
+        return err_set("out of host memory for the gradient norm's %d ranges", l.n);
+    int rc = each_owned_part(m, &l);
+    if (rc == 0)
+        rc = m->be->sumsq_ranges(m->be, m->grads, l.ranges, l.n, sumsq);
+    free(l.ranges);
+    return rc;
 }
 
 int optim_grad_norm(model *m, double *grad_norm)
@@ -100,12 +141,7 @@ int optim_grad_norm(model *m, double *grad_norm)
     /* each rank holds the sums of its own pieces: the squares of all of
      * them, summed over the ranks, are the whole gradient's (a NaN or an
      * infinity anywhere reaches every rank, so all skip or stop alike) */
-    for (int b = 0; b < m->shard->n_buckets; b++) {
-        optim_window w = owned_window(m, b);
-        if (each_tensor_part(m, &w, add_sumsq, &sumsq) < 0)
-            return -1;
-    }
-    if (comm_allreduce_sum_f64(&sumsq, 1) < 0)
+    if (owned_sumsq(m, &sumsq) < 0 || comm_allreduce_sum_f64(&sumsq, 1) < 0)
         return -1;
     *grad_norm = sqrt(sumsq);
     return 0;

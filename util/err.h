@@ -20,6 +20,10 @@
 #define ERR_PRINTF(a, b)
 #endif
 
+#ifdef __cplusplus /* the CUDA backend's .cu files are C++ */
+extern "C" {
+#endif
+
 /* Replaces the current message. Always returns -1 so callers can write
  * `return err_set(...)`. */
 int err_set(const char *fmt, ...) ERR_PRINTF(1, 2);
@@ -35,5 +39,9 @@ int err_errno(const char *fmt, ...) ERR_PRINTF(1, 2);
 const char *err_msg(void);
 
 void err_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -55,3 +55,16 @@ int cpu_sumsq(backend *be, const float *x, size_t n, double *out)
     cpu_sums(x, x, n, &sum, out);
     return 0;
 }
+
+/* Range by range, each one's sum as cpu_sumsq gives it, added in order. */
+int cpu_sumsq_ranges(backend *be, const float *x, const size_t *ranges, int n, double *out)
+{
+    double total = 0.0;
+    for (int k = 0; k < n; k++) {
+        double part;
+        cpu_sumsq(be, x + ranges[2 * k], ranges[2 * k + 1] - ranges[2 * k], &part);
+        total += part;
+    }
+    *out = total;
+    return 0;
+}

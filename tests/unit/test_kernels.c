@@ -664,6 +664,31 @@ START_TEST(sumsq_matches_double_sum)
 }
 END_TEST
 
+/* The ranges' squares are each range's sumsq added in order, bit for bit
+ * (a sharded rank's gradient norm is what it was range by range); no range
+ * is 0. */
+START_TEST(sumsq_ranges_is_the_ranges_sumsq)
+{
+    const size_t n = 5000;
+    float *x = host_uniform(n, -3, 3, 72);
+    float *d = dev_from(x, n);
+    const size_t ranges[] = {0, 7, 64, 1000, 1000, 1000, 1024, 4999};
+    double want = 0.0, got = -1.0;
+    for (int k = 0; k < 4; k++) {
+        double part;
+        ck_assert_int_eq(be->sumsq(be, d + ranges[2 * k], ranges[2 * k + 1] - ranges[2 * k], &part),
+                         0);
+        want += part;
+    }
+    ck_assert_int_eq(be->sumsq_ranges(be, d, ranges, 4, &got), 0);
+    ck_assert_mem_eq(&got, &want, sizeof got);
+    ck_assert_int_eq(be->sumsq_ranges(be, d, ranges, 0, &got), 0);
+    ck_assert_double_eq(got, 0.0);
+    be->release(be, d);
+    free(x);
+}
+END_TEST
+
 /* ---- adam ------------------------------------------------------------------------ */
 
 /* math_adam's formula, in double. */
@@ -791,6 +816,7 @@ int main(void)
     tcase_add_test(tc, dropout_split_consistent);
     tcase_add_test(tc, dropout_coordinates_matter);
     tcase_add_test(tc, sumsq_matches_double_sum);
+    tcase_add_test(tc, sumsq_ranges_is_the_ranges_sumsq);
     tcase_add_test(tc, adam_matches_formula);
     suite_add_tcase(s, tc);
 
