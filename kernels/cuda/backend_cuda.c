@@ -185,6 +185,7 @@ static void gpu_destroy(backend *be)
         cudaFree(c->workspace);
         cudaFree(c->sumsq_partials);
         cudaFree(c->sumsq_result);
+        cudaFree(c->colsum_partials);
         for (int s = 0; s < 2; s++) {
             if (c->ready[s])
                 cudaEventDestroy(c->ready[s]);
@@ -338,6 +339,7 @@ static int open_impl(backend *be, const backend_options *o)
     c->deterministic = o->deterministic;
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));
+    CUDA_TRY(cudaMalloc((void **)&c->colsum_partials, sizeof(float) * CUK_COLSUM_FLOATS));
     be->stream = c->compute;
     return 0;
 }

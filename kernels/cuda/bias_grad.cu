@@ -1,21 +1,26 @@
 // bias_grad: db[c] = sum over outer and inner of dz[o][c][i]. For flat rows
-// (inner 1) a thread per column: the threads of a warp read neighbouring
-// columns of a row, so loads coalesce. For planes (convolutions) a block per
-// channel reduces the channel's planes. Both add in a fixed order, so
-// results repeat bit for bit.
+// (inner 1) the column sums of colsum.cuh: the rows cut into fixed ranges,
+// a thread a column and range (neighbouring columns in a warp, so loads
+// coalesce), then the ranges' partials added in order. For planes
+// (convolutions) a block per channel reduces the channel's planes. Both
+// add in a fixed order, so results repeat bit for bit.
+#include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
 
-__global__ void bias_grad_rows_kernel(float *db, const float *dz, int rows, int cols)
+// part[k][c] = the sum of dz[r][c] over range k (blockIdx.y) of the rows.
+__global__ void bias_grad_rows_kernel(float *part, const float *dz, int rows, int cols, int ranges)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= cols)
         return;
+    int from, to;
+    colsum_range(rows, ranges, blockIdx.y, &from, &to);
     float sum = 0.0f;
-    for (int r = 0; r < rows; r++)
+    for (int r = from; r < to; r++)
         sum += dz[(size_t)r * cols + c];
-    db[c] = sum;
+    part[(size_t)blockIdx.y * cols + c] = sum;
 }
 
 __global__ void bias_grad_planes_kernel(float *db, const float *dz, int outer, int channels,
@@ -41,9 +46,13 @@ extern "C" int gpu_bias_grad(backend *be, float *db, const float *dz, int outer,
         return 0;
     cudaStream_t s = stream_of(be);
     if (inner == 1) {
-        unsigned blocks = (unsigned)((channels + CUK_THREADS - 1) / CUK_THREADS);
-        bias_grad_rows_kernel<<<blocks, CUK_THREADS, 0, s>>>(db, dz, outer, channels);
-        return KERNEL_LAUNCHED(bias_grad_rows_kernel);
+        int ranges = colsum_ranges(outer, channels, 1);
+        float *part = ranges > 1 ? impl_of(be)->colsum_partials : db;
+        dim3 grid((unsigned)((channels + CUK_THREADS - 1) / CUK_THREADS), (unsigned)ranges);
+        bias_grad_rows_kernel<<<grid, CUK_THREADS, 0, s>>>(part, dz, outer, channels, ranges);
+        if (KERNEL_LAUNCHED(bias_grad_rows_kernel) < 0)
+            return -1;
+        return ranges > 1 ? colsum_finish(s, part, db, ranges, channels) : 0;
     }
     bias_grad_planes_kernel<<<channels, CUK_THREADS, 0, s>>>(db, dz, outer, channels, inner);
     return KERNEL_LAUNCHED(bias_grad_planes_kernel);

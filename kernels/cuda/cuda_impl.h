@@ -24,6 +24,8 @@ extern "C" {
 
 /* Blocks of sumsq's first pass: its partials buffer holds this many. */
 #define CUK_SUMSQ_BLOCKS 256
+/* Floats of the column sums' partials (colsum.cuh): 4 MiB. */
+#define CUK_COLSUM_FLOATS (1 << 20)
 
 typedef struct {
     int device;
@@ -39,6 +41,7 @@ typedef struct {
     cudaEvent_t ready[2], consumed[2];     /* input staging, per slot */
     cudaEvent_t timing[BACKEND_EVENTS];    /* step-time breakdown */
     double *sumsq_partials, *sumsq_result; /* device scratch for sumsq */
+    float *colsum_partials;                /* and for column sums (colsum.cuh) */
 } cuda_impl;
 
 static inline cuda_impl *impl_of(backend *be)

@@ -12,6 +12,10 @@
 // Threads of a block of the backward scatter: its scan reads this many
 // token ids at a time.
 static const int EMBED_SCAN = 256;
+// Channels a block of the backward scatter sums, in shared memory: 8 KiB,
+// whatever the width (a width past the 48 KiB a block may take without
+// asking, 12,288 channels, is cut into several blocks' parts).
+static const int EMBED_CHANNELS = 2048;
 
 // A token id not below vocab (or negative) gives NaN rows, which the
 // trainer's check of the loss reports: the CPU fails naming the id, but a
@@ -41,11 +45,12 @@ __global__ void embed_dwpe_kernel(const float *dy, float *dwpe, int rows, int t,
     }
 }
 
-// Block b looks at position b of the n = rows * t positions: when it is
-// the first to hold its token, it lists (in shared memory, in order, a
-// chunk of EMBED_SCAN ids at a time, ranked by warp ballots) the positions
-// holding it and adds their gradients into the token's row, each thread a
-// set of channels. dwte's rows were zeroed before when not accumulating.
+// Block (b, part) looks at position b of the n = rows * t positions: when
+// it is the first to hold its token, it lists (in shared memory, in order,
+// a chunk of EMBED_SCAN ids at a time, ranked by warp ballots) the
+// positions holding it and adds their gradients into the token's row, its
+// part's EMBED_CHANNELS channels, each thread a set of them. dwte's rows
+// were zeroed before when not accumulating.
 // A block stops at the first earlier position of its token, so the scans
 // cost up to n ids a distinct token (n^2 at worst, all tokens distinct):
 // at GPT-2's 8 x 1024 positions, 67M reads of a 32 KiB array in cache.
@@ -58,10 +63,13 @@ __global__ void embed_dwte_kernel(const int32_t *tok, const float *dy, float *dw
     int32_t id = tok[me];
     if (id < 0 || id >= vocab)
         return;
-    // the row's running sums: a thread's channels, threadIdx.x + k * blockDim.x
-    extern __shared__ float acc[];
-    float *row = dwte + (size_t)id * c;
-    for (int ch = threadIdx.x; ch < c; ch += blockDim.x)
+    // the part's running sums: a thread's channels, threadIdx.x + k * blockDim.x
+    __shared__ float acc[EMBED_CHANNELS];
+    int part = blockIdx.y * EMBED_CHANNELS, width = c - part;
+    width = width < EMBED_CHANNELS ? width : EMBED_CHANNELS;
+    float *row = dwte + (size_t)id * c + part;
+    dy += part;
+    for (int ch = threadIdx.x; ch < width; ch += blockDim.x)
         acc[ch] = row[ch];
     for (int base = 0; base < n; base += EMBED_SCAN) {
         if (threadIdx.x == 0)
@@ -86,7 +94,7 @@ __global__ void embed_dwte_kernel(const int32_t *tok, const float *dy, float *dw
         if (hit)
             match[before] = j;
         __syncthreads();
-        for (int ch = threadIdx.x; ch < c; ch += blockDim.x) {
+        for (int ch = threadIdx.x; ch < width; ch += blockDim.x) {
             float s = acc[ch];
             for (int k = 0; k < count; k++)
                 s += dy[(size_t)match[k] * c + ch];
@@ -94,7 +102,7 @@ __global__ void embed_dwte_kernel(const int32_t *tok, const float *dy, float *dw
         }
         __syncthreads();
     }
-    for (int ch = threadIdx.x; ch < c; ch += blockDim.x)
+    for (int ch = threadIdx.x; ch < width; ch += blockDim.x)
         row[ch] = acc[ch];
 }
 
@@ -124,6 +132,7 @@ extern "C" int gpu_embed_backward(backend *be, const int32_t *tok, const float *
         return -1;
     if (n == 0)
         return 0;
-    embed_dwte_kernel<<<n, EMBED_SCAN, sizeof(float) * c, s>>>(tok, dy, dwte, n, c, vocab);
+    dim3 grid((unsigned)n, (unsigned)((c + EMBED_CHANNELS - 1) / EMBED_CHANNELS));
+    embed_dwte_kernel<<<grid, EMBED_SCAN, 0, s>>>(tok, dy, dwte, n, c, vocab);
     return KERNEL_LAUNCHED(embed_dwte_kernel);
 }

@@ -1,14 +1,17 @@
 // layernorm: layer normalization over the last axis on the GPU
 // (kernels/cpu/layernorm.c is the reference), a block per row for the
-// forward pass and for dx, a thread per channel for dg and db.
+// forward pass and for dx, the column sums of colsum.cuh for dg and db (a
+// thread a channel and range of rows, then the ranges in order).
 //
 // The arithmetic is the CPU's, operation for operation: the row's sums in
 // double (in another order: the block's), the mean and 1/std from them in
 // double, and every float product and sum rounded on its own (__fmul_rn,
 // __fadd_rn: nvcc would otherwise fuse them into multiply-adds, which the
-// CPU build does not). dg and db add the rows in the CPU's order, so they
-// equal the CPU's bit for bit; y and dx differ only where the double sums
-// round differently, which is rare.
+// CPU build does not). y and dx differ from the CPU's only where the
+// double sums round differently, which is rare; dg and db add the rows in
+// ranges, not in one pass as the CPU does, so they are its within rounding
+// (and the same bits on every run).
+#include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_impl.h"
 #include "kernels/cuda/reduce.cuh"
 
@@ -74,22 +77,27 @@ __global__ void layernorm_dx_kernel(const float *dy, const float *x, const float
     }
 }
 
-// dg[i] = sum over rows of dy xhat, db[i] = sum of dy: the rows in order.
+// Over range k (blockIdx.y) of the rows, in order: pg[k][i] = the sum of
+// dy xhat, pb[k][i] = the sum of dy (dg's and db's partials).
 __global__ void layernorm_dgdb_kernel(const float *dy, const float *x, const float *mean,
-                                      const float *rstd, float *dg, float *db, int n, int c)
+                                      const float *rstd, float *pg, float *pb, int n, int c,
+                                      int ranges)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= c)
         return;
+    int from, to;
+    colsum_range(n, ranges, blockIdx.y, &from, &to);
     float sg = 0.0f, sb = 0.0f;
-    for (int r = 0; r < n; r++) {
+    for (int r = from; r < to; r++) {
         size_t at = (size_t)r * c + i;
         float xhat = __fmul_rn(x[at] - mean[r], rstd[r]);
         sg = __fadd_rn(sg, __fmul_rn(dy[at], xhat));
-        sb += dy[at];
+        sb = __fadd_rn(sb, dy[at]);
     }
-    dg[i] = sg;
-    db[i] = sb;
+    size_t out = (size_t)blockIdx.y * c + i;
+    pg[out] = sg;
+    pb[out] = sb;
 }
 
 extern "C" int gpu_layernorm_forward(backend *be, const float *x, const float *g, const float *b,
@@ -108,9 +116,18 @@ extern "C" int gpu_layernorm_backward(backend *be, const float *dy, const float 
     if (c == 0)
         return 0;
     cudaStream_t s = stream_of(be);
-    unsigned blocks = (unsigned)((c + LN_CHANNELS - 1) / LN_CHANNELS);
-    layernorm_dgdb_kernel<<<blocks, LN_CHANNELS, 0, s>>>(dy, x, mean, rstd, dg, db, n, c);
+    int ranges = colsum_ranges(n, c, 2);
+    float *pg = dg, *pb = db; /* one range: the sums themselves */
+    if (ranges > 1) {
+        pg = impl_of(be)->colsum_partials;
+        pb = pg + (size_t)ranges * c;
+    }
+    dim3 grid((unsigned)((c + LN_CHANNELS - 1) / LN_CHANNELS), (unsigned)ranges);
+    layernorm_dgdb_kernel<<<grid, LN_CHANNELS, 0, s>>>(dy, x, mean, rstd, pg, pb, n, c, ranges);
     if (KERNEL_LAUNCHED(layernorm_dgdb_kernel) < 0)
+        return -1;
+    if (ranges > 1 &&
+        (colsum_finish(s, pg, dg, ranges, c) < 0 || colsum_finish(s, pb, db, ranges, c) < 0))
         return -1;
     if (!dx || n == 0)
         return 0;
