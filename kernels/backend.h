@@ -270,15 +270,27 @@ struct backend {
     /* What matrix products' inputs are rounded to (backend_options). */
     precision_kind precision;
 
+    /* Where the device runs matrix products at another precision than
+     * the one asked for (a GPU without TF32 and bf16 tensor cores runs
+     * them at fp32: kernels/cuda/gpucaps.h), a clause saying so for the
+     * start-up line; else "". `precision` is then what runs. */
+    char precision_note[256];
+
     /* The device's peak rate in FLOP/s for matrix products at that
      * precision (float32 lanes, or tensor cores for TF32 and bf16), for
      * model FLOP utilization; 0 where unknown. */
     double peak_flops;
 
+    /* A GPU's compute capability, major * 10 + minor; 0 on the CPU. */
+    int compute_capability;
+
     /* A device with memory of its own (not host_memory): *bytes = what is
      * free on it now, so a run that cannot fit is refused at start-up;
      * NULL on the CPU, whose memory util/membudget reads. */
     int (*mem_free)(backend *be, uint64_t *bytes);
+    /* Device memory the matrix-product library takes for itself, beyond
+     * bytes_allocated (cuBLAS's default workspace pool); 0 on the CPU. */
+    uint64_t blas_workspace;
 
     /* The compute operations, one member each (BACKEND_OPS above). */
     BACKEND_OPS(BACKEND_OP_MEMBER)

@@ -255,7 +255,8 @@ static int prepare_output(run *r)
 }
 
 /* The precision of matrix products, and the peak a utilization is shown
- * against (GPUs); nothing for the CPU's float32. */
+ * against (GPUs); nothing for the CPU's float32. On a GPU without TF32
+ * and bf16 tensor cores, that those fall back to fp32, and fp32's peak. */
 static void describe_precision(run *r)
 {
     static const char *const names[] = {"fp32", "tf32", "bf16"};
@@ -264,6 +265,13 @@ static void describe_precision(run *r)
     if (be->peak_flops > 0)
         snprintf(peak, sizeof peak, "; utilization against a peak of %.1f TFLOP/s",
                  be->peak_flops / 1e12);
+    if (be->precision_note[0]) { /* a GPU without the tensor cores asked for */
+        if (be->peak_flops > 0)
+            snprintf(peak, sizeof peak, "; utilization against the fp32 peak of %.1f TFLOP/s",
+                     be->peak_flops / 1e12);
+        progress_message(&r->pg, "matrix products: fp32, as %s%s", be->precision_note, peak);
+        return;
+    }
     if (be->precision == PRECISION_FP32) {
         if (*peak)
             progress_message(&r->pg, "matrix products: fp32%s", peak);

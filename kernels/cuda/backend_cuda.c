@@ -13,6 +13,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_impl.h"
+#include "kernels/cuda/gpucaps.h"
 #include "util/err.h"
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -133,34 +134,27 @@ static int gpu_event_ms(backend *be, int from, int to, double *ms)
     return 0;
 }
 
-/* Dense bfloat16 tensor-core multiply-adds per multiprocessor and clock,
- * from NVIDIA's architecture whitepapers (A100: 312 TFLOP/s at 108 SMs and
- * 1.41 GHz; H100 SXM: 989 at 132 and 1.83), for the generations known here;
- * TF32 runs at half that rate on each. 0: unknown, no utilization shown. */
-static int tensor_fma_per_clock(int major, int minor)
+/* What the GPU offers (gpucaps.h): the precision products run at, a
+ * clause for the start-up line where that is not train.precision, the peak
+ * rate at that precision, and cuBLAS's own workspace. */
+static int describe_caps(backend *be, int device, const backend_options *o)
 {
-    if (major == 8)
-        return minor == 0 ? 1024 : 512;
-    return major == 9 ? 2048 : 0;
-}
-
-/* The peak rate of matrix products at precision p: the FP32 lanes (64 a
- * multiprocessor on compute capability 8.0, 128 on the others since) or the
- * tensor cores, at the clock the device reports. */
-static double peak_flops(int device, precision_kind p)
-{
-    int sms = 0, khz = 0, major = 0, minor = 0;
+    struct cudaDeviceProp prop;
+    int sms = 0, khz = 0;
+    CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+    /* the peak only informs (utilization): unknown, 0, where these fail */
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
-        return 0.0;
-    double fma;
-    if (p == PRECISION_FP32)
-        fma = (major == 8 && minor == 0) ? 64 : 128;
-    else
-        fma = tensor_fma_per_clock(major, minor) / (p == PRECISION_TF32 ? 2.0 : 1.0);
-    return 2.0 * fma * sms * khz * 1e3;
+        cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) != cudaSuccess) {
+        sms = khz = 0;
+        (void)cudaGetLastError(); /* or the next launch's check would report it */
+    }
+    be->compute_capability = 10 * prop.major + prop.minor;
+    be->precision = gpucaps_precision(o->precision, prop.major, prop.minor);
+    gpucaps_fallback(be->precision_note, sizeof be->precision_note, o->precision, prop.name,
+                     prop.major, prop.minor);
+    be->peak_flops = gpucaps_peak_flops(be->precision, prop.major, prop.minor, sms, khz);
+    be->blas_workspace = gpucaps_cublas_workspace(prop.major, prop.minor);
+    return 0;
 }
 
 /* ---- operations the GPU lacks ------------------------------------------------ */
@@ -329,13 +323,13 @@ static int open_impl(backend *be, const backend_options *o)
     }
     for (int i = 0; i < BACKEND_EVENTS; i++)
         CUDA_TRY(cudaEventCreate(&c->timing[i]));
-    be->precision = o->precision;
-    be->peak_flops = peak_flops(c->device, o->precision);
+    if (describe_caps(be, c->device, o) < 0)
+        return -1;
     CUBLAS_TRY(cublasCreate(&c->blas));
     CUBLAS_TRY(cublasSetStream(c->blas, c->compute));
     CUDNN_TRY(cudnnCreate(&c->dnn));
     CUDNN_TRY(cudnnSetStream(c->dnn, c->compute));
-    c->precision = o->precision;
+    c->precision = be->precision; /* what runs: gemm.c and dnn.c take it */
     c->deterministic = o->deterministic;
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_partials, sizeof(double) * CUK_SUMSQ_BLOCKS));
     CUDA_TRY(cudaMalloc((void **)&c->sumsq_result, sizeof(double)));

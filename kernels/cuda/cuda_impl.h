@@ -32,7 +32,7 @@ typedef struct {
     cudaStream_t compute, copy;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
-    precision_kind precision; /* train.precision (gemm.c, dnn.c) */
+    precision_kind precision; /* what runs of train.precision (gpucaps.h; gemm.c, dnn.c) */
     bool deterministic;       /* cuDNN algorithms that repeat bitwise only */
     /* The convolutions' workspace: one, as large as the largest plan
      * needs; they run one at a time on the compute stream. */

@@ -2,7 +2,9 @@
  * (the handle is bound to it when the backend opens). The inputs and output
  * are float32 at every precision; train.precision picks cuBLAS's compute
  * type: float32 on the FP32 lanes, or tensor cores fed TF32 or bfloat16
- * (cuBLAS converts the inputs as it loads them), accumulating in float32. */
+ * (cuBLAS converts the inputs as it loads them), accumulating in float32.
+ * be->precision is what runs: fp32 on a GPU without TF32 and bf16 tensor
+ * cores (gpucaps.h), whatever was asked. */
 #include "kernels/cuda/cuda_impl.h"
 
 static cublasComputeType_t compute_type(precision_kind p)

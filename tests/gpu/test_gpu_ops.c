@@ -1,7 +1,9 @@
 /* test_gpu_ops: every operation of the CUDA backend against the CPU backend
  * on the same random inputs. float32: max |gpu - cpu| / max |cpu| <= 1e-5
  * (matrix products sum in different orders); TF32 and bf16 matrix products
- * against the CPU's emulation of them: <= 2e-3 and 1e-2 (gemm_tol);
+ * against the CPU's emulation of them: <= 2e-3 and 1e-2 (gemm_tol), or,
+ * on a GPU without their tensor cores (below compute capability 8.0: a
+ * T4), as the fp32 products they fall back to (kernels/cuda/gpucaps.h);
  * dropout masks: identical; the sequence operations' tolerances are given
  * beside each test. Reports SKIPPED (exit 77) where no GPU is usable. */
 #include <math.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cuda/gpucaps.h"
 #include "testutil.h"
 #include "util/err.h"
 
@@ -94,22 +97,26 @@ static double rel_err(backend *gb, const pair *p)
  * about 2^-11 and 2^-8 of the largest output. */
 static const double gemm_tol[3] = {1e-5, 2e-3, 1e-2};
 
-/* C at precision p on both backends; *same_as_fp32 says whether the GPU's
- * C equals, bitwise, what its fp32 product gives. */
+/* C at precision p on the GPU against the CPU's emulation of what the GPU
+ * runs of it (gb->precision: p, or fp32 where it falls back); *same_as_fp32
+ * says whether the GPU's C equals, bitwise, what its fp32 product gives. */
 static void check_gemm(int p, bool ta, bool tb, bool *same_as_fp32)
 {
     const int m = 64, n = 256, k = 784;
     backend *gb = gpu_at[p];
+    const int run = gb->precision;
     pair a = pair_new(gb, (size_t)m * k, -1, 1, 1), b = pair_new(gb, (size_t)k * n, -1, 1, 2);
     pair c = pair_new(gb, (size_t)m * n, -1, 1, 3), c32 = pair_new(gpu, (size_t)m * n, -1, 1, 3);
     int lda = ta ? m : k, ldb = tb ? k : n;
     ck_assert_int_eq(
-        cpu_at[p]->gemm(cpu_at[p], ta, tb, m, n, k, 0.5f, a.c, lda, b.c, ldb, 0.25f, c.c, n), 0);
+        cpu_at[run]->gemm(cpu_at[run], ta, tb, m, n, k, 0.5f, a.c, lda, b.c, ldb, 0.25f, c.c, n),
+        0);
     ck_assert_int_eq(gb->gemm(gb, ta, tb, m, n, k, 0.5f, a.g, lda, b.g, ldb, 0.25f, c.g, n), 0);
     ck_assert_int_eq(gpu->gemm(gpu, ta, tb, m, n, k, 0.5f, a.g, lda, b.g, ldb, 0.25f, c32.g, n), 0);
     double e = rel_err(gb, &c);
-    ck_assert_msg(e <= gemm_tol[p], "gemm at precision %d, ta=%d tb=%d: relative error %g > %g", p,
-                  ta, tb, e, gemm_tol[p]);
+    ck_assert_msg(e <= gemm_tol[run],
+                  "gemm at precision %d (run at %d), ta=%d tb=%d: relative error %g > %g", p, run,
+                  ta, tb, e, gemm_tol[run]);
     float *x = malloc(sizeof(float) * c.n), *y = malloc(sizeof(float) * c.n);
     ck_assert_int_eq(gb->download(gb, x, c.g, sizeof(float) * c.n), 0);
     ck_assert_int_eq(gpu->download(gpu, y, c32.g, sizeof(float) * c.n), 0);
@@ -118,17 +125,33 @@ static void check_gemm(int p, bool ta, bool tb, bool *same_as_fp32)
     pair_free(gb, &a), pair_free(gb, &b), pair_free(gb, &c), pair_free(gpu, &c32);
 }
 
-/* Each precision within its tolerance of the CPU's emulation of it, and
- * TF32 and bf16 really in use: their products are not the fp32 ones. */
+/* Each precision runs as this GPU's compute capability says
+ * (gpucaps_precision). Where it has TF32 and bf16 tensor cores (8.0 on),
+ * each is within its tolerance of the CPU's emulation of it, and really in
+ * use: their products are not the fp32 ones. Where it has none (a T4,
+ * 7.5), the backend passes cuBLAS's CUBLAS_COMPUTE_32F for them: the
+ * products are the fp32 ones bit for bit (the same call), and so within
+ * fp32's tolerance of the CPU's fp32 (not merely of its rounding
+ * emulation, which any fp32 product would pass). */
 START_TEST(gemm_each_precision)
 {
-    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++)
+    int cc = gpu->compute_capability;
+    for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+        int run = gpucaps_precision((precision_kind)p, cc / 10, cc % 10);
+        ck_assert_msg((int)gpu_at[p]->precision == run,
+                      "precision %d runs at %d on compute capability %d.%d, not %d", p,
+                      gpu_at[p]->precision, cc / 10, cc % 10, run);
+        ck_assert_int_eq(gpu_at[p]->precision_note[0] != '\0', run != p);
         for (int t = 0; t < 4; t++) {
             bool same;
             check_gemm(p, t & 1, t & 2, &same);
-            if (p != PRECISION_FP32)
+            if (p != PRECISION_FP32 && run == p)
                 ck_assert_msg(!same, "gemm at precision %d equals the fp32 product", p);
+            if (run != p)
+                ck_assert_msg(same, "gemm at precision %d, falling back, is not the fp32 product",
+                              p);
         }
+    }
 }
 END_TEST
 
@@ -140,7 +163,7 @@ START_TEST(gemm_strided_batched_heads)
 {
     const int t = 37, hd = 16, heads = 4, c3 = 3 * heads * hd;
     for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
-        backend *gb = gpu_at[p], *cb = cpu_at[p];
+        backend *gb = gpu_at[p], *cb = cpu_at[gb->precision]; /* what runs of p */
         pair qkv = pair_new(gb, (size_t)t * c3, -1, 1, 5);
         pair att = pair_new(gb, (size_t)heads * t * t, -1, 1, 6);
         for (int tr = 0; tr < 4; tr++) {
@@ -157,8 +180,8 @@ START_TEST(gemm_strided_batched_heads)
                                                       att.g, t, (long long)t * t, heads),
                              0);
             double e = rel_err(gb, &att);
-            ck_assert_msg(e <= gemm_tol[p], "gemm_strided_batched at precision %d ta=%d tb=%d: %g",
-                          p, ta, tb, e);
+            ck_assert_msg(e <= gemm_tol[gb->precision],
+                          "gemm_strided_batched at precision %d ta=%d tb=%d: %g", p, ta, tb, e);
         }
         pair_free(gb, &qkv), pair_free(gb, &att);
     }
@@ -210,8 +233,8 @@ END_TEST
  * geometries. */
 static void check_conv_at(int p, conv_geom g)
 {
-    backend *gb = gpu_at[p], *cb = cpu_at[p];
-    const double tol = gemm_tol[precision_of_conv((precision_kind)p)];
+    backend *gb = gpu_at[p], *cb = cpu_at[gb->precision]; /* what runs of p */
+    const double tol = gemm_tol[precision_of_conv(gb->precision)];
     const int rows = 5;
     g.out_h = (g.in_h + 2 * g.pad - g.k) / g.stride + 1;
     g.out_w = (g.in_w + 2 * g.pad - g.k) / g.stride + 1;
