@@ -8,6 +8,7 @@
 #ifndef ACCEL_COMM_H
 #define ACCEL_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,6 +116,13 @@ struct backend;
 
 /* comm.backend: which all-reduce the gradients take on GPUs. */
 typedef enum { COMM_AUTO = 0, COMM_NCCL, COMM_MPI } comm_backend_kind;
+
+/* Whether the gradients of `world` ranks go through NCCL, for kind (a
+ * comm_backend_kind; mpi where ranks share a GPU) on a GPU or not: on GPUs
+ * with peers unless mpi is asked, and on one GPU when nccl is. The same
+ * answer gsync_open and gshard_open act on, for the start-up memory check
+ * that counts NCCL's buffers before they are taken. */
+bool gsync_uses_nccl(bool gpu, int world, int kind);
 
 /* kind is a comm_backend_kind (auto, nccl or mpi). */
 grad_sync *gsync_open(struct backend *be, const comm_info *ci, float *grads, size_t n,

@@ -20,6 +20,16 @@ int comm_device_pair(const comm_device *all, int n, int *a, int *b)
     return 0;
 }
 
+int comm_device_sharers(const comm_device *all, int n, int me)
+{
+    int count = 0;
+    if (!all[me].device[0])
+        return 1;
+    for (int i = 0; i < n; i++)
+        count += !strcmp(all[i].host, all[me].host) && !strcmp(all[i].device, all[me].device);
+    return count;
+}
+
 int comm_device_mixed(const comm_device *all, int n, int *gpu, int *cpu)
 {
     *gpu = *cpu = -1;
@@ -36,6 +46,7 @@ int comm_device_exchange(const comm_info *ci, const char *device, comm_device_ve
     comm_device mine;
     memset(&mine, 0, sizeof mine);
     memset(v, 0, sizeof *v);
+    v->sharers = 1;
     snprintf(mine.device, sizeof mine.device, "%s", device);
     comm_device *all = calloc((size_t)ci->size, sizeof *all);
     int rc = 0;
@@ -48,6 +59,7 @@ int comm_device_exchange(const comm_info *ci, const char *device, comm_device_ve
         v->shared = comm_device_pair(all, ci->size, &v->a, &v->b);
         if (v->shared)
             v->pair = all[v->a];
+        v->sharers = comm_device_sharers(all, ci->size, ci->rank);
         v->mixed = comm_device_mixed(all, ci->size, &v->gpu, &v->cpu);
         if (v->mixed)
             memcpy(v->cpu_host, all[v->cpu].host, sizeof v->cpu_host);

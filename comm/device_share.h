@@ -30,6 +30,12 @@ typedef struct {
  * without a device (the CPU) share nothing. */
 int comm_device_pair(const comm_device *all, int n, int *a, int *b);
 
+/* How many ranks of all[0..n) run on rank me's GPU, me included: 1 for a
+ * GPU of its own, and 1 on the CPU (a CPU rank shares no device). The
+ * start-up memory check holds these ranks together to that GPU's free
+ * memory. */
+int comm_device_sharers(const comm_device *all, int n, int me);
+
 /* Whether some ranks of all[0..n) run on a GPU and some on the CPU: 1 and
  * the lowest of each (*gpu, *cpu), else 0. */
 int comm_device_mixed(const comm_device *all, int n, int *gpu, int *cpu);
@@ -39,14 +45,15 @@ typedef struct {
     bool shared; /* ranks a and b run on one GPU, pair's */
     int a, b;
     comm_device pair;
-    bool mixed; /* rank gpu runs on a GPU, rank cpu (on cpu_host) on the CPU */
+    int sharers; /* ranks on this rank's GPU, itself included (comm_device_sharers) */
+    bool mixed;  /* rank gpu runs on a GPU, rank cpu (on cpu_host) on the CPU */
     int gpu, cpu;
     char cpu_host[64];
 } comm_device_verdict;
 
 /* Gathers every rank's host and `device` (collective) and judges them with
  * comm_device_pair and comm_device_mixed, so every rank reaches the same
- * verdict. */
+ * verdict (sharers is this rank's own). */
 int comm_device_exchange(const comm_info *ci, const char *device, comm_device_verdict *v);
 
 #endif

@@ -28,22 +28,25 @@ struct grad_sync {
 #endif
 };
 
+bool gsync_uses_nccl(bool gpu, int world, int kind)
+{
+    /* comm.backend = nccl runs it even alone: the path tested on one GPU */
+    return gpu && kind != COMM_MPI && (world > 1 || kind == COMM_NCCL);
+}
+
 static int choose_kind(grad_sync *g, int kind, const comm_info *ci)
 {
     bool gpu = g->be->stream != NULL;
     if (kind == COMM_NCCL && !gpu)
         return err_set("comm.backend = nccl needs the CUDA backend (run.device = cuda)");
-#ifndef ACCEL_HAVE_CUDA
-    (void)gpu;
-#endif
-    if (ci->size == 1 && !(gpu && kind == COMM_NCCL))
-        g->kind = GS_NONE; /* comm.backend = nccl runs it even alone: the path tested on one GPU */
+    if (gsync_uses_nccl(gpu, ci->size, kind))
+        g->kind = GS_NCCL;
+    else if (ci->size == 1)
+        g->kind = GS_NONE;
     else if (!gpu)
         g->kind = GS_MPI;
-    else if (kind == COMM_MPI)
-        g->kind = GS_STAGED;
     else
-        g->kind = GS_NCCL;
+        g->kind = GS_STAGED; /* comm.backend = mpi on GPUs */
     return 0;
 }
 

@@ -291,6 +291,12 @@ struct backend {
     /* Device memory the matrix-product library takes for itself, beyond
      * bytes_allocated (cuBLAS's default workspace pool); 0 on the CPU. */
     uint64_t blas_workspace;
+    /* The workspace conv_plan would take for this convolution, the same
+     * algorithms chosen, found without allocating anything, so that the
+     * start-up check can count it first; NULL where a plan's workspace is
+     * what the counting backend counts already (the CPU). */
+    int (*conv_workspace)(backend *be, const conv_geom *g, int train_rows, int max_rows,
+                          uint64_t *bytes);
 
     /* The compute operations, one member each (BACKEND_OPS above). */
     BACKEND_OPS(BACKEND_OP_MEMBER)

@@ -120,6 +120,11 @@ int layer_refuse_sequence(const layer *l, bool flat);
  * 0 the type's default (a convolution's 1, a pool's window size). */
 int layer_stride(const layer_cfg *c);
 
+/* The geometry of a conv2d layer's convolution, as it plans it
+ * (layer_conv2d.c): for the memory check, which asks the device what
+ * workspace that plan takes before anything is allocated. */
+conv_geom layer_conv_geom(const layer *l);
+
 /* Declares a tensor of the layer (from its shape function). */
 void layer_add_tensor(layer *l, const char *name, bool state, int rank, const int *dims);
 

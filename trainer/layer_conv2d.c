@@ -5,7 +5,7 @@
 #include "trainer/model.h"
 #include "util/err.h"
 
-static conv_geom geom_of(const layer *l)
+conv_geom layer_conv_geom(const layer *l)
 {
     const layer_cfg *c = l->cfg;
     return (conv_geom){.in_c = l->in_shape[0],
@@ -64,7 +64,7 @@ static int conv_alloc(model *m, layer *l, int max_rows)
 {
     if (layer_alloc_output(m, l, max_rows) < 0)
         return -1;
-    conv_geom g = geom_of(l);
+    conv_geom g = layer_conv_geom(l);
     return m->be->conv_plan(m->be, &g, m->train_rows, max_rows, &l->impl);
 }
 

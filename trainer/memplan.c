@@ -1,6 +1,7 @@
 #include "trainer/memplan.h"
 
 #include "kernels/backend.h"
+#include "trainer/layer.h"
 #include "trainer/loader.h"
 #include "trainer/model.h"
 #include "util/err.h"
@@ -51,8 +52,27 @@ static uint64_t host_bytes(const memplan *p, const dataset *train)
     return loader + evaluation + model;
 }
 
+/* The largest workspace `device` takes for one of m's convolutions, each
+ * planned as the model will plan it (layer_conv2d.c: its training and
+ * largest batches), none allocated. */
+static int conv_workspace(const model *m, backend *device, uint64_t *bytes)
+{
+    *bytes = 0;
+    for (int i = 0; device && device->conv_workspace && i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        if (l->type != LAYER_CONV2D)
+            continue;
+        conv_geom g = layer_conv_geom(l);
+        uint64_t need;
+        if (device->conv_workspace(device, &g, m->train_rows, m->max_rows, &need) < 0)
+            return err_prefix("layer %s", l->name);
+        *bytes = need > *bytes ? need : *bytes;
+    }
+    return 0;
+}
+
 int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows,
-                 int world)
+                 int world, backend *device)
 {
     backend *be = backend_cpu_counting_open();
     if (!be)
@@ -78,7 +98,8 @@ int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_
      * every rank sending from a copy of its shard */
     if (m->shard)
         p->host += sizeof(float) * (uint64_t)m->n_moments;
+    int rc = conv_workspace(m, device, &p->conv_workspace);
     model_free(m);
     backend_close(be);
-    return 0;
+    return rc;
 }

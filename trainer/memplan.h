@@ -33,6 +33,10 @@ typedef struct {
      * parameters, moments and state, the file HDF5 builds in memory, and
      * its sealed image. */
     uint64_t staging;
+    /* On a device that plans convolutions itself (cuDNN), the workspace
+     * they share: the largest any of the model's plans takes there; 0
+     * without convolutions or such a device. */
+    uint64_t conv_workspace;
 } memplan;
 
 /* What a model of this data reads: its images, or its rows of token ids,
@@ -52,9 +56,11 @@ int memplan_eval_rows(const config *cfg, const dataset *test);
 
 /* Plans a rank of `world` that trains on `train` (its shape and size) in
  * batches of train_rows (its share of the global batch, run in
- * train.grad_accum micro-batches) and evaluates in batches of eval_rows.
- * Fails as building the model would (a config the data does not fit). */
+ * train.grad_accum micro-batches) and evaluates in batches of eval_rows;
+ * with a `device` (may be NULL) whose conv_workspace says what its plans
+ * take, conv_workspace too. Fails as building the model would (a config
+ * the data does not fit), or as the device's planning does. */
 int memplan_make(memplan *p, const config *cfg, const dataset *train, int train_rows, int eval_rows,
-                 int world);
+                 int world, backend *device);
 
 #endif

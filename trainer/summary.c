@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include "comm/comm.h"
 #include "data/dataset.h"
+#include "trainer/gpumem.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
 #include "util/err.h"
@@ -66,17 +68,19 @@ static void print_memory(const memplan *p, int grad_accum, int world, uint64_t d
 }
 
 /* Opens the splits as training would (the test split only when there is
- * one) and plans a rank's memory with them; *data: what they hold in
- * memory, in: what the model reads. */
-static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *data, model_input *in)
+ * one) and plans a rank's memory with them, on `device` too where there is
+ * one (its convolutions' workspace); *data: what they hold in memory, in:
+ * what the model reads. */
+static int plan(const config *cfg, const comm_info *ci, backend *device, memplan *p, uint64_t *data,
+                model_input *in)
 {
     dataset *train = NULL, *test = NULL;
     dataset_options data_opts = config_dataset_options(cfg);
     if (dataset_open_splits(&train, &test, &data_opts) < 0)
         return -1;
     int rows = cfg->batch_size / ci->size;
-    int rc =
-        memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test), ci->size);
+    int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test),
+                          ci->size, device);
     *data = train->bytes + (test ? test->bytes : 0);
     *in = memplan_input(train, rows < 1 ? 1 : rows);
     dataset_close(train);
@@ -84,12 +88,59 @@ static int plan(const config *cfg, const comm_info *ci, memplan *p, uint64_t *da
     return rc;
 }
 
-int summary_print(const config *cfg, const comm_info *ci, FILE *out)
+/* The GPU this rank would train on, opened as training opens it: 1 and
+ * *gpu where the run would take one; 0 where it would take the CPU
+ * (run.device = cpu, or auto without a usable GPU), with *why saying why
+ * where run.device = cuda finds none (--dry-run describes the model all
+ * the same); -1 where opening it failed. */
+static int open_gpu(const config *cfg, const comm_info *ci, backend **gpu, const char **why)
+{
+    const char *reason;
+    *gpu = NULL;
+    *why = NULL;
+    if (cfg->device == DEVICE_CPU)
+        return 0;
+    if (backend_cuda_usable(ci->local_rank, &reason) != 1) {
+        if (cfg->device == DEVICE_CUDA)
+            *why = reason;
+        return 0;
+    }
+    backend_options o = {.device = DEVICE_CUDA,
+                         .threads = 1,
+                         .precision = (precision_kind)cfg->precision,
+                         .deterministic = cfg->deterministic,
+                         .local_rank = ci->local_rank,
+                         .local_size = ci->local_size,
+                         .allow_shared_gpu = cfg->allow_shared_gpu};
+    *gpu = backend_cuda_open(&o);
+    return *gpu ? 1 : -1;
+}
+
+/* The GPU's terms of a rank's memory (trainer/gpumem.h), as the start-up
+ * check counts them, NCCL's for this launch's ranks (--dry-run does not
+ * ask the others whether they share the GPU: as if each had its own). */
+static int print_gpu(const config *cfg, const comm_info *ci, backend *gpu, const memplan *p,
+                     FILE *out)
+{
+    uint64_t free_bytes;
+    if (gpu->mem_free(gpu, &free_bytes) < 0)
+        return -1;
+    int local = ci->local_size > 0 ? ci->local_size : 1;
+    gpumem_rank g;
+    gpumem_of(&g, gpu, p, gsync_uses_nccl(true, ci->size, cfg->comm_backend), ci->size, local,
+              (ci->size + local - 1) / local);
+    gpumem_print(&g, free_bytes, gpu->description, out);
+    return 0;
+}
+
+/* The layer table and the memory lines. */
+static int describe(const config *cfg, const comm_info *ci, backend *gpu, const char *why,
+                    FILE *out)
 {
     memplan p;
     uint64_t data;
     model_input in;
-    if (plan(cfg, ci, &p, &data, &in) < 0)
+    if (plan(cfg, ci, gpu, &p, &data, &in) < 0)
         return -1;
     /* the layers for the table, on a backend that allocates nothing: a
      * model too large for this machine is still described */
@@ -98,15 +149,34 @@ int summary_print(const config *cfg, const comm_info *ci, FILE *out)
         return -1;
     int micro = p.train_rows / cfg->grad_accum; /* the rows a pass holds */
     model *m = model_build_input(cfg, be, &in, micro < 1 ? 1 : micro, micro < 1 ? 1 : micro);
-    if (!m) {
-        backend_close(be);
-        return -1;
+    int rc = m ? 0 : -1;
+    if (m) {
+        print_table(m, out);
+        print_memory(&p, cfg->grad_accum, ci->size, data, out);
+        if (gpu)
+            rc = print_gpu(cfg, ci, gpu, &p, out);
+        else if (why)
+            fprintf(out,
+                    "GPU memory: not shown: run.device = cuda, but there is no usable GPU "
+                    "here (%s)\n",
+                    why);
     }
-    print_table(m, out);
-    print_memory(&p, cfg->grad_accum, ci->size, data, out);
-    fprintf(out, "\n; the configuration in force (%s and every --set applied)\n", cfg->source);
-    config_write(cfg, out);
     model_free(m);
     backend_close(be);
+    return rc;
+}
+
+int summary_print(const config *cfg, const comm_info *ci, FILE *out)
+{
+    backend *gpu;
+    const char *why;
+    if (open_gpu(cfg, ci, &gpu, &why) < 0)
+        return -1;
+    int rc = describe(cfg, ci, gpu, why, out);
+    backend_close(gpu);
+    if (rc < 0)
+        return -1;
+    fprintf(out, "\n; the configuration in force (%s and every --set applied)\n", cfg->source);
+    config_write(cfg, out);
     return 0;
 }

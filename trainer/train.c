@@ -13,6 +13,7 @@
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluate.h"
+#include "trainer/gpumem.h"
 #include "trainer/loader.h"
 #include "trainer/memplan.h"
 #include "trainer/metrics.h"
@@ -56,6 +57,9 @@ typedef struct {
     steptime times;
     int reporter;               /* who tells of a failure, see train_run */
     char share_note[256];       /* ranks share GPUs: said at start-up */
+    int sharers;                /* ranks on this rank's GPU, itself included */
+    int comm_kind;              /* comm.backend, or mpi where ranks share GPUs */
+    uint64_t gpu_free;          /* what the GPU had free before any rank allocated */
     char placement[1024];       /* which host holds which ranks (comm/placement.h) */
     int hosts;                  /* how many hosts the ranks span */
     long skipped, skips_in_row; /* updates skipped for a non-finite loss */
@@ -140,10 +144,10 @@ static void plan_steps(run *r)
 }
 
 /* What the rank is about to allocate against what it can have: a run that
- * cannot fit is refused here, with both figures, not killed mid-way. The
+ * cannot fit is refused here, with the figures, not killed mid-way. The
  * data sets are open already, so the budget has them. A GPU's memory is
- * its own: the host's part is checked against the host's, the model's
- * against what the GPU has free (train_check_device_memory). */
+ * its own: the host's part is checked against the host's, the GPU's terms
+ * (gpumem.h), of every rank on the GPU, against what it had free. */
 static int check_memory(run *r, const memplan *p)
 {
     bool host_model = r->be->host_memory;
@@ -153,23 +157,12 @@ static int check_memory(run *r, const memplan *p)
                          "lower data.batch_size, data.eval_batch_size or the model's size "
                          "(--dry-run shows where the memory goes)") < 0)
         return -1;
-    uint64_t free_bytes;
     if (host_model || !r->be->mem_free)
         return 0;
-    if (r->be->mem_free(r->be, &free_bytes) < 0)
-        return -1;
-    return train_check_device_memory(p->model, free_bytes, r->be->description);
-}
-
-int train_check_device_memory(uint64_t need, uint64_t free_bytes, const char *device)
-{
-    mem_budget b = {.bytes =
-                        free_bytes > TRAIN_DEVICE_RESERVE ? free_bytes - TRAIN_DEVICE_RESERVE : 0};
-    snprintf(b.source, sizeof b.source, "free on %.150s, less %u MiB for cuBLAS, cuDNN and NCCL",
-             device, TRAIN_DEVICE_RESERVE >> 20);
-    return mem_budget_fits(&b, need, 0, 1, "this run's GPU buffers",
-                           "lower data.batch_size, or raise train.grad_accum for smaller "
-                           "micro-batches (--dry-run shows where the memory goes)");
+    gpumem_rank g;
+    gpumem_of(&g, r->be, p, gsync_uses_nccl(true, r->ci->size, r->comm_kind), r->ci->size,
+              r->ci->local_size, r->hosts);
+    return gpumem_check(&g, r->sharers, r->gpu_free, r->be->description);
 }
 
 static int build_model(run *r)
@@ -177,7 +170,7 @@ static int build_model(run *r)
     const config *cfg = r->cfg;
     int eval_rows = memplan_eval_rows(cfg, r->has_test ? r->test : NULL);
     memplan plan;
-    if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows, r->ci->size) < 0 ||
+    if (memplan_make(&plan, cfg, r->train, r->local_batch, eval_rows, r->ci->size, r->be) < 0 ||
         check_memory(r, &plan) < 0)
         return -1;
     r->m = memplan_build(cfg, r->be, r->train, r->local_batch, eval_rows, r->ci->size, r->ci->rank);
@@ -684,10 +677,11 @@ static void run_free(run *r)
     backend_close(r->be);
 }
 
-/* Start-up that each rank does on its own; rank 0 also reads the checkpoint
- * to resume from and prepares the output directory. Nothing here waits for
+/* Start-up that each rank does on its own before the ranks compare their
+ * devices: the backend (on a GPU: its context and handles, which take
+ * memory of their own), the data, the run's steps. Nothing here waits for
  * another rank, so a failure cannot leave a peer hanging. */
-static int setup_local(run *r, const train_options *opt, const char **note)
+static int open_device(run *r, const char **note)
 {
     const config *cfg = r->cfg;
     r->threads = cfg->threads ? cfg->threads : comm_default_threads(r->ci);
@@ -704,6 +698,16 @@ static int setup_local(run *r, const train_options *opt, const char **note)
     if (load_data(r) < 0 || check_fit(r) < 0)
         return -1;
     plan_steps(r);
+    return 0;
+}
+
+/* Start-up that each rank does on its own once it knows which ranks share
+ * its GPU (place_ranks): the model, its memory checked first, the loader;
+ * rank 0 also reads the checkpoint to resume from and prepares the output
+ * directory. Nothing here waits for another rank. */
+static int setup_local(run *r, const train_options *opt)
+{
+    const config *cfg = r->cfg;
     if (build_model(r) < 0 || open_loader(r) < 0)
         return -1;
     /* The directories are known before the output is created, so that a
@@ -728,6 +732,7 @@ static int check_devices(run *r, int *kind)
     *kind = cfg->comm_backend;
     if (comm_device_exchange(r->ci, r->be->device_id, &v) < 0)
         return -1;
+    r->sharers = v.sharers;
     if (v.mixed)
         return err_set("rank %d runs on a GPU but rank %d (on %s) on the CPU, where run.device = "
                        "auto found no usable GPU (its start-up line says why): mend that node, or "
@@ -750,6 +755,27 @@ static int check_devices(run *r, int *kind)
              "memory with MPI, as NCCL takes one rank a GPU",
              v.a, v.b, v.pair.device, v.pair.host);
     return 0;
+}
+
+/* Where the ranks run, found together (every rank takes part, whatever its
+ * own part came to): which share a GPU (check_devices) and so how the
+ * gradients travel, and which host holds which. A GPU's free memory is
+ * read first: every rank has opened its backend by now (the vote after
+ * open_device), and none allocates before all are through the exchange,
+ * so ranks that share a GPU all see it as the model's buffers will find
+ * it. */
+static int place_ranks(run *r)
+{
+    int mine = 0;
+    r->sharers = 1;
+    if (!r->be->host_memory && r->be->mem_free)
+        mine = r->be->mem_free(r->be, &r->gpu_free);
+    if (check_devices(r, &r->comm_kind) < 0) /* the same verdict on every rank */
+        return -1;
+    r->hosts = comm_placement(r->ci, r->placement, sizeof r->placement);
+    if (r->hosts < 0)
+        return -1;
+    return mine;
 }
 
 /* Every rank holds the same parameters (and state, and unsharded moments),
@@ -786,18 +812,12 @@ static int setup_shared(run *r)
         r->st.step_in_epoch = r->rp.st.step_in_epoch;
         r->st.samples_seen = r->rp.st.samples_seen;
     }
-    int kind;
-    if (check_devices(r, &kind) < 0)
-        return -1;
-    r->hosts = comm_placement(r->ci, r->placement, sizeof r->placement);
-    if (r->hosts < 0)
-        return -1;
     model *m = r->m;
     if (m->shard)
-        r->gsh =
-            gshard_open(r->be, r->ci, m->shard, m->params, m->grads, kind, r->cfg->comm_timeout_s);
+        r->gsh = gshard_open(r->be, r->ci, m->shard, m->params, m->grads, r->comm_kind,
+                             r->cfg->comm_timeout_s);
     else
-        r->gs = gsync_open(r->be, r->ci, m->grads, m->n_params, r->cfg->bucket_mb, kind,
+        r->gs = gsync_open(r->be, r->ci, m->grads, m->n_params, r->cfg->bucket_mb, r->comm_kind,
                            r->cfg->comm_timeout_s);
     if (!r->gs && !r->gsh)
         return -1;
@@ -918,12 +938,11 @@ static int train_and_save(run *r)
     return r->stopped ? TRAIN_STOPPED : 0;
 }
 
-static int run_all(run *r, const train_options *opt, int *reporter)
+/* Whether every rank's step of the start-up succeeded: 0 when all did;
+ * else -1 on every rank, with *reporter the rank whose failure tells why
+ * (left alone where the vote itself failed). */
+static int all_ready(int rc, int *reporter)
 {
-    r->reporter = TRAIN_REPORT_ALONE;
-    const char *note = NULL;
-    *reporter = TRAIN_REPORT_ALONE;
-    int rc = setup_local(r, opt, &note);
     int vote;
     int failed = comm_agree(rc == 0, &vote);
     if (vote < 0)
@@ -932,17 +951,21 @@ static int run_all(run *r, const train_options *opt, int *reporter)
         *reporter = failed; /* every rank stops here; `failed` says why */
         return -1;
     }
-    /* A failure here that every rank shares (a config that cannot work,
+    return 0;
+}
+
+static int run_all(run *r, const train_options *opt, int *reporter)
+{
+    r->reporter = TRAIN_REPORT_ALONE;
+    const char *note = NULL;
+    *reporter = TRAIN_REPORT_ALONE;
+    /* Each step ends alike on every rank. A failure in place_ranks or
+     * setup_shared that every rank shares (a config that cannot work,
      * differing parameters) is agreed on too; a collective that failed
      * leaves this rank alone. */
-    rc = setup_shared(r);
-    failed = comm_agree(rc == 0, &vote);
-    if (vote < 0)
+    if (all_ready(open_device(r, &note), reporter) < 0 || all_ready(place_ranks(r), reporter) < 0 ||
+        all_ready(setup_local(r, opt), reporter) < 0 || all_ready(setup_shared(r), reporter) < 0)
         return -1;
-    if (failed >= 0) {
-        *reporter = failed;
-        return -1;
-    }
     r->times.be = r->be;
     progress_init(&r->pg, opt->out ? opt->out : stdout, r->ci->size == 1, (long)r->st.step,
                   r->total_steps, r->cfg->epochs);

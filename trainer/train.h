@@ -38,15 +38,4 @@ enum { TRAIN_STOPPED = 1 };
  * collective, so the job must be aborted. */
 int train_run(const config *cfg, const comm_info *ci, const train_options *opt, int *reporter);
 
-/* What a GPU keeps free beyond the planned buffers: cuBLAS's and cuDNN's
- * own workspaces and NCCL's buffers, which the plan does not count. */
-#define TRAIN_DEVICE_RESERVE (512u << 20)
-
-/* 0 when `need` bytes of the model's buffers fit in `free_bytes` of the
- * GPU named `device` (less TRAIN_DEVICE_RESERVE); else -1 with one line
- * giving both figures and what to change. Start-up asks it before the
- * model is allocated. (Ranks allowed to share a GPU each see it free at
- * start-up: this checks one rank's share only.) */
-int train_check_device_memory(uint64_t need, uint64_t free_bytes, const char *device);
-
 #endif

@@ -342,6 +342,7 @@ static void set_ops(backend *be)
 {
     be->name = "cuda";
     be->mem_free = gpu_mem_free;
+    be->conv_workspace = gpu_conv_workspace;
     be->alloc = gpu_alloc;
     be->release = gpu_release;
     be->upload = gpu_upload;

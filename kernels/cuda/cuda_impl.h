@@ -69,6 +69,10 @@ static inline int cuda_launched(const char *kernel, const char *file, int line)
 BACKEND_OPS(GPU_OP_DECLARE)
 #undef GPU_OP_DECLARE
 
+/* backend.h's conv_workspace: what gpu_conv_plan would take (dnn.c). */
+int gpu_conv_workspace(backend *be, const conv_geom *g, int train_rows, int max_rows,
+                       uint64_t *bytes);
+
 /* An operation the GPU has no kernel for yet (its file holds a stub): -1,
  * with a message naming it and the kind of layer that needs it. */
 int gpu_lacks(const char *layer, const char *op);

@@ -5,7 +5,8 @@
  * kind that is supported, deterministic unless run.deterministic = false,
  * and within DNN_MAX_WORKSPACE (dnn_pick.h). The convolutions share one
  * workspace (cuda_impl), sized at start-up for the largest need, forward
- * with evaluation's batch included. A call with other rows only
+ * with evaluation's batch included; gpu_conv_workspace tells a plan's need
+ * without taking it, for the start-up memory check. A call with other rows only
  * re-describes the tensors. cuDNN 9 still ships this API (the "legacy"
  * convolution API, deprecated in favour of its graph API); it covers what
  * these layers need. */
@@ -197,22 +198,48 @@ static int forward_need(cuda_impl *c, conv_plan *p, int max_rows, size_t *need)
     return 0;
 }
 
-int gpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **out)
+/* A plan's descriptors and algorithms, and in *need the workspace they
+ * take: chosen for training's batch, where the time goes; evaluation's,
+ * larger, only runs forward with them. Allocates no device memory (cuDNN's
+ * heuristics only rank). *out is the plan, to release even on failure. */
+static int conv_make(cuda_impl *c, const conv_geom *g, int train_rows, int max_rows,
+                     conv_plan **out, size_t *need)
 {
-    cuda_impl *c = impl_of(be);
     conv_plan *p = calloc(1, sizeof *p);
+    *out = p;
+    *need = 0;
     if (!p)
         return err_set("out of host memory for a convolution plan");
     p->kind = PLAN_CONV;
     p->g = *g;
-    *out = p;
-    /* chosen for training's batch, where the time goes; evaluation's,
-     * larger, only runs forward with them */
-    size_t need = 0;
-    if (conv_describe(c, p) < 0 || conv_rows(p, train_rows) < 0 || conv_choose(c, p, &need) < 0 ||
-        forward_need(c, p, max_rows, &need) < 0 || grow_workspace(be, need) < 0)
+    if (conv_describe(c, p) < 0 || conv_rows(p, train_rows) < 0 || conv_choose(c, p, need) < 0 ||
+        forward_need(c, p, max_rows, need) < 0)
         return err_prefix("planning a convolution");
     return 0;
+}
+
+int gpu_conv_plan(backend *be, const conv_geom *g, int train_rows, int max_rows, void **out)
+{
+    conv_plan *p;
+    size_t need;
+    int rc = conv_make(impl_of(be), g, train_rows, max_rows, &p, &need);
+    *out = p;
+    if (rc == 0 && grow_workspace(be, need) < 0)
+        return err_prefix("planning a convolution");
+    return rc;
+}
+
+/* The same choice, its workspace told instead of taken: the start-up
+ * check counts it before anything is allocated. */
+int gpu_conv_workspace(backend *be, const conv_geom *g, int train_rows, int max_rows,
+                       uint64_t *bytes)
+{
+    conv_plan *p;
+    size_t need;
+    int rc = conv_make(impl_of(be), g, train_rows, max_rows, &p, &need);
+    gpu_plan_release(be, p);
+    *bytes = need;
+    return rc;
 }
 
 int gpu_conv_forward(backend *be, void *plan, const float *x, const float *w, float *y, int rows)

@@ -278,6 +278,41 @@ START_TEST(convolutions)
 }
 END_TEST
 
+/* What conv_workspace tells of a convolution (what the start-up memory
+ * check counts) is what conv_plan then takes: the shared workspace grows
+ * to it, in bytes_allocated, evaluation's larger batch included; a fresh
+ * backend each, whose workspace starts empty. */
+START_TEST(conv_workspace_as_planned)
+{
+    conv_geom shapes[] = {
+        {.in_c = 3, .in_h = 28, .in_w = 28, .out_c = 16, .k = 3, .stride = 1, .pad = 1},
+        {.in_c = 16, .in_h = 14, .in_w = 14, .out_c = 32, .k = 3, .stride = 2, .pad = 1},
+        {.in_c = 64, .in_h = 32, .in_w = 32, .out_c = 64, .k = 5, .stride = 1, .pad = 2},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        conv_geom g = shapes[i];
+        g.out_h = (g.in_h + 2 * g.pad - g.k) / g.stride + 1;
+        g.out_w = (g.in_w + 2 * g.pad - g.k) / g.stride + 1;
+        backend_options o = {.device = DEVICE_CUDA,
+                             .threads = 1,
+                             .local_rank = 0,
+                             .local_size = 1,
+                             .deterministic = true};
+        backend *be = backend_cuda_open(&o);
+        ck_assert_msg(be != NULL, "%s", err_msg());
+        uint64_t told = 1;
+        ck_assert_msg(be->conv_workspace(be, &g, 32, 100, &told) == 0, "%s", err_msg());
+        size_t before = be->bytes_allocated;
+        void *plan;
+        ck_assert_msg(be->conv_plan(be, &g, 32, 100, &plan) == 0, "%s", err_msg());
+        ck_assert_msg(be->bytes_allocated - before == told, "shape %zu: told %llu, took %zu", i,
+                      (unsigned long long)told, be->bytes_allocated - before);
+        be->plan_release(be, plan);
+        backend_close(be);
+    }
+}
+END_TEST
+
 static void check_pool(pool_geom g)
 {
     const int rows = 4;
@@ -863,6 +898,7 @@ int main(int argc, char **argv)
         {"softmax_cross_entropy", softmax_cross_entropy, "kernel"},
         {"add_and_copy", add_and_copy, "kernel"},
         {"convolutions", convolutions, "library"},
+        {"conv_workspace_as_planned", conv_workspace_as_planned, "library"},
         {"poolings", poolings, "library"},
         {"batchnorm_pieces", batchnorm_pieces, "kernel"},
         {"dropout_masks_identical", dropout_masks_identical, "kernel"},

@@ -45,12 +45,29 @@ START_TEST(one_rank_collectives_are_identity)
 }
 END_TEST
 
+/* Whether NCCL carries the gradients, which the start-up memory check
+ * needs before NCCL starts: on GPUs with peers unless mpi is asked (or
+ * forced, ranks sharing a GPU), on one GPU only when nccl is asked, never
+ * on the CPU. */
+START_TEST(nccl_where_gradients_take_it)
+{
+    ck_assert(gsync_uses_nccl(true, 2, COMM_AUTO));
+    ck_assert(gsync_uses_nccl(true, 8, COMM_NCCL));
+    ck_assert(!gsync_uses_nccl(true, 8, COMM_MPI));
+    ck_assert(!gsync_uses_nccl(true, 1, COMM_AUTO));
+    ck_assert(gsync_uses_nccl(true, 1, COMM_NCCL));
+    ck_assert(!gsync_uses_nccl(false, 8, COMM_AUTO));
+    ck_assert(!gsync_uses_nccl(false, 1, COMM_NCCL));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("comm");
     TCase *tc = tcase_create("comm");
     tcase_add_test(tc, threads_share_the_node);
     tcase_add_test(tc, one_rank_collectives_are_identity);
+    tcase_add_test(tc, nccl_where_gradients_take_it);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -44,6 +44,28 @@ START_TEST(two_ranks_on_one_gpu)
 }
 END_TEST
 
+/* How many ranks are on a rank's GPU, itself included: the start-up
+ * memory check holds them to its free memory together. Four ranks on two
+ * GPUs of n1 and one on n2 (the same bus id, another GPU), and CPU ranks,
+ * which share nothing. */
+START_TEST(sharers_of_a_gpu)
+{
+    comm_device all[7] = {dev("n1", "00000000:18:00.0"),
+                          dev("n1", "00000000:2A:00.0"),
+                          dev("n1", "00000000:18:00.0"),
+                          dev("n1", "00000000:18:00.0"),
+                          dev("n2", "00000000:18:00.0"),
+                          dev("n3", ""),
+                          dev("n3", "")};
+    ck_assert_int_eq(comm_device_sharers(all, 7, 0), 3);
+    ck_assert_int_eq(comm_device_sharers(all, 7, 3), 3);
+    ck_assert_int_eq(comm_device_sharers(all, 7, 1), 1);
+    ck_assert_int_eq(comm_device_sharers(all, 7, 4), 1);
+    ck_assert_int_eq(comm_device_sharers(all, 7, 5), 1);
+    ck_assert_int_eq(comm_device_sharers(all, 7, 6), 1);
+}
+END_TEST
+
 /* The same bus id on two nodes is two GPUs; the CPU has no device. */
 START_TEST(other_nodes_and_cpus_share_nothing)
 {
@@ -87,6 +109,7 @@ START_TEST(exchange_on_one_rank)
     ck_assert_int_eq(comm_device_exchange(&ci, "00000000:18:00.0", &v), 0);
     ck_assert(!v.shared);
     ck_assert(!v.mixed);
+    ck_assert_int_eq(v.sharers, 1);
 }
 END_TEST
 
@@ -96,6 +119,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, one_gpu_a_task_is_not_sharing);
     tcase_add_test(tc, two_ranks_on_one_gpu);
+    tcase_add_test(tc, sharers_of_a_gpu);
     tcase_add_test(tc, other_nodes_and_cpus_share_nothing);
     tcase_add_test(tc, gpus_and_cpus_mixed);
     tcase_add_test(tc, exchange_on_one_rank);

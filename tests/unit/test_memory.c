@@ -12,7 +12,6 @@
 #include "trainer/loader.h"
 #include "trainer/memplan.h"
 #include "trainer/model.h"
-#include "trainer/train.h"
 #include "util/err.h"
 #include "util/membudget.h"
 
@@ -25,29 +24,6 @@ START_TEST(fits_and_refuses_with_both_figures)
     ck_assert_int_eq(mem_budget_fits(&b, 10 * GIB + 1, 0, 1, "the buffers", "use less"), -1);
     ck_assert_str_eq(err_msg(), "the buffers need 10.00 GiB, but 10.00 GiB is available "
                                 "(MemAvailable in /proc/meminfo): use less");
-    err_clear();
-}
-END_TEST
-
-/* A GPU's free memory, less the reserve for the libraries' own buffers,
- * against the model's planned buffers: gpt2_124m's 22 GiB at micro-batches
- * of 8 fit an 80 GiB GPU and not a 16 GiB one, in one line with both
- * figures and what to change. */
-START_TEST(device_memory_refused_with_both_figures)
-{
-    const uint64_t need = 22 * GIB, reserve = TRAIN_DEVICE_RESERVE;
-    ck_assert_int_eq(train_check_device_memory(need, 80 * GIB, "GPU 0"), 0);
-    ck_assert_int_eq(train_check_device_memory(need, need + reserve, "GPU 0"), 0);
-    ck_assert_int_eq(train_check_device_memory(need, need + reserve - 1, "GPU 0"), -1);
-    err_clear();
-    ck_assert_int_eq(train_check_device_memory(need, 16 * GIB, "GPU 0 (0000:3b:00.0)"), -1);
-    ck_assert_str_eq(err_msg(),
-                     "this run's GPU buffers need 22.00 GiB, but 15.50 GiB is available (free on "
-                     "GPU 0 (0000:3b:00.0), less 512 MiB for cuBLAS, cuDNN and NCCL): lower "
-                     "data.batch_size, or raise train.grad_accum for smaller micro-batches "
-                     "(--dry-run shows where the memory goes)");
-    err_clear();
-    ck_assert_int_eq(train_check_device_memory(1, 100, "GPU 0"), -1); /* less than the reserve */
     err_clear();
 }
 END_TEST
@@ -166,7 +142,7 @@ START_TEST(plan_is_what_the_build_takes)
                           .width = s[2],
                           .features = s[0] * s[1] * s[2]};
             memplan p;
-            ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, eval_rows, 1), 0);
+            ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, eval_rows, 1, NULL), 0);
             backend *be = backend_cpu_open(1);
             int max_rows = eval_rows > 16 ? eval_rows : 16;
             model *m = model_build_sized(&cfg, be, s, 16, max_rows);
@@ -181,6 +157,60 @@ START_TEST(plan_is_what_the_build_takes)
             backend_close(be);
             config_free(&cfg);
         }
+}
+END_TEST
+
+/* What a made-up device says its convolution plans take: 1 MiB a filter
+ * and a row of the largest batch, so the answer tells which plan and rows
+ * it was asked for. */
+static int asked_train_rows;
+
+static int fake_conv_workspace(backend *be, const conv_geom *g, int train_rows, int max_rows,
+                               uint64_t *bytes)
+{
+    (void)be;
+    asked_train_rows = train_rows;
+    *bytes = ((uint64_t)g->out_c * (uint64_t)max_rows) << 20;
+    return g->out_c == 666 ? err_set("cuDNN offers no algorithm") : 0;
+}
+
+/* On a device that plans convolutions itself, the plan holds the largest
+ * workspace of the model's convolutions as that device plans them, each
+ * asked with the micro-batch and the largest batch; none without one, and
+ * a device's failure fails the plan, naming the layer. */
+START_TEST(plan_asks_the_device_for_convolution_workspace)
+{
+    config cfg;
+    int s[3];
+    const char *name = "";
+    for (int i = 0; i < TU_SHIPPED_CONFIGS && strcmp(name, "fashion_cnn"); i++) {
+        if (i)
+            config_free(&cfg);
+        name = tu_shipped_config(i, &cfg, s);
+    }
+    ck_assert_str_eq(name, "fashion_cnn");
+    int filters = 0;
+    for (int i = 0; i < cfg.n_layers; i++)
+        if (cfg.layers[i].type == LAYER_CONV2D && cfg.layers[i].filters > filters)
+            filters = cfg.layers[i].filters;
+    ck_assert_int_gt(filters, 0);
+    dataset ds = {
+        .n = 1000, .channels = s[0], .height = s[1], .width = s[2], .features = s[0] * s[1] * s[2]};
+    backend device = {.conv_workspace = fake_conv_workspace};
+    memplan p;
+    cfg.grad_accum = 2; /* micro-batches of 8 of the 16 rows; evaluation's 100 the largest */
+    ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, 100, 1, &device), 0);
+    ck_assert_uint_eq(p.conv_workspace, ((uint64_t)filters * 100) << 20);
+    ck_assert_int_eq(asked_train_rows, 8);
+    ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, 100, 1, NULL), 0);
+    ck_assert_uint_eq(p.conv_workspace, 0);
+    for (int i = 0; i < cfg.n_layers; i++)
+        if (cfg.layers[i].type == LAYER_CONV2D)
+            cfg.layers[i].filters = 666;
+    ck_assert_int_eq(memplan_make(&p, &cfg, &ds, 16, 100, 1, &device), -1);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "cuDNN offers no algorithm"));
+    err_clear();
+    config_free(&cfg);
 }
 END_TEST
 
@@ -204,13 +234,13 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, fits_and_refuses_with_both_figures);
     tcase_add_test(tc, node_ranks_share_what_is_shared);
-    tcase_add_test(tc, device_memory_refused_with_both_figures);
     tcase_add_test(tc, staging_counted_once_a_node);
     tcase_add_test(tc, unknown_budget_and_overflow);
     tcase_add_test(tc, reads_this_machine);
     tcase_add_test(tc, env_budget_lowers_and_tells_a_bad_value);
     tcase_add_test(tc, plan_is_what_the_build_takes);
     tcase_add_test(tc, eval_rows_follow_the_test_split);
+    tcase_add_test(tc, plan_asks_the_device_for_convolution_workspace);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
