@@ -29,6 +29,13 @@ backend *backend_cuda_open(const backend_options *o)
 }
 #endif
 
+device_kind backend_choose(device_kind asked, int usable)
+{
+    if (asked == DEVICE_AUTO)
+        return usable == 1 ? DEVICE_CUDA : DEVICE_CPU;
+    return asked;
+}
+
 backend *backend_open(const backend_options *o, const char **note)
 {
     static char why_cpu[512];
@@ -37,7 +44,7 @@ backend *backend_open(const backend_options *o, const char **note)
         return backend_cuda_open(o);
     if (o->device == DEVICE_AUTO) {
         const char *why;
-        if (backend_cuda_usable(o->local_rank, &why) == 1)
+        if (backend_choose(o->device, backend_cuda_usable(o->local_rank, &why)) == DEVICE_CUDA)
             return backend_cuda_open(o);
 #ifdef ACCEL_HAVE_CUDA
         /* Only a CUDA build has a GPU to miss; a CPU build is CPU by design. */

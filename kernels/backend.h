@@ -316,6 +316,12 @@ typedef struct {
     bool deterministic;       /* GPU: only algorithms that repeat bitwise */
 } backend_options;
 
+/* The device run.device = `asked` takes, where a GPU is usable (usable 1,
+ * backend_cuda_usable's answer) or not: auto takes the GPU only where it
+ * is usable, and the CPU otherwise; cuda and cpu take what they name (cuda
+ * then fails to open where there is none, saying why). */
+device_kind backend_choose(device_kind asked, int usable);
+
 /* Opens the backend the options ask for: auto takes a GPU when this build
  * has the CUDA backend and a GPU is usable, and the CPU otherwise. Fails
  * with a clear message when the device asked for cannot be had. *note

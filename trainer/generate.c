@@ -59,6 +59,16 @@ static int pick(float *logits, int vocab, double temperature, int top_k, double 
     return best;
 }
 
+backend_options generate_backend_options(const config *cfg)
+{
+    return (backend_options){.device = (device_kind)cfg->device,
+                             .threads = cfg->threads,
+                             .precision = (precision_kind)cfg->precision,
+                             .deterministic = cfg->deterministic,
+                             .local_rank = 0,
+                             .local_size = 1};
+}
+
 static int open_model(gen *g, const config *cfg, const generate_options *o)
 {
     const layer_cfg *first = &cfg->layers[0];
@@ -72,7 +82,12 @@ static int open_model(gen *g, const config *cfg, const generate_options *o)
         return err_set("--generate writes a token as a byte, and this model's vocabulary is %d "
                        "tokens (more than 256 byte values): it cannot turn them into text",
                        g->vocab);
-    if (!(g->be = backend_cpu_open(cfg->threads)))
+    /* run.device's note (auto without a usable GPU) is not told: stdout
+     * carries the text, stderr an error in one line, and where it ran
+     * changes only the rounding */
+    const char *where;
+    backend_options bo = generate_backend_options(cfg);
+    if (!(g->be = backend_open(&bo, &where)))
         return -1;
     model_input in = {.tokens = true, .shape = {g->t, 1, 1}};
     if (!(g->m = model_build_input(cfg, g->be, &in, 1, 1)) ||
