@@ -267,7 +267,8 @@ struct backend {
     int (*mark_event)(backend *be, int i);
     int (*event_ms)(backend *be, int from, int to, double *ms);
 
-    /* What matrix products' inputs are rounded to (backend_options). */
+    /* What matrix products' inputs are rounded to: backend_options'
+     * precision, or what the device runs of it (precision_note). */
     precision_kind precision;
 
     /* Where the device runs matrix products at another precision than
