@@ -64,7 +64,7 @@ MODEL = dict(
     # Latency of a load that misses to DRAM (HBM), and of an L2 hit, in SM
     # clocks, unloaded. No primary measurement could be read here; summaries
     # of the Hopper microbenchmark papers put HBM at 400-800 cycles and L2
-    # near 200-260 (gpu_model.md, Sources). 600 and 250 are taken for both
+    # at ~200, or 200-400 (gpu_model.md, Sources). 600 and 250 are taken for both
     # GPUs; gpu_model.md shows the step at half and twice these.
     lat_dram_cycles=600,
     lat_l2_cycles=250,
@@ -88,7 +88,7 @@ MODEL = dict(
     gemm_eff=0.75,
     # Distinct tokens in a micro-batch of 8,192 GPT-2 tokens of English text,
     # for the embedding's backward (a block a position; the first position of
-    # each token gathers its rows): assumed; and the 64-token chunks a
+    # each token gathers its rows): assumed; and the chunks of 256 ids a
     # later position scans, on average, before it meets its token's first.
     distinct_tokens=2500,
     repeat_scan_chunks=8,
@@ -489,7 +489,7 @@ def step_calls(cfg, version):
     # embed_dwte_kernel: a block a position; the first position of each
     # token scans every id (n / 256 chunks, each an L2 round trip and three
     # barriers) and gathers its rows; the others stop at their token's first.
-    D, clk = MODEL["distinct_tokens"], None
+    D = MODEL["distinct_tokens"]
     c.append(Call("embed.dwte", bwd, "kernels/cuda/embed.cu:gpu_embed_backward",
                   f"embed_dwte_kernel: d wte rows, no atomics ({D} distinct tokens assumed)", m,
                   "kernel", "embedding", blocks=N, threads=256, iters=1,
@@ -588,8 +588,10 @@ def call_time(call, g, precision, ranks):
 
 
 def dwte_latency(call, g):
-    """embed_dwte_kernel: owners scan every chunk, then gather their rows;
-    the others stop early; all in slots of resident blocks."""
+    """embed_dwte_kernel: a token's first position scans every chunk of
+    256 ids (an L2 round trip and three barriers, ~50 clocks each, a chunk)
+    and gathers its rows (16 loads in flight); the others stop after
+    repeat_scan_chunks chunks; all in the slots of resident blocks."""
     n, d = call.dwte
     chunk = lat_s(g, MODEL["lat_l2_cycles"]) + 3 * 50 / g["clock"]
     owner = (n / 256) * chunk + (n / d / 16 + 1) * lat_s(g, MODEL["lat_dram_cycles"])
@@ -599,10 +601,11 @@ def dwte_latency(call, g):
 
 
 def step(cfg, version, gpu, precision, ranks=1, calls=None):
-    """The step's time and its parts. The GPU's time is the calls' sum;
-    each micro-batch ends at a host wait (the loss), after which the host
-    must queue the next calls: where the host queues slower than the GPU
-    runs (host_us a call), the host's rate sets the time."""
+    """The step's time and its parts. The GPU's time is the calls' sum,
+    host waits included (a micro-batch's loss, the norm: `sync` calls);
+    where the host would queue the calls (host_us each) slower than the GPU
+    runs them, the difference is added (the micro-batches are alike, so
+    the step's totals compare as each segment between waits would)."""
     g = HW[gpu]
     calls = calls if calls is not None else step_calls(cfg, version)
     rows = []
@@ -617,7 +620,6 @@ def step(cfg, version, gpu, precision, ranks=1, calls=None):
         gpu_time += total
         if call.kind in ("gemm", "kernel", "copy", "nccl"):
             host_launches += call.per * call.launches
-    # host issue: per micro-batch segment, compare with the GPU's work
     host = host_launches * MODEL["host_us"] * 1e-6
     extra = max(0.0, host - gpu_time)
     return dict(total=gpu_time + extra, rows=rows, phase=by_phase, group=by_group,
@@ -635,7 +637,7 @@ def model_flops_per_token(cfg):
 MODEL_SOURCES = {
     "lat_dram_cycles": "HBM load latency, clocks: summaries of Hopper microbenchmarks give "
                        "400-800 (see Sources); taken for both GPUs",
-    "lat_l2_cycles": "L2 hit latency, clocks: the same summaries give ~200-260",
+    "lat_l2_cycles": "L2 hit latency, clocks: the same summaries give ~200, or 200-400",
     "block_sum_cycles": "reduce.cuh block_sum: 2 x 5 dependent shuffles and a barrier at "
                         "~30 clocks a step: assumed",
     "launch_us": "GPU gap between kernels of one stream, no graph: assumed within NVIDIA's "
