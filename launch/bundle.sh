@@ -6,8 +6,9 @@
 # Inside: bin/ (accel-train and the test programs), lib/ (every shared
 # library they load that is not glibc's or CUDA's, each with an $ORIGIN
 # run path, so the bundle works from any directory), configs/, the test
-# scripts, the training split of Fashion-MNIST, the English fortunes, and
-# tests/gpu/check.sh.
+# scripts, the training split of Fashion-MNIST, the English fortunes,
+# tests/gpu/check.sh, and bench/gpu_model.py (the cost model whose calls
+# check.sh times with gpu_calls).
 # The CUDA libraries (runtime, cuBLAS, cuDNN, NCCL) are not inside: they
 # must match the host's driver, so check.sh finds the host's own (through
 # LD_LIBRARY_PATH, the CUDA toolkit, or the NVIDIA wheels of PyTorch).
@@ -19,7 +20,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 out=${2:-$PWD/accel-train-bundle.tar.xz}
 command -v patchelf >/dev/null || { echo "bundle.sh: needs patchelf (apt-get install patchelf)" >&2; exit 1; }
-progs=(accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops)
+progs=(accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops tests/gpu/gpu_calls)
 for prog in "${progs[@]}"; do
     [ -x "$build/$prog" ] || { echo "bundle.sh: no $build/$prog: build with the CUDA backend first" >&2; exit 1; }
 done
@@ -28,7 +29,8 @@ if [ -e "$out" ] && [ ! -f "$out" ]; then
     refuse "not a regular file"
 fi
 # -ef: the same device and inode, whatever the spelling or link
-for f in "${progs[@]/#/$build/}" "$src"/configs/*.ini "$src"/tests/cli/lib.sh "$src"/tests/gpu/*.sh; do
+for f in "${progs[@]/#/$build/}" "$src"/configs/*.ini "$src"/tests/cli/lib.sh "$src"/tests/gpu/*.sh \
+    "$src"/bench/gpu_model.py; do
     if [ "$out" -ef "$f" ]; then
         refuse "is $f, which goes into the bundle"
     fi
@@ -37,9 +39,10 @@ done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/accel-train
-mkdir -p "$root"/{bin,lib,configs,tests/cli,tests/gpu,data/fashion-mnist}
+mkdir -p "$root"/{bin,lib,configs,bench,tests/cli,tests/gpu,data/fashion-mnist}
 cp "$build/accel-train" "$build/tests/ckpt_diff" "$build/tests/gpu/gpu_probe" \
-    "$build/tests/gpu/test_gpu_ops" "$root/bin/"
+    "$build/tests/gpu/test_gpu_ops" "$build/tests/gpu/gpu_calls" "$root/bin/"
+cp "$src"/bench/gpu_model.py "$root/bench/"
 cp "$src"/configs/*.ini "$root/configs/"
 cp "$src"/tests/cli/lib.sh "$root/tests/cli/"
 cp "$src"/tests/gpu/*.sh "$root/tests/gpu/"

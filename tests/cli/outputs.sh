@@ -258,7 +258,8 @@ fi
 # bundle.sh, on a build directory of stand-ins (its refusals come first)
 if command -v patchelf >/dev/null; then
     mkdir -p fb/tests/gpu
-    for p in accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops; do
+    for p in accel-train tests/ckpt_diff tests/gpu/gpu_probe tests/gpu/test_gpu_ops \
+        tests/gpu/gpu_calls; do
         printf '#!/bin/sh\n' >fb/$p
         chmod +x fb/$p
     done

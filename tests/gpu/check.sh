@@ -7,7 +7,9 @@
 # the CPU backend; 200 steps on the GPU against the CPU; exact resume on the
 # GPU; the fortunes GPT at bf16 against fp32), times the example configs on
 # the GPU (the MLP; the fortunes GPT and GPT-2 small at fp32 and bf16 in
-# tokens/s and MFU), and writes a dated results
+# tokens/s and MFU), times the calls of the cost model bench/gpu_model.py at
+# GPT-2 small's shapes (gpu_calls, at fp32 and bf16) beside the model's
+# figures for them, and writes a dated results
 # file, with the GPU, driver, CUDA, cuDNN and NCCL versions, under DIR
 # (default bench/results). Exits non-zero when a test fails or when there is
 # a GPU the build cannot use (naming the driver or architecture and the
@@ -22,15 +24,16 @@ mkdir -p "$out"
 if [ -x "$root/bin/accel-train" ]; then # a bundle
     bin=$root/bin
     prog=$bin/accel-train diff=$bin/ckpt_diff probe=$bin/gpu_probe ops=$bin/test_gpu_ops
+    calls=$bin/gpu_calls
     export FASHION_DIR=$root/data/fashion-mnist FORTUNES_DIR=$root/data/fortunes
 else # a source tree
     build=${BUILD:-$root/build-gpu}
-    if [ ! -x "$build/tests/gpu/test_gpu_ops" ]; then
+    if [ ! -x "$build/tests/gpu/test_gpu_ops" ] || [ ! -x "$build/tests/gpu/gpu_calls" ]; then
         cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DACCEL_CUDA=ON &&
             cmake --build "$build" -j"$(nproc)" || { echo "check.sh: the build failed"; exit 1; }
     fi
     prog=$build/accel-train diff=$build/tests/ckpt_diff probe=$build/tests/gpu/gpu_probe
-    ops=$build/tests/gpu/test_gpu_ops
+    ops=$build/tests/gpu/test_gpu_ops calls=$build/tests/gpu/gpu_calls
 fi
 
 # The CUDA libraries come from this machine: add the directories that hold
@@ -151,6 +154,34 @@ bench_lm() { # name config precision batch steps
     done
 } >"$work/bench_lm.md"
 
+# The cost model's calls (bench/gpu_model.md): each backend call of
+# GPT-2 small's step timed once at its shapes (gpu_calls: device events, the
+# mean of about 50 ms of repetitions), beside what bench/gpu_model.py
+# predicts for it on this GPU (an H100 or A100 by name; both otherwise), so
+# the model is checked on first contact. Without python3 the times alone.
+{
+    if [ ! -x "$calls" ]; then
+        echo "No gpu_calls program here (a bundle or build older than the cost model)."
+    fi
+    for p in fp32 bf16; do
+        [ -x "$calls" ] || break
+        echo "### $p"
+        echo
+        if ! "$calls" $p >"$work/calls-$p.csv" 2>"$work/calls-$p.log"; then
+            echo "gpu_calls $p failed: $(tail -1 "$work/calls-$p.log")"
+            failed=1
+        elif python3 "$root/bench/gpu_model.py" --check "$work/calls-$p.csv" --precision $p \
+            --gpu "${gpu:-}" >"$work/calls-$p.md" 2>>"$work/calls-$p.log"; then
+            cat "$work/calls-$p.md"
+        else
+            echo "| call | measured us |"
+            echo "|---|---|"
+            awk -F, 'NR > 1 { printf "| %s | %.1f |\n", $1, 1000 * $2 }' "$work/calls-$p.csv"
+        fi
+        echo
+    done
+} >"$work/calls.md"
+
 {
     echo "# GPU check, $stamp"
     echo
@@ -175,8 +206,14 @@ bench_lm() { # name config precision batch steps
     echo
     cat "$work/bench_lm.md"
     echo
+    echo "## The cost model's calls at GPT-2 small's shapes (bench/gpu_model.md)"
+    echo
+    echo "One call each, measured here and as bench/gpu_model.py predicts it; the ratio is"
+    echo "measured over model (above 1: slower than the model says)."
+    echo
+    cat "$work/calls.md"
     echo "## Logs"
-    for f in "$work"/gpu_*.log "$work"/bench-*.log; do
+    for f in "$work"/gpu_*.log "$work"/bench-*.log "$work"/calls-*.log; do
         echo
         echo "### $(basename "$f")"
         echo '```'
