@@ -221,12 +221,17 @@ typedef struct {
      * and lse[(r * heads + h) * t + i] = log sum_j exp(scale q_i.k_j) (the                        \
      * weights' normalizer, kept for the backward; lse may be NULL). ctx is                        \
      * (rows, t, c); positions outside q0 .. q0 + nq - 1 are left alone.                           \
-     * Deterministic: the same bits on every run and thread count. */                              \
+     * What qkv holds after position q0 + nq - 1 does not matter (a                                \
+     * generation step's cache). float32 throughout: train.precision                               \
+     * rounds gemm's inputs, not these. Deterministic: the same bits on                            \
+     * every run and thread count. */                                                              \
     X(int, attention_forward, (const float *qkv, float *ctx, float *lse, const attn_args *a))      \
     /* From dctx (rows, t, c), d loss / d qkv written over dqkv (rows, t,                          \
-     * 3c), the weights recomputed tile by tile from qkv and lse (all t                            \
-     * queries: q0 = 0, nq = t); ctx is the forward's. dK and dV summed in a                       \
-     * fixed order without atomics: bitwise repeatable. */                                         \
+     * 3c), every element of it, the weights recomputed tile by tile from                          \
+     * qkv and lse (all t queries: q0 = 0 and nq = t, else an error; lse                           \
+     * not NULL); ctx and lse are the forward's, a's dropout the same.                             \
+     * dK and dV summed in a fixed order without atomics: bitwise                                  \
+     * repeatable. */                                                                              \
     X(int, attention_backward,                                                                     \
       (const float *qkv, const float *ctx, const float *lse, const float *dctx, float *dqkv,       \
        const attn_args *a))                                                                        \

@@ -5,26 +5,6 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
-enum { LANES = 16 };
-
-/* The sum of x[0..n-1] in LANES running sums added in a fixed order at the
- * end: a loop the compiler vectorizes (one running sum could not be), with
- * the same result at every vector width. */
-static inline float lane_dot(const float *x, const float *y, int n)
-{
-    float acc[LANES] = {0};
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++)
-            acc[l] += x[j + l] * (y ? y[j + l] : 1.0f);
-    for (int l = 0; j < n; j++, l++)
-        acc[l] += x[j] * (y ? y[j] : 1.0f);
-    float sum = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        sum += acc[l];
-    return sum;
-}
-
 /* Row a of t scores at position last: it sees columns 0..last. math.h's
  * e^x, not libm's, so that the loop vectorizes. */
 CPU_SIMD static void softmax_row(float *a, int last, int t, float scale)
@@ -34,7 +14,7 @@ CPU_SIMD static void softmax_row(float *a, int last, int t, float scale)
         max = a[j] * scale > max ? a[j] * scale : max;
     for (int j = 0; j <= last; j++)
         a[j] = math_expf(a[j] * scale - max);
-    float inv = 1.0f / lane_dot(a, NULL, last + 1);
+    float inv = 1.0f / cpu_lane_dot(a, NULL, last + 1);
     for (int j = 0; j <= last; j++)
         a[j] *= inv;
     memset(a + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
@@ -74,7 +54,7 @@ int cpu_causal_softmax_row(backend *be, float *row, int pos, int t, float scale)
 /* d scores = scale * att * (d att - sum_j d att_j att_j); masked ones stay 0. */
 CPU_SIMD static void softmax_backward_row(float *d, const float *a, int last, int t, float scale)
 {
-    float dot = lane_dot(d, a, last + 1);
+    float dot = cpu_lane_dot(d, a, last + 1);
     for (int j = 0; j <= last; j++)
         d[j] = scale * a[j] * (d[j] - dot);
     memset(d + last + 1, 0, sizeof(float) * (size_t)(t - last - 1));
