@@ -1,8 +1,9 @@
 /* flash_attention: fused causal attention on the CPU (see backend.h), as
  * FlashAttention-2 (Dao, 2023) arranges it, for a core's caches rather
  * than a GPU's shared memory: no t x t buffer, only tiles of TILE x TILE
- * weights in each thread's scratch (some 160 KiB a thread at 64 features
- * a head: the second-level cache).
+ * weights in each thread's scratch (some 140 KiB a thread at 64 features
+ * a head: the second-level cache), and in the backward a head's queries,
+ * d ctx and dQ, packed (3 x t x 64 floats).
  *
  * Forward, an item of work a (row, head, tile of TILE queries): the keys
  * and values stream through in tiles of TILE, each query keeping the
@@ -17,7 +18,8 @@
  * weights P = e^(scale s - lse), dW = dO.v, and dS = scale P (dW z - D)
  * with D = dO.O (which is sum_j P dP, dropout or not); dK and dV are
  * summed over the query tiles in order in the scratch and written once,
- * and each key tile's share of dQ is added to it in order. A head's whole
+ * and each key tile's share of dQ is added to it in order (the head's
+ * queries and d ctx are packed once, its dQ summed in the scratch). A head's whole
  * backward on one thread: every sum has one order whatever the threads, so
  * the result repeats bit for bit, and rows x heads items (96 and more at
  * the shipped GPTs' batches) keep the threads busy.
@@ -135,27 +137,44 @@ static micro_fn *micro_for(const backend *be)
     return micro_base;
 }
 
+static int round_up(int x, int to)
+{
+    return (x + to - 1) / to * to;
+}
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
 /* One thread's tiles (floats; each a multiple of 16, so each starts
  * 64-byte aligned). hdp is the head width rounded up to NR. */
 typedef struct {
-    float *q;    /* TILE x hdp: the tile's queries */
-    float *kt;   /* hdp x TILE: the keys, transposed */
-    float *vt;   /* hdp x TILE: the values, transposed (backward) */
-    float *kv;   /* TILE x hdp: the values (forward), the keys (backward) */
-    float *dout; /* TILE x hdp: d ctx of the tile's queries (backward) */
-    float *acc;  /* TILE x hdp: the weighted values (forward), a share of dQ (backward) */
-    float *dk;   /* TILE x hdp: dK (backward) */
-    float *dv;   /* TILE x hdp: dV (backward) */
-    float *s;    /* TILE x TILE: scores, then weights */
-    float *ds;   /* TILE x TILE: dW, then d scores (backward) */
-    float *z;    /* TILE: a row's dropout factors */
-    float *m;    /* TILE: the running maxima (forward) */
-    float *l;    /* TILE: the running sums (forward) */
+    float *q;   /* TILE x hdp: the tile's queries (forward) */
+    float *kt;  /* hdp x TILE: the keys, transposed */
+    float *vt;  /* hdp x TILE: the values, transposed (backward) */
+    float *kv;  /* TILE x hdp: the values (forward), the keys (backward) */
+    float *acc; /* TILE x hdp: the weighted values (forward), a share of dQ (backward) */
+    float *dk;  /* TILE x hdp: dK (backward) */
+    float *dv;  /* TILE x hdp: dV (backward) */
+    float *s;   /* TILE x TILE: scores, then weights */
+    float *ds;  /* TILE x TILE: dW, then d scores (backward) */
+    float *z;   /* TILE: a row's dropout factors */
+    float *m;   /* TILE: the running maxima (forward) */
+    float *l;   /* TILE: the running sums (forward) */
+    /* the backward's, for a whole head: packed once, not for each tile */
+    float *qa;  /* tpad x hdp: its queries */
+    float *da;  /* tpad x hdp: d ctx */
+    float *dqa; /* tpad x hdp: dQ, summed key tile by key tile */
+    float *dd;  /* tpad: D = dO.O of each query */
 } tiles;
 
-static size_t tiles_floats(int hdp)
+/* A thread's floats: its tiles, and a whole head's rows where tpad (t
+ * rounded up to MR; 0 for the forward) asks for them. */
+static size_t tiles_floats(int hdp, int tpad)
 {
-    return (size_t)8 * TILE * hdp + (size_t)2 * TILE * TILE + (size_t)3 * TILE;
+    size_t head = tpad ? (size_t)3 * tpad * hdp + (size_t)round_up(tpad, NR) : 0;
+    return (size_t)7 * TILE * hdp + (size_t)2 * TILE * TILE + (size_t)3 * TILE + head;
 }
 
 /* A pass of either direction over the backend's threads. */
@@ -165,9 +184,10 @@ typedef struct {
     float *out;                          /* forward: ctx; backward: dqkv */
     float *lse_out;                      /* forward: lse, or NULL */
     int hd, hdp;
+    int tpad;         /* backward: t rounded up to MR; 0 forward */
     int tile0, tiles; /* forward: the first query tile and how many a (row, head) */
     micro_fn *micro;
-    float *scratch; /* a slice of tiles_floats(hdp) for each thread */
+    float *scratch; /* a slice of tiles_floats(hdp, tpad) for each thread */
     atomic_int slot;
 } flash_pass;
 
@@ -176,23 +196,15 @@ typedef struct {
 static tiles take_tiles(flash_pass *p)
 {
     int slot = atomic_fetch_add_explicit(&p->slot, 1, memory_order_relaxed);
-    float *f = p->scratch + (size_t)slot * tiles_floats(p->hdp);
+    float *f = p->scratch + (size_t)slot * tiles_floats(p->hdp, p->tpad);
     size_t big = (size_t)TILE * p->hdp, sq = (size_t)TILE * TILE;
     tiles w;
-    w.q = f, w.kt = f + big, w.vt = f + 2 * big, w.kv = f + 3 * big, w.dout = f + 4 * big;
-    w.acc = f + 5 * big, w.dk = f + 6 * big, w.dv = f + 7 * big;
-    w.s = f + 8 * big, w.ds = w.s + sq, w.z = w.ds + sq, w.m = w.z + TILE, w.l = w.m + TILE;
+    w.q = f, w.kt = f + big, w.vt = f + 2 * big, w.kv = f + 3 * big;
+    w.acc = f + 4 * big, w.dk = f + 5 * big, w.dv = f + 6 * big;
+    w.s = f + 7 * big, w.ds = w.s + sq, w.z = w.ds + sq, w.m = w.z + TILE, w.l = w.m + TILE;
+    size_t head = (size_t)p->tpad * p->hdp;
+    w.qa = w.l + TILE, w.da = w.qa + head, w.dqa = w.da + head, w.dd = w.dqa + head;
     return w;
-}
-
-static int round_up(int x, int to)
-{
-    return (x + to - 1) / to * to;
-}
-
-static int min_int(int a, int b)
-{
-    return a < b ? a : b;
 }
 
 /* dst's rows 0 .. n-1 (hdp apart) = hd features of the n positions at src
@@ -284,8 +296,9 @@ static const float *drop_row(const attn_args *a, int r, int h, int i, int j0, in
     return z;
 }
 
-/* The keys of the query group starting at tile row g, for keys j0 on:
- * up to its last query (`last` in the tile, rows < nr), at most nk. */
+/* How many of the nk keys from position j0 on the queries of tile rows g
+ * .. g + MR - 1 see (the tile's rows are positions i0 .. i0 + nr - 1):
+ * those up to the group's last query. */
 static int group_keys(int i0, int g, int nr, int j0, int nk)
 {
     int last = i0 + min_int(g + MR, nr) - 1;
@@ -374,52 +387,45 @@ static inline void backward_row(float *s, float *dw, int n, int to, float scale,
         s[j] = dw[j] = 0.0f;
 }
 
-/* The query tile of rows i0 .. i0 + nr - 1 against key tile kt (packed in
- * w): the tile's share of dK and dV (summed in w), and of dQ (added to
- * dqkv). */
+/* Query tile qt against key tile kt (both packed in w): the block's share
+ * of dK and dV (summed in w->dk, w->dv), and of dQ (added to w->dqa). */
 CPU_SIMD static void backward_block(flash_pass *p, const tiles *w, int r, int h, int kt, int qt)
 {
     const attn_args *a = p->a;
-    int hd = p->hd, hdp = p->hdp, c3 = 3 * a->c, c = a->c;
-    int i0 = qt * TILE, nr = min_int(TILE, a->t - i0), pad = round_up(nr, MR);
+    int hd = p->hd, hdp = p->hdp;
+    int i0 = qt * TILE, nr = min_int(TILE, a->t - i0);
     int j0 = kt * TILE, nk = min_int(TILE, a->t - j0), kpad = round_up(nk, MR);
-    const float *q = head_of(p->qkv, a, r, h) + (size_t)i0 * c3;
-    size_t at = (size_t)r * a->t + i0; /* the tile's first position in ctx and dctx */
-    const float *o = p->ctx + at * c + (size_t)h * hd, *dout = p->dctx + at * c + (size_t)h * hd;
-    pack_rows(w->q, hdp, q, c3, nr, hd, pad);
-    pack_rows(w->dout, hdp, dout, c, nr, hd, pad);
+    const float *q = w->qa + (size_t)i0 * hdp, *dout = w->da + (size_t)i0 * hdp;
     for (int g = 0; g < nr; g += MR) {
         int cols = round_up(group_keys(i0, g, nr, j0, nk), NR);
-        p->micro(w->s + (size_t)g * TILE, TILE, w->q + (size_t)g * hdp, hdp, 1, w->kt, TILE, cols,
+        p->micro(w->s + (size_t)g * TILE, TILE, q + (size_t)g * hdp, hdp, 1, w->kt, TILE, cols, hd,
+                 false);
+        p->micro(w->ds + (size_t)g * TILE, TILE, dout + (size_t)g * hdp, hdp, 1, w->vt, TILE, cols,
                  hd, false);
-        p->micro(w->ds + (size_t)g * TILE, TILE, w->dout + (size_t)g * hdp, hdp, 1, w->vt, TILE,
-                 cols, hd, false);
     }
     const float *lse = p->lse + ((size_t)r * a->heads + h) * a->t + i0;
     for (int ii = 0; ii < nr; ii++) {
         int n = min_int(nk, i0 + ii - j0 + 1);
-        float d = cpu_lane_dot(dout + (size_t)ii * c, o + (size_t)ii * c, hd);
         const float *z = drop_row(a, r, h, i0 + ii, j0, n, w->z);
         backward_row(w->s + (size_t)ii * TILE, w->ds + (size_t)ii * TILE, n, kpad, a->scale,
-                     lse[ii], d, z);
+                     lse[ii], w->dd[i0 + ii], z);
     }
     /* dV += W^T dO, dK += dS^T Q: the keys' rows; in the diagonal block the
      * queries before a key group have no weight on it */
     for (int g = 0; g < nk; g += MR) {
         int k0 = qt == kt ? g : 0;
         p->micro(w->dv + (size_t)g * hdp, hdp, w->s + (size_t)k0 * TILE + g, 1, TILE,
-                 w->dout + (size_t)k0 * hdp, hdp, hdp, nr - k0, true);
+                 dout + (size_t)k0 * hdp, hdp, hdp, nr - k0, true);
         p->micro(w->dk + (size_t)g * hdp, hdp, w->ds + (size_t)k0 * TILE + g, 1, TILE,
-                 w->q + (size_t)k0 * hdp, hdp, hdp, nr - k0, true);
+                 q + (size_t)k0 * hdp, hdp, hdp, nr - k0, true);
     }
     /* dQ += dS K */
     for (int g = 0; g < nr; g += MR)
         p->micro(w->acc + (size_t)g * hdp, hdp, w->ds + (size_t)g * TILE, TILE, 1, w->kv, hdp, hdp,
                  group_keys(i0, g, nr, j0, nk), false);
-    float *dq = p->out + at * c3 + (size_t)h * hd;
-    for (int ii = 0; ii < nr; ii++)
-        for (int f = 0; f < hd; f++)
-            dq[(size_t)ii * c3 + f] += w->acc[(size_t)ii * hdp + f];
+    float *dq = w->dqa + (size_t)i0 * hdp;
+    for (size_t f = 0; f < (size_t)nr * hdp; f++)
+        dq[f] += w->acc[f];
 }
 
 /* rows 0 .. n-1 of src (hdp apart), hd features each, over dst's (stride
@@ -435,10 +441,16 @@ static void backward_item(flash_pass *p, const tiles *w, int r, int h)
 {
     const attn_args *a = p->a;
     int hd = p->hd, hdp = p->hdp, c3 = 3 * a->c, tiles = (a->t + TILE - 1) / TILE;
-    const float *k = head_of(p->qkv, a, r, h) + a->c;
     float *dq = p->out + (size_t)r * a->t * c3 + (size_t)h * hd;
+    const float *q = head_of(p->qkv, a, r, h), *k = q + a->c;
+    size_t at = (size_t)r * a->t; /* the row's first position in ctx and dctx */
+    const float *o = p->ctx + at * a->c + (size_t)h * hd;
+    const float *dout = p->dctx + at * a->c + (size_t)h * hd;
+    pack_rows(w->qa, hdp, q, c3, a->t, hd, p->tpad);
+    pack_rows(w->da, hdp, dout, a->c, a->t, hd, p->tpad);
     for (int i = 0; i < a->t; i++)
-        memset(dq + (size_t)i * c3, 0, sizeof(float) * (size_t)hd);
+        w->dd[i] = cpu_lane_dot(dout + (size_t)i * a->c, o + (size_t)i * a->c, hd);
+    memset(w->dqa, 0, sizeof(float) * (size_t)p->tpad * hdp);
     for (int kt = 0; kt < tiles; kt++) {
         int j0 = kt * TILE, nk = min_int(TILE, a->t - j0), kpad = round_up(nk, MR);
         size_t off = (size_t)j0 * c3;
@@ -452,6 +464,7 @@ static void backward_item(flash_pass *p, const tiles *w, int r, int h)
         unpack_rows(dq + a->c + off, c3, w->dk, hdp, nk, hd);
         unpack_rows(dq + 2 * a->c + off, c3, w->dv, hdp, nk, hd);
     }
+    unpack_rows(dq, c3, w->dqa, hdp, a->t, hd);
 }
 
 /* Items [from, to): (row, head). */
@@ -485,7 +498,7 @@ static int pass_open(backend *be, flash_pass *p, const attn_args *a, const char 
     p->hd = a->c / a->heads;
     p->hdp = round_up(p->hd, NR);
     p->micro = micro_for(be);
-    size_t need = tiles_floats(p->hdp) * (size_t)cpu_workers_threads(c->workers);
+    size_t need = tiles_floats(p->hdp, p->tpad) * (size_t)cpu_workers_threads(c->workers);
     if (c->attn_scratch_cap < need) {
         free(c->attn_scratch);
         c->attn_scratch = aligned_alloc(64, sizeof(float) * need);
@@ -528,7 +541,8 @@ int cpu_attention_forward(backend *be, const float *qkv, float *ctx, float *lse,
 int cpu_attention_backward(backend *be, const float *qkv, const float *ctx, const float *lse,
                            const float *dctx, float *dqkv, const attn_args *a)
 {
-    flash_pass p = {.qkv = qkv, .ctx = ctx, .dctx = dctx, .lse = lse, .out = dqkv};
+    flash_pass p = {
+        .qkv = qkv, .ctx = ctx, .dctx = dctx, .lse = lse, .out = dqkv, .tpad = round_up(a->t, MR)};
     if (pass_open(be, &p, a, "attention_backward") < 0)
         return -1;
     if (a->q0 != 0 || a->nq != a->t || !lse)
