@@ -1130,7 +1130,8 @@ END_TEST
 
 /* Every head width the kernels take, 16, 32 and 128 (64 above), at T =
  * 45 (no tile full at its end, the rows of 45 weights not in step with
- * Philox's blocks of four) with dropout, the first index odd too. */
+ * Philox's blocks of four) with dropout, the first index odd too; and
+ * sequences of one and two positions (three rows). */
 START_TEST(attention_head_widths)
 {
     const int widths[] = {16, 32, 128};
@@ -1141,43 +1142,57 @@ START_TEST(attention_head_widths)
             (attn_case){.rows = 2, .t = 45, .heads = 2, .hd = widths[i], .rate = 0.1f, .first = 77},
             what, false);
     }
+    for (int t = 1; t <= 2; t++)
+        attn_check_case((attn_case){.rows = 3, .t = t, .heads = 2, .hd = 16, .rate = 0.1f},
+                        t == 1 ? "t 1" : "t 2", false);
 }
 END_TEST
 
+/* Queries q0 .. q0 + nq - 1 alone into ctx and lse filled with 5: the
+ * same bits as those positions of the whole forward (whose extra keys
+ * past each query's diagonal add exactly 0 and rescale by exactly 1), and
+ * every other position left as it was; lse may be NULL. */
+static void attn_check_range(const attn_bufs *b, const float *full, const float *full_lse, int q0,
+                             int nq, bool with_lse)
+{
+    int c = b->a.c, t = b->a.t, heads = b->a.heads;
+    pair ctx = pair_new(gpu, b->ctx.n, 5, 5, 0), lse = pair_new(gpu, b->lse.n, 5, 5, 0);
+    float *got = malloc(sizeof(float) * b->ctx.n), *got_lse = malloc(sizeof(float) * b->lse.n);
+    attn_args a = b->a;
+    a.q0 = q0, a.nq = nq;
+    ck_assert_msg(gpu->attention_forward(gpu, b->qkv.g, ctx.g, with_lse ? lse.g : NULL, &a) == 0,
+                  "%s", err_msg());
+    ck_assert_int_eq(gpu->download(gpu, got, ctx.g, sizeof(float) * b->ctx.n), 0);
+    ck_assert_int_eq(gpu->download(gpu, got_lse, lse.g, sizeof(float) * b->lse.n), 0);
+    for (int i = 0; i < t; i++) {
+        bool in = i >= q0 && i < q0 + nq;
+        for (int e = 0; e < c; e++)
+            ck_assert_msg(got[i * c + e] == (in ? full[i * c + e] : 5.0f),
+                          "queries %d + %d: ctx[%d][%d] = %g", q0, nq, i, e, got[i * c + e]);
+        for (int h = 0; h < heads; h++)
+            ck_assert_msg(got_lse[h * t + i] == (in && with_lse ? full_lse[h * t + i] : 5.0f),
+                          "queries %d + %d: lse of head %d, position %d", q0, nq, h, i);
+    }
+    free(got), free(got_lse);
+    pair_free(gpu, &ctx), pair_free(gpu, &lse);
+}
+
 /* Generation's step (rows = 1, q0 = pos, nq = 1, as with a key and value
- * cache): the same bits as that position of the whole forward (whose
- * extra keys past the diagonal add exactly 0 and rescale by exactly 1),
- * and every other position's ctx and lse left as they were. */
+ * cache) at the first, a middle and the last position; a range of 50
+ * queries from 37 (tiles not aligned with the whole forward's); lse NULL. */
 START_TEST(attention_step)
 {
     attn_bufs b = attn_bufs_new((attn_case){.rows = 1, .t = 128, .heads = 2, .hd = 64});
     attn_check_forward(&b, "step's whole forward");
-    int c = b.a.c, t = b.a.t, heads = b.a.heads;
     float *full = malloc(sizeof(float) * b.ctx.n), *full_lse = malloc(sizeof(float) * b.lse.n);
-    float *got = malloc(sizeof(float) * b.ctx.n), *got_lse = malloc(sizeof(float) * b.lse.n);
     ck_assert_int_eq(gpu->download(gpu, full, b.ctx.g, sizeof(float) * b.ctx.n), 0);
     ck_assert_int_eq(gpu->download(gpu, full_lse, b.lse.g, sizeof(float) * b.lse.n), 0);
     const int positions[] = {0, 77, 127};
-    for (int k = 0; k < 3; k++) {
-        int pos = positions[k];
-        pair ctx = pair_new(gpu, b.ctx.n, 5, 5, 0), lse = pair_new(gpu, b.lse.n, 5, 5, 0);
-        attn_args a = b.a;
-        a.q0 = pos, a.nq = 1;
-        ck_assert_msg(gpu->attention_forward(gpu, b.qkv.g, ctx.g, lse.g, &a) == 0, "%s", err_msg());
-        ck_assert_int_eq(gpu->download(gpu, got, ctx.g, sizeof(float) * b.ctx.n), 0);
-        ck_assert_int_eq(gpu->download(gpu, got_lse, lse.g, sizeof(float) * b.lse.n), 0);
-        for (int i = 0; i < t; i++) {
-            const float *want = i == pos ? full + (size_t)i * c : NULL;
-            for (int e = 0; e < c; e++)
-                ck_assert_msg(want ? got[i * c + e] == want[e] : got[i * c + e] == 5.0f,
-                              "step at %d: ctx[%d][%d] = %g", pos, i, e, got[i * c + e]);
-            for (int h = 0; h < heads; h++)
-                ck_assert_msg(got_lse[h * t + i] == (i == pos ? full_lse[h * t + i] : 5.0f),
-                              "step at %d: lse of head %d, position %d", pos, h, i);
-        }
-        pair_free(gpu, &ctx), pair_free(gpu, &lse);
-    }
-    free(full), free(full_lse), free(got), free(got_lse);
+    for (int k = 0; k < 3; k++)
+        attn_check_range(&b, full, full_lse, positions[k], 1, true);
+    attn_check_range(&b, full, full_lse, 37, 50, true);
+    attn_check_range(&b, full, full_lse, 77, 1, false);
+    free(full), free(full_lse);
     attn_bufs_free(&b);
 }
 END_TEST
