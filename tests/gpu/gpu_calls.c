@@ -48,7 +48,7 @@ static backend *be;
 static struct {
     int32_t *tok, *labels;
     float *x, *y, *dx, *dy, *qkv, *dqkv, *att, *datt, *ctx, *dctx, *h, *z, *dh;
-    float *logits, *dlogits, *stats, *mean, *rstd;
+    float *logits, *dlogits, *stats, *mean, *rstd, *lse;
     float *wte, *dwte, *wpe, *dwpe, *w_qkv, *w_proj, *w_fc, *w_fproj, *dw, *bias, *db, *g, *b;
     float *p, *grad, *m, *v, *gsum, *tiny;
     float host[2 * N];
@@ -119,6 +119,7 @@ static void setup(void)
     fill(k.logits = alloc_floats((size_t)N * V), (size_t)N * V);
     k.dlogits = alloc_floats((size_t)N * V);
     k.stats = alloc_floats(2 * N);
+    k.lse = alloc_floats((size_t)N * H); /* attn.fwd writes it before attn.bwd reads it */
     fill(k.mean = alloc_floats(N), N);
     fill(k.rstd = alloc_floats(N), N);
     fill(k.wte = alloc_floats((size_t)V * C), (size_t)V * C);
@@ -149,6 +150,7 @@ typedef enum {
     CALL_attn_qk,
     CALL_attn_softmax,
     CALL_attn_pv,
+    CALL_attn_fwd,
     CALL_gemm_attn_proj_fwd,
     CALL_bias_attn_proj,
     CALL_residual_add,
@@ -177,6 +179,7 @@ typedef enum {
     CALL_attn_softmax_bwd,
     CALL_attn_dq,
     CALL_attn_dk,
+    CALL_attn_bwd,
     CALL_bias_grad_c2304,
     CALL_gemm_qkv_dw,
     CALL_gemm_qkv_dx,
@@ -198,6 +201,7 @@ static const char *const keys[N_CALLS] = {
     [CALL_attn_qk] = "attn.qk",
     [CALL_attn_softmax] = "attn.softmax",
     [CALL_attn_pv] = "attn.pv",
+    [CALL_attn_fwd] = "attn.fwd",
     [CALL_gemm_attn_proj_fwd] = "gemm.attn_proj.fwd",
     [CALL_bias_attn_proj] = "bias.attn_proj",
     [CALL_residual_add] = "residual.add",
@@ -226,6 +230,7 @@ static const char *const keys[N_CALLS] = {
     [CALL_attn_softmax_bwd] = "attn.softmax_bwd",
     [CALL_attn_dq] = "attn.dq",
     [CALL_attn_dk] = "attn.dk",
+    [CALL_attn_bwd] = "attn.bwd",
     [CALL_bias_grad_c2304] = "bias_grad.c2304",
     [CALL_gemm_qkv_dw] = "gemm.qkv.dw",
     [CALL_gemm_qkv_dx] = "gemm.qkv.dx",
@@ -268,6 +273,18 @@ static int heads(bool ta, bool tb, int m, int n, int kk, const float *a, int lda
 static int issue(call_id id)
 {
     const float scale = 0.125f; /* 1 / sqrt(64) */
+    /* the fused attention over the micro-batch, as issue 26's layer calls
+     * it: every query, the config's attention dropout (none) */
+    const attn_args attn = {.rows = B,
+                            .t = T,
+                            .c = C,
+                            .heads = H,
+                            .q0 = 0,
+                            .nq = T,
+                            .scale = scale,
+                            .seed = 1,
+                            .layer = 1,
+                            .step = 1};
     const long long sq = (long long)T * T;
     double out;
     adam_hyper hy = {.lr = 6e-4f,
@@ -295,6 +312,8 @@ static int issue(call_id id)
         return be->causal_softmax(be, k.att, B * H, T, scale);
     case CALL_attn_pv:
         return heads(false, false, T, HD, T, k.att, T, sq, k.qkv + 2 * C, C3, HD, k.ctx, C, HD);
+    case CALL_attn_fwd:
+        return be->attention_forward(be, k.qkv, k.ctx, k.lse, &attn);
     case CALL_gemm_attn_proj_fwd:
         return dense(0, N, C, C, k.ctx, k.w_proj, k.y, NULL, NULL, NULL);
     case CALL_bias_attn_proj:
@@ -352,6 +371,8 @@ static int issue(call_id id)
         return heads(false, false, T, HD, T, k.datt, T, sq, k.qkv + C, C3, HD, k.dqkv, C3, HD);
     case CALL_attn_dk:
         return heads(true, false, T, HD, T, k.datt, T, sq, k.qkv, C3, HD, k.dqkv + C, C3, HD);
+    case CALL_attn_bwd:
+        return be->attention_backward(be, k.qkv, k.ctx, k.lse, k.dctx, k.dqkv, &attn);
     case CALL_bias_grad_c2304:
         return be->bias_grad(be, k.db, k.dqkv, N, C3, 1);
     case CALL_gemm_qkv_dw:
