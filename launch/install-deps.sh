@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs everything accel-train needs to build, train and run its tests,
 # from Debian 12's own packages: the compiler and CMake, Open MPI, HDF5,
-# OpenBLAS, libinih, zlib, Check, and the data sets: Fashion-MNIST, and the
-# fortunes (English and Chinese) that the language-model configs train on.
+# OpenBLAS, libinih, zlib, Check, Python with numpy and h5py (for the
+# scripts of trainer/scripts: token shards, checkpoints, the Hugging Face
+# export), and the data sets: Fashion-MNIST, and the fortunes (English and
+# Chinese) that the language-model configs train on.
 # The CUDA toolkit is not among them: where /usr/local/cuda is absent the
 # build is CPU-only and says so.
 set -eu
@@ -16,4 +18,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
     libhdf5-dev hdf5-tools \
     libopenblas-dev libinih-dev zlib1g-dev \
     check \
+    python3 python3-numpy python3-h5py \
     dataset-fashion-mnist fortunes fortunes-zh
