@@ -3,6 +3,8 @@
  * then the others in the text between them), then GPT-2's pattern cuts
  * the rest into pre-tokens, and each pre-token is BPE-encoded
  * (tokenizer_bpe.c). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/tokenizer_impl.h"
@@ -16,28 +18,63 @@
     "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"  \
     "\\x{205F}\\x{3000}"
 
-/* \p{L} and \p{N} as the tokenizers package's Unicode 16 has them: PCRE2's,
- * and those its older tables lack (tokenizer_unicode.h). */
-#define TOK_L "\\p{L}" TOK_NEWER_L
-#define TOK_N "\\p{N}" TOK_NEWER_N
+/* GPT-2's pre-tokenizing pattern, with the insides of the classes of
+ * letters L and numbers N: contractions, letters, digits, other symbols
+ * (each optionally after one space), then whitespace, the last run of
+ * which (when not at the end) is left to join the word after it. (The
+ * contractions share their apostrophe: none is a prefix of another, so
+ * the first that matches is the one GPT-2's 's|'t|'re|... takes.) */
+#define TOK_PATTERN(L, N)                                                                          \
+    "'(?:[sdmt]|ll|ve|re)| ?[" L "]+| ?[" N "]+| ?[^" TOK_WS L N "]+|[" TOK_WS "]+(?![^" TOK_WS    \
+    "])|[" TOK_WS "]+"
 
-/* GPT-2's pre-tokenizing pattern: contractions, letters, digits, other
- * symbols (each optionally after one space), then whitespace, the last
- * run of which (when not at the end) is left to join the word after it. */
-static const char tok_pattern[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?[" TOK_L "]+| ?[" TOK_N "]+| ?[^" TOK_WS TOK_L TOK_N "]+|[" TOK_WS
-    "]+(?![^" TOK_WS "])|[" TOK_WS "]+";
+/* The exact pattern takes \p{L} and \p{N} as the tokenizers package's
+ * Unicode 16 has them: PCRE2's, and those its older tables lack
+ * (tokenizer_unicode.h). Those forty-odd ranges make it some 1.5 times
+ * slower, so text without any of their code points (nearly all text: they
+ * are Unicode 15 and 16's additions) takes the fast pattern, PCRE2's
+ * classes alone, which cuts it the same; the third pattern finds them
+ * (its first bytes are few, so PCRE2 skips to them). */
+static const char *const tok_patterns[TOK_RES] = {
+    [TOK_RE_EXACT] = TOK_PATTERN("\\p{L}" TOK_NEWER_L, "\\p{N}" TOK_NEWER_N),
+    [TOK_RE_FAST] = TOK_PATTERN("\\p{L}", "\\p{N}"),
+    [TOK_RE_NEWER] = "[" TOK_NEWER_L TOK_NEWER_N "]",
+};
 
-int tok_pattern_compile(tokenizer *t)
+/* A call of PCRE2 costs some 200 instructions beside the matching, as much
+ * as the matching of a word, so one call finds up to TOK_BATCH pre-tokens:
+ * the pattern P is run as (P)(?:(P)(?:(P)...)?)?, each group a pre-token.
+ * Each optional group ends the match where it fails, never sending the
+ * engine back into the groups before it, so each group matches what a
+ * fresh search from its start would: the same cuts as one call each. */
+static char *batched(const char *p)
 {
+    size_t n = strlen(p);
+    char *b = malloc(TOK_BATCH * (n + 8) + 1);
+    if (!b)
+        return NULL;
+    char *at = b;
+    for (int i = 0; i < TOK_BATCH; i++)
+        at += sprintf(at, "%s%s)", i ? "(?:(" : "(", p);
+    for (int i = 1; i < TOK_BATCH; i++)
+        at += sprintf(at, ")?");
+    return b;
+}
+
+static int compile(tokenizer *t, int k)
+{
+    char *p = k == TOK_RE_NEWER ? NULL : batched(tok_patterns[k]);
+    if (k != TOK_RE_NEWER && !p)
+        return err_set("out of memory for the pre-tokenizer's pattern");
     int code;
     PCRE2_SIZE at;
     /* MATCH_INVALID_UTF: an invalid sequence matches nothing (each run of
      * them becomes a pre-token between matches) rather than failing the
      * match, and the subject needs no validity check first */
-    t->re = pcre2_compile((PCRE2_SPTR)tok_pattern, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
-    if (!t->re) {
+    t->re[k] = pcre2_compile((PCRE2_SPTR)(p ? p : tok_patterns[k]), PCRE2_ZERO_TERMINATED,
+                             PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
+    free(p);
+    if (!t->re[k]) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
         return err_set("PCRE2 cannot compile the pre-tokenizer's pattern (at %zu): %s", (size_t)at,
@@ -45,10 +82,37 @@ int tok_pattern_compile(tokenizer *t)
     }
     /* the JIT is some ten times the interpreter's speed; where the machine
      * has none, the interpreter gives the same matches */
-    t->jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE) == 0;
-    if (!(t->md = pcre2_match_data_create(1, NULL)))
+    t->jit[k] = pcre2_jit_compile(t->re[k], PCRE2_JIT_COMPLETE) == 0;
+    return 0;
+}
+
+int tok_pattern_compile(tokenizer *t)
+{
+    for (int k = 0; k < TOK_RES; k++)
+        if (compile(t, k) < 0)
+            return -1;
+    if (!(t->md = pcre2_match_data_create(TOK_BATCH + 1, NULL)))
         return err_set("out of memory for PCRE2's match data");
     return 0;
+}
+
+/* The first match of pattern k in the n bytes at s from pos: the number
+ * of its groups and itself (> 0), the match in t->md; 0, none; or -1 with
+ * the message set. The JIT's stack (32 KiB) should hold any match of
+ * these patterns; if one ever does not, the interpreter, whose frames are
+ * on the heap, takes it. */
+static int match(tokenizer *t, int k, const unsigned char *s, size_t n, size_t pos)
+{
+    int rc = t->jit[k] ? pcre2_jit_match(t->re[k], s, n, pos, 0, t->md, NULL)
+                       : PCRE2_ERROR_JIT_STACKLIMIT;
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(t->re[k], s, n, pos, PCRE2_NO_JIT, t->md, NULL);
+    if (rc > 0 || rc == PCRE2_ERROR_NOMATCH)
+        return rc > 0 ? rc : 0;
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return err_set("the pre-tokenizer's pattern failed at byte %zu of %zu: %s", pos, n,
+                   (const char *)msg);
 }
 
 /* tok_split's record of a piece that ends at `end`. */
@@ -90,22 +154,19 @@ static int added(tokenizer *t, const tok_added *a, const unsigned char *p, tok_i
  * run of bytes between two (invalid UTF-8, which no part matches). */
 static int pretokenize(tokenizer *t, const unsigned char *s, size_t n, tok_ids *out)
 {
-    size_t pos = 0;
+    int rc = n > 0 ? match(t, TOK_RE_NEWER, s, n, 0) : 0;
+    if (rc < 0)
+        return -1;
+    int k = rc ? TOK_RE_EXACT : TOK_RE_FAST;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
-    while (pos < n) {
-        int rc = t->jit ? pcre2_jit_match(t->re, s, n, pos, 0, t->md, NULL)
-                        : pcre2_match(t->re, s, n, pos, 0, t->md, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH)
-            return piece(t, s + pos, n - pos, out);
-        if (rc < 0) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(rc, msg, sizeof msg);
-            return err_set("the pre-tokenizer's pattern failed at byte %zu of %zu: %s", pos, n,
-                           (const char *)msg);
-        }
-        if (piece(t, s + pos, ov[0] - pos, out) < 0 || piece(t, s + ov[0], ov[1] - ov[0], out) < 0)
+    for (size_t pos = 0; pos < n; pos = ov[1]) {
+        if ((rc = match(t, k, s, n, pos)) <= 0)
+            return rc < 0 ? -1 : piece(t, s + pos, n - pos, out);
+        if (piece(t, s + pos, ov[0] - pos, out) < 0)
             return -1;
-        pos = ov[1];
+        for (int g = 1; g < rc; g++)
+            if (piece(t, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g], out) < 0)
+                return -1;
     }
     return 0;
 }

@@ -93,6 +93,13 @@ typedef struct {
 
 enum { TOK_PASS_RAW, TOK_PASS_NORMALIZED, TOK_PASSES };
 
+/* The pre-tokenizer's patterns: exact, fast (for text without the code
+ * points that tell them apart), and the one that finds those. */
+enum { TOK_RE_EXACT, TOK_RE_FAST, TOK_RE_NEWER, TOK_RES };
+
+/* Pre-tokens found by one call of PCRE2 (tokenizer_encode.c). */
+#define TOK_BATCH 16
+
 struct tokenizer {
     int32_t vocab_size;   /* one past the largest id */
     int32_t byte_id[256]; /* the token of each single byte */
@@ -107,10 +114,10 @@ struct tokenizer {
     uint64_t by_bytes_mask;
     /* added tokens: normalized false, matched first; then the others */
     tok_added_set added[TOK_PASSES];
-    /* the pre-tokenizer's pattern */
-    pcre2_code *re;
+    /* the pre-tokenizer's patterns (tokenizer_encode.c) */
+    pcre2_code *re[TOK_RES];
+    bool jit[TOK_RES];
     pcre2_match_data *md;
-    bool jit;
     /* scratch of one pre-token's BPE, grown to the longest seen */
     int32_t *sym, *prev, *next;
     tok_heap_item *heap;
@@ -144,7 +151,7 @@ int tok_bpe_piece(tokenizer *t, const unsigned char *p, size_t n, tok_ids *out);
  * -1. */
 int32_t tok_vocab_find(const tokenizer *t, const unsigned char *p, size_t n);
 
-/* The pre-tokenizer's pattern, compiled into t->re and t->md. */
+/* The pre-tokenizer's patterns, compiled into t->re and t->md. */
 int tok_pattern_compile(tokenizer *t);
 
 /* The byte-level alphabet: the code point standing for each byte, and the

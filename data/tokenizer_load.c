@@ -732,7 +732,8 @@ void tok_close(tokenizer *t)
     for (int p = 0; p < TOK_PASSES; p++)
         free(t->added[p].tokens);
     pcre2_match_data_free(t->md);
-    pcre2_code_free(t->re);
+    for (int k = 0; k < TOK_RES; k++)
+        pcre2_code_free(t->re[k]);
     free(t->sym);
     free(t->prev);
     free(t->next);
