@@ -76,8 +76,8 @@ int tok_decode(const tokenizer *t, const int32_t *ids, size_t n, tok_bytes *out)
     return 0;
 }
 
-/* The length of the UTF-8 character that lead byte c begins (0: c begins
- * none: a continuation byte, C0, C1, F5 and up). */
+/* The length of the UTF-8 character that byte c begins (0: c begins none:
+ * a continuation byte, C0, C1, F5 and up). */
 static int utf8_length(unsigned char c)
 {
     return c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
@@ -109,10 +109,10 @@ static size_t partial_tail(const tok_bytes *out, size_t from)
     size_t end = out->len;
     for (size_t k = 1; k <= 3 && k <= end - from; k++) {
         const unsigned char *p = out->bytes + end - k;
-        int len = utf8_length(*p);
-        if (len == 0) /* a continuation byte: its lead is further back */
+        if ((*p & 0xC0) == 0x80) /* a continuation byte: its lead is further back */
             continue;
-        return (size_t)len > k && utf8_can_continue(p, k) ? k : 0;
+        size_t len = (size_t)utf8_length(*p);
+        return len > k && utf8_can_continue(p, k) ? k : 0;
     }
     return 0;
 }

@@ -133,18 +133,26 @@ static int want_null(const loader *L, const json_t *root, const char *key, const
     return 0;
 }
 
+/* A field whose value v (NULL: missing) is not what is implemented,
+ * `expected`. Returns -1. */
+static int unsupported(const loader *L, const char *field, const json_t *v, const char *expected)
+{
+    char buf[SHOWN];
+    if (!v)
+        return refuse(L, field, "missing (%s expected)", expected);
+    return refuse(L, field, "%s is not implemented (%s expected)", shown(v, buf), expected);
+}
+
 /* root.key must be an object of type ByteLevel (or, when null_too, null
  * or absent); it is returned in *out. */
 static int want_byte_level(const loader *L, const json_t *root, const char *key, bool null_too,
                            const json_t **out)
 {
     const json_t *v = *out = json_object_get(root, key);
-    char buf[SHOWN];
     if (null_too && (!v || json_is_null(v)))
         return 0;
     if (!json_is_object(v) || strcmp(type_of(v), "ByteLevel") != 0)
-        return refuse(L, key, "%s is not implemented (%sByteLevel expected)", shown(v, buf),
-                      null_too ? "null or " : "");
+        return unsupported(L, key, v, null_too ? "null or ByteLevel" : "ByteLevel");
     return 0;
 }
 
@@ -196,14 +204,11 @@ static int want_no_affix(const loader *L, const json_t *model, const char *key, 
 static int check_model_options(loader *L, const json_t *model)
 {
     const json_t *v = json_object_get(model, "type");
-    char buf[SHOWN];
     if (!json_is_string(v) || strcmp(json_string_value(v), "BPE") != 0)
-        return refuse(L, "model.type", "%s is not implemented (\"BPE\" expected)", shown(v, buf));
+        return unsupported(L, "model.type", v, "\"BPE\"");
     v = json_object_get(model, "dropout");
     if (v && !json_is_null(v) && !(json_is_number(v) && json_number_value(v) == 0.0))
-        return refuse(L, "model.dropout",
-                      "%s is not implemented (null or 0 expected: dropout makes the ids random)",
-                      shown(v, buf));
+        return unsupported(L, "model.dropout", v, "null or 0: dropout makes the ids random");
     v = json_object_get(model, "unk_token"); /* never used: every byte has a token */
     if (v && !json_is_null(v) && !json_is_string(v))
         return refuse(L, "model.unk_token", "%s (a string or null expected)", kind(v));
