@@ -8,7 +8,6 @@
 # build's run: its C side is what the sanitizers watch, and the fuzzers
 # and unit test reach the rest).
 tokenize=$1 src=$2 quick=${3:-}
-prog=$tokenize
 source "$(dirname "$0")/lib.sh"
 py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
 "$py" -c "import tokenizers" 2>/dev/null ||
