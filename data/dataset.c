@@ -92,6 +92,47 @@ static int text_window(const dataset_options *o, int *t)
     return 0;
 }
 
+/* The shape of an image format's samples: data.shape, or the format's
+ * usual one (*assumed). */
+static int image_shape(const dataset_options *o, int shape[3], bool *assumed)
+{
+    static const int idx[3] = {1, 28, 28}, cifar10[3] = {3, 32, 32};
+    if (o->shape[0])
+        return parse_shape(o->shape, shape);
+    if (o->format == DATA_HDF5)
+        return err_set("data.format = hdf5 keeps its samples' shape in the file: set data.shape "
+                       "= C,H,W to describe the model without it");
+    const int *usual = o->format == DATA_CIFAR10 ? cifar10 : idx;
+    for (int i = 0; i < 3; i++)
+        shape[i] = usual[i];
+    *assumed = true;
+    return 0;
+}
+
+int dataset_describe(dataset *ds, bool *has_test, bool *assumed, const dataset_options *o)
+{
+    *ds = (dataset){.targets = 1};
+    *assumed = false;
+    int shape[3] = {0, 1, 1};
+    if (o->format == DATA_TEXT || o->format == DATA_TOKENS) {
+        if (text_window(o, &shape[0]) < 0)
+            return -1;
+        ds->tokens = true;
+        ds->targets = shape[0];
+        ds->classes = o->vocab;
+        *has_test = o->val_fraction > 0 || (o->format == DATA_TOKENS && o->test[0]);
+    } else {
+        if (image_shape(o, shape, assumed) < 0)
+            return -1;
+        *has_test = o->test[0] != '\0';
+    }
+    ds->channels = shape[0];
+    ds->height = shape[1];
+    ds->width = shape[2];
+    ds->features = shape[0] * shape[1] * shape[2];
+    return 0;
+}
+
 static int open_text(dataset **train, dataset **test, const dataset_options *o)
 {
     int t = 0;

@@ -84,6 +84,17 @@ int dataset_open(dataset **out, const dataset_options *o, const char *spec, cons
  * the two parts of data.train's tokens, as text's. */
 int dataset_open_splits(dataset **train, dataset **test, const dataset_options *o);
 
+/* What the config alone says of data.train's samples, for --dry-run where
+ * the data cannot be read: text and tokens, windows of o->window tokens
+ * (the embedding's block_size); images, data.shape, or the format's usual
+ * shape where it is empty (idx: 1,28,28 as (Fashion-)MNIST's; cifar10:
+ * 3,32,32; *assumed is then true); hdf5 keeps its shape in the file, so
+ * it needs data.shape. Fills *ds with the shape and no samples (nothing to
+ * gather or close) and *has_test with whether a test or validation split
+ * is configured. The config's own faults are told as dataset_open_splits
+ * tells them. */
+int dataset_describe(dataset *ds, bool *has_test, bool *assumed, const dataset_options *o);
+
 /* Closes ds (NULL is fine). */
 void dataset_close(dataset *ds);
 

@@ -1,6 +1,7 @@
 #include "trainer/summary.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "comm/comm.h"
 #include "data/dataset.h"
@@ -44,7 +45,8 @@ static void print_table(const model *m, FILE *out)
 /* Where a rank's memory goes (memplan): the model's buffers by part, the
  * host's besides (and rank 0's checkpoint writing), and the data sets held
  * in memory. */
-static void print_memory(const memplan *p, int grad_accum, int world, uint64_t data, FILE *out)
+static void print_memory(const memplan *p, int grad_accum, int world, uint64_t data, bool read,
+                         FILE *out)
 {
     const double mib = 1 << 20;
     double params = sizeof(float) * (double)p->n_params;
@@ -60,32 +62,97 @@ static void print_memory(const memplan *p, int grad_accum, int world, uint64_t d
             "memory of one rank at %d rows a step%s (%d for evaluation): parameters %.1f MiB, "
             "gradients %.1f MiB, Adam state %.1f MiB%s, activations, inputs and workspaces %.1f "
             "MiB; host buffers %.1f MiB, and %.1f MiB more on rank 0 while it writes a checkpoint; "
-            "data in memory %.1f MiB; %.1f MiB in all (rank 0: %.1f MiB)\n",
+            "data in memory %.1f MiB%s; %.1f MiB in all (rank 0: %.1f MiB)\n",
             p->train_rows, micro, p->eval_rows, params / mib, params / mib, adam / mib, sharded,
             activations / mib, (double)p->host / mib, (double)p->staging / mib, (double)data / mib,
-            (double)(p->model + p->host + data) / mib,
+            read ? "" : " (not read, below)", (double)(p->model + p->host + data) / mib,
             (double)(p->model + p->host + p->staging + data) / mib);
 }
 
-/* Opens the splits as training would (the test split only when there is
- * one) and plans a rank's memory with them, on `device` too where there is
- * one (its convolutions' workspace); *data: what they hold in memory, in:
- * what the model reads. */
-static int plan(const config *cfg, const comm_info *ci, backend *device, memplan *p, uint64_t *data,
-                model_input *in)
+/* The data as --dry-run found it: opened as training opens the splits,
+ * or, where they cannot be read (not fetched yet, say), what the config
+ * alone says of them (dataset_describe), with why. */
+typedef struct {
+    bool read;           /* the splits were opened */
+    int64_t train, test; /* their samples, where read (test -1: none) */
+    uint64_t bytes;      /* what they hold in memory, where read */
+    bool assumed;        /* not read: the shape is the format's usual one */
+    int eval_rows;       /* not read: the evaluation batch counted */
+    char why[400];       /* not read: the error opening them */
+} data_state;
+
+/* Plans a rank's memory for training batches from `train` (on `device` too
+ * where there is one: its convolutions' workspace); *in: what the model
+ * reads. */
+static int plan_with(const config *cfg, const comm_info *ci, backend *device, const dataset *train,
+                     int eval_rows, memplan *p, model_input *in)
 {
-    dataset *train = NULL, *test = NULL;
-    dataset_options data_opts = config_dataset_options(cfg);
-    if (dataset_open_splits(&train, &test, &data_opts) < 0)
-        return -1;
     int rows = cfg->batch_size / ci->size;
-    int rc = memplan_make(p, cfg, train, rows < 1 ? 1 : rows, memplan_eval_rows(cfg, test),
-                          ci->size, device);
-    *data = train->bytes + (test ? test->bytes : 0);
-    *in = memplan_input(train, rows < 1 ? 1 : rows);
+    rows = rows < 1 ? 1 : rows;
+    *in = memplan_input(train, rows);
+    return memplan_make(p, cfg, train, rows, eval_rows, ci->size, device);
+}
+
+/* Opens the splits as training would (the test split only when there is
+ * one) and plans with them; where they cannot be read, plans with the
+ * config's description of them. A fault of the config itself fails. */
+static int plan(const config *cfg, const comm_info *ci, backend *device, memplan *p,
+                model_input *in, data_state *d)
+{
+    dataset_options o = config_dataset_options(cfg);
+    dataset absent, *train = NULL, *test = NULL;
+    bool has_test;
+    *d = (data_state){.test = -1};
+    if (dataset_open_splits(&train, &test, &o) < 0) {
+        snprintf(d->why, sizeof d->why, "%s", err_msg());
+        if (dataset_describe(&absent, &has_test, &d->assumed, &o) < 0) {
+            /* a fault of the config is told once; what the data would
+             * have said, beside what describing it without lacks */
+            if (strcmp(err_msg(), d->why) != 0) {
+                char lack[400];
+                snprintf(lack, sizeof lack, "%s", err_msg());
+                err_set("%s; the data is not read (%s)", lack, d->why);
+            }
+            return -1;
+        }
+        d->eval_rows = has_test ? cfg->eval_batch_size : 0;
+        return plan_with(cfg, ci, device, &absent, d->eval_rows, p, in);
+    }
+    *d = (data_state){.read = true,
+                      .train = train->n,
+                      .test = test ? test->n : -1,
+                      .bytes = train->bytes + (test ? test->bytes : 0)};
+    int rc = plan_with(cfg, ci, device, train, memplan_eval_rows(cfg, test), p, in);
     dataset_close(train);
     dataset_close(test);
     return rc;
+}
+
+/* The note of the data's state: counted, or why not and what stands in. */
+static void print_data(const config *cfg, const model_input *in, const data_state *d, FILE *out)
+{
+    const char *unit = in->tokens ? "windows" : "samples";
+    if (d->read) {
+        fprintf(out, "data: %lld training %s", (long long)d->train, unit);
+        if (d->test >= 0)
+            fprintf(out, ", %lld for evaluation", (long long)d->test);
+        fprintf(out, ", read\n");
+        return;
+    }
+    static const char *const formats[] = {"idx", "cifar10", "hdf5", "text", "tokens"};
+    char shape[128], eval[64] = "no evaluation split";
+    if (in->tokens)
+        snprintf(shape, sizeof shape, "windows of %d tokens (the embedding's block_size)",
+                 in->shape[0]);
+    else
+        snprintf(shape, sizeof shape, "%d,%d,%d (%s)", in->shape[0], in->shape[1], in->shape[2],
+                 d->assumed ? "the format's usual: data.shape sets another" : "data.shape");
+    if (d->eval_rows)
+        snprintf(eval, sizeof eval, "evaluation at %d rows a batch", d->eval_rows);
+    fprintf(out,
+            "data: not read (%s); described from the config: data.format = %s, input %s, %s, "
+            "the data's memory not counted\n",
+            d->why, formats[cfg->data_format], shape, eval);
 }
 
 /* The GPU this rank would train on, opened as training opens it: 1 and
@@ -138,9 +205,9 @@ static int describe(const config *cfg, const comm_info *ci, backend *gpu, const 
                     FILE *out)
 {
     memplan p;
-    uint64_t data;
     model_input in;
-    if (plan(cfg, ci, gpu, &p, &data, &in) < 0)
+    data_state d;
+    if (plan(cfg, ci, gpu, &p, &in, &d) < 0)
         return -1;
     /* the layers for the table, on a backend that allocates nothing: a
      * model too large for this machine is still described */
@@ -152,7 +219,8 @@ static int describe(const config *cfg, const comm_info *ci, backend *gpu, const 
     int rc = m ? 0 : -1;
     if (m) {
         print_table(m, out);
-        print_memory(&p, cfg->grad_accum, ci->size, data, out);
+        print_memory(&p, cfg->grad_accum, ci->size, d.bytes, d.read, out);
+        print_data(cfg, &in, &d, out);
         if (gpu)
             rc = print_gpu(cfg, ci, gpu, &p, out);
         else if (why)
