@@ -4,7 +4,9 @@ step on the CUDA backend, call by call as the code issues them, before and
 after item 2 of issue 25 (the kernels of 4f491c1 and those of item 2), and
 after issue 26 (`fused`: attention as kernels/cuda/flash_attention.cu's
 fused kernels instead of the T x T products and softmax), on an H100 SXM
-and an A100 SXM 80GB. No GPU has run this project's CUDA code: every
+and an A100 SXM 80GB. The unfused attention of `before` and `after` left
+the code with issue 26 (its softmax kernels: `git show
+b858d2a:kernels/cuda/attention.cu`); gpu_calls times the fused one. No GPU has run this project's CUDA code: every
 number here is derived from the figures in HW and MODEL below, each with its
 source, and tests/gpu/check.sh times the same calls where a GPU is lent.
 

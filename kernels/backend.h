@@ -206,14 +206,6 @@ typedef struct {
     X(int, layernorm_backward,                                                                     \
       (const float *dy, const float *x, const float *g, const float *mean, const float *rstd,      \
        float *dx, float *dg, float *db, int n, int c))                                             \
-    /* In place over n matrices of t x t scores: row i becomes the softmax                         \
-     * of scale * its columns 0..i, the later ones 0 (the causal mask). */                         \
-    X(int, causal_softmax, (float *att, int n, int t, float scale))                                \
-    /* One row, as causal_softmax does row pos of a matrix: the softmax of                         \
-     * scale * row[0..pos], row[pos + 1..t) set to 0 (generation's step). */                       \
-    X(int, causal_softmax_row, (float *row, int pos, int t, float scale))                          \
-    /* datt (d loss / d probabilities) becomes d loss / d scores. */                               \
-    X(int, causal_softmax_backward, (float *datt, const float *att, int n, int t, float scale))    \
                                                                                                    \
     /* Fused causal attention, FlashAttention-2's way: no t x t buffer.                            \
      * For each row r, head h and query i in q0 .. q0 + nq - 1: ctx[r][i]'s                        \

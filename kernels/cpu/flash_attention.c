@@ -256,7 +256,7 @@ static inline float lane_max(const float *x, int n)
  * scores q.k) becomes its weights e^(scale s - m) times the dropout
  * factors z (NULL: none), zeros from n to `to`; m and l move on (first:
  * the query's first tile). Returns the factor its weighted sum of values
- * must be rescaled by. As causal_softmax: the maximum of the scaled
+ * must be rescaled by. The maximum is of the scaled
  * scores, math.h's e^x. */
 static inline float online_row(float *s, int n, int to, float scale, const float *z, float *m,
                                float *l, bool first)
@@ -368,7 +368,7 @@ static void forward_part(void *arg, size_t from, size_t to)
 
 /* The backward of one query's weights on n keys of a tile: s (its
  * scores) becomes the dropped weights P z, dw (dW) the scores' gradient
- * scale P (dW z - d); zeros from n to `to`. As causal_softmax_backward. */
+ * scale P (dW z - d); zeros from n to `to`. */
 static inline void backward_row(float *s, float *dw, int n, int to, float scale, float lse, float d,
                                 const float *z)
 {

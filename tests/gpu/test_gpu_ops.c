@@ -555,36 +555,6 @@ START_TEST(layernorm_rows)
 }
 END_TEST
 
-/* The causal softmax, its one-row form and its backward, over T = 5
- * (shorter than a warp), 64 and 200 (rows longer than a warp), with
- * scores up to 8 / sqrt(hd): both backends use math.h's e^x and round
- * each product alone; they differ by the order of the rows' sums and by
- * the fused multiply-adds nvcc makes of e^x's polynomial: a few ulp of
- * each weight, 1e-5 relative with room. */
-START_TEST(causal_softmax_rows)
-{
-    const int ts[] = {5, 64, 200}, n = 6;
-    const float scale = 0.125f;
-    for (int i = 0; i < 3; i++) {
-        int t = ts[i];
-        size_t all = (size_t)n * t * t;
-        pair att = pair_new(gpu, all, -8, 8, 130), datt = pair_new(gpu, all, -1, 1, 131);
-        pair row = pair_new(gpu, (size_t)t, -8, 8, 132);
-        ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &att) <= 1e-5, "causal_softmax t=%d", t);
-        ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &datt) <= 1e-5, "causal_softmax_backward t=%d", t);
-        int pos = t / 2 + 1;
-        ck_assert_int_eq(cpu->causal_softmax_row(cpu, row.c, pos, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax_row(gpu, row.g, pos, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &row) <= 1e-5, "causal_softmax_row t=%d", t);
-        pair_free(gpu, &att), pair_free(gpu, &datt), pair_free(gpu, &row);
-    }
-}
-END_TEST
-
 START_TEST(dropout_masks_identical)
 {
     const size_t n = 100003;
@@ -792,24 +762,6 @@ START_TEST(gpt2_bias_grad)
 }
 END_TEST
 
-/* Attention's causal softmax at T = 1,024, both passes: 2 of a
- * micro-batch's 96 (sequence, head) blocks. */
-START_TEST(gpt2_causal_softmax)
-{
-    const int n = 2, t = G2_T;
-    const float scale = 0.125f; /* 1 / sqrt(64), a head's 768 / 12 */
-    size_t all = (size_t)n * t * t;
-    pair att = pair_new(gpu, all, -8, 8, 160), datt = pair_new(gpu, all, -1, 1, 161);
-    ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
-    ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
-    ck_assert_double_le(rel_err(gpu, &att), 1e-5);
-    ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
-    ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
-    ck_assert_double_le(rel_err(gpu, &datt), 1e-5);
-    pair_free(gpu, &att), pair_free(gpu, &datt);
-}
-END_TEST
-
 /* The token and position embeddings of 256 tokens over GPT-2's 50,257 x
  * 768 table, both passes, the backward's sums exact (a sequence's 1,024
  * took 183 s under the simulator). The tokens repeat as text's do: a few
@@ -882,10 +834,11 @@ END_TEST
 /* ---- fused attention ----------------------------------------------------
  * attention_forward and attention_backward against the unfused path on the
  * CPU backend, as layer_attention.c ran it before the fused ops: per row,
- * the heads' scores q k^T in one strided-batched product, causal_softmax,
- * dropout_forward on the (rows, heads, t, t) weights, the weighted values;
- * backward d att = d ctx v^T, d v = weights^T d ctx, dropout_backward,
- * causal_softmax_backward, d q = d scores k, d k = d scores^T q; lse by
+ * the heads' scores q k^T in one strided-batched product, the causal
+ * softmax (testutil's, in double), dropout_forward on the (rows, heads,
+ * t, t) weights, the weighted values; backward d att = d ctx v^T, d v =
+ * weights^T d ctx, dropout_backward, the softmax's backward, d q = d
+ * scores k, d k = d scores^T q; lse by
  * plain loops in double. Queries, keys and values uniform in [-3, 3], so
  * the scores (scale 1 / sqrt(hd)) spread over about +-9 and the online
  * softmax's maximum moves from tile to tile. */
@@ -923,7 +876,7 @@ static void attn_ref_forward(const attn_args *a, const float *qkv, float *ctx, f
                                                    att + r * a->heads * tt, t, tt, a->heads),
                          0);
     size_t all = (size_t)a->rows * a->heads * tt;
-    ck_assert_int_eq(cpu->causal_softmax(cpu, att, a->rows * a->heads, t, a->scale), 0);
+    tu_causal_softmax(att, a->rows * a->heads, t, a->scale);
     if (w != att)
         ck_assert_int_eq(
             cpu->dropout_forward(cpu, w, att, all, a->rate, a->seed, a->layer, a->step, a->first),
@@ -985,8 +938,7 @@ static void attn_ref_backward(const attn_args *a, const float *qkv, const float 
         ck_assert_int_eq(cpu->dropout_backward(cpu, datt, datt, all, a->rate, a->seed, a->layer,
                                                a->step, a->first),
                          0);
-    ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt, att, a->rows * a->heads, t, a->scale),
-                     0);
+    tu_causal_softmax_backward(datt, att, a->rows * a->heads, t, a->scale);
     for (int r = 0; r < a->rows; r++) {
         ck_assert_int_eq(cpu->gemm_strided_batched(cpu, false, false, t, hd, t, 1.0f,
                                                    datt + r * h_tt, t, tt, qkv + r * row + a->c, c3,
@@ -1267,14 +1219,12 @@ int main(int argc, char **argv)
         {"dropout_masks_identical", dropout_masks_identical, "kernel"},
         {"embedding_exact", embedding_exact, "kernel"},
         {"layernorm_rows", layernorm_rows, "kernel"},
-        {"causal_softmax_rows", causal_softmax_rows, "kernel"},
         {"adam_step", adam_step, "kernel"},
         {"staged_input_arrives", staged_input_arrives, "kernel"},
         {"sumsq_ranges", sumsq_ranges, "kernel"},
         {"embedding_wide", embedding_wide, "kernel"},
         {"gpt2_layernorm", gpt2_layernorm, "kernel"},
         {"gpt2_bias_grad", gpt2_bias_grad, "kernel"},
-        {"gpt2_causal_softmax", gpt2_causal_softmax, "kernel"},
         {"gpt2_embedding", gpt2_embedding, "kernel"},
         {"gpt2_adam", gpt2_adam, "kernel"},
         {"gpt2_dropout", gpt2_dropout, "kernel"},

@@ -2,8 +2,9 @@
  * (attention_forward, attention_backward) against the unfused path built
  * here from the backend's own operations, as trainer/layer_attention.c
  * ran it before: per head the products q k^T (gemm_strided_batched),
- * causal_softmax, dropout_forward on the weights, their product with v;
- * backward through dropout_backward and causal_softmax_backward. The
+ * the causal softmax (testutil's, in double), dropout_forward on the
+ * weights, their product with v; backward through dropout_backward and
+ * the softmax's backward. The
  * reference's lse is log sum exp of the scaled scores, in double.
  *
  * Tolerances are relative to the reference's scale (its largest
@@ -112,7 +113,7 @@ static void ref_forward(const attn_args *a, const float *qkv, float *ctx, float 
             sum += exp((double)a->scale * s[j] - mx);
         lse[m] = (float)(mx + log(sum));
     }
-    ck_assert_int_eq(be->causal_softmax(be, u->att, a->rows * a->heads, t, a->scale), 0);
+    tu_causal_softmax(u->att, a->rows * a->heads, t, a->scale);
     ck_assert_int_eq(be->dropout_forward(be, u->dropped, u->att, all, a->rate, a->seed, a->layer,
                                          a->step, a->first),
                      0);
@@ -133,8 +134,7 @@ static void ref_backward(const attn_args *a, const float *qkv, const float *dctx
     ck_assert_int_eq(be->dropout_backward(be, u->datt, u->datt, all, a->rate, a->seed, a->layer,
                                           a->step, a->first),
                      0);
-    ck_assert_int_eq(
-        be->causal_softmax_backward(be, u->datt, u->att, a->rows * a->heads, t, a->scale), 0);
+    tu_causal_softmax_backward(u->datt, u->att, a->rows * a->heads, t, a->scale);
     heads_gemm(a, false, false, t, hd, t, u->datt, t, a->heads * sq, sq, qkv + c, c3, row, hd, dqkv,
                c3, row, hd);
     heads_gemm(a, true, false, t, hd, t, u->datt, t, a->heads * sq, sq, qkv, c3, row, hd, dqkv + c,
