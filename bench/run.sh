@@ -21,6 +21,7 @@
 # of 1024 bytes, 8 windows a step; not in the default run). With
 # ACCEL_BENCH_BASE=DIR, DIR's accel-train (another build: the one before a
 # change) runs in each round too, its steps/s in a column of its own.
+# ACCEL_BENCH_THREADS="1" (default "1 2"): the thread counts of table 1.
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
@@ -106,7 +107,7 @@ for row in "${rows[@]}"; do
         "$prog" "$cfg" "${sets[@]}" --set train.max_steps=0 --set run.dir="$work/init" >/dev/null 2>&1
         ckpt0=$work/init/checkpoints/ckpt-0.h5
     fi
-    for t in 1 2; do
+    for t in ${ACCEL_BENCH_THREADS:-1 2}; do
         peak=$(OPENBLAS_NUM_THREADS=$t "$work/sgemm_peak")
         : >"$work/a" && : >"$work/b" && : >"$work/p" && : >"$work/d"
         for r in $(seq "$rounds"); do
