@@ -20,7 +20,8 @@
 # (a program's output, an INI example, a tree, C). A command or block no
 # rule matches fails the test ("unclassified command"), and so does a rule
 # that matches nothing: a new command in the docs is run, or its reason not
-# to be is written here.
+# to be is written here. And every relative link of those pages must name
+# a file that is there, and a heading of it where it names one.
 prog=$1 src=$2
 source "$(dirname "$0")/lib.sh"
 start_watchdog 840
@@ -65,8 +66,12 @@ ln -s "$prog" "$repo/build/accel-train"
 ln -s "$prog" "$work/bin/accel-train"
 export PATH=$work/bin:$PATH ACCEL_TRAIN=$prog
 
+# every relative link names a file there, and a heading of it
+(cd "$src" && python3 "$src/tests/cli/docs_links.py" README.md docs/*.md) >links.txt ||
+    fail "broken links: $(cat links.txt)"
+
 # every code block's lines: FILE:LINE <tab> BLOCK <tab> TEXT
-python3 "$(dirname "$0")/docs_blocks.py" "$src/README.md" "$src"/docs/*.md >blocks.txt ||
+python3 "$src/tests/cli/docs_blocks.py" "$src/README.md" "$src"/docs/*.md >blocks.txt ||
     fail "could not read the code blocks"
 sed -i "s|$src/||" blocks.txt
 
