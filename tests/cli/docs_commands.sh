@@ -7,7 +7,8 @@
 #         launch/, trainer/ and build/accel-train linked into a temporary
 #         directory, /tmp/ in a command moved into it); it must exit 0
 #   ckpt  as run, but first makes the checkpoint the command names, which
-#         the docs' own training takes minutes to write: the config's
+#         the docs' own training takes minutes to write, or does not keep:
+#         the newest one of the same run directory, or the config's
 #         initial state (--set train.max_steps=0), under the name given
 #   dry   too long, or needs what a test has not (GPUs, a Slurm cluster,
 #         other hosts): the accel-train invocation in it (from its config
@@ -133,9 +134,12 @@ dry() {
     step "$(printf '%q ' "${w[@]}") --dry-run"
 }
 
-# ckpt CMD: makes the checkpoint CMD names from the config's initial state
+# ckpt CMD: makes the checkpoint CMD names: a copy of the newest one an
+# earlier command of the docs wrote in the same run directory (the README's
+# training of fashion_mlp, which a resume from it then ends at once), or
+# else the config's initial state (--set train.max_steps=0)
 ckpt() {
-    local i cfg= path=
+    local i cfg= path= from
     words "$1"
     for ((i = 0; i < ${#w[@]}; i++)); do
         case ${w[i]} in
@@ -145,11 +149,14 @@ ckpt() {
     done
     [ -n "$cfg" ] && [ -n "$path" ] || fail "$where: no config or checkpoint in: $1"
     [ -e "$repo/$path" ] && return
-    step "accel-train $cfg --set train.max_steps=0 --set checkpoint.dir=$work/ckpt0"
-    [ $rc -eq 0 ] || fail "$where: making $path (exit $rc)"
+    from=$(ls -v "$repo/$(dirname "$path")"/ckpt-*.h5 2>/dev/null | tail -1)
+    if [ -z "$from" ]; then
+        step "accel-train $cfg --set train.max_steps=0 --set checkpoint.dir=$work/ckpt0"
+        [ $rc -eq 0 ] || fail "$where: making $path (exit $rc)"
+        from=$work/ckpt0/ckpt-0.h5
+    fi
     mkdir -p "$(dirname "$repo/$path")"
-    cp "$work/ckpt0/ckpt-0.h5" "$repo/$path" || fail "$where: no step-0 checkpoint for $path"
-    rm -rf "$work/ckpt0"
+    cp "$from" "$repo/$path" || fail "$where: no checkpoint to copy to $path"
 }
 
 declare -A used=() ran=() counts=([run]=0 [ckpt]=0 [dry]=0 [skip]=0 [text]=0)
