@@ -17,13 +17,16 @@
 #         `mpirun -np N` where the command runs one on this machine; every
 #         file of the repository it names must exist
 #   skip  not runnable here, for the reason given
+# A run or ckpt class with "+long" (a whole training: seconds in Release,
+# minutes under the sanitizers) is dry instead with --quick, which the
+# sanitizer build passes.
 # and a block whose first line a `text` rule matches is not commands at all
 # (a program's output, an INI example, a tree, C). A command or block no
 # rule matches fails the test ("unclassified command"), and so does a rule
 # that matches nothing: a new command in the docs is run, or its reason not
 # to be is written here. And every relative link of those pages must name
 # a file that is there, and a heading of it where it names one.
-prog=$1 src=$2
+prog=$1 src=$2 quick=${3:-}
 source "$(dirname "$0")/lib.sh"
 start_watchdog 840
 
@@ -42,12 +45,13 @@ skip|a build with the CUDA backend: tests/run.sh builds it so where the toolkit 
 skip|a synopsis, with placeholders (--dry-run and --help are run on the lines after it)|^accel-train CONFIG (\[--set|--eval CKPT)
 dry|a synopsis: CONFIG taken as configs/fashion_mlp.ini|^accel-train CONFIG --dry-run +#
 run||^accel-train --(help|help-config|version) +#
-run|10 epochs of Fashion-MNIST: seconds|^\./build/accel-train configs/fashion_mlp\.ini( +#.*)?$
+run+long|10 epochs of Fashion-MNIST: seconds|^\./build/accel-train configs/fashion_mlp\.ini( +#.*)?$
 run||^\./build/accel-train configs/fashion_mlp\.ini --dry-run( +#.*)?$
 dry|10 epochs on 2 ranks: minutes where ranks share 2 cores with others|^launch/accel-run -n 2 configs/fashion_mlp\.ini( +#.*)?$
 dry|10 epochs on 4 ranks: minutes on 2 cores|^mpirun -np 4 \./build/accel-train configs/fashion_mlp\.ini$
-run|500 steps, then the rest|^\./build/accel-train configs/fashion_mlp\.ini (--set train\.max_steps=500|--resume auto)( +#.*)?$
-ckpt|the checkpoint of a step the default training does not keep|^\./build/accel-train configs/fashion_mlp\.ini --resume runs/fashion_mlp/checkpoints/ckpt-2000\.h5$
+run|500 steps|^\./build/accel-train configs/fashion_mlp\.ini --set train\.max_steps=500( +#.*)?$
+run+long|the rest of the 10 epochs, or none after the README's whole training|^\./build/accel-train configs/fashion_mlp\.ini --resume auto( +#.*)?$
+ckpt+long|the checkpoint of a step the default training does not keep|^\./build/accel-train configs/fashion_mlp\.ini --resume runs/fashion_mlp/checkpoints/ckpt-2000\.h5$
 ckpt|the 1,500-step checkpoint takes 7 minutes|^\./build/accel-train configs/fortunes_gpt\.ini --generate runs/fortunes_gpt/checkpoints/ckpt-1500\.h5 --prompt "Q: (What is)?" --tokens [0-9]+ --temperature 0\.8 --top_k 40 --seed 1$
 run|2.5 MiB of text as shards|^python3 trainer/scripts/text_shards\.py --val_fraction 0\.1 --shard_tokens 1000000 --exclude
 dry|1,500 steps of a GPT: 7 minutes on 2 cores|^\./build/accel-train configs/fortunes_gpt\.ini( +#.*)?$
@@ -159,7 +163,7 @@ ckpt() {
     cp "$from" "$repo/$path" || fail "$where: no checkpoint to copy to $path"
 }
 
-declare -A used=() ran=() counts=([run]=0 [ckpt]=0 [dry]=0 [skip]=0 [text]=0)
+declare -A used=() ran=() counts=([run]=0 [ckpt]=0 [dry]=0 [skip]=0 [again]=0 [text]=0)
 block= textblock=
 while IFS=$'\t' read -r where id cmd; do
     if [ "$id" != "$block" ]; then
@@ -173,12 +177,20 @@ while IFS=$'\t' read -r where id cmd; do
     [ -n "$textblock" ] && continue
     classify "$cmd" || fail "$where: unclassified command (run it, or say in tests/cli/docs_commands.sh why not): $cmd"
     [ "$class" = text ] && fail "$where: a text rule matches a command: $cmd"
+    if [[ $class == *+long ]]; then
+        class=${class%+long}
+        [ "$quick" = --quick ] && class=dry reason="$reason; under the sanitizers (--quick), minutes"
+    fi
     used[$rule]=1
     counts[$class]=$((counts[$class] + 1))
     cmd=${cmd//\/tmp\//$repo/tmp/}
     # a command the same as one already run, and as quick, is not run twice
     if [ "$class" = run ] || [ "$class" = ckpt ]; then
-        [ -n "${ran[$cmd]:-}" ] && { echo "ok (again): $where: $cmd"; continue; }
+        if [ -n "${ran[$cmd]:-}" ]; then
+            echo "ok (again): $where: $cmd"
+            counts[$class]=$((counts[$class] - 1)) counts[again]=$((counts[again] + 1))
+            continue
+        fi
         ran[$cmd]=1
     fi
     # the scripts' Python modules, which launch/install-deps.sh installs
@@ -205,4 +217,5 @@ while IFS= read -r line; do
     [ -n "${used[$n]:-}" ] || fail "rule $n matches no command of the docs (remove it): $line"
 done <<<"$rules"
 echo "docs: ${counts[run]} commands run, ${counts[ckpt]} run from a made checkpoint," \
-    "${counts[dry]} dry-run, ${counts[skip]} skipped, ${counts[text]} blocks not commands"
+    "${counts[dry]} dry-run, ${counts[skip]} skipped, ${counts[again]} the same as one before," \
+    "${counts[text]} blocks not commands"
