@@ -5,7 +5,7 @@
  * the shapes (status), whether it is deterministic, and the workspace it
  * wants. The first is not always usable: backward-filter algorithms 0 and
  * 3 and backward-data algorithm 0 sum with atomics, so two runs differ in
- * the last bits, and the README promises bitwise-repeatable runs. So a
+ * the last bits, and docs/gpus.md promises bitwise-repeatable runs. So a
  * plan takes the first candidate that is supported, deterministic (unless
  * run.deterministic = false) and within the workspace bound.
  *

@@ -703,7 +703,7 @@ END_TEST
  * features, an MLP of 3,072, 12 heads, 50,257 tokens; the passes at those
  * shapes, or at a part of them where the simulator (about a million
  * thread instructions a second, and slower for many small blocks) would
- * take too long over all: each one's time under it is in the README.
+ * take too long over all: each one's time under it is in docs/gpus.md.
  * softmax_cross_entropy above has the 50,257 classes. */
 enum { G2_ROWS = 8 * 1024, G2_C = 768, G2_MLP = 3072, G2_T = 1024, G2_VOCAB = 50257 };
 
