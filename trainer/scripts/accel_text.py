@@ -9,7 +9,10 @@ entry with *, ? or [); a file whose name (the part after the last /) matches
 a pattern of `exclude` (comma-separated, fnmatch's rules) is left out. The
 files are joined in the order of their paths' bytes (C's strcmp), a file
 named twice read twice. The last val_fraction of the joined bytes is the
-validation part: the cut is at len - int(len * val_fraction)."""
+validation part: the cut is at len - int(len * val_fraction), and where
+the text is tokenized (data.tokenizer, text_shards.py --tokenizer,
+train_tokenizer.py) it moves back to the first byte of the UTF-8 character
+it falls in, so neither part starts or ends in the middle of one."""
 
 import fnmatch
 import glob
@@ -89,6 +92,34 @@ def list_files(entries, exclude=""):
 def cut(n, val_fraction):
     """Where the training part of n bytes (or tokens) ends."""
     return n - int(n * val_fraction)
+
+
+def cut_text(data, val_fraction):
+    """Where the training part of the bytes ends when they are tokenized:
+    cut()'s place, moved back over at most 3 continuation bytes (10xxxxxx)
+    to the start of the character it falls in."""
+    at = cut(len(data), val_fraction)
+    for _ in range(3):
+        if 0 < at < len(data) and data[at] & 0xC0 == 0x80:
+            at -= 1
+    return at
+
+
+def decode(data, paths, first=0):
+    """data (the joined files' bytes from offset `first` on) as a str; an
+    invalid UTF-8 sequence raises TextError naming its file and offset."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = first + e.start
+        for p in paths:
+            size = os.path.getsize(p)
+            if at < size:
+                raise TextError(f"{p}: byte {at} is not UTF-8 ({e.reason}), which the tokenizers "
+                                "package cannot read (data.tokenizer, in accel-train, takes any "
+                                "bytes)")
+            at -= size
+        raise TextError(f"the text is not UTF-8 ({e.reason})")
 
 
 def read(paths):

@@ -13,9 +13,10 @@ matching its comma-separated patterns; or --config takes data.train,
 data.exclude and data.val_fraction from a config's [data] section (given
 options win). The files are joined in sorted path order and the last
 --val_fraction of the bytes (default 0.1, accel-train's; cut at
-len - int(len * F), as data.format = text cuts) is the validation part,
-which training never sees: the tokenizer learns from exactly the bytes the
-model trains on.
+len - int(len * F), as data.format = text cuts, moved back to the start of
+the UTF-8 character it falls in, as data.tokenizer cuts) is the validation
+part, which training never sees: the tokenizer learns from exactly the
+bytes the model trains on.
 
 The tokenizer: the tokenizers package's BPE with the ByteLevel
 pre-tokenizer and decoder (add_prefix_space false), all 256 bytes in its
@@ -113,7 +114,7 @@ def main():
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     except ImportError:
         fail("needs the tokenizers package (pip install -r tests/python/requirements-tokenizer.txt)")
-    train = data[: accel_text.cut(len(data), a.val_fraction)]
+    train = data[: accel_text.cut_text(data, a.val_fraction)]
     text = train.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - train.decode("utf-8", errors="ignore").count("\ufffd")
     if bad:

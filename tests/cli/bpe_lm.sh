@@ -1,0 +1,108 @@
+#!/bin/bash
+# A byte-level BPE language model, from text to shards to training:
+# train_tokenizer.py trains a tokenizer on English and Chinese fortunes;
+# text_shards.py --tokenizer writes the ids the C tokenizer gives each
+# part of the text (the cut moved to a character's start), which decode
+# back to the text; shards whose ids pass the embedding's vocab are refused
+# where read; bad tokenizers and text get one line. Needs a Python with
+# tokenizers and numpy ($ACCEL_TEST_PYTHON, or the .venv tests/run.sh
+# makes) and the fortunes; SKIPPED without them.
+prog=$1 src=$2 diff=$3 tokenize=$4
+source "$(dirname "$0")/lib.sh"
+py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
+"$py" -c "import tokenizers, numpy" 2>/dev/null ||
+    { echo "SKIPPED: no Python with tokenizers and numpy at $py (tests/run.sh makes one)"; exit 77; }
+FORTUNES=${FORTUNES_DIR:-/usr/share/games/fortunes}
+[ -f "$FORTUNES/art" ] && [ -f "$FORTUNES/song100" ] ||
+    { echo "SKIPPED: no fortunes in $FORTUNES (apt-get install fortunes fortunes-zh)"; exit 77; }
+scripts=$src/trainer/scripts
+
+# 85,327 bytes of English, then 28,533 of Chinese, whose last tenth is
+# the validation part; one ASCII byte more before them, so the cut at
+# len - int(len * 0.1) falls inside a character (checked below)
+mkdir text
+printf 'x' >text/0
+cp "$FORTUNES/art" "$FORTUNES/song100" text/
+cat text/0 text/art text/song100 >all.txt
+read -r len cut at < <("$py" -c '
+import sys
+d = open("all.txt", "rb").read()
+cut = len(d) - int(len(d) * 0.1)
+at = cut
+while d[at] & 0xC0 == 0x80:
+    at -= 1
+print(len(d), cut, at)')
+[ "$at" -lt "$cut" ] || fail "the cut ($cut) is a character's start: the test's text changed"
+head -c "$at" all.txt >train.txt
+tail -c +$((at + 1)) all.txt >val.txt
+
+"$py" "$scripts/train_tokenizer.py" --vocab_size 512 --val_fraction 0.1 tok.json text >out.txt ||
+    fail "train_tokenizer.py: $(cat out.txt)"
+tr -d , <out.txt | grep -q "trained on $at bytes" ||
+    fail "train_tokenizer.py did not train on the $at bytes before the character: $(cat out.txt)"
+echo "ok: $(cat out.txt)"
+
+# The shards hold the ids of the C tokenizer, each part encoded on its own
+"$py" "$scripts/text_shards.py" --tokenizer tok.json --val_fraction 0.1 bpe text >out.txt ||
+    fail "text_shards.py --tokenizer: $(cat out.txt)"
+grep -q '(512 ids: ' out.txt || fail "text_shards.py: not 512 ids: $(cat out.txt)"
+ids() { tail -c +1025 "$1" | od -An -v -tu2 | tr -s ' ' '\n' | grep .; }
+for part in train val; do
+    ids bpe_${part}_000000.bin >$part.shard
+    "$tokenize" tok.json <$part.txt | tr -s ' ' '\n' | grep . >$part.c || fail "tokenize $part.txt"
+    cmp -s $part.shard $part.c || fail "the $part shard's ids are not the C tokenizer's"
+    tr '\n' ' ' <$part.shard | "$tokenize" tok.json --decode | cmp -s - $part.txt ||
+        fail "the $part shard does not decode to its text"
+done
+echo "ok: $(wc -l <train.shard) + $(wc -l <val.shard) ids, the C tokenizer's, decode to the text"
+
+# A model whose vocabulary the ids pass: refused where the window is read
+write_gpt_config lm.ini <<'INI'
+[run]
+name = bpe
+seed = 3
+threads = 1
+[data]
+format = tokens
+train = bpe_train_000000.bin
+test = bpe_val_000000.bin
+batch_size = 8
+eval_batch_size = 16
+[train]
+max_steps = 30
+log_every = 10
+eval_every = 30
+[optimizer]
+type = adamw
+lr = 0.01
+[checkpoint]
+every_steps = 30
+INI
+sed -e 's/^vocab = 256$/vocab = 512/' -e 's/^units = 256$/units = 512/' lm.ini >bpe.ini
+grep -q '^vocab = 512' bpe.ini && grep -q '^units = 512' bpe.ini || fail "write_gpt_config changed"
+expect_fail 1 "step 1: data.train: bpe_train_000000.bin: token [0-9]+ at offset [0-9]+ is not below the vocabulary, 256" \
+    lm.ini --set run.dir=small
+run bpe.ini --set run.dir=shards
+[ $rc -eq 0 ] || fail "training on the shards: exit $rc"
+echo "ok: the shards train a model of 512 tokens"
+
+# Bad input to text_shards.py --tokenizer: one line, exit 1, no shard
+# (shards_refuse PATTERN INPUT OPTION...)
+shards_refuse() {
+    local pattern=$1 input=$2
+    shift 2
+    "$py" "$scripts/text_shards.py" "$@" bad "$input" >out.txt 2>err.txt
+    local status=$?
+    [ $status -eq 1 ] || fail "text_shards.py $*: exit $status, expected 1"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "text_shards.py $*: stderr is not one line: $(cat err.txt)"
+    grep -Eq "^text_shards: error: $pattern" err.txt || fail "text_shards.py $*: $(cat err.txt)"
+    ! ls bad_* >/dev/null 2>&1 || fail "text_shards.py $*: wrote a shard"
+    echo "ok: $(cat err.txt)"
+}
+printf '{"model": {"type": "BPE"' >broken.json
+shards_refuse '--tokenizer broken.json: ' text --tokenizer broken.json
+shards_refuse '--tokenizer none.json: ' text --tokenizer none.json
+mkdir latin
+printf 'caf\xe9 au lait\n' >latin/l.txt
+shards_refuse 'latin/l.txt: byte 3 is not UTF-8' latin --tokenizer tok.json
+echo "PASS"
