@@ -43,6 +43,7 @@ typedef struct {
     int window;            /* tokens a sample: the first layer's block_size, 0 when it is
                             * not an embedding */
     int vocab;             /* tokens: the embedding's vocab, which every token must be below */
+    const char *tokenizer; /* text: data.tokenizer, a tokenizer.json ("": bytes) */
     bool image_transforms; /* data.mean, data.std or data.augment_* set (not for text) */
 } dataset_options;
 

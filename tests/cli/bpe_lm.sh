@@ -56,6 +56,7 @@ for part in train val; do
 done
 echo "ok: $(wc -l <train.shard) + $(wc -l <val.shard) ids, the C tokenizer's, decode to the text"
 
+printf '{"model": {"type": "BPE"' >broken.json
 # A model whose vocabulary the ids pass: refused where the window is read
 write_gpt_config lm.ini <<'INI'
 [run]
@@ -86,6 +87,33 @@ run bpe.ini --set run.dir=shards
 [ $rc -eq 0 ] || fail "training on the shards: exit $rc"
 echo "ok: the shards train a model of 512 tokens"
 
+# data.tokenizer: format = text encodes at start-up in C, the parts as the
+# shards hold them: the same windows, the same model, bitwise
+text=(--set data.format=text --set data.train=text --set data.test= --set data.val_fraction=0.1
+      --set data.tokenizer=tok.json)
+run bpe.ini "${text[@]}" --set run.dir=ontext
+[ $rc -eq 0 ] || fail "data.tokenizer: exit $rc"
+grep -q "^data: $(($(wc -l <train.shard) - 16)) train, $(($(wc -l <val.shard) / 16)) validation windows" out.txt ||
+    fail "data.tokenizer: not the shards' windows: $(grep ^data: out.txt)"
+ckpt_same shards/checkpoints/ckpt-30.h5 ontext/checkpoints/ckpt-30.h5 ||
+    fail "data.tokenizer's model differs from the shards'"
+val() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([^,]*\),.*/\1/'; }
+[ -n "$(val ontext)" ] && [ "$(val ontext)" = "$(val shards)" ] ||
+    fail "validation losses $(val ontext), the shards' $(val shards)"
+echo "ok: data.tokenizer trains bitwise as the shards do (validation loss $(val ontext))"
+
+# data.tokenizer's faults: one line at start-up
+expect_fail 1 "data.tokenizer = tok.json: its ids reach 511, past the embedding's vocab, 256" \
+    lm.ini "${text[@]}" --set run.dir=bad
+expect_fail 1 "data.tokenizer: broken.json: " bpe.ini "${text[@]}" --set data.tokenizer=broken.json \
+    --set run.dir=bad
+expect_fail 1 "data.tokenizer: .*none.json" bpe.ini "${text[@]}" --set data.tokenizer=none.json \
+    --set run.dir=bad
+expect_fail 1 "data.tokenizer = tok.json: data.format = tokens reads ids already made" \
+    bpe.ini --set data.tokenizer=tok.json --set run.dir=bad
+expect_fail 1 "data.train = text: its validation part is [0-9]+ tokens of data.tokenizer, shorter than a window of 17" \
+    bpe.ini "${text[@]}" --set data.val_fraction=0.0001 --set run.dir=bad
+
 # Bad input to text_shards.py --tokenizer: one line, exit 1, no shard
 # (shards_refuse PATTERN INPUT OPTION...)
 shards_refuse() {
@@ -99,7 +127,6 @@ shards_refuse() {
     ! ls bad_* >/dev/null 2>&1 || fail "text_shards.py $*: wrote a shard"
     echo "ok: $(cat err.txt)"
 }
-printf '{"model": {"type": "BPE"' >broken.json
 shards_refuse '--tokenizer broken.json: ' text --tokenizer broken.json
 shards_refuse '--tokenizer none.json: ' text --tokenizer none.json
 mkdir latin
