@@ -21,6 +21,7 @@
 #define DATASET_SPEC_MAX 512
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* data.format, and data.layout: how an HDF5 file stores its images. */
@@ -44,6 +45,10 @@ typedef struct {
                             * not an embedding */
     int vocab;             /* tokens: the embedding's vocab, which every token must be below */
     const char *tokenizer; /* text: data.tokenizer, a tokenizer.json ("": bytes) */
+    /* its bytes, where the caller has read them already (the trainer, whose
+     * checkpoints carry them): loaded from here, not the file; or NULL */
+    const char *tokenizer_json;
+    size_t tokenizer_len;
     bool image_transforms; /* data.mean, data.std or data.augment_* set (not for text) */
 } dataset_options;
 

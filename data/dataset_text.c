@@ -343,7 +343,9 @@ static int make_parts(dataset *train, dataset *val, text_stream *s, int64_t cut,
 /* data.tokenizer, opened and checked against the embedding's vocab. */
 static tokenizer *open_tokenizer(const dataset_options *o)
 {
-    tokenizer *tok = tok_open(o->tokenizer);
+    tokenizer *tok = o->tokenizer_json
+                         ? tok_open_buffer(o->tokenizer_json, o->tokenizer_len, o->tokenizer)
+                         : tok_open(o->tokenizer);
     if (!tok) {
         err_prefix("data.tokenizer");
         return NULL;

@@ -102,6 +102,32 @@ val() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([^
     fail "validation losses $(val ontext), the shards' $(val shards)"
 echo "ok: data.tokenizer trains bitwise as the shards do (validation loss $(val ontext))"
 
+# The checkpoint carries the tokenizer: /tokenizer holds tok.json's bytes
+# (none in the shards' run's); a resume must name the same tokenizer
+h5dump -d /tokenizer -b LE -o held.json ontext/checkpoints/ckpt-30.h5 >/dev/null ||
+    fail "h5dump /tokenizer of data.tokenizer's checkpoint"
+cmp -s held.json tok.json || fail "the checkpoint's /tokenizer is not tok.json's bytes"
+! h5dump -H -d /tokenizer shards/checkpoints/ckpt-30.h5 >/dev/null 2>&1 ||
+    fail "the shards' checkpoint holds a tokenizer"
+echo "ok: the checkpoint holds tok.json's $(stat -c %s held.json) bytes"
+cp tok.json same.json
+run bpe.ini "${text[@]}" --set data.tokenizer=same.json --set run.dir=ontext --set train.max_steps=40 \
+    --resume ontext/checkpoints/ckpt-30.h5
+[ $rc -eq 0 ] || fail "resume with the same tokenizer's bytes under another name: exit $rc"
+sed 's/"<|endoftext|>"/"<|end_of_text|>"/' tok.json >other.json
+expect_fail 1 "data.tokenizer = other.json is not the tokenizer checkpoint ontext/checkpoints/ckpt-30.h5 was trained with" \
+    bpe.ini "${text[@]}" --set data.tokenizer=other.json --set run.dir=ontext --set train.max_steps=50 \
+    --resume ontext/checkpoints/ckpt-30.h5
+expect_fail 1 "checkpoint ontext/checkpoints/ckpt-30.h5 was trained on the ids of a tokenizer .*data.tokenizer is empty" \
+    bpe.ini "${text[@]}" --set data.tokenizer= --set run.dir=ontext --set train.max_steps=50 \
+    --resume ontext/checkpoints/ckpt-30.h5
+run bpe.ini "${text[@]}" --set data.tokenizer= --set run.dir=bytes --set train.max_steps=2
+[ $rc -eq 0 ] || fail "bytes at vocab 512: exit $rc"
+expect_fail 1 "data.tokenizer = tok.json, but checkpoint bytes/checkpoints/ckpt-2.h5 holds no tokenizer" \
+    bpe.ini "${text[@]}" --set run.dir=bytes --set train.max_steps=4 --resume auto
+cmp -s held.json tok.json && [ -f ontext/checkpoints/ckpt-40.h5 ] && [ ! -f ontext/checkpoints/ckpt-50.h5 ] ||
+    fail "the refused resumes changed the checkpoints"
+
 # data.tokenizer's faults: one line at start-up
 expect_fail 1 "data.tokenizer = tok.json: its ids reach 511, past the embedding's vocab, 256" \
     lm.ini "${text[@]}" --set run.dir=bad
