@@ -128,6 +128,36 @@ expect_fail 1 "data.tokenizer = tok.json, but checkpoint bytes/checkpoints/ckpt-
 cmp -s held.json tok.json && [ -f ontext/checkpoints/ckpt-40.h5 ] && [ ! -f ontext/checkpoints/ckpt-50.h5 ] ||
     fail "the refused resumes changed the checkpoints"
 
+# --generate with the checkpoint's tokenizer: the prompt encoded, text
+# out, the same for the same seed; a model of 512 ids without a tokenizer
+# is refused
+run bpe.ini --generate ontext/checkpoints/ckpt-40.h5 --prompt "床前明月光" --tokens 40 --seed 2
+[ $rc -eq 0 ] || fail "--generate with a tokenizer: exit $rc"
+mv out.txt gen1.txt
+run bpe.ini --generate ontext/checkpoints/ckpt-40.h5 --prompt "床前明月光" --tokens 40 --seed 2
+cmp -s out.txt gen1.txt || fail "--generate: the same seed gave another text"
+[ "$(wc -c <gen1.txt)" -gt 40 ] || fail "--generate: 40 tokens gave $(wc -c <gen1.txt) bytes"
+expect_fail 1 "--generate writes a token as a byte, .* checkpoint bytes/checkpoints/ckpt-2.h5 holds no tokenizer" \
+    bpe.ini --set data.tokenizer= --generate bytes/checkpoints/ckpt-2.h5
+# it stops at <|endoftext|>: a text of one sentence, ended by it, again and
+# again; from the sentence's start, greedy generation finishes it (the
+# Chinese characters cut across tokens) and stops
+mkdir eot
+for i in $(seq 1 400); do printf 'one two three 四五<|endoftext|>'; done >eot/e.txt
+"$py" "$scripts/train_tokenizer.py" --vocab_size 270 --val_fraction 0 eot.json eot >/dev/null ||
+    fail "train_tokenizer.py on eot"
+printf %s " 四五" >cut.txt
+"$tokenize" eot.json <cut.txt | grep -Eq '^[0-9]+( [0-9]+){2,6}$' ||
+    fail "eot.json: ' 四五' is not cut across 3 tokens or more: $("$tokenize" eot.json <cut.txt)"
+run bpe.ini --set data.train=eot --set data.format=text --set data.test= --set data.val_fraction=0 \
+    --set data.tokenizer=eot.json --set train.max_steps=100 --set checkpoint.every_steps=100 \
+    --set optimizer.lr=0.01 --set run.dir=eotrun
+[ $rc -eq 0 ] || fail "training on eot: exit $rc"
+run bpe.ini --generate eotrun/checkpoints/ckpt-100.h5 --prompt "one two" --temperature 0 --tokens 50
+[ $rc -eq 0 ] && [ "$(cat out.txt)" = " three 四五" ] ||
+    fail "--generate did not finish the sentence and stop: exit $rc, $(od -c out.txt | head -3)"
+echo "ok: --generate encodes the prompt, writes text, stops at <|endoftext|>"
+
 # data.tokenizer's faults: one line at start-up
 expect_fail 1 "data.tokenizer = tok.json: its ids reach 511, past the embedding's vocab, 256" \
     lm.ini "${text[@]}" --set run.dir=bad
