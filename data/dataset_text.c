@@ -25,9 +25,8 @@
  * cut as above, the cut then moved back over continuation bytes to the
  * start of the UTF-8 character it falls in (at most 3 bytes), and each
  * part is encoded on its own into the tokenizer's ids, which are the
- * tokens the windows take (the windows counted in ids). The tokenizer is
- * opened before the text is read, and the embedding's vocab must hold
- * its ids. The budget must hold the text and an id (4 bytes) for every
+ * tokens the windows take (the windows counted in ids). The embedding's
+ * vocab must hold the tokenizer's ids. The budget must hold the text and an id (4 bytes) for every
  * byte of it, the most ids it can become. */
 #include <errno.h>
 #include <stdbool.h>
@@ -444,10 +443,10 @@ int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, in
     text_stream s;
     int64_t cut = 0, val_len = 0;
     if (o->tokenizer && o->tokenizer[0]) {
-        tokenizer *tok = open_tokenizer(o);
-        if (!tok)
-            return -1;
+        tokenizer *tok = NULL;
         int rc = read_stream(&s, o, false);
+        if (rc == 0 && !(tok = open_tokenizer(o)))
+            rc = -1;
         if (rc == 0)
             rc = make_token_parts(train, val, &s, o, tok, t);
         free(s.buf);

@@ -27,7 +27,8 @@ the size reached is printed). The text is handed to the trainer cut only
 where GPT-2's pattern cuts anyway (after a newline between two characters
 that are not white space), so it counts the pieces encoding will see.
 Bytes that are not UTF-8 become U+FFFD for training (counted on stderr);
-encoding still takes every byte. Errors: one line, exit 1. Needs the
+encoding still takes every byte. OUT's directory is made where it is
+missing. Errors: one line, exit 1. Needs the
 tokenizers package (tests/python/requirements-tokenizer.txt).
 """
 
@@ -105,11 +106,15 @@ def main():
     a = options()
     try:
         paths = accel_text.list_files(a.inputs, a.exclude)
+        if not os.path.lexists(os.path.dirname(a.out) or "."):
+            os.makedirs(os.path.dirname(a.out))
         accel_outpath.check_file(a.out, [(p, f"an input of this command ({p})") for p in paths],
                                  "choose another OUT")
         data = accel_text.read(paths)
     except (accel_text.TextError, accel_outpath.Refused) as e:
         fail(e)
+    except OSError as e:
+        fail(f"{a.out}: {e.strerror or e}")
     try:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     except ImportError:
