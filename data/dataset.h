@@ -62,6 +62,10 @@ struct dataset {
     bool tokens;                 /* samples are T token ids, each with the next as target */
     int targets;                 /* labels a sample: 1, or T for tokens */
     uint64_t bytes;              /* what the open split holds in memory */
+    /* a validation split of text tokenized by data.tokenizer: the mean bytes
+     * of text a target of its windows stands for (bits per byte are bits
+     * per token over it); 0 where it is not known (tokens are bytes) */
+    double bytes_per_token;
 
     /* Copies samples idx[0..count) (any order, repeats allowed) into x
      * (count x features floats, each sample NCHW; or as many int32 token

@@ -384,6 +384,20 @@ static int encode_part(tokenizer *tok, const unsigned char *bytes, int64_t len, 
     return 0;
 }
 
+/* The mean bytes of text of the targets of a validation part's n windows
+ * of t (ids[1 .. n t]), for its bits per byte. */
+static double target_bytes(const tokenizer *tok, const int32_t *ids, int64_t n, int t)
+{
+    uint64_t sum = 0;
+    for (int64_t i = 1; i <= n * t; i++) {
+        const unsigned char *b;
+        size_t len = 0;
+        if (tok_token_bytes(tok, ids[i], &b, &len) == 0)
+            sum += len;
+    }
+    return n > 0 ? (double)sum / (double)(n * t) : 0.0;
+}
+
 /* A part of n ids must hold a window of t + 1. */
 static int check_part(const dataset_options *o, const char *part, int64_t n, int t)
 {
@@ -435,6 +449,8 @@ static int make_token_parts(dataset *train, dataset *val, text_stream *s, const 
         text_close(train);
         return -1;
     }
+    if (val)
+        val->bytes_per_token = target_bytes(tok, val_ids, val->n, t);
     return 0;
 }
 

@@ -520,14 +520,19 @@ static int run_eval(run *r, long epoch)
         return 0;
     bool text = r->test->tokens;
     const char *unit = text ? model_bits_unit(r->m) : NULL;
+    double bpt = r->test->bytes_per_token; /* a tokenizer's: bits per byte too */
+    char per_byte[64] = "";
+    if (text && bpt > 0)
+        snprintf(per_byte, sizeof per_byte, "  %.4f bits/byte", loss / M_LN2 / bpt);
     if (text)
-        progress_message(
-            &r->pg, "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/%s  accuracy %.4f",
-            epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, unit, acc);
+        progress_message(&r->pg,
+                         "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/%s%s  accuracy %.4f",
+                         epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, unit,
+                         per_byte, acc);
     else
         progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f",
                          epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, acc);
-    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, unit);
+    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, unit, bpt);
 }
 
 /* Rank 0 writes the checkpoint; then every rank learns whether that

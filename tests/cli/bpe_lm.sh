@@ -101,6 +101,20 @@ val() { grep '"split":"val"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([^
 [ -n "$(val ontext)" ] && [ "$(val ontext)" = "$(val shards)" ] ||
     fail "validation losses $(val ontext), the shards' $(val shards)"
 echo "ok: data.tokenizer trains bitwise as the shards do (validation loss $(val ontext))"
+# bits per byte: bits per token over the mean bytes of the validation
+# windows' targets (the ids after the first, of whole windows)
+windows=$(($(wc -l <val.shard) / 16))
+sed -n "2,$((windows * 16 + 1))p" val.shard | tr '\n' ' ' | "$tokenize" tok.json --decode >targets.txt
+grep '"split":"val"' ontext/metrics.jsonl | tail -1 >last.json
+"$py" - "$(stat -c %s targets.txt)" $((windows * 16)) <<'PY' || fail "bits_per_byte"
+import json, sys
+m = json.load(open("last.json"))
+want = m["bits_per_token"] * int(sys.argv[2]) / int(sys.argv[1])
+if abs(m["bits_per_byte"] - want) > 1e-6 * want:
+    sys.exit(f"bits_per_byte {m['bits_per_byte']}, expected {want}")
+print(f"ok: bits_per_byte {m['bits_per_byte']:.6f}: {m['bits_per_token']:.6f} bits a token, "
+      f"{int(sys.argv[1]) / int(sys.argv[2]):.4f} bytes a target token")
+PY
 
 # The checkpoint carries the tokenizer: /tokenizer holds tok.json's bytes
 # (none in the shards' run's); a resume must name the same tokenizer
