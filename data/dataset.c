@@ -88,10 +88,6 @@ static int text_window(const dataset_options *o, int *t)
                        "data.train (data.val_fraction): set data.test empty");
     if (o->image_transforms)
         return err_set("data.mean, data.std and data.augment_* are for images, not text");
-    if (o->format == DATA_TOKENS && o->tokenizer && o->tokenizer[0])
-        return err_set("data.tokenizer = %s: data.format = tokens reads ids already made (by "
-                       "text_shards.py --tokenizer): set data.tokenizer empty",
-                       o->tokenizer);
     *t = o->window;
     return 0;
 }
@@ -127,7 +123,7 @@ int dataset_describe(dataset *ds, bool *has_test, bool *assumed, const dataset_o
         *has_test = o->val_fraction > 0 || (o->format == DATA_TOKENS && o->test[0]);
     } else {
         if (o->tokenizer && o->tokenizer[0])
-            return err_set("data.tokenizer = %s is for data.format = text", o->tokenizer);
+            return err_set("data.tokenizer = %s is for data.format = text or tokens", o->tokenizer);
         if (image_shape(o, shape, assumed) < 0)
             return -1;
         *has_test = o->test[0] != '\0';
@@ -170,7 +166,7 @@ int dataset_open_splits(dataset **train, dataset **test, const dataset_options *
     if (o->format == DATA_TEXT || o->format == DATA_TOKENS)
         return open_text(train, test, o);
     if (o->tokenizer && o->tokenizer[0])
-        return err_set("data.tokenizer = %s is for data.format = text", o->tokenizer);
+        return err_set("data.tokenizer = %s is for data.format = text or tokens", o->tokenizer);
     if (dataset_open(train, o, o->train, "data.train") < 0)
         return -1;
     if (o->test[0] && dataset_open(test, o, o->test, "data.test") < 0) {

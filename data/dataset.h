@@ -44,7 +44,7 @@ typedef struct {
     int window;            /* tokens a sample: the first layer's block_size, 0 when it is
                             * not an embedding */
     int vocab;             /* tokens: the embedding's vocab, which every token must be below */
-    const char *tokenizer; /* text: data.tokenizer, a tokenizer.json ("": bytes) */
+    const char *tokenizer; /* text, tokens: data.tokenizer, a tokenizer.json ("": none) */
     /* its bytes, where the caller has read them already (the trainer, whose
      * checkpoints carry them): loaded from here, not the file; or NULL */
     const char *tokenizer_json;

@@ -91,7 +91,7 @@ typedef struct {
     double val_fraction;              /* text */
     char data_exclude[CFG_STR_MAX];   /* text */
     long eval_tokens;                 /* text: the validation split's first tokens (0: all) */
-    char data_tokenizer[CFG_STR_MAX]; /* text: a tokenizer.json ("": bytes are the tokens) */
+    char data_tokenizer[CFG_STR_MAX]; /* text, tokens: a tokenizer.json ("": none) */
 
     /* [train] */
     int epochs;

@@ -93,7 +93,8 @@ static int load_data(run *r)
     const config *cfg = r->cfg;
     dataset_options data_opts = config_dataset_options(cfg);
     /* read once: the data is encoded with the bytes the checkpoints keep */
-    if (cfg->data_tokenizer[0] && data_opts.format == DATA_TEXT) {
+    if (cfg->data_tokenizer[0] &&
+        (data_opts.format == DATA_TEXT || data_opts.format == DATA_TOKENS)) {
         if (!(r->tok_json = tok_read_file(cfg->data_tokenizer, &r->tok_len)))
             return err_prefix("data.tokenizer");
         data_opts.tokenizer_json = r->tok_json;

