@@ -135,6 +135,17 @@ expect_fail 1 "data.tokenizer = other.json is not the tokenizer checkpoint ontex
 expect_fail 1 "checkpoint ontext/checkpoints/ckpt-30.h5 was trained on the ids of a tokenizer .*data.tokenizer is empty" \
     bpe.ini "${text[@]}" --set data.tokenizer= --set run.dir=ontext --set train.max_steps=50 \
     --resume ontext/checkpoints/ckpt-30.h5
+# --eval reads the text through the checkpoint's tokenizer, and says bits
+# per byte; another tokenizer, or none, is refused
+run bpe.ini "${text[@]}" --eval ontext/checkpoints/ckpt-30.h5
+[ $rc -eq 0 ] || fail "--eval with data.tokenizer: exit $rc"
+v=$(grep "\"split\":\"val\".*\"step\":30," ontext/metrics.jsonl | head -1 | sed "s/.*\"loss\":\\([^,]*\\),.*/\\1/")
+grep -Eq "ckpt-30.h5 on [0-9]+ validation windows of 16 tokens: loss ${v:0:6}[0-9]* \([0-9.]+ bits/token, [0-9.]+ bits/byte\)" out.txt ||
+    fail "--eval: not the run's validation loss, in bits per token and byte: $(head -1 out.txt)"
+evaluated=$(head -1 out.txt)
+expect_fail 1 "data.tokenizer = other.json is not the tokenizer checkpoint ontext/checkpoints/ckpt-30.h5 was trained with" \
+    bpe.ini "${text[@]}" --set data.tokenizer=other.json --eval ontext/checkpoints/ckpt-30.h5
+echo "ok: --eval: $evaluated"
 run bpe.ini "${text[@]}" --set data.tokenizer= --set run.dir=bytes --set train.max_steps=2
 [ $rc -eq 0 ] || fail "bytes at vocab 512: exit $rc"
 expect_fail 1 "data.tokenizer = tok.json, but checkpoint bytes/checkpoints/ckpt-2.h5 holds no tokenizer" \
