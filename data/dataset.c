@@ -122,6 +122,8 @@ int dataset_describe(dataset *ds, bool *has_test, bool *assumed, const dataset_o
         ds->classes = o->vocab;
         *has_test = o->val_fraction > 0 || (o->format == DATA_TOKENS && o->test[0]);
     } else {
+        if (o->tokenizer && o->tokenizer[0])
+            return err_set("data.tokenizer = %s is for data.format = text or tokens", o->tokenizer);
         if (image_shape(o, shape, assumed) < 0)
             return -1;
         *has_test = o->test[0] != '\0';
@@ -163,6 +165,8 @@ int dataset_open_splits(dataset **train, dataset **test, const dataset_options *
     *train = *test = NULL;
     if (o->format == DATA_TEXT || o->format == DATA_TOKENS)
         return open_text(train, test, o);
+    if (o->tokenizer && o->tokenizer[0])
+        return err_set("data.tokenizer = %s is for data.format = text or tokens", o->tokenizer);
     if (dataset_open(train, o, o->train, "data.train") < 0)
         return -1;
     if (o->test[0] && dataset_open(test, o, o->test, "data.test") < 0) {

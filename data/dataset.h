@@ -21,6 +21,7 @@
 #define DATASET_SPEC_MAX 512
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* data.format, and data.layout: how an HDF5 file stores its images. */
@@ -43,6 +44,11 @@ typedef struct {
     int window;            /* tokens a sample: the first layer's block_size, 0 when it is
                             * not an embedding */
     int vocab;             /* tokens: the embedding's vocab, which every token must be below */
+    const char *tokenizer; /* text, tokens: data.tokenizer, a tokenizer.json ("": none) */
+    /* its bytes, where the caller has read them already (the trainer, whose
+     * checkpoints carry them): loaded from here, not the file; or NULL */
+    const char *tokenizer_json;
+    size_t tokenizer_len;
     bool image_transforms; /* data.mean, data.std or data.augment_* set (not for text) */
 } dataset_options;
 
@@ -56,6 +62,10 @@ struct dataset {
     bool tokens;                 /* samples are T token ids, each with the next as target */
     int targets;                 /* labels a sample: 1, or T for tokens */
     uint64_t bytes;              /* what the open split holds in memory */
+    /* a validation split of text tokenized by data.tokenizer: the mean bytes
+     * of text a target of its windows stands for (bits per byte are bits
+     * per token over it); 0 where it is not known (tokens are bytes) */
+    double bytes_per_token;
 
     /* Copies samples idx[0..count) (any order, repeats allowed) into x
      * (count x features floats, each sample NCHW; or as many int32 token

@@ -19,7 +19,15 @@
  * and the T that follow each as targets. Validation takes the windows that
  * do not overlap, from the start of its part, so every byte but the last
  * is predicted once (or only its first data.eval_tokens, in whole
- * windows). T is the first layer's block_size (an embedding). */
+ * windows). T is the first layer's block_size (an embedding).
+ *
+ * data.tokenizer names a tokenizer.json (data/tokenizer.h): the stream is
+ * cut as above, the cut then moved back over continuation bytes to the
+ * start of the UTF-8 character it falls in (at most 3 bytes), and each
+ * part is encoded on its own into the tokenizer's ids, which are the
+ * tokens the windows take (the windows counted in ids). The embedding's
+ * vocab must hold the tokenizer's ids. The budget must hold the text and an id (4 bytes) for every
+ * byte of it, the most ids it can become. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +38,7 @@
 
 #include "data/dataset_formats.h"
 #include "data/filelist.h"
+#include "data/tokenizer.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/membudget.h"
@@ -40,10 +49,11 @@ enum {
 };
 
 typedef struct {
-    unsigned char *bytes; /* this split's part of the stream */
-    int64_t len;
-    int t;      /* tokens a window */
-    int stride; /* between windows: 1 (training) or t (validation) */
+    unsigned char *bytes; /* this split's part of the stream, or */
+    int32_t *ids;         /* its ids, with data.tokenizer (then bytes is NULL) */
+    int64_t len;          /* tokens: bytes or ids */
+    int t;                /* tokens a window */
+    int stride;           /* between windows: 1 (training) or t (validation) */
     char key[64];
 } text_split;
 
@@ -188,6 +198,12 @@ static int text_gather(dataset *ds, const int64_t *idx, int count, float *x, int
         if (idx[i] < 0 || idx[i] >= ds->n)
             return err_set("%s: window %lld is out of range (the split has %lld)", s->key,
                            (long long)idx[i], (long long)ds->n);
+        if (s->ids) {
+            const int32_t *w = s->ids + idx[i] * s->stride;
+            memcpy(tok + (size_t)i * s->t, w, sizeof *w * (size_t)s->t);
+            memcpy(y + (size_t)i * s->t, w + 1, sizeof *w * (size_t)s->t);
+            continue;
+        }
         const unsigned char *w = s->bytes + idx[i] * s->stride;
         for (int j = 0; j < s->t; j++) {
             tok[(size_t)i * s->t + j] = w[j];
@@ -200,23 +216,28 @@ static int text_gather(dataset *ds, const int64_t *idx, int count, float *x, int
 static void text_close(dataset *ds)
 {
     text_split *s = ds->impl;
-    if (s)
+    if (s) {
         free(s->bytes);
+        free(s->ids);
+    }
     free(s);
     ds->impl = NULL;
 }
 
-/* ds becomes the windows of bytes[0..len), every `stride`, of a
- * vocabulary of `vocab`. Takes ownership of bytes, also when it fails. */
-static int make_split(dataset *ds, unsigned char *bytes, int64_t len, int t, int stride, int vocab,
-                      const char *key)
+/* ds becomes the windows of bytes[0..len) (or ids[0..len) where ids is
+ * not NULL), every `stride`, of a vocabulary of `vocab`. Takes ownership
+ * of bytes and ids, also when it fails. */
+static int make_split(dataset *ds, unsigned char *bytes, int32_t *ids, int64_t len, int t,
+                      int stride, int vocab, const char *key)
 {
     text_split *s = calloc(1, sizeof *s);
     if (!s) {
         free(bytes);
+        free(ids);
         return err_set("%s: out of memory", key);
     }
     s->bytes = bytes;
+    s->ids = ids;
     s->len = len;
     s->t = t;
     s->stride = stride;
@@ -229,7 +250,7 @@ static int make_split(dataset *ds, unsigned char *bytes, int64_t len, int t, int
                     .classes = vocab,
                     .tokens = true,
                     .targets = t,
-                    .bytes = (uint64_t)len,
+                    .bytes = (uint64_t)len * (ids ? sizeof *ids : 1),
                     .gather = text_gather,
                     .close = text_close,
                     .impl = s};
@@ -254,11 +275,12 @@ static int eval_part(const dataset_options *o, int t, int64_t *len)
 }
 
 /* Reads data.train's files into one stream, each byte checked against
- * the vocabulary, the whole within the memory budget. */
-static int read_stream(text_stream *s, const dataset_options *o)
+ * the vocabulary where bytes are the tokens, the whole within the memory
+ * budget. */
+static int read_stream(text_stream *s, const dataset_options *o, bool bytes_are_tokens)
 {
     *s = (text_stream){.key = "data.train"};
-    s->vocab = o->vocab > 0 && o->vocab < TEXT_VOCAB ? o->vocab : TEXT_VOCAB;
+    s->vocab = bytes_are_tokens && o->vocab > 0 && o->vocab < TEXT_VOCAB ? o->vocab : TEXT_VOCAB;
     mem_budget_read(&s->budget);
     file_list fl;
     int rc = file_list_open(&fl, o->train, o->exclude, s->key, "text files");
@@ -306,14 +328,129 @@ static int make_parts(dataset *train, dataset *val, text_stream *s, int64_t cut,
     unsigned char *kept = realloc(s->buf, (size_t)cut); /* the slack back; no copy */
     unsigned char *bytes = kept ? kept : s->buf;
     s->buf = NULL;
-    if (make_split(train, bytes, cut, t, 1, s->vocab, "data.train") < 0) {
+    if (make_split(train, bytes, NULL, cut, t, 1, s->vocab, "data.train") < 0) {
         free(copy);
         return -1;
     }
-    if (val && make_split(val, copy, val_len, t, t, s->vocab, "data.val") < 0) {
+    if (val && make_split(val, copy, NULL, val_len, t, t, s->vocab, "data.val") < 0) {
         text_close(train);
         return -1;
     }
+    return 0;
+}
+
+/* data.tokenizer, opened and checked against the embedding's vocab. */
+static tokenizer *open_tokenizer(const dataset_options *o)
+{
+    tokenizer *tok = o->tokenizer_json
+                         ? tok_open_buffer(o->tokenizer_json, o->tokenizer_len, o->tokenizer)
+                         : tok_open(o->tokenizer);
+    if (!tok) {
+        err_prefix("data.tokenizer");
+        return NULL;
+    }
+    int32_t n = tok_vocab_size(tok);
+    if (o->vocab > 0 && n > o->vocab) {
+        err_set("data.tokenizer = %s: its ids reach %d, past the embedding's vocab, %d: set the "
+                "first layer's vocab (and the last layer's units) to at least %d",
+                o->tokenizer, n - 1, o->vocab, n);
+        tok_close(tok);
+        return NULL;
+    }
+    return tok;
+}
+
+/* Where the training part ends when the text is tokenized: cut_parts'
+ * place, moved back over continuation bytes (10xxxxxx) to the start of
+ * the character it falls in, so neither part holds half of one. */
+static int64_t char_cut(const unsigned char *b, int64_t len, int64_t cut)
+{
+    for (int i = 0; i < 3 && cut > 0 && cut < len && (b[cut] & 0xC0) == 0x80; i++)
+        cut--;
+    return cut;
+}
+
+/* The ids of bytes[0..len), in a buffer of their own (*ids, *n). */
+static int encode_part(tokenizer *tok, const unsigned char *bytes, int64_t len, const char *key,
+                       int32_t **ids, int64_t *n)
+{
+    tok_ids a = {0};
+    if (tok_encode(tok, bytes, (size_t)len, &a) < 0) {
+        tok_ids_free(&a);
+        return err_prefix("%s: data.tokenizer", key);
+    }
+    *ids = a.ids;
+    *n = (int64_t)a.len;
+    return 0;
+}
+
+/* The mean bytes of text of the targets of a validation part's n windows
+ * of t (ids[1 .. n t]), for its bits per byte. */
+static double target_bytes(const tokenizer *tok, const int32_t *ids, int64_t n, int t)
+{
+    uint64_t sum = 0;
+    for (int64_t i = 1; i <= n * t; i++) {
+        const unsigned char *b;
+        size_t len = 0;
+        if (tok_token_bytes(tok, ids[i], &b, &len) == 0)
+            sum += len;
+    }
+    return n > 0 ? (double)sum / (double)(n * t) : 0.0;
+}
+
+/* A part of n ids must hold a window of t + 1. */
+static int check_part(const dataset_options *o, const char *part, int64_t n, int t)
+{
+    if (n >= (int64_t)t + 1)
+        return 0;
+    return err_set("data.train = %s: its %s part is %lld tokens of data.tokenizer, shorter "
+                   "than a window of %d (block_size + 1)%s",
+                   o->train, part, (long long)n, t + 1,
+                   strcmp(part, "validation") == 0 ? ": raise val_fraction, or set it to 0 for none"
+                                                   : "");
+}
+
+/* The stream's two parts as ids of data.tokenizer: the bytes cut as
+ * without one, the cut moved to a character's start, each part encoded on
+ * its own. */
+static int make_token_parts(dataset *train, dataset *val, text_stream *s, const dataset_options *o,
+                            tokenizer *tok, int t)
+{
+    const int64_t len = s->len;
+    if (mem_budget_fits(&s->budget, (uint64_t)len * (1 + sizeof(int32_t)), 0, 1,
+                        "data.train: its text and an id of data.tokenizer for each byte", NULL) < 0)
+        return -1;
+    int64_t cut = char_cut(s->buf, len, len - (int64_t)((double)len * o->val_fraction));
+    int32_t *train_ids = NULL, *val_ids = NULL;
+    int64_t train_n = 0, val_n = 0;
+    if (encode_part(tok, s->buf, cut, "data.train", &train_ids, &train_n) < 0)
+        return -1;
+    int rc = check_part(o, "training", train_n, t);
+    if (rc == 0 && val) {
+        rc = encode_part(tok, s->buf + cut, len - cut, "data.val", &val_ids, &val_n);
+        if (rc == 0)
+            rc = check_part(o, "validation", val_n, t);
+        if (rc == 0)
+            rc = eval_part(o, t, &val_n);
+    }
+    free(s->buf); /* the bytes are ids now */
+    s->buf = NULL;
+    if (rc < 0) {
+        free(train_ids);
+        free(val_ids);
+        return -1;
+    }
+    const int vocab = tok_vocab_size(tok);
+    if (make_split(train, NULL, train_ids, train_n, t, 1, vocab, "data.train") < 0) {
+        free(val_ids);
+        return -1;
+    }
+    if (val && make_split(val, NULL, val_ids, val_n, t, t, vocab, "data.val") < 0) {
+        text_close(train);
+        return -1;
+    }
+    if (val)
+        val->bytes_per_token = target_bytes(tok, val_ids, val->n, t);
     return 0;
 }
 
@@ -321,7 +458,18 @@ int dataset_open_text(dataset *train, dataset *val, const dataset_options *o, in
 {
     text_stream s;
     int64_t cut = 0, val_len = 0;
-    int rc = read_stream(&s, o);
+    if (o->tokenizer && o->tokenizer[0]) {
+        tokenizer *tok = NULL;
+        int rc = read_stream(&s, o, false);
+        if (rc == 0 && !(tok = open_tokenizer(o)))
+            rc = -1;
+        if (rc == 0)
+            rc = make_token_parts(train, val, &s, o, tok, t);
+        free(s.buf);
+        tok_close(tok);
+        return rc;
+    }
+    int rc = read_stream(&s, o, true);
     if (rc == 0)
         rc = cut_parts(&s, o, t, val != NULL, &cut, &val_len);
     if (rc == 0)

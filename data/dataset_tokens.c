@@ -34,6 +34,7 @@
 
 #include "data/dataset_formats.h"
 #include "data/filelist.h"
+#include "data/tokenizer.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 
@@ -65,6 +66,7 @@ typedef struct {
     int t;      /* tokens a window */
     int stride; /* between windows: 1 (training) or t (validation) */
     int vocab;
+    bool tokenizer; /* vocab is data.tokenizer's size */
     char key[64];
 } tokens_split;
 
@@ -251,8 +253,9 @@ static int read_window(tokens_split *s, int64_t i, unsigned char *buf, int32_t *
         int v = buf[2 * j] | buf[2 * j + 1] << 8;
         if (v >= s->vocab)
             return err_set("%s: %s: token %d at offset %lld is not below the vocabulary, %d "
-                           "(the embedding's vocab)",
-                           s->key, sh->path, v, (long long)(off + 2 * j), s->vocab);
+                           "(%s)",
+                           s->key, sh->path, v, (long long)(off + 2 * j), s->vocab,
+                           s->tokenizer ? "data.tokenizer's" : "the embedding's vocab");
         if (j < s->t)
             x[j] = v;
         if (j > 0)
@@ -316,6 +319,7 @@ static int make_split(dataset *ds, const shard_info *info, size_t n, int64_t fro
     s->t = t;
     s->stride = stride;
     s->vocab = o->vocab;
+    s->tokenizer = o->tokenizer && o->tokenizer[0];
     snprintf(s->key, sizeof s->key, "%s", key);
     int64_t at = 0, windows = 0;
     for (size_t i = 0; i < n; at += info[i].tokens, i++) {
@@ -438,9 +442,36 @@ static int open_cut(dataset *train, dataset *val, const dataset_options *o, cons
     return 0;
 }
 
-int dataset_open_tokens(dataset *train, dataset *val, const dataset_options *o)
+/* data.tokenizer, where set: the shards' ids are its ids, so they are
+ * bounded by its size, which the embedding's vocab must hold. *bounded
+ * gets o with vocab the tokenizer's size. */
+static int tokenizer_bound(const dataset_options *o, dataset_options *bounded)
+{
+    *bounded = *o;
+    if (!o->tokenizer || !o->tokenizer[0])
+        return 0;
+    tokenizer *tok = o->tokenizer_json
+                         ? tok_open_buffer(o->tokenizer_json, o->tokenizer_len, o->tokenizer)
+                         : tok_open(o->tokenizer);
+    if (!tok)
+        return err_prefix("data.tokenizer");
+    int32_t n = tok_vocab_size(tok);
+    tok_close(tok);
+    if (o->vocab > 0 && n > o->vocab)
+        return err_set("data.tokenizer = %s: its ids reach %d, past the embedding's vocab, %d: "
+                       "set the first layer's vocab (and the last layer's units) to at least %d",
+                       o->tokenizer, n - 1, o->vocab, n);
+    bounded->vocab = n;
+    return 0;
+}
+
+int dataset_open_tokens(dataset *train, dataset *val, const dataset_options *opts)
 {
     int64_t max_windows;
+    dataset_options bounded;
+    if (tokenizer_bound(opts, &bounded) < 0)
+        return -1;
+    const dataset_options *o = &bounded;
     if (eval_windows(o, &max_windows) < 0)
         return -1;
     file_list fl;

@@ -95,6 +95,11 @@ void tok_bytes_free(tok_bytes *b);
  * messages name the path. */
 tokenizer *tok_open(const char *path);
 
+/* The bytes tok_open reads (malloc'ed, *len of them; not NUL-terminated),
+ * for a caller that keeps the file as well as loading it (a checkpoint
+ * carries its tokenizer verbatim), or NULL with the error set. */
+char *tok_read_file(const char *path, size_t *len);
+
 /* Loads a tokenizer.json's text from memory (len bytes, no terminating NUL
  * needed; not kept after the call): the checkpoint keeps the file's text
  * verbatim. `what` names it in messages ("ckpt.h5's tokenizer"). */

@@ -705,7 +705,7 @@ static char *read_all(int fd, size_t size, const char *path)
     return buf;
 }
 
-tokenizer *tok_open(const char *path)
+char *tok_read_file(const char *path, size_t *len)
 {
     struct stat st;
     int fd = fs_open_regular(path, &st);
@@ -719,9 +719,17 @@ tokenizer *tok_open(const char *path)
     }
     char *buf = read_all(fd, (size_t)st.st_size, path);
     close(fd);
+    *len = buf ? (size_t)st.st_size : 0;
+    return buf;
+}
+
+tokenizer *tok_open(const char *path)
+{
+    size_t len = 0;
+    char *buf = tok_read_file(path, &len);
     if (!buf)
         return NULL;
-    tokenizer *t = tok_open_buffer(buf, (size_t)st.st_size, path);
+    tokenizer *t = tok_open_buffer(buf, len, path);
     free(buf);
     return t;
 }

@@ -73,8 +73,8 @@ static hid_t groups_lcpl(const char *name, const char *path)
 }
 
 /* Writes a float32 dataset at `name` (intermediate groups created). */
-static int write_floats(hid_t file, const char *name, const float *data, int rank,
-                        const hsize_t *dims, const char *path)
+static int write_array(hid_t file, const char *name, hid_t type, hid_t mem_type, const void *data,
+                       int rank, const hsize_t *dims, const char *path)
 {
     hid_t lcpl = groups_lcpl(name, path);
     if (lcpl < 0)
@@ -85,14 +85,13 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
         return h5util_fail("H5Pset_obj_track_times", name, path);
     }
     hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t d =
-        space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
+    hid_t d = space < 0 ? -1 : H5Dcreate2(file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     int rc = 0;
     if (space < 0)
         rc = h5util_fail("H5Screate_simple", name, path);
     else if (d < 0)
         rc = h5util_fail("H5Dcreate2", name, path);
-    else if (H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    else if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = h5util_fail("H5Dwrite", name, path);
     if (d >= 0 && H5Dclose(d) < 0 && rc == 0)
         rc = h5util_fail("H5Dclose", name, path);
@@ -101,6 +100,22 @@ static int write_floats(hid_t file, const char *name, const float *data, int ran
     H5Pclose(dcpl);
     H5Pclose(lcpl);
     return rc;
+}
+
+static int write_floats(hid_t file, const char *name, const float *data, int rank,
+                        const hsize_t *dims, const char *path)
+{
+    return write_array(file, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, rank, dims, path);
+}
+
+/* The run's tokenizer.json, its bytes verbatim (uint8), where it has one. */
+static int write_tokenizer(hid_t file, const ckpt_state *st, const char *path)
+{
+    if (!st->tokenizer || st->tokenizer_len == 0)
+        return 0;
+    hsize_t dims[1] = {st->tokenizer_len};
+    return write_array(file, "/tokenizer", H5T_STD_U8LE, H5T_NATIVE_UCHAR, st->tokenizer, 1, dims,
+                       path);
 }
 
 /* Writes a scalar dataset of `type` (file) from `mem_type` data. */
@@ -244,6 +259,8 @@ static int build_image(const char *name, const model *m, const config *cfg, cons
         rc = write_tree(file, "/optimizer/v", m, host + 2 * n, NULL, name);
     if (rc == 0)
         rc = write_string(file, "/config", cfg->text ? cfg->text : "", name);
+    if (rc == 0)
+        rc = write_tokenizer(file, st, name);
     if (rc == 0)
         rc = write_rng_state(file, st->seed, name);
     if (rc == 0)

@@ -8,6 +8,8 @@
  *   /config                                         the config text (string), and
  *       its --set overrides: the model's description, which a reader
  *       compares with the config's (checkpoint_model.h)
+ *   /tokenizer (uint8)                              the bytes of the run's
+ *       tokenizer.json (data.tokenizer), verbatim; absent without one
  *   /state/rng_seed (uint64), /state/rng (string)   the random state: every
  *       random number is Philox4x32-10 of (seed, stream, step, index), so
  *       the seed and the step counters are the whole of it
@@ -62,6 +64,10 @@ typedef struct {
     /* The format_version ckpt_read found; ckpt_save writes
      * CKPT_FORMAT_VERSION whatever this holds. */
     int format;
+    /* What ckpt_save writes as /tokenizer (borrowed; NULL: none). ckpt_read
+     * leaves it NULL: ckpt_read_tokenizer reads it. */
+    const char *tokenizer;
+    size_t tokenizer_len;
 } ckpt_state;
 
 /* Writes dir/ckpt-<step>.h5; its path goes into path (size bytes). */
@@ -124,6 +130,17 @@ int ckpt_model_rules_check(const ckpt_model_rules *rules, const config *cfg);
  * is changed only on success. */
 int ckpt_read(const char *path, const model *m, const ckpt_model_rules *rules, ckpt_state *st,
               float *host);
+
+/* The checkpoint's /tokenizer (checkpoint_tokenizer.c): its bytes in a
+ * malloc'ed *json (*len of them, and a NUL after them), or *json NULL
+ * where it has none (a byte-level model's, an older checkpoint). Returns
+ * 0 or a CKPT_ code. */
+int ckpt_read_tokenizer(const char *path, char **json, size_t *len);
+
+/* Refuses, in one line, a run whose tokenizer (json, len; NULL: none,
+ * `name` the config's data.tokenizer) is not the one checkpoint path
+ * holds: its model's ids would mean other text. */
+int ckpt_check_tokenizer(const char *path, const char *json, size_t len, const char *name);
 
 /* The size of ckpt_read's host buffer, in floats. */
 size_t ckpt_host_floats(const model *m);

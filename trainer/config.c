@@ -84,6 +84,14 @@ static const config_key cfg_keys[] = {
      "comma-separated "
      "patterns (e.g. *.dat,*.u8)",
      false},
+    {"data", "tokenizer", KT_STR, C(data_tokenizer), "", 0, 0, 0, NULL,
+     "text: a tokenizer.json (byte-level BPE, as GPT-2's or train_tokenizer.py's) whose ids the "
+     "text becomes at start-up, the training and validation parts encoded apart (their cut "
+     "moved back to a character's start); tokens: the tokenizer that made the shards' ids, "
+     "which must be below its size; either way the checkpoints carry it (for --generate and "
+     "the exporters) and the embedding's vocab must hold its ids (empty: text's bytes are the "
+     "tokens; tokens' ids are the embedding's)",
+     false},
     {"data", "eval_tokens", KT_LONG, C(eval_tokens), "0", 0, CK_NOLIMIT, 0, NULL,
      "text, tokens: evaluate only the validation split's first this many tokens, rounded down "
      "to whole "
@@ -1129,6 +1137,7 @@ dataset_options config_dataset_options(const config *cfg)
         .val_fraction = cfg->val_fraction,
         .exclude = cfg->data_exclude,
         .eval_tokens = cfg->eval_tokens,
+        .tokenizer = cfg->data_tokenizer,
         .window = embedding ? first->block_size : 0,
         .vocab = embedding ? first->vocab : 0,
         .image_transforms =

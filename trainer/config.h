@@ -88,9 +88,10 @@ typedef struct {
     char data_mean[256], data_std[256];
     int augment_crop;
     bool augment_flip;
-    double val_fraction;            /* text */
-    char data_exclude[CFG_STR_MAX]; /* text */
-    long eval_tokens;               /* text: the validation split's first tokens (0: all) */
+    double val_fraction;              /* text */
+    char data_exclude[CFG_STR_MAX];   /* text */
+    long eval_tokens;                 /* text: the validation split's first tokens (0: all) */
+    char data_tokenizer[CFG_STR_MAX]; /* text, tokens: a tokenizer.json ("": none) */
 
     /* [train] */
     int epochs;

@@ -1,6 +1,7 @@
 #include "trainer/metrics.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -59,8 +60,10 @@ int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, do
 }
 
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
-                 double accuracy, const char *unit)
+                 double accuracy, const char *unit, double bytes_per_token)
 {
+    bool per_byte = unit && bytes_per_token > 0 && strcmp(unit, "byte") != 0;
+    double bpb = per_byte ? loss / M_LN2 / bytes_per_token : 0.0;
     char bits[32] = "";
     if (unit)
         snprintf(bits, sizeof bits, "bits_per_%s", unit);
@@ -69,6 +72,8 @@ int metrics_eval(metrics *mt, const char *split, long epoch, long step, double l
     put_num(mt->f, "accuracy", accuracy);
     if (unit)
         put_num(mt->f, bits, loss / M_LN2);
+    if (per_byte)
+        put_num(mt->f, "bits_per_byte", bpb);
     if (finish_line(mt) < 0)
         return -1;
     char tag[64];
@@ -80,6 +85,9 @@ int metrics_eval(metrics *mt, const char *split, long epoch, long step, double l
         return -1;
     snprintf(tag, sizeof tag, "%s/%s", split, bits);
     if (unit && tboard_scalar(&mt->tb, tag, step, (float)(loss / M_LN2)) < 0)
+        return -1;
+    snprintf(tag, sizeof tag, "%s/bits_per_byte", split);
+    if (per_byte && tboard_scalar(&mt->tb, tag, step, (float)bpb) < 0)
         return -1;
     return tboard_flush(&mt->tb);
 }

@@ -30,9 +30,11 @@ int metrics_open(metrics *mt, const char *dir, int append);
 int metrics_train(metrics *mt, long step, long epoch, double loss, double lr, double samples_per_s,
                   double grad_norm, long skipped, const double *phase_ms, double mfu);
 /* unit: "byte" or "token" adds the loss in bits per that unit
- * (bits_per_byte, bits_per_token); NULL, none (a classifier). */
+ * (bits_per_byte, bits_per_token); NULL, none (a classifier). A token's
+ * mean bytes of text, bytes_per_token, above 0 (a tokenizer's), adds
+ * bits_per_byte beside bits_per_token. */
 int metrics_eval(metrics *mt, const char *split, long epoch, long step, double loss,
-                 double accuracy, const char *unit);
+                 double accuracy, const char *unit, double bytes_per_token);
 int metrics_close(metrics *mt);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluate.h"
 #include "trainer/memplan.h"
@@ -31,6 +32,7 @@ typedef struct {
     int t, vocab, batch;
     double sums[2];                 /* loss and correct, summed over windows */
     double *pos_loss, *pos_correct; /* summed over windows, by position */
+    char *tok_json;                 /* data.tokenizer's bytes, or NULL */
 
     /* --predict */
     const char *path;
@@ -39,11 +41,24 @@ typedef struct {
     float *logits; /* one batch's, on the host */
 } lm_report;
 
+/* The config's data.tokenizer, read once: the data is encoded with the
+ * bytes that are compared with the checkpoint's (json NULL: none). */
+static int read_tokenizer(const config *cfg, dataset_options *o, char **json)
+{
+    *json = NULL;
+    o->tokenizer_len = 0;
+    if (cfg->data_tokenizer[0] && !(*json = tok_read_file(cfg->data_tokenizer, &o->tokenizer_len)))
+        return err_prefix("data.tokenizer");
+    o->tokenizer_json = *json;
+    return 0;
+}
+
 static int setup(lm_report *r, const config *cfg, const char *ckpt)
 {
     dataset *train = NULL;
     dataset_options data_opts = config_dataset_options(cfg);
-    if (dataset_open_splits(&train, &r->val, &data_opts) < 0)
+    if (read_tokenizer(cfg, &data_opts, &r->tok_json) < 0 ||
+        dataset_open_splits(&train, &r->val, &data_opts) < 0)
         return -1;
     dataset_close(train); /* only the validation split is read */
     if (!r->val)
@@ -62,6 +77,10 @@ static int setup(lm_report *r, const config *cfg, const char *ckpt)
     model_input in = memplan_input(ds, r->batch);
     if (!(r->m = model_build_input(cfg, r->be, &in, 1, r->batch)) ||
         ckpt_load_params(ckpt, r->m) < 0)
+        return -1;
+    /* the config's tokenizer must be the checkpoint's (none where it holds
+     * none), as at resume: the text becomes the ids the model knows */
+    if (ckpt_check_tokenizer(ckpt, r->tok_json, data_opts.tokenizer_len, cfg->data_tokenizer) < 0)
         return -1;
     if (r->m->positions != r->t || r->m->classes < ds->classes)
         return err_set("--eval of a language model needs the last layer to give %d logits or "
@@ -164,10 +183,15 @@ static void print(const lm_report *r, const char *ckpt, FILE *out)
 {
     long long n = (long long)r->val->n;
     double loss = r->sums[0] / (double)n;
+    double bpt = r->val->bytes_per_token; /* a tokenizer's: bits per byte too */
+    char per_byte[64] = "";
+    if (bpt > 0)
+        snprintf(per_byte, sizeof per_byte, ", %.4f bits/byte", loss / M_LN2 / bpt);
     fprintf(out,
-            "%s on %lld validation windows of %d tokens: loss %.8g (%.4f bits/%s) accuracy "
+            "%s on %lld validation windows of %d tokens: loss %.8g (%.4f bits/%s%s) accuracy "
             "%.4f\n",
-            ckpt, n, r->t, loss, loss / M_LN2, model_bits_unit(r->m), r->sums[1] / (double)n);
+            ckpt, n, r->t, loss, loss / M_LN2, model_bits_unit(r->m), per_byte,
+            r->sums[1] / (double)n);
     char bits[16];
     snprintf(bits, sizeof bits, "bits/%s", model_bits_unit(r->m));
     fprintf(out, "\npositions  targets    loss  %9s  accuracy\n", bits);
@@ -189,7 +213,7 @@ static void print(const lm_report *r, const char *ckpt, FILE *out)
 
 static void release(lm_report *r)
 {
-    free(r->pos_loss), free(r->pos_correct), free(r->logits);
+    free(r->pos_loss), free(r->pos_correct), free(r->logits), free(r->tok_json);
     model_free(r->m);
     dataset_close(r->val);
     backend_close(r->be);

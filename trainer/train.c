@@ -10,6 +10,7 @@
 #include "comm/device_share.h"
 #include "comm/placement.h"
 #include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "data/transform.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluate.h"
@@ -52,6 +53,8 @@ typedef struct {
     long first_step;  /* where this process started: 0, or the resumed step */
     ckpt_state st;
     resume_point rp;
+    char *tok_json; /* data.tokenizer's bytes, which the checkpoints carry (NULL: none) */
+    size_t tok_len;
     grad_sync *gs;   /* the gradient all-reduce, or */
     grad_shard *gsh; /* the reduce-scatter and all-gather of a sharded optimizer */
     steptime times;
@@ -89,6 +92,16 @@ static int load_data(run *r)
 {
     const config *cfg = r->cfg;
     dataset_options data_opts = config_dataset_options(cfg);
+    /* read once: the data is encoded with the bytes the checkpoints keep */
+    if (cfg->data_tokenizer[0] &&
+        (data_opts.format == DATA_TEXT || data_opts.format == DATA_TOKENS)) {
+        if (!(r->tok_json = tok_read_file(cfg->data_tokenizer, &r->tok_len)))
+            return err_prefix("data.tokenizer");
+        data_opts.tokenizer_json = r->tok_json;
+        data_opts.tokenizer_len = r->tok_len;
+        r->st.tokenizer = r->tok_json;
+        r->st.tokenizer_len = r->tok_len;
+    }
     if (dataset_open_splits(&r->train, &r->test, &data_opts) < 0)
         return -1;
     r->has_test = r->test != NULL;
@@ -508,14 +521,19 @@ static int run_eval(run *r, long epoch)
         return 0;
     bool text = r->test->tokens;
     const char *unit = text ? model_bits_unit(r->m) : NULL;
+    double bpt = r->test->bytes_per_token; /* a tokenizer's: bits per byte too */
+    char per_byte[64] = "";
+    if (text && bpt > 0)
+        snprintf(per_byte, sizeof per_byte, "  %.4f bits/byte", loss / M_LN2 / bpt);
     if (text)
-        progress_message(
-            &r->pg, "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/%s  accuracy %.4f",
-            epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, unit, acc);
+        progress_message(&r->pg,
+                         "epoch %ld/%d  step %lld  val loss %.4f  %.4f bits/%s%s  accuracy %.4f",
+                         epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, loss / M_LN2, unit,
+                         per_byte, acc);
     else
         progress_message(&r->pg, "epoch %ld/%d  step %lld  test loss %.4f  accuracy %.4f",
                          epoch + 1, r->cfg->epochs, (long long)r->st.step, loss, acc);
-    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, unit);
+    return metrics_eval(&r->mt, text ? "val" : "test", epoch + 1, r->st.step, loss, acc, unit, bpt);
 }
 
 /* Rank 0 writes the checkpoint; then every rank learns whether that
@@ -673,6 +691,7 @@ static void run_free(run *r)
         r->be->host_release(r->be, r->hy[s]);
     }
     resume_free(&r->rp);
+    free(r->tok_json);
     gsync_close(r->gs);
     gshard_close(r->gsh);
     model_free(r->m);
@@ -723,6 +742,10 @@ static int setup_local(run *r, const train_options *opt)
         return -1;
     if (is_root(r) && resume_find(&r->rp, opt->resume, r->ckpt_dir, r->m, cfg, opt->allow_change,
                                   opt->n_allow_change, r->steps_per_epoch, stderr) < 0)
+        return -1;
+    /* the model's ids mean the text its checkpoint's tokenizer makes */
+    if (is_root(r) && r->rp.found &&
+        ckpt_check_tokenizer(r->rp.path, r->tok_json, r->tok_len, cfg->data_tokenizer) < 0)
         return -1;
     return prepare_output(r);
 }

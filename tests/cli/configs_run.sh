@@ -16,11 +16,24 @@ mkdir cifar
 for b in 1 2; do write_cifar cifar/data_batch_$b.bin 40; done
 write_cifar cifar/test_batch.bin 30
 
+# the BPE configs' tokenizers, trained as their comments say, where a
+# Python with the tokenizers package is at hand ($ACCEL_TEST_PYTHON, or the
+# .venv tests/run.sh makes)
+py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
 n=0
 for cfg in "$src"/configs/*.ini; do
     name=$(basename "$cfg" .ini)
     extra=()
     case "$name" in
+    fortunes*bpe*)
+        if ! "$py" -c "import tokenizers" 2>/dev/null; then
+            echo "skipped: $name (no Python with the tokenizers package at $py to make its tokenizer)"
+            continue
+        fi
+        "$py" "$src/trainer/scripts/train_tokenizer.py" --vocab_size 4096 --config "$cfg" \
+            tok-$name.json >/dev/null || fail "$name: train_tokenizer.py"
+        extra=(--set data.val_fraction=0.01 --set data.eval_batch_size=64
+               --set data.tokenizer=tok-$name.json) ;;
     cifar10*) extra=(--set data.train=cifar --set data.test=cifar --set data.batch_size=16) ;;
     fortunes*) extra=(--set data.val_fraction=0.01 --set data.eval_batch_size=64) ;;
     gpt2_124m) # 7 TFLOP and 28 GB a step: cli.dry_run checks it instead

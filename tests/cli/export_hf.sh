@@ -231,6 +231,30 @@ for m in tied untied; do
     "$py" "$src/tests/python/check_hf.py" $m-hf $m-predict.h5 $m "line 1" $m-gen.txt "$src" ||
         fail "$m: transformers disagrees"
 done
+
+# A BPE model (data.tokenizer, a tokenizer trained here on English and
+# Chinese lines, so tokens cut characters): the export carries the
+# checkpoint's tokenizer, and AutoTokenizer with the model gives the text
+# --generate --temperature 0 gives, stopping where it stops
+for i in $(seq 1 200); do echo "line $i: the quick brown fox, 敏捷的棕色狐狸 $((i % 9)), jumps"; done >bpe.txt
+"$py" "$src/trainer/scripts/train_tokenizer.py" --vocab_size 320 --val_fraction 0.1 bpe.json \
+    bpe.txt >tok.txt || fail "bpe: train_tokenizer.py: $(cat tok.txt)"
+sed -e 's/^vocab = 256$/vocab = 320/' -e 's/^units = 256$/units = 320/' \
+    -e 's/^block_size = 16$/block_size = 32/' \
+    -e 's/^train = text.txt$/train = bpe.txt\ntokenizer = bpe.json/' tied.ini >bpe.ini
+grep -q '^tokenizer = bpe.json' bpe.ini && grep -q '^units = 320' bpe.ini || fail "bpe.ini"
+run bpe.ini --set run.dir=bpe
+[ $rc -eq 0 ] || fail "bpe: training: exit $rc"
+run bpe.ini --eval bpe/checkpoints/ckpt-40.h5 --predict bpe-predict.h5
+[ $rc -eq 0 ] || fail "bpe: --eval: exit $rc"
+"$prog" bpe.ini --generate bpe/checkpoints/ckpt-40.h5 --prompt "line 7: 敏" --tokens 24 \
+    --temperature 0 >bpe-gen.txt 2>err.txt || fail "bpe: --generate: $(cat err.txt)"
+export_hf "$py" bpe/checkpoints/ckpt-40.h5 bpe-hf
+[ $rc -eq 0 ] || { cat hf-err.txt; fail "bpe: export: exit $rc"; }
+cat hf-out.txt
+cmp -s bpe-hf/tokenizer.json bpe.json || fail "bpe: the exported tokenizer.json is not bpe.json"
+"$py" "$src/tests/python/check_hf.py" bpe-hf bpe-predict.h5 tied "line 7: 敏" bpe-gen.txt "$src" 24 ||
+    fail "bpe: transformers disagrees"
 cmp tied-hf/model.safetensors tied-sys/model.safetensors ||
     fail "the export with $sys wrote another model.safetensors"
 cmp tied-hf/config.json tied-sys/config.json ||

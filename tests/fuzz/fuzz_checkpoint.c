@@ -21,6 +21,7 @@
 
 #include "fuzz_ckpt_model.h"
 #include "fuzz_common.h"
+#include "data/tokenizer.h"
 #include "kernels/backend.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -93,6 +94,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 err_msg());
         abort();
     }
+    /* the tokenizer it may carry (/tokenizer), as --generate, --eval and
+     * a resume read it: refused with a code, or bytes with a NUL after
+     * them, which the tokenizer's loader takes or refuses */
+    char *json = NULL;
+    size_t len = 0;
+    rc = ckpt_read_tokenizer(path, &json, &len);
+    if (rc != 0 && rc != CKPT_DAMAGED && rc != CKPT_MISMATCH) {
+        fprintf(stderr, "fuzz_checkpoint: ckpt_read_tokenizer returned %d\n", rc);
+        abort();
+    }
+    if ((rc != 0 && json) || (json && (len == 0 || json[len] != '\0'))) {
+        fprintf(stderr, "fuzz_checkpoint: ckpt_read_tokenizer gave %zu bytes (rc %d)\n", len, rc);
+        abort();
+    }
+    if (json)
+        tok_close(tok_open_buffer(json, len, "the checkpoint's tokenizer"));
+    free(json);
     fuzz_h5_check("fuzz_checkpoint");
     err_clear();
     return 0;

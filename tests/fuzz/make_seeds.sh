@@ -260,6 +260,10 @@ trap 'rm -rf "$tmp"' EXIT
 # checkpoint: a real one from make_ckpt_seed (the model of
 # fuzz_ckpt_model.h); the rest derive from it below.
 "$make_ckpt_seed" "$tmp" >/dev/null
+# and one that carries a tokenizer (/tokenizer), whole
+mkdir "$tmp/tok"
+"$make_ckpt_seed" "$tmp/tok" tokenizer_fortunes.json >/dev/null
+cp "$tmp/tok/ckpt-2.h5" "$out/checkpoint/tokenizer.h5"
 
 /usr/bin/python3 - "$fashion" "$out" "$tmp/ckpt-2.h5" <<'PY'
 import gzip, shutil, struct, sys

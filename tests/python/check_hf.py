@@ -7,10 +7,15 @@ generate() from PROMPT must give the bytes accel-train's --generate
 --temperature 0 gave (GENERATED), but where the two likeliest bytes are
 within 1e-4 (a near tie, which rounding may break either way: then the
 rest is not compared); sampled generate() and generate() with no input
-(from bos_token_id) must run. Last, export_hf's own safetensors writer
+(from bos_token_id) must run. Where HF_DIR holds a tokenizer (a checkpoint
+of a run with data.tokenizer), AutoTokenizer.from_pretrained(HF_DIR)
+encodes PROMPT and decodes greedy generate()'s ids, which stop at the end
+token as --generate does: the text must be --generate's (its bytes read as
+UTF-8 with U+FFFD for what is not, as the tokenizer's decode reads them). Last, export_hf's own safetensors writer
 must give the file the safetensors package wrote, byte for byte.
 
-usage: check_hf.py HF_DIR PREDICT.h5 tied|untied PROMPT GENERATED SRC_DIR"""
+usage: check_hf.py HF_DIR PREDICT.h5 tied|untied PROMPT GENERATED SRC_DIR [TOKENS]
+(TOKENS: --generate's --tokens, where HF_DIR holds a tokenizer)"""
 import json
 import os
 import sys
@@ -109,15 +114,50 @@ def check_writer(hf_dir):
           f"{len(files[0])} bytes, the exported file's")
 
 
+def check_generate_text(model, hf_dir, prompt, generated):
+    """Greedy generate() through AutoTokenizer gives --generate's text."""
+    tok = transformers.AutoTokenizer.from_pretrained(hf_dir)
+    want = open(generated, "rb").read()[:-1].decode("utf-8", errors="replace")
+    enc = tok(prompt, return_tensors="pt")
+    ids = enc.input_ids
+    n = int(sys.argv[7])
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=enc.attention_mask, max_new_tokens=n,
+                             do_sample=False, output_scores=True,
+                             return_dict_in_generate=True, pad_token_id=tok.eos_token_id)
+    got_ids = out.sequences[0, ids.shape[1]:].tolist()
+    if got_ids and got_ids[-1] == tok.eos_token_id:  # --generate prints no end token
+        got_ids = got_ids[:-1]
+    got = tok.decode(got_ids)
+    if got != want:
+        # a near tie, which rounding may break either way, excuses a
+        # difference (the ids --generate drew are not at hand to say where)
+        gaps = [float(t[0] - t[1]) for t in (torch.topk(s[0], 2).values for s in out.scores)]
+        ties = [j for j, gap in enumerate(gaps) if gap <= 1e-4]
+        if not ties:
+            sys.exit(f"greedy generate() through AutoTokenizer: {got!r}, accel-train's {want!r}")
+        print(f"hf generate: the texts differ after a near tie at token {ties[0]}")
+    print(f"hf generate: AutoTokenizer and greedy generate() from {prompt!r} give accel-train's "
+          f"{len(got_ids)} tokens of text: {got!r}")
+    with torch.no_grad():
+        empty = model.generate(max_new_tokens=4, do_sample=False, pad_token_id=tok.eos_token_id)
+    if empty.shape[1] > 5 or empty[0, 0] != tok.bos_token_id:
+        sys.exit(f"generate() from bos: {empty.tolist()}, bos {tok.bos_token_id}")
+    print(f"hf generate: from bos {tok.decode(empty[0].tolist())!r}")
+
+
 def main(hf_dir, predict, tie, prompt, generated):
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
     model = load(hf_dir, tie)
     check_logits(model, predict)
-    check_generate(model, prompt, generated)
+    if os.path.exists(os.path.join(hf_dir, "tokenizer.json")):
+        check_generate_text(model, hf_dir, prompt, generated)
+    else:
+        check_generate(model, prompt, generated)
     check_writer(hf_dir)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 7:
+    if len(sys.argv) not in (7, 8):
         sys.exit(__doc__.split("usage: ")[1])
     main(*sys.argv[1:6])

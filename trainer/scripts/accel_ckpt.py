@@ -18,3 +18,12 @@ def read(path):
                    for name in f["model"]}
     sections, layers = accel_config.parse(text)
     return sections, layers, weights
+
+
+def read_tokenizer(path):
+    """The bytes of the tokenizer.json the checkpoint carries (/tokenizer,
+    a run with data.tokenizer), or None where it has none."""
+    with h5py.File(path, "r") as f:
+        if "tokenizer" not in f:
+            return None
+        return f["tokenizer"][()].tobytes()

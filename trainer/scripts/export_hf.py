@@ -4,7 +4,13 @@
 
 writes OUT_DIR/config.json and OUT_DIR/model.safetensors, which
 transformers.GPT2LMHeadModel.from_pretrained(OUT_DIR) loads with no missing
-or unexpected tensor. Needs only numpy and h5py: the safetensors file is
+or unexpected tensor; and where the checkpoint carries a tokenizer (a run
+with data.tokenizer), its tokenizer.json verbatim, with the
+tokenizer_config.json and special_tokens_map.json that
+transformers.AutoTokenizer.from_pretrained(OUT_DIR) reads (a
+PreTrainedTokenizerFast: no token added in front, no clean-up of spaces
+in decoding, model_max_length the model's positions; bos and eos its
+<|endoftext|> where it has one). Needs only numpy and h5py: the safetensors file is
 written by the safetensors package where it is installed, else directly
 (write_safetensors). OUT_DIR must not exist or be an empty directory (not
 the checkpoint, through any spelling or link: refused in one line before
@@ -36,7 +42,9 @@ What the config says:
   to end a sequence, and accel-train's own generation runs to the length
   it is given, as generate() then does (max_new_tokens). For GPT-2's
   vocabulary (50,257: configs/gpt2_124m.ini) bos and eos are GPT-2's
-  <|endoftext|>, 50256; for any other, null.
+  <|endoftext|>, 50256; for any other, null. With a tokenizer, bos and
+  eos are its <|endoftext|>'s id, which --generate starts from with no
+  prompt and stops at, as generate() then does (null where it has none).
 
 HF's GPT-2 holds its projections as Conv1D, weight (in, out): accel-train's
 nn.Linear weights (out, in) are transposed. The attention's causal-mask
@@ -57,6 +65,7 @@ import accel_outpath  # noqa: E402
 
 BYTE_BOS = 10  # a byte-level vocabulary's bos_token_id: the newline
 GPT2_EOT = 50256  # <|endoftext|> in GPT-2's vocabulary of 50,257
+EOT = "<|endoftext|>"
 
 
 def _special_tokens(vocab):
@@ -292,10 +301,35 @@ def _fsync(path):
         os.close(fd)
 
 
-def export(tensors, config, out_dir):
-    """Writes config.json and model.safetensors into a temporary directory
-    beside out_dir and renames it to out_dir, which must not exist or be
-    empty; returns save_safetensors's answer."""
+def tokenizer_files(json_bytes, config):
+    """{name: bytes} of the files AutoTokenizer reads beside the model, for
+    the tokenizer.json the checkpoint carries; sets config's bos and eos to
+    its <|endoftext|>. Refused where the file is not a tokenizer.json."""
+    try:
+        tok = json.loads(json_bytes)
+        added = {t["content"]: t["id"] for t in tok.get("added_tokens") or []}
+        ids = list(tok["model"]["vocab"].values()) + list(added.values())
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise Refused(f"the checkpoint's /tokenizer is not a tokenizer.json ({e})") from None
+    if max(ids, default=-1) >= config["vocab_size"]:
+        raise Refused(f"the checkpoint's tokenizer has ids up to {max(ids)}, past the model's "
+                      f"vocabulary of {config['vocab_size']}")
+    eot = added.get(EOT)
+    config["bos_token_id"] = config["eos_token_id"] = eot
+    special = {"bos_token": EOT, "eos_token": EOT} if eot is not None else {}
+    tok_config = {"tokenizer_class": "PreTrainedTokenizerFast",
+                  "model_max_length": config["n_positions"],
+                  "add_bos_token": False, "add_eos_token": False,
+                  "clean_up_tokenization_spaces": False, **special}
+    dump = lambda d: (json.dumps(d, indent=2) + "\n").encode()  # noqa: E731
+    return {"tokenizer.json": json_bytes, "tokenizer_config.json": dump(tok_config),
+            "special_tokens_map.json": dump(special)}
+
+
+def export(tensors, config, out_dir, extra=None):
+    """Writes config.json and model.safetensors (and extra's {name: bytes})
+    into a temporary directory beside out_dir and renames it to out_dir,
+    which must not exist or be empty; returns save_safetensors's answer."""
     out_dir = os.path.abspath(out_dir)
     if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.listdir(out_dir)):
         raise Refused(f"{out_dir} exists and is not an empty directory")
@@ -309,7 +343,10 @@ def export(tensors, config, out_dir):
             json.dump(config, f, indent=2)
             f.write("\n")
         how = save_safetensors(tensors, os.path.join(tmp, "model.safetensors"))
-        for name in ("config.json", "model.safetensors"):
+        for name, data in (extra or {}).items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+        for name in ("config.json", "model.safetensors", *(extra or {})):
             _fsync(os.path.join(tmp, name))
         umask = os.umask(0)
         os.umask(umask)
@@ -336,22 +373,28 @@ def main(argv):
             raise Refused(str(e)) from None
         try:
             _, layers, weights = accel_ckpt.read(ckpt)
+            tok_json = accel_ckpt.read_tokenizer(ckpt)
         except (OSError, KeyError) as e:
             raise Refused(f"cannot read the checkpoint: {e}") from None
         try:
             tensors, config = convert(layers, weights)
         except Refused as e:
             raise Refused(f"{ckpt}: not a GPT-2-shaped model: {e}") from None
-        how = export(tensors, config, out_dir)
+        try:
+            extra = tokenizer_files(tok_json, config) if tok_json is not None else None
+        except Refused as e:
+            raise Refused(f"{ckpt}: {e}") from None
+        how = export(tensors, config, out_dir, extra)
     except Refused as e:
         print(f"export_hf: error: {e}", file=sys.stderr)
         return 1
     count = sum(a.size for a in tensors.values())
+    tail = "; tokenizer.json, the checkpoint's, for AutoTokenizer" if tok_json else ""
     print(f"export_hf: {out_dir}: GPT-2 of {config['n_layer']} blocks, {config['n_embd']} "
           f"features, {config['n_head']} heads, {config['n_positions']} positions, vocabulary "
           f"{config['vocab_size']}, {count:,} parameters, output layer "
           f"{'tied to wte' if config['tie_word_embeddings'] else 'untied'}; "
-          f"model.safetensors {how}")
+          f"model.safetensors {how}{tail}")
     return 0
 
 
