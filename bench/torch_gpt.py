@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, os.path.join(sys.argv[-1], "trainer", "scripts"))
 import export_torch  # noqa: E402
-import text_shards  # noqa: E402  (its list_files: dataset_text.c's listing)
+import accel_text  # noqa: E402  (its list_files: dataset_text.c's listing)
 
 
 def splits(data):
-    files = text_shards.list_files(filter(None, data["train"].split(",")), data.get("exclude", ""))
+    files = accel_text.list_files(filter(None, data["train"].split(",")), data.get("exclude", ""))
     stream = b"".join(open(p, "rb").read() for p in files)
     cut = len(stream) - int(len(stream) * float(data.get("val_fraction", "0.1")))
     arr = np.frombuffer(stream, np.uint8)
