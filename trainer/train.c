@@ -604,15 +604,22 @@ static int after_step(run *r, long done, double loss, double lr, double grad_nor
 }
 
 /* Whether a signal asked any rank to stop: every rank learns it at the
- * same step boundary, so all stop there together. */
+ * same step boundary, so all stop there together. The signal is the one
+ * the lowest rank that was sent one got, told to all: a launcher passes a
+ * signal on to each node's ranks separately (srun through each node's
+ * slurmd, mpirun through each node's daemon), so at that boundary some
+ * ranks may have it and others not yet, and rank 0, which says why the run
+ * stopped, must not name a signal of its own guessing. */
 static int stop_agreed(run *r)
 {
     int vote, who = comm_agree(!stop_requested(), &vote);
     if (vote < 0)
         return -1;
     if (who >= 0) {
-        int sig = stop_requested();
-        r->stopped = sig ? sig : SIGTERM; /* another rank's signal */
+        int sig = stop_requested(); /* never 0 on rank `who` */
+        if (comm_broadcast(&sig, sizeof sig, who) < 0)
+            return -1;
+        r->stopped = sig;
     }
     return 0;
 }

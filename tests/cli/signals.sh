@@ -1,8 +1,9 @@
 #!/bin/bash
 # Signals stop a run cleanly: SIGUSR1 (or SIGTERM, to any one rank) makes
 # every rank stop at the next step boundary, write a checkpoint and exit 3;
-# a run resumed from it ends bitwise equal to one never stopped. A second
-# SIGINT ends the process at once.
+# a run resumed from it ends bitwise equal to one never stopped; rank 0
+# names the signal a rank got, whichever rank got it. A second SIGINT ends
+# the process at once.
 prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 cfg="$src/configs/fashion_mlp.ini"
@@ -41,6 +42,16 @@ ckpt_same whole/checkpoints/ckpt-300.h5 usr1/checkpoints/ckpt-300.h5 ||
     fail "stopped at step $step and resumed: not the uninterrupted result"
 echo "ok: SIGUSR1 stopped step $step, the resumed run is exact"
 
+# rank_pid DIR RANK: the pid of that rank of the run writing DIR (its
+# command line begins with the program, unlike mpirun's), by the rank
+# mpirun put in its environment.
+rank_pid() {
+    local p
+    for p in $(pgrep -f "^$prog $cfg .*run.dir=$1\$"); do
+        grep -qzx "OMPI_COMM_WORLD_RANK=$2" /proc/$p/environ 2>/dev/null && echo $p
+    done
+}
+
 # two ranks, SIGTERM to one of them: both stop at the same step. (The
 # reference is a 2-rank run: over 300 steps float rounding makes 1 and 2
 # ranks drift apart, while the same ranks repeat bit for bit.)
@@ -48,7 +59,8 @@ mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=whole2 >out.txt 2>err.txt || f
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term >out.txt 2>err.txt &
 job=$!
 wait_for term/checkpoints/ckpt-40.h5 || fail "the 2-rank run did not start"
-victim=$(pgrep -f "^$prog $cfg .*run.dir=term" | tail -1) # a rank, not mpirun
+victim=$(rank_pid term 1)
+[ -n "$victim" ] || fail "no rank 1 to signal"
 kill -TERM "$victim"
 wait $job
 status=$?
@@ -59,6 +71,23 @@ mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term --resume auto >out.txt 2>
 ckpt_same whole2/checkpoints/ckpt-300.h5 term/checkpoints/ckpt-300.h5 ||
     fail "2 ranks stopped by SIGTERM and resumed: not the uninterrupted result"
 echo "ok: SIGTERM to one of 2 ranks stopped both"
+
+# SIGUSR1 to rank 1 alone: rank 0, which says why the run stopped, names
+# the signal rank 1 got, not one of its own guessing (a launcher passes a
+# signal to each node's ranks separately, so under srun some ranks have
+# it at a step boundary where others do not yet; rank 0 said "Terminated").
+mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=usr1r1 >out.txt 2>err.txt &
+job=$!
+wait_for usr1r1/checkpoints/ckpt-40.h5 || fail "the 2-rank run did not start"
+victim=$(rank_pid usr1r1 1)
+[ -n "$victim" ] || fail "no rank 1 to signal"
+kill -USR1 "$victim"
+wait $job
+status=$?
+[ $status -eq 3 ] || fail "SIGUSR1 to rank 1: exit status $status, expected 3"
+grep -q "stopped by User defined signal 1 at step" out.txt ||
+    fail "SIGUSR1 to rank 1: rank 0 said '$(grep -o 'stopped by [^;]*' out.txt)', not the signal rank 1 got"
+echo "ok: SIGUSR1 to rank 1 alone: $(grep -o 'stopped by [^;]*' out.txt)"
 
 # SIGINT twice: the second one ends the process without a checkpoint. Steps
 # of 60000 samples take over half a second, so both land within one step.
