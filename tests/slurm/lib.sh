@@ -163,6 +163,17 @@ CONF
     } >slurm.conf
     echo "CgroupPlugin=cgroup/v1" >cgroup.conf
     export SLURM_CONF=$work/slurm.conf
+    # The ranks of a node share memory through files of Open MPI's vader
+    # BTL, /dev/shm/vader_segment.<node>.<uid>.<jobid>.<local rank> by
+    # default, and under srun the jobid is a hash of the PMIx namespace,
+    # slurm.pmix.<job>.<step>: the same in every run of a test (its job 2,
+    # step 0: vader_segment.nodeb.0.8dc24f0b.0 each time), and a run beside
+    # another one's, or after one killed before it could remove them, meets
+    # its files. (Likely what killed a rank on nodeb in start-up once in 27
+    # runs beside CPU hogs: "open(2): No such file or directory" in shared
+    # memory set-up, then SIGSEGV.) In the test's own directory they are
+    # its own; sbatch --export=ALL hands the setting to the ranks.
+    export OMPI_MCA_btl_vader_backing_directory=$work
     slurm_start_guard
 }
 
