@@ -28,13 +28,21 @@ declare -A cluster_holder=() # node name -> pid of the process holding its names
 cluster_jobs=()              # background jobs to end with the test (cluster_track)
 cluster_watchdog=
 
+# cluster_ns_pids NS: every process in the UTS namespace NS (as
+# /proc/PID/ns/uts names it: uts:[NUMBER]). One ls for all of them: a
+# readlink a process took 1.3 s for some 110 processes at a load of 14 on
+# the 2 cores (15 ms this way), seconds in which a node meant to die at
+# once goes on training.
+cluster_ns_pids() {
+    ls -l /proc/[0-9]*/ns/uts 2>/dev/null |
+        awk -v ns="$1" '$NF == ns { split($(NF - 2), path, "/"); print path[3] }'
+}
+
 # cluster_pids NODE: every process in NODE's namespace, its holder included.
 cluster_pids() {
-    local holder=${cluster_holder[$1]} ns p
-    ns=$(readlink "/proc/$holder/ns/uts" 2>/dev/null) || return 0
-    for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/ns/uts" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"
-    done
+    local ns
+    ns=$(readlink "/proc/${cluster_holder[$1]}/ns/uts" 2>/dev/null) || return 0
+    cluster_ns_pids "$ns"
 }
 
 # cluster_kill_node NODE: SIGKILL to every process of NODE (its Open MPI
