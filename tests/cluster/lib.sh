@@ -26,6 +26,7 @@ skip() {
 cluster_dir=$work/cluster
 declare -A cluster_holder=() # node name -> pid of the process holding its namespace
 cluster_jobs=()              # background jobs to end with the test (cluster_track)
+cluster_retired=()           # namespaces of nodes replaced (cluster_replace_node)
 cluster_watchdog=
 
 # cluster_ns_pids NS: every process in the UTS namespace NS (as
@@ -62,11 +63,24 @@ cluster_track() {
     cluster_jobs+=("$1")
 }
 
+# cluster_replace_node NODE: a fresh node of the same name in NODE's place,
+# as a node that reboots: the launch agent reaches the new one from now
+# on, so nothing more starts on the old one, whose processes (its holder
+# included) are left running in $cluster_old_pids for the caller to kill
+# (cluster_cleanup ends whatever of them is left).
+cluster_replace_node() {
+    local ns
+    ns=$(readlink "/proc/${cluster_holder[$1]}/ns/uts" 2>/dev/null) && cluster_retired+=("$ns")
+    cluster_old_pids=$(cluster_pids "$1" | tr '\n' ' ')
+    cluster_node "$1"
+}
+
 cluster_cleanup() {
     trap - EXIT INT TERM HUP
-    local pid node
+    local pid node ns
     for pid in "${cluster_jobs[@]}"; do kill -9 "$pid" 2>/dev/null; done
     for node in "${!cluster_holder[@]}"; do cluster_kill_node "$node" >/dev/null; done
+    for ns in "${cluster_retired[@]}"; do kill -9 $(cluster_ns_pids "$ns") 2>/dev/null; done
     [ -n "$cluster_watchdog" ] && kill "$cluster_watchdog" 2>/dev/null
     cd / && rm -rf "$work"
 }
