@@ -21,7 +21,8 @@
 # - srun answers SIGTERM (and SIGHUP, SIGQUIT) by killing its tasks with
 #   SIGKILL ("forcing job termination"): a stop is passed to srun as USR1,
 #   never as TERM. (mpirun, in single_node_mpirun.sbatch, passes USR1 on
-#   too, and ends the ranks on TERM.)
+#   too; on TERM it sends the ranks TERM, then SIGKILL a few seconds
+#   later: mpirun(1), "Signal Propagation".)
 # - A preemption with a GraceTime sends SIGTERM to the tasks themselves
 #   (every step but this script's): they stop as on USR1, and the step
 #   ends with status 3. (SlurmctldParameters=preempt_send_user_signal
