@@ -142,7 +142,23 @@ began() {
     tail -n +$((out_from + 1)) chaos.out | grep -m1 "^resuming from \|^--resume auto: no checkpoint"
 }
 
-checked=" " # the checkpoints read back whole so far (a whole one never changes)
+# as_ref F WHEN: F reads back through HDF5 and is bitwise the uninterrupted
+# run's checkpoint of its step; fails the test, saying WHEN, if not. Every
+# checkpoint, not the last alone: 1 ulp added to a restored value is often
+# rounded off within a few steps (an Adam moment that beta1 scales, a bias
+# beside a larger sum), so an inexact resume can leave the last checkpoint
+# bitwise equal while one soon after the resume still shows it. A first
+# moment nudged so at every restore passed a check of the last alone, and
+# failed this one (seed 54223, at ckpt-14).
+as_ref() {
+    local st
+    "$diff" "ref/checkpoints/${1##*/}" "$1" 0 >/dev/null
+    st=$?
+    [ $st -eq 2 ] && fail "$2, $1 does not read whole"
+    [ $st -eq 0 ] || fail "$2 (seed $seed), $1 differs from the uninterrupted run's: $("$diff" "ref/checkpoints/${1##*/}" "$1" 0 | tr '\n' ' ')"
+}
+
+checked=" " # the checkpoints checked so far (a whole one never changes)
 cut=" "     # the temporary files kills left (writes cut short)
 resumed=0   # the step the running attempt resumed from
 attempt=1
@@ -226,7 +242,7 @@ for ((k = 1; k <= kills; k++)); do
     for f in $ckdir/ckpt-*.h5; do
         [ -e "$f" ] || continue
         case $checked in *" $f "*) continue ;; esac
-        "$diff" "$f" "$f" >/dev/null || fail "after kill $k, $f does not read whole"
+        as_ref "$f" "after kill $k"
         checked+="$f "
     done
     for i in $(seq 600); do
@@ -255,7 +271,7 @@ from=$(began)
 [ -z "$(ls -A $ckdir | grep '^\.ckpt-')" ] || fail "temporary files are left: $(ls -A $ckdir | grep '^\.ckpt-')"
 for f in $ckdir/ckpt-*.h5; do
     case $checked in *" $f "*) continue ;; esac
-    "$diff" "$f" "$f" >/dev/null || fail "$f does not read whole"
+    as_ref "$f" "at the end"
 done
 echo "$(($(wc -w <<<"$cut"))) of $kills kills left a temporary file (a write cut short); none is left"
 ckpt_same ref/checkpoints/ckpt-$steps.h5 $ckdir/ckpt-$steps.h5 ||
