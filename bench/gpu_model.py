@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """gpu_model.py: a cost model, on paper, of configs/gpt2_124m.ini's training
 step on the CUDA backend, call by call as the code issues them, before and
-after item 2 of issue 25 (the kernels of 4f491c1 and today's), on an H100
-SXM and an A100 SXM 80GB. No GPU has run this project's CUDA code: every
+after item 2 of issue 25 (the kernels of 4f491c1 and those of item 2), and
+after issue 26 (`fused`: attention as kernels/cuda/flash_attention.cu's
+fused kernels instead of the T x T products and softmax), on an H100 SXM
+and an A100 SXM 80GB. The unfused attention of `before` and `after` left
+the code with issue 26 (its softmax kernels: `git show
+b858d2a:kernels/cuda/attention.cu`); gpu_calls times the fused one. No GPU has run this project's CUDA code: every
 number here is derived from the figures in HW and MODEL below, each with its
 source, and tests/gpu/check.sh times the same calls where a GPU is lent.
 
@@ -17,12 +21,16 @@ A call's time is a roofline with a latency and a launch term:
     t = max(bytes / (HBM bandwidth * BW_EFF),          bandwidth
             FLOPs / (peak * GEMM_EFF),                 matrix products
             warp instructions / (SMs * 4 * clock),     issue (4 schedulers an SM)
-            rounds * round trips * latency             latency: Little's law)
+            rounds * round trips * latency,            latency: Little's law
+            float32 FLOPs / fp32 peak,                 the CUDA cores' lanes
+            shared wavefronts / (SMs * clock))         shared memory, 128 B a clock
         + LAUNCH
 
 where `rounds` is how many times the resident threads must each wait: a
 thread's loop iterations times the threads, over the threads the GPU holds
-at once (min(threads launched, SMs * resident blocks an SM * block size)),
+at once (min(threads launched, SMs * resident blocks an SM * block size),
+the blocks an SM holds limited by its threads, registers and shared
+memory),
 and `round trips` a loop iteration's dependent waits for memory (1 over the
 loads nvcc's SASS issues before the first is used: 16 when a loop is
 unrolled 16 times). So a thread that walks 8,192 rows, 16 loads in flight,
@@ -47,16 +55,26 @@ ROOT = os.path.dirname(HERE)
 # into seconds; 4 warp schedulers an SM, each issuing one warp instruction a
 # clock, and at most 64 warps, 2,048 threads and 32 blocks an SM resident
 # (the A100 and H100 whitepapers, CUDA programming guide's compute
-# capability 8.0 / 9.0 table). NVLink: 900 GB/s (H100, NVLink 4) and
+# capability 8.0 / 9.0 table); 65,536 registers an SM, and up to 228 KB
+# (H100) and 164 KB (A100) of shared memory, 1 KB of it reserved a block
+# (the same table); shared memory delivers 32 banks of 4 bytes a clock, a
+# wavefront (the guide's "Shared Memory" section). NVLink: 900 GB/s (H100, NVLink 4) and
 # 600 GB/s (A100, NVLink 3) both directions together, so half each way.
 HW = {
     "H100": dict(name="H100 SXM", sms=132, fp32_lanes=128, hbm=3.35e12, l2_mb=50,
-                 bf16=989e12, tf32=494.5e12, fp32=67e12, fp64=34e12, nvlink=450e9),
+                 bf16=989e12, tf32=494.5e12, fp32=67e12, fp64=34e12, nvlink=450e9,
+                 smem_kb=228),
     "A100": dict(name="A100 SXM 80GB", sms=108, fp32_lanes=64, hbm=2.039e12, l2_mb=40,
-                 bf16=312e12, tf32=156e12, fp32=19.5e12, fp64=9.7e12, nvlink=300e9),
+                 bf16=312e12, tf32=156e12, fp32=19.5e12, fp64=9.7e12, nvlink=300e9,
+                 smem_kb=164),
 }
-for _g in HW.values():
+for _k, _g in HW.items():
     _g["clock"] = _g["fp32"] / (_g["sms"] * _g["fp32_lanes"] * 2)
+    _g["key"] = _k
+
+# The versions of the code modelled, and how the tables name them.
+VERSIONS = ("before", "after", "fused")
+LABEL = {"before": "before", "after": "after item 2", "fused": "after issue 26"}
 
 # ---- the model's own figures: measured by others, or assumed ------------------------------
 
@@ -86,6 +104,11 @@ MODEL = dict(
     # bf16 matmul seen, 780 TFLOP/s = 0.79 of 989, is the upper end).
     bw_eff=0.90,
     gemm_eff=0.75,
+    # Share of the issue rate, the fp32 lanes' peak and shared memory's
+    # wavefronts a clock that this project's kernels reach where those
+    # bound them: 1, the bound itself (the sensitivity table shows 0.7).
+    # Only the fused attention's kernels are bound there for long.
+    simt_eff=1.0,
     # Distinct tokens in a micro-batch of 8,192 GPT-2 tokens of English text,
     # for the embedding's backward (a block a position; the first position of
     # each token gathers its rows): assumed; and the chunks of 256 ids a
@@ -225,6 +248,11 @@ class Call:
         self.bytes = 0.0
         self.flops = 0.0
         self.dflops = 0.0
+        self.fflops = 0.0       # float32 FLOPs on the CUDA cores (a kernel's own products)
+        self.wavefronts = 0.0   # shared memory wavefronts a warp (all iterations)
+        self.regs = 0           # registers a thread (ptxas -v): an int, or {GPU: int}
+        self.smem = 0           # static shared memory a block, bytes
+        self.attn = False       # attention's calls: what issue 26 changed
         self.lat_override = None  # seconds: a latency term computed by the call itself
         self.launches = 1
         self.geom = ""
@@ -301,6 +329,98 @@ def colsum_calls(version, key, phase, site, per, group, rows, cols, read_bytes, 
 # The kinds of cost the calls are summed into.
 ATT, MM, LG = "attention scores (T x T)", "dense products", "logits and loss"
 EW, BG = "elementwise passes", "bias gradients"
+ATF = "attention, fused"
+
+# kernels/cuda/flash_attention.cu at GPT-2's head width of 64, as nvcc 13.0
+# compiles it for sm_90 (-O3; cuobjdump -sass, the loops' bodies counted):
+# the instructions of a pass of each tile product's loop (qk and nt: 8 of
+# the 64 features; pv and nn: 8 keys; tn: 4 queries), of the rest of a
+# tile's iteration (loads, softmax or gradient tile, barriers; without
+# dropout, which the config has none of), and of what a thread runs once;
+# registers a thread (ptxas -v, sm_90 and sm_80: nvcc allots more on
+# sm_80) and static shared memory a block. The same counts are taken for
+# the A100 (sm_80's loops are the same code).
+FLASH = {
+    "fwd": dict(bq=64, bk=32, regs={"H100": 80, "A100": 76}, smem=35328,
+                qk=83, pv=151, rest=344, once=883),
+    "dkdv": dict(bt=32, regs={"H100": 64, "A100": 80}, smem=44288,
+                 nt=47, tn=51, rest=391, once=362),
+    "dq": dict(bt=32, regs={"H100": 55, "A100": 78}, smem=39680,
+               nt=47, nn=83, rest=309, once=584),
+    "dot": dict(instr=368),
+}
+
+
+def flash_calls(cfg, per):
+    """The fused attention's kernels at the config's shapes, forward and
+    backward, as gpu_attention_forward and _backward launch them: a block
+    of 16 x 16 threads a tile (rows ty + 16a, columns tx + 16b), the causal
+    tiles only; each block's loads of later tiles hit L2 (the per-(row,
+    head) keys and values are 256 KB each, read by the 16 blocks of its
+    query tiles together), so HBM bytes are each tensor once. Shared
+    memory wavefronts a warp, per tile: a 128-bit load of the A operand
+    (two addresses a warp, a broadcast) one, of B (16 rows 16 bytes each,
+    4 banks apart) two, a scalar store one, the weights' tile stores two
+    (two rows 36 floats apart share banks)."""
+    B, T, C, H = (cfg[k] for k in ("B", "T", "C", "H"))
+    N, hd = B * T, C // H
+    assert hd == 64, "FLASH's counts are for heads of 64 features"
+    S = 16  # threads a side
+    f, k2, k3 = FLASH["fwd"], FLASH["dkdv"], FLASH["dq"]
+    RQ, RK, RD = f["bq"] // S, f["bk"] // S, hd // S
+    qt = -(-T // f["bq"])
+    tiles = sum(-(-min(T, (q + 1) * f["bq"]) // f["bk"]) for q in range(qt)) / qt
+    fwd_instr = hd / 8 * f["qk"] + f["bk"] / 8 * f["pv"] + f["rest"]
+    fwd_ffma = RQ * RK * hd + RQ * RD * f["bk"]
+    fwd_wf = (hd / 4 * (RQ + 2 * RK) + f["bk"] / 4 * (RQ + 4 * RD / 4 * 2) +
+              2 * f["bk"] * hd / 256 + 2 * RQ * RK)
+    blocks = qt * H * B
+    fwd = Call("attn.fwd", "forward", "kernels/cuda/flash_attention.cu:gpu_attention_forward",
+               f"attn_forward_kernel: a block {f['bq']} queries, keys and values in tiles of "
+               f"{f['bk']} (online softmax), ctx and lse", per, "kernel", ATF, blocks=blocks,
+               threads=256, iters=tiles, trips_l2=2.0, fixed_trips=1.0,
+               instr=tiles * fwd_instr + f["once"], fflops=2.0 * blocks * 256 * tiles * fwd_ffma,
+               wavefronts=tiles * fwd_wf, regs=f["regs"], smem=f["smem"],
+               bytes=F * (N * 3 * C + N * C + N * H),
+               geom=f"{qt} x {H} x {B} blocks x 256, {tiles:.0f} key tiles a block", attn=True)
+    bt = k2["bt"]
+    R = bt // S
+    kt = -(-T // bt)
+    iters = (kt + 1) / 2
+    blocks2 = kt * H * B
+    n = N * H
+    b, it = grid_stride(n)
+    dot = Call("attn.dot", "backward", "kernels/cuda/flash_attention.cu:gpu_attention_backward",
+               "attn_dot_kernel: D = dO . O a (position, head), into dq's place", per, "kernel",
+               ATF, blocks=b, threads=256, iters=it, trips=1.0, instr=FLASH["dot"]["instr"] * it,
+               bytes=F * 2 * N * C + 32 * n, geom=f"{b} x 256, a (position, head) a thread",
+               op="attn.bwd", attn=True)
+    dkdv_instr = 2 * hd / 8 * k2["nt"] + 2 * bt / 4 * k2["tn"] + k2["rest"]
+    dkdv_ffma = 2 * R * R * hd + 2 * R * RD * bt
+    dkdv_wf = 2 * hd / 4 * 3 * R + 2 * bt * (R + RD / 4 * 2) + 2 * bt * hd / 256 + 2 * 2 * R * R
+    dkdv = Call("attn.dkdv", "backward", "kernels/cuda/flash_attention.cu:gpu_attention_backward",
+                f"attn_dkdv_kernel: a block {bt} keys, the query tiles in order; dK, dV",
+                per, "kernel", ATF, blocks=blocks2, threads=256, iters=iters, trips_l2=1.0,
+                fixed_trips=1.0, instr=iters * dkdv_instr + k2["once"],
+                fflops=2.0 * blocks2 * 256 * iters * dkdv_ffma, wavefronts=iters * dkdv_wf,
+                regs=k2["regs"], smem=k2["smem"], bytes=F * (4 * N * C + 2 * n) + 32 * n,
+                geom=f"{kt} x {H} x {B} blocks x 256, {iters:.1f} query tiles a block",
+                op="attn.bwd", attn=True)
+    dq_instr = 2 * hd / 8 * k3["nt"] + bt / 8 * k3["nn"] + k3["rest"]
+    dq_ffma = 2 * R * R * hd + R * RD * bt
+    dq_wf = 2 * hd / 4 * 3 * R + bt / 4 * (R + 4 * RD / 4 * 2) + 2 * bt * hd / 256 + 2 * R * R
+    dq = Call("attn.dq", "backward", "kernels/cuda/flash_attention.cu:gpu_attention_backward",
+              f"attn_dq_kernel: a block {bt} queries, the key tiles in order; dQ (D again)",
+              per, "kernel", ATF, blocks=blocks2, threads=256, iters=iters, trips_l2=1.0,
+              fixed_trips=1.0, instr=iters * dq_instr + k3["once"],
+              fflops=2.0 * blocks2 * 256 * iters * dq_ffma, wavefronts=iters * dq_wf,
+              regs=k3["regs"], smem=k3["smem"], bytes=F * (6 * N * C + n),
+              geom=f"{kt} x {H} x {B} blocks x 256, {iters:.1f} key tiles a block",
+              op="attn.bwd", attn=True)
+    for cl in (fwd, dot, dkdv, dq):
+        cl.flops = cl.fflops
+    return fwd, [dot, dkdv, dq]
+
 
 
 def step_calls(cfg, version):
@@ -339,23 +459,29 @@ def step_calls(cfg, version):
     c.append(elementwise("bias.qkv", fwd, "kernels/cuda/elementwise.cu:gpu_bias_act_forward",
                          "qkv += c_attn.bias, in place", Lm, EW, N * C3,
                          F * 2 * N * C3, 2, 65))
-    qk = Call("attn.qk", fwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-              f"scores = q k^T, T x T a head (heads_gemm: {heads_calls} calls)", Lm * heads_calls,
-              "gemm", ATT, m=T, n=T, k=hd, batch=heads_batch)
-    c.append(qk)
-    c.append(Call("attn.softmax", fwd, "kernels/cuda/attention.cu:gpu_causal_softmax",
-                  "causal softmax in place, a warp a row, 3 passes", Lm, "kernel",
-                  ATT, blocks=rows_att * 32 // 256, threads=256, iters=1,
-                  trips=1.0, trips_l2=8.0, extra_cycles=2 * 150,
-                  instr=(69 * math.ceil((T / 2) / 512) + 101 * (T / 2) / 128 + 30 * T / 128 + 60),
-                  bytes=F * (half + full), geom=f"{rows_att * 32 // 256} x 256, a warp a row"))
-    if cfg["attn_dropout"] > 0:
-        c.append(elementwise("attn.dropout", fwd, "kernels/cuda/elementwise.cu:gpu_dropout_forward",
-                             "dropout on the weights", Lm, ATT, full,
-                             F * 2 * full, 1, 40))
-    c.append(Call("attn.pv", fwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-                  "ctx = att v (the full T x T, zeros too)", Lm * heads_calls, "gemm",
-                  ATT, m=T, n=hd, k=T, batch=heads_batch))
+    fused_fwd, fused_bwd = flash_calls(cfg, Lm)
+    if version == "fused":
+        c.append(fused_fwd)
+    else:
+        qk = Call("attn.qk", fwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                  f"scores = q k^T, T x T a head (heads_gemm: {heads_calls} calls)",
+                  Lm * heads_calls, "gemm", ATT, m=T, n=T, k=hd, batch=heads_batch)
+        c.append(qk)
+        c.append(Call("attn.softmax", fwd, "kernels/cuda/attention.cu:gpu_causal_softmax",
+                      "causal softmax in place, a warp a row, 3 passes", Lm, "kernel",
+                      ATT, blocks=rows_att * 32 // 256, threads=256, iters=1,
+                      trips=1.0, trips_l2=8.0, extra_cycles=2 * 150,
+                      instr=(69 * math.ceil((T / 2) / 512) + 101 * (T / 2) / 128 + 30 * T / 128
+                             + 60),
+                      bytes=F * (half + full), geom=f"{rows_att * 32 // 256} x 256, a warp a row"))
+        if cfg["attn_dropout"] > 0:
+            c.append(elementwise("attn.dropout", fwd,
+                                 "kernels/cuda/elementwise.cu:gpu_dropout_forward",
+                                 "dropout on the weights", Lm, ATT, full,
+                                 F * 2 * full, 1, 40))
+        c.append(Call("attn.pv", fwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                      "ctx = att v (the full T x T, zeros too)", Lm * heads_calls, "gemm",
+                      ATT, m=T, n=hd, k=T, batch=heads_batch))
     c.append(Call("gemm.attn_proj.fwd", fwd, "kernels/cuda/gemm.c:gpu_gemm", "y = ctx c_proj^T",
                   Lm, "gemm", MM, m=N, n=C, k=C))
     c.append(elementwise("bias.attn_proj", fwd, "kernels/cuda/elementwise.cu:gpu_bias_act_forward",
@@ -447,29 +573,34 @@ def step_calls(cfg, version):
                   "gemm", MM, m=C, n=C, k=N))
     c.append(Call("gemm.attn_proj.dx", bwd, "kernels/cuda/gemm.c:gpu_gemm", "d ctx = g c_proj", Lm,
                   "gemm", MM, m=N, n=C, k=C))
-    hb = "layer_attention.c:heads_backward"
-    c.append(Call("attn.datt", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-                  f"d att = d ctx v^T ({hb})", Lm * heads_calls, "gemm", ATT, m=T, n=T,
-                  k=hd, batch=heads_batch))
-    c.append(Call("attn.dv", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-                  "d v = att^T d ctx", Lm * heads_calls, "gemm", ATT, m=T, n=hd, k=T,
-                  batch=heads_batch))
-    if cfg["attn_dropout"] > 0:
-        c.append(elementwise("attn.dropout_bwd", bwd,
-                             "kernels/cuda/elementwise.cu:gpu_dropout_backward",
-                             "the mask again", Lm, ATT, full, F * 2 * full, 1, 40))
-    c.append(Call("attn.softmax_bwd", bwd, "kernels/cuda/attention.cu:gpu_causal_softmax_backward",
-                  "d scores from d att and att, a warp a row, 2 passes", Lm, "kernel",
-                  ATT, blocks=rows_att * 32 // 256, threads=256, iters=1, trips=1.0,
-                  trips_l2=8.0, extra_cycles=150,
-                  instr=71 * math.ceil((T / 2) / 512) + 48 * T / 128 + 40,
-                  bytes=F * (2 * half + full), geom=f"{rows_att * 32 // 256} x 256, a warp a row"))
-    c.append(Call("attn.dq", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-                  "d q = d scores k", Lm * heads_calls, "gemm", ATT, m=T, n=hd, k=T,
-                  batch=heads_batch))
-    c.append(Call("attn.dk", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
-                  "d k = d scores^T q", Lm * heads_calls, "gemm", ATT, m=T, n=hd,
-                  k=T, batch=heads_batch))
+    if version == "fused":
+        c += fused_bwd
+    else:
+        hb = "layer_attention.c:heads_backward"
+        c.append(Call("attn.datt", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                      f"d att = d ctx v^T ({hb})", Lm * heads_calls, "gemm", ATT, m=T, n=T,
+                      k=hd, batch=heads_batch))
+        c.append(Call("attn.dv", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                      "d v = att^T d ctx", Lm * heads_calls, "gemm", ATT, m=T, n=hd, k=T,
+                      batch=heads_batch))
+        if cfg["attn_dropout"] > 0:
+            c.append(elementwise("attn.dropout_bwd", bwd,
+                                 "kernels/cuda/elementwise.cu:gpu_dropout_backward",
+                                 "the mask again", Lm, ATT, full, F * 2 * full, 1, 40))
+        c.append(Call("attn.softmax_bwd", bwd,
+                      "kernels/cuda/attention.cu:gpu_causal_softmax_backward",
+                      "d scores from d att and att, a warp a row, 2 passes", Lm, "kernel",
+                      ATT, blocks=rows_att * 32 // 256, threads=256, iters=1, trips=1.0,
+                      trips_l2=8.0, extra_cycles=150,
+                      instr=71 * math.ceil((T / 2) / 512) + 48 * T / 128 + 40,
+                      bytes=F * (2 * half + full),
+                      geom=f"{rows_att * 32 // 256} x 256, a warp a row"))
+        c.append(Call("attn.dq", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                      "d q = d scores k", Lm * heads_calls, "gemm", ATT, m=T, n=hd, k=T,
+                      batch=heads_batch))
+        c.append(Call("attn.dk", bwd, "kernels/cuda/gemm.c:gpu_gemm_strided_batched",
+                      "d k = d scores^T q", Lm * heads_calls, "gemm", ATT, m=T, n=hd,
+                      k=T, batch=heads_batch))
     c += colsum_calls(version, "bias_grad.c2304", bwd, bg, Lm, BG, N, C3, F * N * C3, 1,
                       "attn.c_attn: db")
     c.append(Call("gemm.qkv.dw", bwd, "kernels/cuda/gemm.c:gpu_gemm", "attn.c_attn: dW = dqkv^T x",
@@ -526,6 +657,8 @@ def step_calls(cfg, version):
     c.append(Call("sumsq.read", "norm", "kernels/cuda/sumsq.cu:gpu_sumsq",
                   "the norm to the host, then cudaStreamSynchronize", 1, "sync",
                   "host waits", bytes=8, op="sumsq"))
+    for cl in c:
+        cl.attn = cl.group in (ATT, ATF)
     for i, r in enumerate(adam_runs(cfg)):
         b, it = grid_stride(r)
         c.append(Call("adam", "adamw", "kernels/cuda/adam.cu:gpu_adam",
@@ -538,8 +671,17 @@ def step_calls(cfg, version):
 # ---- times --------------------------------------------------------------------------------
 
 
-def resident_blocks(threads):
-    return min(32, 2048 // threads)
+def resident_blocks(call, g):
+    """Blocks an SM holds at once: 32, 2,048 threads, and where the call
+    says them, 65,536 registers and the shared memory (1 KB a block
+    reserved)."""
+    b = min(32, 2048 // call.threads)
+    regs = call.regs.get(g["key"], 0) if isinstance(call.regs, dict) else call.regs
+    if regs:
+        b = min(b, 65536 // (regs * call.threads))
+    if call.smem:
+        b = min(b, g["smem_kb"] * 1024 // (call.smem + 1024))
+    return max(b, 1)
 
 
 def lat_s(g, cycles):
@@ -569,9 +711,10 @@ def call_time(call, g, precision, ranks):
         return launch + 2 * (ranks - 1) / ranks * call.bytes / g["nvlink"], "NVLink"
     else:
         threads = call.blocks * call.threads
-        resident = min(call.blocks, g["sms"] * resident_blocks(call.threads)) * call.threads
+        per_sm = resident_blocks(call, g)
+        resident = min(call.blocks, g["sms"] * per_sm) * call.threads
         rounds = threads * call.iters / resident
-        waves = math.ceil(call.blocks / (g["sms"] * resident_blocks(call.threads)))
+        waves = math.ceil(call.blocks / (g["sms"] * per_sm))
         lat = (rounds * (call.trips * lat_s(g, MODEL["lat_dram_cycles"]) +
                          call.trips_l2 * lat_s(g, MODEL["lat_l2_cycles"])) +
                waves * (call.fixed_trips * lat_s(g, MODEL["lat_dram_cycles"]) +
@@ -579,10 +722,13 @@ def call_time(call, g, precision, ranks):
         if getattr(call, "dwte", None):
             lat = dwte_latency(call, g)
         active = min(call.blocks, g["sms"])
+        simt = MODEL["simt_eff"]
         terms = {"bandwidth": call.bytes / bw,
                  "latency": lat,
-                 "issue": threads / 32 * call.instr / (active * 4 * g["clock"]),
-                 "fp64": call.dflops / g["fp64"]}
+                 "issue": threads / 32 * call.instr / (active * 4 * g["clock"] * simt),
+                 "fp64": call.dflops / g["fp64"],
+                 "fp32": call.fflops / (g["fp32"] * simt),
+                 "shared": threads / 32 * call.wavefronts / (active * g["clock"] * simt)}
     bound = max(terms, key=terms.get)
     return terms[bound] + launch * call.launches, bound
 
@@ -596,7 +742,7 @@ def dwte_latency(call, g):
     chunk = lat_s(g, MODEL["lat_l2_cycles"]) + 3 * 50 / g["clock"]
     owner = (n / 256) * chunk + (n / d / 16 + 1) * lat_s(g, MODEL["lat_dram_cycles"])
     other = MODEL["repeat_scan_chunks"] * chunk
-    slots = g["sms"] * resident_blocks(call.threads)
+    slots = g["sms"] * resident_blocks(call, g)
     return (d * owner + (n - d) * other) / slots
 
 
@@ -647,6 +793,8 @@ MODEL_SOURCES = {
     "bw_eff": "share of HBM peak a streaming kernel reaches: assumed",
     "gemm_eff": "share of the matrix peak cuBLAS reaches: assumed (best public H100 bf16 "
                 "matmul seen: 0.79)",
+    "simt_eff": "share of the issue, fp32-lane and shared-memory peaks our kernels reach "
+                "where those bound them: the bound itself, assumed (an upper bound)",
     "distinct_tokens": "distinct token ids in 8,192 tokens of FineWeb: assumed",
     "repeat_scan_chunks": "chunks of 256 ids a repeated token's block scans: assumed",
     "mpi_small_us": "MPI all-reduce of one double, 8 ranks on a node: assumed",
@@ -717,13 +865,14 @@ def per_call_table(cfg, version, prec, only=None):
     return table(head, rows)
 
 
-def changed_table(cfg, prec):
-    """The calls item 2 changed, before and after, a row a call site."""
+def changed_table(cfg, prec, versions=("before", "after"), which=lambda cl: cl.changed):
+    """The calls a change made different (item 2's by default), a row a
+    call site, in each version."""
     rows = []
-    for version in ("before", "after"):
-        calls = [cl for cl in step_calls(cfg, version) if cl.changed]
+    for version in versions:
+        calls = [cl for cl in step_calls(cfg, version) if which(cl)]
         for call, per, group, cells in merged_rows(calls, prec):
-            row = [version] + call_cells(call, per, group)[1:]
+            row = [LABEL[version]] + call_cells(call, per, group)[1:]
             for t, bound, tot in cells:
                 row += [fmt_us(t), bound, f"{tot * 1e3:,.2f}"]
             rows.append(row)
@@ -740,7 +889,7 @@ def summary(cfg):
     out = []
     for prec in precisions(cfg):
         for gpu in HW:
-            for version in ("before", "after"):
+            for version in VERSIONS:
                 one = step(cfg, version, gpu, prec, 1)["total"]
                 eight = step(cfg, version, gpu, prec, 8)["total"]
                 peak = HW[gpu]["bf16"]
@@ -758,7 +907,7 @@ def precisions(cfg):
 def summary_table(cfg):
     rows = []
     for s in summary(cfg):
-        rows.append([s["version"], HW[s["gpu"]]["name"], s["precision"], f"{s['ms1']:,.1f}",
+        rows.append([LABEL[s["version"]], HW[s["gpu"]]["name"], s["precision"], f"{s['ms1']:,.1f}",
                      f"{s['tok1']:,.0f}", f"{100 * s['mfu1']:.1f}%", f"{s['ms8']:,.1f}",
                      f"{100 * s['mfu8']:.1f}%"])
     llmc_mfu = (model_flops_per_token(cfg) * LLMC_TOKENS_PER_GPU / (LLMC_STEP_MS / 1e3) /
@@ -781,9 +930,9 @@ def phase_table(cfg):
     rows = []
     for prec in precisions(cfg):
         for gpu in HW:
-            for version in ("before", "after"):
+            for version in VERSIONS:
                 s = step(cfg, version, gpu, prec, 8)
-                rows.append([version, gpu, prec] +
+                rows.append([LABEL[version], gpu, prec] +
                             [f"{s['phase'].get(p, 0) * 1e3:,.1f}" for p in phases] +
                             [f"{launch_ms(s):,.1f}", f"{s['host'] * 1e3:,.1f}",
                              f"{s['total'] * 1e3:,.1f}"])
@@ -792,13 +941,17 @@ def phase_table(cfg):
 
 
 def group_table(cfg):
-    after = step(cfg, "after", "H100", "bf16", 8)["group"]
-    groups = sorted(after, key=after.get, reverse=True)
+    groups = {}
+    for version in ("fused", "after"):  # the latest's order, then what it no longer has
+        last = step(cfg, version, "H100", "bf16", 8)["group"]
+        for grp in sorted(last, key=last.get, reverse=True):
+            groups.setdefault(grp, None)
     cols = []
     for prec in precisions(cfg):
         for gpu in HW:
-            for version in ("before", "after"):
-                cols.append((f"{gpu} {prec} {version}", step(cfg, version, gpu, prec, 8)["group"]))
+            for version in VERSIONS:
+                cols.append((f"{gpu} {prec} {LABEL[version]}",
+                             step(cfg, version, gpu, prec, 8)["group"]))
     rows = [[grp] + [f"{col.get(grp, 0) * 1e3:,.1f}" for _, col in cols] for grp in groups]
     return table(["cost"] + [name for name, _ in cols], rows)
 
@@ -815,21 +968,22 @@ def sensitivity_table(cfg):
              ("launch 5 us, host 8 us", dict(launch_us=5.0, host_us=8.0)),
              ("cuBLAS at 0.60 of peak", dict(gemm_eff=0.60)),
              ("cuBLAS at 0.90 of peak", dict(gemm_eff=0.90)),
-             ("HBM at 0.75 of peak", dict(bw_eff=0.75))]
+             ("HBM at 0.75 of peak", dict(bw_eff=0.75)),
+             ("our kernels at 0.7 of issue, lanes, shared", dict(simt_eff=0.7))]
     try:
         for name, change in cases:
             MODEL.update(base)
             MODEL.update(change)
             row = [name]
             for prec in precisions(cfg):
-                for version in ("before", "after"):
+                for version in VERSIONS:
                     row.append(f"{step(cfg, version, 'H100', prec, 1)['total'] * 1e3:,.1f}")
             rows.append(row)
     finally:
         MODEL.update(base)
     head = ["H100, one GPU, step ms"]
     for prec in precisions(cfg):
-        head += [f"{prec} before", f"{prec} after"]
+        head += [f"{prec} {LABEL[version]}" for version in VERSIONS]
     return table(head, rows)
 
 
@@ -875,7 +1029,7 @@ def markdown(cfg):
     parts = ["### Inputs (from configs/gpt2_124m.ini)", inputs_table(cfg),
              "### Hardware (published)", hw_table(),
              "### The model's own figures", model_table(),
-             "### The step, before and after item 2", summary_table(cfg),
+             "### The step, before and after item 2, and after issue 26", summary_table(cfg),
              "### Where the time goes (8 GPUs, ms a step)", phase_table(cfg),
              "### By kind of cost (8 GPUs, ms a step)", group_table(cfg),
              "### How far the assumed figures move it (H100, one GPU)", sensitivity_table(cfg),
@@ -886,6 +1040,9 @@ def markdown(cfg):
                   per_call_table(cfg, "after", "bf16", only=lambda cl: cl.kind == "gemm")]
     parts += ["### The calls item 2 changed, before and after (one GPU)",
               changed_table(cfg, prec)]
+    for p in precisions(cfg):
+        parts += [f"### Attention's calls before and after issue 26, at {p} (one GPU)",
+                  changed_table(cfg, p, ("after", "fused"), lambda cl: cl.attn)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -899,18 +1056,21 @@ def op_times(cfg, gpu, precision):
     """Seconds of one backend call of each op (gpu_calls' keys): the
     first instance's kernels, each as many times as the call issues it."""
     g = HW[gpu]
-    out, done, last = {}, set(), None
+    out = {}
     n_params, _, _ = layout(cfg)
-    for call in step_calls(cfg, "after"):
-        op = call.op
-        if last is not None and last != op:
-            done.add(last)  # an op's first instance ends where another call starts
-        last = op
-        if op in done:
-            continue
-        t, bound = call_time(call, g, precision, 1)
-        prev = out.get(op, (0.0, bound))
-        out[op] = (prev[0] + t * call.in_op, prev[1])
+    for version in ("fused", "after"):  # the unfused attention's calls from "after"
+        mine, done, last = {}, set(), None
+        for call in step_calls(cfg, version):
+            op = call.op
+            if last is not None and last != op:
+                done.add(last)  # an op's first instance ends where another call starts
+            last = op
+            if op in done or op in out:
+                continue
+            t, bound = call_time(call, g, precision, 1)
+            prev = mine.get(op, (0.0, bound))
+            mine[op] = (prev[0] + t * call.in_op, prev[1])
+        out.update(mine)
     adam = Call("adam.all", "adamw", "", "", 1, "kernel", "", blocks=65535, threads=256,
                 iters=n_params / (65535 * 256), trips=1.0, instr=76 * n_params / (65535 * 256),
                 bytes=F * 7 * n_params)

@@ -58,6 +58,22 @@ typedef struct {
     bool max; /* else average */
 } pool_geom;
 
+/* Fused causal self-attention's shape and dropout (attention_forward,
+ * attention_backward). qkv is (rows, t, 3c): each position's queries,
+ * keys and values, c features each, in `heads` heads of c / heads. */
+typedef struct {
+    int rows, t, c, heads;
+    int q0, nq;  /* the queries computed: positions q0 .. q0 + nq - 1 of each row */
+    float scale; /* of the scores q.k: 1 / sqrt(c / heads) */
+    /* Dropout on the attention weights (rate 0: none), with dropout_forward's
+     * mask: weight (r, h, i, j), query i and key j of head h in row r, has
+     * index first + ((r * heads + h) * t + i) * t + j, the position it had
+     * in the unfused path's (rows, heads, t, t) weights. */
+    float rate;
+    uint64_t seed, first;
+    uint32_t layer, step;
+} attn_args;
+
 /* The compute operations, each declared once here as
  *     X(return type, name, (parameters after the backend))
  * and called as be->name(be, ...). From this list come the members of
@@ -190,14 +206,27 @@ typedef struct {
     X(int, layernorm_backward,                                                                     \
       (const float *dy, const float *x, const float *g, const float *mean, const float *rstd,      \
        float *dx, float *dg, float *db, int n, int c))                                             \
-    /* In place over n matrices of t x t scores: row i becomes the softmax                         \
-     * of scale * its columns 0..i, the later ones 0 (the causal mask). */                         \
-    X(int, causal_softmax, (float *att, int n, int t, float scale))                                \
-    /* One row, as causal_softmax does row pos of a matrix: the softmax of                         \
-     * scale * row[0..pos], row[pos + 1..t) set to 0 (generation's step). */                       \
-    X(int, causal_softmax_row, (float *row, int pos, int t, float scale))                          \
-    /* datt (d loss / d probabilities) becomes d loss / d scores. */                               \
-    X(int, causal_softmax_backward, (float *datt, const float *att, int n, int t, float scale))    \
+                                                                                                   \
+    /* Fused causal attention, FlashAttention-2's way: no t x t buffer.                            \
+     * For each row r, head h and query i in q0 .. q0 + nq - 1: ctx[r][i]'s                        \
+     * head h = sum over keys j <= i of dropped softmax weights times v_j,                         \
+     * and lse[(r * heads + h) * t + i] = log sum_j exp(scale q_i.k_j) (the                        \
+     * weights' normalizer, kept for the backward; lse may be NULL). ctx is                        \
+     * (rows, t, c); positions outside q0 .. q0 + nq - 1 are left alone.                           \
+     * What qkv holds after position q0 + nq - 1 does not matter (a                                \
+     * generation step's cache). float32 throughout: train.precision                               \
+     * rounds gemm's inputs, not these. Deterministic: the same bits on                            \
+     * every run and thread count. */                                                              \
+    X(int, attention_forward, (const float *qkv, float *ctx, float *lse, const attn_args *a))      \
+    /* From dctx (rows, t, c), d loss / d qkv written over dqkv (rows, t,                          \
+     * 3c), every element of it, the weights recomputed tile by tile from                          \
+     * qkv and lse (all t queries: q0 = 0 and nq = t, else an error; lse                           \
+     * not NULL); ctx and lse are the forward's, a's dropout the same.                             \
+     * dK and dV summed in a fixed order without atomics: bitwise                                  \
+     * repeatable. */                                                                              \
+    X(int, attention_backward,                                                                     \
+      (const float *qkv, const float *ctx, const float *lse, const float *dctx, float *dqkv,       \
+       const attn_args *a))                                                                        \
                                                                                                    \
     /* *out (host) = sum of x[i]^2, accumulated in double. */                                      \
     X(int, sumsq, (const float *x, size_t n, double *out))                                         \

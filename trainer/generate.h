@@ -10,7 +10,8 @@
  * cut to its last block_size bytes, with a note; when the window fills,
  * its last half is kept and run again to continue. It runs where training
  * would (run.device), every operation of a step (model_step: attention
- * with its key and value cache, causal_softmax_row) having a GPU kernel. */
+ * with its key and value cache, attention_forward of one query) having a
+ * GPU kernel. */
 #ifndef ACCEL_GENERATE_H
 #define ACCEL_GENERATE_H
 

@@ -6,12 +6,13 @@
  * nn.Linear's (out, in), under nanoGPT's names. Dropout on the output is a
  * dropout layer after this one.
  *
- * Per row and head the products are T x hd by hd x T, then T x T by
- * T x hd, reading the heads in place from the (T, 3C) rows of queries,
- * keys and values through the leading dimension; each kind of product is
- * one strided-batched call per head (or per row, whichever are fewer):
- * a head's operands are evenly strided across rows, and a row's across
- * heads, but not both with one stride. */
+ * Between the projections, the backend's fused attention
+ * (attention_forward, attention_backward: FlashAttention-2's tiles and
+ * online softmax), which keeps no T x T weights: what a layer holds
+ * besides the projections' inputs and outputs is each query's log-sum-exp
+ * of its scores (heads x T floats a row), from which the backward
+ * recomputes the weights. Their dropout mask is a function of each
+ * weight's position, drawn again in the backward. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,8 +23,8 @@
 enum { ATTN_W, ATTN_B, PROJ_W, PROJ_B };
 
 typedef struct {
-    float *qkv, *att, *dropped, *ctx; /* forward: (T, 3C), H x (T, T), ..., (T, C) a row */
-    float *dqkv, *datt, *dctx;        /* backward, for train_rows */
+    float *qkv, *ctx, *lse; /* forward: (T, 3C), (T, C), heads x T a row */
+    float *dqkv, *dctx;     /* backward, for train_rows */
 } attn_impl;
 
 typedef struct {
@@ -64,15 +65,13 @@ static int attn_alloc(model *m, layer *l, int max_rows)
     l->impl = a;
     if (!a)
         return err_set("out of host memory for an attention layer");
-    size_t seq = (size_t)d.t * d.c, sq = (size_t)d.heads * d.t * d.t, f = sizeof(float);
+    size_t seq = (size_t)d.t * d.c, f = sizeof(float);
     size_t rows = (size_t)max_rows, train = (size_t)m->train_rows;
     if (layer_alloc_output(m, l, max_rows) < 0 ||
         be->alloc(be, (void **)&a->qkv, f * rows * 3 * seq) < 0 ||
-        be->alloc(be, (void **)&a->att, f * rows * sq) < 0 ||
-        (l->rate > 0 && be->alloc(be, (void **)&a->dropped, f * train * sq) < 0) ||
         be->alloc(be, (void **)&a->ctx, f * rows * seq) < 0 ||
+        be->alloc(be, (void **)&a->lse, f * train * d.heads * d.t) < 0 ||
         be->alloc(be, (void **)&a->dqkv, f * train * 3 * seq) < 0 ||
-        be->alloc(be, (void **)&a->datt, f * train * sq) < 0 ||
         be->alloc(be, (void **)&a->dctx, f * train * seq) < 0)
         return -1;
     return 0;
@@ -94,36 +93,6 @@ static void attn_init(const layer *l, uint64_t seed, float *params, float *state
     }
 }
 
-/* An operand of the per-(row, head) products: its first matrix, leading
- * dimension, and the strides (in floats) from one row, and one head, to
- * the next. */
-typedef struct {
-    const float *p;
-    int ld;
-    long long row, head;
-} operand;
-
-/* C(r, h) = op(A(r, h)) op(B(r, h)) for every row r < rows and head h:
- * one gemm_strided_batched over heads for each row, or over rows for each
- * head, whichever takes fewer calls. */
-static int heads_gemm(backend *be, const attn_dims *d, int rows, bool ta, bool tb, int m, int n,
-                      int k, operand a, operand b, float *c, int ldc, long long c_row,
-                      long long c_head)
-{
-    bool by_row = rows < d->heads; /* a call per row, its heads the batch */
-    int calls = by_row ? rows : d->heads, batch = by_row ? d->heads : rows;
-    long long sa = by_row ? a.head : a.row, sb = by_row ? b.head : b.row;
-    long long sc = by_row ? c_head : c_row;
-    for (int i = 0; i < calls; i++) {
-        long long oa = i * (by_row ? a.row : a.head), ob = i * (by_row ? b.row : b.head);
-        long long oc = i * (by_row ? c_row : c_head);
-        if (be->gemm_strided_batched(be, ta, tb, m, n, k, 1.0f, a.p + oa, a.ld, sa, b.p + ob, b.ld,
-                                     sb, 0.0f, c + oc, ldc, sc, batch) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* The global position of this rank's first attention weight, for the
  * dropout mask: N ranks draw what 1 rank does. */
 static uint64_t first_weight(const model *m, const attn_dims *d)
@@ -131,37 +100,39 @@ static uint64_t first_weight(const model *m, const attn_dims *d)
     return (uint64_t)m->first_row * (uint64_t)d->heads * d->t * d->t;
 }
 
-/* x (rows, T, C) -> y: the projections around the heads' attention. */
+/* The fused attention over all T queries of `rows` rows, with the
+ * weights' dropout when training. */
+static attn_args args_of(const model *m, const layer *l, const attn_dims *d, int rows, bool train)
+{
+    return (attn_args){.rows = rows,
+                       .t = d->t,
+                       .c = d->c,
+                       .heads = d->heads,
+                       .q0 = 0,
+                       .nq = d->t,
+                       .scale = d->scale,
+                       .rate = train ? l->rate : 0.0f,
+                       .seed = m->seed,
+                       .first = first_weight(m, d),
+                       .layer = (uint32_t)l->index,
+                       .step = m->step};
+}
+
+/* x (rows, T, C) -> y: the projections around the heads' attention. The
+ * log-sum-exp is kept when training (lse holds train_rows); evaluation's
+ * larger batches need none. */
 static int attn_forward(model *m, layer *l, const float *x, int rows, bool train)
 {
     backend *be = m->be;
     attn_impl *a = l->impl;
     attn_dims d = dims_of(l);
     int n = rows * d.t, c3 = 3 * d.c;
-    size_t sq = (size_t)d.t * d.t;
+    attn_args args = args_of(m, l, &d, rows, train);
     if (be->gemm(be, false, true, n, c3, d.c, 1.0f, x, d.c, layer_tensor_at(m, l, ATTN_W, false),
                  d.c, 0.0f, a->qkv, c3) < 0 ||
         be->bias_act_forward(be, a->qkv, a->qkv, layer_tensor_at(m, l, ATTN_B, false), n, c3, 1,
-                             ACT_NONE) < 0)
-        return -1;
-    long long row = (long long)d.t * c3, sqh = (long long)d.heads * (long long)sq;
-    operand q = {a->qkv, c3, row, d.hd}, k = {a->qkv + d.c, c3, row, d.hd};
-    if (heads_gemm(be, &d, rows, false, true, d.t, d.t, d.hd, q, k, a->att, d.t, sqh,
-                   (long long)sq) < 0)
-        return -1;
-    size_t all = (size_t)rows * d.heads * sq;
-    if (be->causal_softmax(be, a->att, rows * d.heads, d.t, d.scale) < 0)
-        return -1;
-    const float *p = a->att;
-    if (train && l->rate > 0) {
-        if (be->dropout_forward(be, a->dropped, a->att, all, l->rate, m->seed, (uint32_t)l->index,
-                                m->step, first_weight(m, &d)) < 0)
-            return -1;
-        p = a->dropped;
-    }
-    operand w = {p, d.t, sqh, (long long)sq}, v = {a->qkv + 2 * d.c, c3, row, d.hd};
-    if (heads_gemm(be, &d, rows, false, false, d.t, d.hd, d.t, w, v, a->ctx, d.c,
-                   (long long)d.t * d.c, d.hd) < 0)
+                             ACT_NONE) < 0 ||
+        be->attention_forward(be, a->qkv, a->ctx, train ? a->lse : NULL, &args) < 0)
         return -1;
     if (be->gemm(be, false, true, n, d.c, d.c, 1.0f, a->ctx, d.c,
                  layer_tensor_at(m, l, PROJ_W, false), d.c, 0.0f, l->y, d.c) < 0 ||
@@ -172,38 +143,6 @@ static int attn_forward(model *m, layer *l, const float *x, int rows, bool train
     return 0;
 }
 
-/* From d ctx: d of the weights (through the dropout and the softmax) and
- * of the values, then of the queries and keys, into dqkv. */
-static int heads_backward(model *m, layer *l, const attn_dims *d, int rows)
-{
-    backend *be = m->be;
-    attn_impl *a = l->impl;
-    int c3 = 3 * d->c;
-    size_t sq = (size_t)d->t * d->t, all = (size_t)rows * d->heads * sq;
-    long long row = (long long)d->t * c3, sqh = (long long)d->heads * (long long)sq;
-    operand p = {l->rate > 0 ? a->dropped : a->att, d->t, sqh, (long long)sq};
-    operand dc = {a->dctx, d->c, (long long)d->t * d->c, d->hd};
-    operand q = {a->qkv, c3, row, d->hd}, k = {a->qkv + d->c, c3, row, d->hd};
-    operand v = {a->qkv + 2 * d->c, c3, row, d->hd};
-    if (heads_gemm(be, d, rows, false, true, d->t, d->t, d->hd, dc, v, a->datt, d->t, sqh,
-                   (long long)sq) < 0 ||
-        heads_gemm(be, d, rows, true, false, d->t, d->hd, d->t, p, dc, a->dqkv + 2 * d->c, c3, row,
-                   d->hd) < 0)
-        return -1;
-    if (l->rate > 0 && be->dropout_backward(be, a->datt, a->datt, all, l->rate, m->seed,
-                                            (uint32_t)l->index, m->step, first_weight(m, d)) < 0)
-        return -1;
-    if (be->causal_softmax_backward(be, a->datt, a->att, rows * d->heads, d->t, d->scale) < 0)
-        return -1;
-    operand ds = {a->datt, d->t, sqh, (long long)sq};
-    if (heads_gemm(be, d, rows, false, false, d->t, d->hd, d->t, ds, k, a->dqkv, c3, row, d->hd) <
-            0 ||
-        heads_gemm(be, d, rows, true, false, d->t, d->hd, d->t, ds, q, a->dqkv + d->c, c3, row,
-                   d->hd) < 0)
-        return -1;
-    return 0;
-}
-
 static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows)
 {
     backend *be = m->be;
@@ -211,6 +150,7 @@ static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows
     attn_dims d = dims_of(l);
     int n = rows * d.t, c3 = 3 * d.c;
     const float *g = l->grad;
+    attn_args args = args_of(m, l, &d, rows, true);
     /* the output projection: d c_proj, d ctx */
     if (be->bias_grad(be, layer_tensor_at(m, l, PROJ_B, true), g, n, d.c, 1) < 0 ||
         be->gemm(be, true, false, d.c, d.c, n, 1.0f, g, d.c, a->ctx, d.c, 0.0f,
@@ -218,7 +158,7 @@ static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows
         be->gemm(be, false, false, n, d.c, d.c, 1.0f, g, d.c, layer_tensor_at(m, l, PROJ_W, false),
                  d.c, 0.0f, a->dctx, d.c) < 0)
         return -1;
-    if (heads_backward(m, l, &d, rows) < 0)
+    if (be->attention_backward(be, a->qkv, a->ctx, a->lse, a->dctx, a->dqkv, &args) < 0)
         return -1;
     /* the input projection: d c_attn, dx */
     if (be->bias_grad(be, layer_tensor_at(m, l, ATTN_B, true), a->dqkv, n, c3, 1) < 0 ||
@@ -231,8 +171,9 @@ static int attn_backward(model *m, layer *l, const float *x, float *dx, int rows
     return 0;
 }
 
-/* Position pos of row 0: its query, key and value into the cache (qkv),
- * each head's weights over the keys up to pos, and the projection. */
+/* Position pos of row 0: its query, key and value into the cache (qkv,
+ * which holds the positions before from earlier steps), the fused
+ * attention of that one query (q0 = pos, nq = 1), and the projection. */
 static int attn_step(model *m, layer *l, const float *x, int pos)
 {
     backend *be = m->be;
@@ -240,23 +181,15 @@ static int attn_step(model *m, layer *l, const float *x, int pos)
     attn_dims d = dims_of(l);
     int c3 = 3 * d.c;
     float *qkv = a->qkv + (size_t)pos * c3, *ctx = a->ctx + (size_t)pos * d.c;
+    attn_args args = args_of(m, l, &d, 1, false);
+    args.q0 = pos;
+    args.nq = 1;
     l->out_ptr = l->y;
     if (be->gemm(be, false, true, 1, c3, d.c, 1.0f, x + (size_t)pos * d.c, d.c,
                  layer_tensor_at(m, l, ATTN_W, false), d.c, 0.0f, qkv, c3) < 0 ||
         be->bias_act_forward(be, qkv, qkv, layer_tensor_at(m, l, ATTN_B, false), 1, c3, 1,
-                             ACT_NONE) < 0)
-        return -1;
-    /* row 0's heads, each a row of weights (row pos of its T x T) */
-    long long sq = (long long)d.t * d.t;
-    float *rows = a->att + (size_t)pos * d.t;
-    operand q = {qkv, c3, 0, d.hd}, k = {a->qkv + d.c, c3, 0, d.hd};
-    operand w = {rows, d.t, 0, sq}, v = {a->qkv + 2 * d.c, c3, 0, d.hd};
-    if (heads_gemm(be, &d, 1, false, true, 1, pos + 1, d.hd, q, k, rows, d.t, 0, sq) < 0)
-        return -1;
-    for (int h = 0; h < d.heads; h++)
-        if (be->causal_softmax_row(be, rows + h * sq, pos, d.t, d.scale) < 0)
-            return -1;
-    if (heads_gemm(be, &d, 1, false, false, 1, d.hd, pos + 1, w, v, ctx, d.c, 0, d.hd) < 0)
+                             ACT_NONE) < 0 ||
+        be->attention_forward(be, a->qkv, a->ctx, NULL, &args) < 0)
         return -1;
     float *y = l->y + (size_t)pos * d.c;
     if (be->gemm(be, false, true, 1, d.c, d.c, 1.0f, ctx, d.c, layer_tensor_at(m, l, PROJ_W, false),
@@ -271,7 +204,7 @@ static void attn_release(model *m, layer *l)
     attn_impl *a = l->impl;
     if (!a)
         return;
-    float *bufs[] = {a->qkv, a->att, a->dropped, a->ctx, a->dqkv, a->datt, a->dctx};
+    float *bufs[] = {a->qkv, a->ctx, a->lse, a->dqkv, a->dctx};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i])
             m->be->release(m->be, bufs[i]);
@@ -279,7 +212,12 @@ static void attn_release(model *m, layer *l)
     l->impl = NULL;
 }
 
-/* The four products, the T x T ones in full (the mask is applied after). */
+/* The four products, the T x T ones in full, as peers count them
+ * (nanoGPT's and llm.c's model FLOPs, PyTorch's unfused products), so
+ * that utilization figures stay comparable: the fused attention computes
+ * only the causal half of the two T x T products (and in the backward
+ * recomputes the scores and dW, five tile products where the unfused
+ * path has four of the whole T x T). */
 static double attn_flops(const layer *l)
 {
     attn_dims d = dims_of(l);

@@ -76,6 +76,7 @@ static void cpu_destroy(backend *be)
         cpu_workers_close(c->workers);
         free(c->rounded[0]);
         free(c->rounded[1]);
+        free(c->attn_scratch);
         free(c);
     }
     free(be);

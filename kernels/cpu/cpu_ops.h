@@ -32,12 +32,47 @@ typedef struct {
     size_t rounded_cap[2];
     /* the backend's threads, for products and every other pass (workers.h) */
     cpu_workers *workers;
+    /* The fused attention's tiles, a slice for each thread (flash_attention.c),
+     * grown to the widest heads met: like `rounded`, made in the first step
+     * and outside the memory plan (tens of KiB a thread). */
+    float *attn_scratch;
+    size_t attn_scratch_cap;
+    /* The fused attention's products as on a CPU without AVX2, for the
+     * tests to compare on one that has it (the same bits, slower). */
+    bool attn_baseline;
 } cpu_impl;
 
 static inline cpu_workers *cpu_workers_of(backend *be)
 {
     return ((cpu_impl *)be->impl)->workers;
 }
+
+/* The sum of x[j] (y NULL) or of x[j] y[j], j < n, in CPU_LANES running
+ * sums added in a fixed order at the end: a loop the compiler vectorizes
+ * (one running sum could not be), with the same result at every vector
+ * width. */
+enum { CPU_LANES = 16 };
+static inline float cpu_lane_dot(const float *x, const float *y, int n)
+{
+    float acc[CPU_LANES] = {0};
+    int j = 0;
+    for (; j + CPU_LANES <= n; j += CPU_LANES)
+        for (int l = 0; l < CPU_LANES; l++)
+            acc[l] += x[j + l] * (y ? y[j + l] : 1.0f);
+    for (int l = 0; j < n; j++, l++)
+        acc[l] += x[j] * (y ? y[j] : 1.0f);
+    float sum = 0.0f;
+    for (int l = 0; l < CPU_LANES; l++)
+        sum += acc[l];
+    return sum;
+}
+
+/* z[j] = the factor dropout_forward's mask gives element first + j of
+ * (seed, layer, step), j < n: 0 or 1 / (1 - rate) (dropout.c, the same
+ * Philox numbers). For a pass that applies the mask itself (the fused
+ * attention's weights). */
+void cpu_dropout_keep(float *z, size_t n, float rate, uint64_t seed, uint32_t layer, uint32_t step,
+                      uint64_t first);
 
 /* cpu_gemm with its inputs at precision p rather than be->precision (a
  * convolution's products take precision_of_conv). */

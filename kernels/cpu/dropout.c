@@ -41,6 +41,30 @@ CPU_SIMD static void apply_mask(float *y, const float *x, const uint32_t *restri
         y[j] = x[j] * math_dropout_keep(rng_to_uniform(u[j]), rate);
 }
 
+/* z = the mask's factors themselves */
+CPU_SIMD static void keep_factors(float *restrict z, const uint32_t *restrict u, int n, float rate)
+{
+    for (int j = 0; j < n; j++)
+        z[j] = math_dropout_keep(rng_to_uniform(u[j]), rate);
+}
+
+/* The chunks of CHUNK indices behind [first, first + n), as dropout_part
+ * draws them, so the factors are its masks bit for bit. */
+void cpu_dropout_keep(float *z, size_t n, float rate, uint64_t seed, uint32_t layer, uint32_t step,
+                      uint64_t first)
+{
+    uint32_t u[CHUNK];
+    for (size_t i = 0; i < n;) {
+        uint64_t at = first + i, base = at & ~(uint64_t)(CHUNK - 1);
+        size_t skip = (size_t)(at - base), len = CHUNK - skip;
+        if (len > n - i)
+            len = n - i;
+        philox_lanes(u, base >> 2, RNG_STREAM_DROPOUT | layer, step, seed);
+        keep_factors(z + i, u + skip, (int)len, rate);
+        i += len;
+    }
+}
+
 /* A dropout pass: each element's mask is a function of its index alone,
  * so the threads' ranges may start anywhere. */
 typedef struct {

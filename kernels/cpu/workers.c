@@ -191,6 +191,11 @@ void cpu_workers_close(cpu_workers *w)
     free(w);
 }
 
+int cpu_workers_threads(const cpu_workers *w)
+{
+    return w ? w->threads : 1;
+}
+
 size_t cpu_workers_grain(size_t per_item)
 {
     enum { FLOATS = 131072 };

@@ -25,6 +25,10 @@ cpu_workers *cpu_workers_open(int threads);
 
 void cpu_workers_close(cpu_workers *w);
 
+/* The threads a pass may run on, the caller's included: at most this many
+ * ranges of a pass run at once (1 for NULL). */
+int cpu_workers_threads(const cpu_workers *w);
+
 /* Does items [from, to) of a pass. It runs on a helper thread or the
  * caller's, and must not run a pass of its own. */
 typedef void (*cpu_range_fn)(void *arg, size_t from, size_t to);

@@ -1,7 +1,11 @@
 #!/bin/bash
 # The GPU cost model (bench/gpu_model.py): its totals are finite and
 # positive for every version, GPU and precision, the step after item 2 of
-# issue 25 is faster than before it on each, bench/gpu_model.md's tables are
+# issue 25 is faster than before it on each, the step after issue 26 (the
+# fused attention) faster than after item 2 at the config's fp32 on each
+# GPU (not at bf16: there the unfused products run on tensor cores and the
+# fused kernels, float32 on the CUDA cores, are predicted slower, as
+# gpu_model.md says), bench/gpu_model.md's tables are
 # what the script prints now (so the document cannot go stale), and every
 # call gpu_calls times (tests/gpu/gpu_calls.c) is one the model predicts,
 # which --check sets beside it. SKIPPED (77) without python3 (the model
@@ -12,8 +16,8 @@ py=$(command -v python3) || { echo "SKIPPED: no python3 (apt-get install python3
 model=$src/bench/gpu_model.py doc=$src/bench/gpu_model.md
 
 "$py" "$model" --totals >totals.txt 2>err.txt || fail "gpu_model.py --totals: $(cat err.txt)"
-[ "$(wc -l <totals.txt)" -eq 8 ] ||
-    fail "not 8 totals (2 versions x 2 GPUs x 2 precisions): $(cat totals.txt)"
+[ "$(wc -l <totals.txt)" -eq 12 ] ||
+    fail "not 12 totals (3 versions x 2 GPUs x 2 precisions): $(cat totals.txt)"
 awk '{
     for (i = 4; i <= NF; i++) {
         split($i, kv, "=")
@@ -27,10 +31,13 @@ END {
     for (p in pair)
         for (k in t) {
             split(k, f, SUBSEP)
-            if (f[1] != "after" || f[2] SUBSEP f[3] != p || f[4] !~ /^step_ms/) continue
-            b = t["before", f[2], f[3], f[4]]
-            if (!(t[k] < b)) {
-                print "after is not faster than before: " f[2], f[3], f[4], t[k], b
+            if (f[2] SUBSEP f[3] != p || f[4] !~ /^step_ms/) continue
+            if (f[1] == "after" && !(t[k] < t["before", f[2], f[3], f[4]])) {
+                print "after is not faster than before: " f[2], f[3], f[4], t[k]
+                bad = 1
+            }
+            if (f[1] == "fused" && f[3] == "fp32" && !(t[k] < t["after", f[2], f[3], f[4]])) {
+                print "fused is not faster than after at fp32: " f[2], f[3], f[4], t[k]
                 bad = 1
             }
         }
@@ -49,7 +56,7 @@ echo "ok: gpu_model.md's tables are current ($(wc -l <tables.md) lines)"
 
 # gpu_calls' keys, each timed at 1 ms, all known to the model
 sed -n 's/^ *\[CALL_[a-z0-9_]*\] = "\([a-z0-9_.]*\)",$/\1/p' "$src/tests/gpu/gpu_calls.c" >keys.txt
-[ "$(wc -l <keys.txt)" -ge 40 ] || fail "gpu_calls.c's keys not found: $(cat keys.txt)"
+[ "$(wc -l <keys.txt)" -ge 35 ] || fail "gpu_calls.c's keys not found: $(cat keys.txt)"
 { echo "key,ms"; sed 's/$/,1.0/' keys.txt; echo "host_launch,0.004"; } >calls.csv
 for gpu in "NVIDIA H100 80GB HBM3" "NVIDIA A100-SXM4-80GB" "NVIDIA L4"; do
     "$py" "$model" --check calls.csv --precision bf16 --gpu "$gpu" >check.md 2>err.txt ||

@@ -47,8 +47,8 @@ static backend *be;
 /* Every buffer the calls use, in backend memory. */
 static struct {
     int32_t *tok, *labels;
-    float *x, *y, *dx, *dy, *qkv, *dqkv, *att, *datt, *ctx, *dctx, *h, *z, *dh;
-    float *logits, *dlogits, *stats, *mean, *rstd;
+    float *x, *y, *dx, *dy, *qkv, *dqkv, *ctx, *dctx, *h, *z, *dh;
+    float *logits, *dlogits, *stats, *mean, *rstd, *lse;
     float *wte, *dwte, *wpe, *dwpe, *w_qkv, *w_proj, *w_fc, *w_fproj, *dw, *bias, *db, *g, *b;
     float *p, *grad, *m, *v, *gsum, *tiny;
     float host[2 * N];
@@ -105,20 +105,19 @@ static void setup(void)
         exit(1);
     }
     free(ids);
-    size_t nc = (size_t)N * C, sq = (size_t)B * H * T * T;
+    size_t nc = (size_t)N * C;
     float **seq[] = {&k.x, &k.y, &k.dx, &k.dy, &k.ctx, &k.dctx};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
         fill(*seq[i] = alloc_floats(nc), nc);
     fill(k.qkv = alloc_floats(3 * nc), 3 * nc);
     k.dqkv = alloc_floats(3 * nc);
-    fill(k.att = alloc_floats(sq), sq);
-    fill(k.datt = alloc_floats(sq), sq);
     fill(k.h = alloc_floats((size_t)N * FF), (size_t)N * FF);
     fill(k.z = alloc_floats((size_t)N * FF), (size_t)N * FF);
     fill(k.dh = alloc_floats((size_t)N * FF), (size_t)N * FF);
     fill(k.logits = alloc_floats((size_t)N * V), (size_t)N * V);
     k.dlogits = alloc_floats((size_t)N * V);
     k.stats = alloc_floats(2 * N);
+    k.lse = alloc_floats((size_t)N * H); /* attn.fwd writes it before attn.bwd reads it */
     fill(k.mean = alloc_floats(N), N);
     fill(k.rstd = alloc_floats(N), N);
     fill(k.wte = alloc_floats((size_t)V * C), (size_t)V * C);
@@ -146,9 +145,7 @@ typedef enum {
     CALL_ln_fwd,
     CALL_gemm_qkv_fwd,
     CALL_bias_qkv,
-    CALL_attn_qk,
-    CALL_attn_softmax,
-    CALL_attn_pv,
+    CALL_attn_fwd,
     CALL_gemm_attn_proj_fwd,
     CALL_bias_attn_proj,
     CALL_residual_add,
@@ -172,11 +169,7 @@ typedef enum {
     CALL_gemm_fc_dx,
     CALL_gemm_attn_proj_dw,
     CALL_gemm_attn_proj_dx,
-    CALL_attn_datt,
-    CALL_attn_dv,
-    CALL_attn_softmax_bwd,
-    CALL_attn_dq,
-    CALL_attn_dk,
+    CALL_attn_bwd,
     CALL_bias_grad_c2304,
     CALL_gemm_qkv_dw,
     CALL_gemm_qkv_dx,
@@ -195,9 +188,7 @@ static const char *const keys[N_CALLS] = {
     [CALL_ln_fwd] = "ln.fwd",
     [CALL_gemm_qkv_fwd] = "gemm.qkv.fwd",
     [CALL_bias_qkv] = "bias.qkv",
-    [CALL_attn_qk] = "attn.qk",
-    [CALL_attn_softmax] = "attn.softmax",
-    [CALL_attn_pv] = "attn.pv",
+    [CALL_attn_fwd] = "attn.fwd",
     [CALL_gemm_attn_proj_fwd] = "gemm.attn_proj.fwd",
     [CALL_bias_attn_proj] = "bias.attn_proj",
     [CALL_residual_add] = "residual.add",
@@ -221,11 +212,7 @@ static const char *const keys[N_CALLS] = {
     [CALL_gemm_fc_dx] = "gemm.fc.dx",
     [CALL_gemm_attn_proj_dw] = "gemm.attn_proj.dw",
     [CALL_gemm_attn_proj_dx] = "gemm.attn_proj.dx",
-    [CALL_attn_datt] = "attn.datt",
-    [CALL_attn_dv] = "attn.dv",
-    [CALL_attn_softmax_bwd] = "attn.softmax_bwd",
-    [CALL_attn_dq] = "attn.dq",
-    [CALL_attn_dk] = "attn.dk",
+    [CALL_attn_bwd] = "attn.bwd",
     [CALL_bias_grad_c2304] = "bias_grad.c2304",
     [CALL_gemm_qkv_dw] = "gemm.qkv.dw",
     [CALL_gemm_qkv_dx] = "gemm.qkv.dx",
@@ -256,19 +243,21 @@ static int dense(int which, int n, int out, int in, const float *x, const float 
     return be->gemm(be, false, false, n, in, out, 1.0f, g, out, w, in, 0.0f, dx, in);
 }
 
-/* One row's heads in one strided-batched call, as layer_attention.c's
- * heads_gemm issues them at 8 rows and 12 heads (a call a row). */
-static int heads(bool ta, bool tb, int m, int n, int kk, const float *a, int lda, long long sa,
-                 const float *b, int ldb, long long sb, float *c, int ldc, long long sc)
-{
-    return be->gemm_strided_batched(be, ta, tb, m, n, kk, 1.0f, a, lda, sa, b, ldb, sb, 0.0f, c,
-                                    ldc, sc, H);
-}
-
 static int issue(call_id id)
 {
     const float scale = 0.125f; /* 1 / sqrt(64) */
-    const long long sq = (long long)T * T;
+    /* the fused attention over the micro-batch, as issue 26's layer calls
+     * it: every query, the config's attention dropout (none) */
+    const attn_args attn = {.rows = B,
+                            .t = T,
+                            .c = C,
+                            .heads = H,
+                            .q0 = 0,
+                            .nq = T,
+                            .scale = scale,
+                            .seed = 1,
+                            .layer = 1,
+                            .step = 1};
     double out;
     adam_hyper hy = {.lr = 6e-4f,
                      .beta1 = 0.9f,
@@ -289,12 +278,8 @@ static int issue(call_id id)
         return dense(0, N, C3, C, k.x, k.w_qkv, k.qkv, NULL, NULL, NULL);
     case CALL_bias_qkv:
         return be->bias_act_forward(be, k.qkv, k.qkv, k.bias, N, C3, 1, ACT_NONE);
-    case CALL_attn_qk:
-        return heads(false, true, T, T, HD, k.qkv, C3, HD, k.qkv + C, C3, HD, k.att, T, sq);
-    case CALL_attn_softmax:
-        return be->causal_softmax(be, k.att, B * H, T, scale);
-    case CALL_attn_pv:
-        return heads(false, false, T, HD, T, k.att, T, sq, k.qkv + 2 * C, C3, HD, k.ctx, C, HD);
+    case CALL_attn_fwd:
+        return be->attention_forward(be, k.qkv, k.ctx, k.lse, &attn);
     case CALL_gemm_attn_proj_fwd:
         return dense(0, N, C, C, k.ctx, k.w_proj, k.y, NULL, NULL, NULL);
     case CALL_bias_attn_proj:
@@ -342,16 +327,8 @@ static int issue(call_id id)
         return dense(1, N, C, C, k.ctx, NULL, NULL, k.dy, k.dw, NULL);
     case CALL_gemm_attn_proj_dx:
         return dense(2, N, C, C, NULL, k.w_proj, NULL, k.dy, NULL, k.dctx);
-    case CALL_attn_datt:
-        return heads(false, true, T, T, HD, k.dctx, C, HD, k.qkv + 2 * C, C3, HD, k.datt, T, sq);
-    case CALL_attn_dv:
-        return heads(true, false, T, HD, T, k.att, T, sq, k.dctx, C, HD, k.dqkv + 2 * C, C3, HD);
-    case CALL_attn_softmax_bwd:
-        return be->causal_softmax_backward(be, k.datt, k.att, B * H, T, scale);
-    case CALL_attn_dq:
-        return heads(false, false, T, HD, T, k.datt, T, sq, k.qkv + C, C3, HD, k.dqkv, C3, HD);
-    case CALL_attn_dk:
-        return heads(true, false, T, HD, T, k.datt, T, sq, k.qkv, C3, HD, k.dqkv + C, C3, HD);
+    case CALL_attn_bwd:
+        return be->attention_backward(be, k.qkv, k.ctx, k.lse, k.dctx, k.dqkv, &attn);
     case CALL_bias_grad_c2304:
         return be->bias_grad(be, k.db, k.dqkv, N, C3, 1);
     case CALL_gemm_qkv_dw:

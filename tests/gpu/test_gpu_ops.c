@@ -555,36 +555,6 @@ START_TEST(layernorm_rows)
 }
 END_TEST
 
-/* The causal softmax, its one-row form and its backward, over T = 5
- * (shorter than a warp), 64 and 200 (rows longer than a warp), with
- * scores up to 8 / sqrt(hd): both backends use math.h's e^x and round
- * each product alone; they differ by the order of the rows' sums and by
- * the fused multiply-adds nvcc makes of e^x's polynomial: a few ulp of
- * each weight, 1e-5 relative with room. */
-START_TEST(causal_softmax_rows)
-{
-    const int ts[] = {5, 64, 200}, n = 6;
-    const float scale = 0.125f;
-    for (int i = 0; i < 3; i++) {
-        int t = ts[i];
-        size_t all = (size_t)n * t * t;
-        pair att = pair_new(gpu, all, -8, 8, 130), datt = pair_new(gpu, all, -1, 1, 131);
-        pair row = pair_new(gpu, (size_t)t, -8, 8, 132);
-        ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &att) <= 1e-5, "causal_softmax t=%d", t);
-        ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &datt) <= 1e-5, "causal_softmax_backward t=%d", t);
-        int pos = t / 2 + 1;
-        ck_assert_int_eq(cpu->causal_softmax_row(cpu, row.c, pos, t, scale), 0);
-        ck_assert_int_eq(gpu->causal_softmax_row(gpu, row.g, pos, t, scale), 0);
-        ck_assert_msg(rel_err(gpu, &row) <= 1e-5, "causal_softmax_row t=%d", t);
-        pair_free(gpu, &att), pair_free(gpu, &datt), pair_free(gpu, &row);
-    }
-}
-END_TEST
-
 START_TEST(dropout_masks_identical)
 {
     const size_t n = 100003;
@@ -792,24 +762,6 @@ START_TEST(gpt2_bias_grad)
 }
 END_TEST
 
-/* Attention's causal softmax at T = 1,024, both passes: 2 of a
- * micro-batch's 96 (sequence, head) blocks. */
-START_TEST(gpt2_causal_softmax)
-{
-    const int n = 2, t = G2_T;
-    const float scale = 0.125f; /* 1 / sqrt(64), a head's 768 / 12 */
-    size_t all = (size_t)n * t * t;
-    pair att = pair_new(gpu, all, -8, 8, 160), datt = pair_new(gpu, all, -1, 1, 161);
-    ck_assert_int_eq(cpu->causal_softmax(cpu, att.c, n, t, scale), 0);
-    ck_assert_int_eq(gpu->causal_softmax(gpu, att.g, n, t, scale), 0);
-    ck_assert_double_le(rel_err(gpu, &att), 1e-5);
-    ck_assert_int_eq(cpu->causal_softmax_backward(cpu, datt.c, att.c, n, t, scale), 0);
-    ck_assert_int_eq(gpu->causal_softmax_backward(gpu, datt.g, att.g, n, t, scale), 0);
-    ck_assert_double_le(rel_err(gpu, &datt), 1e-5);
-    pair_free(gpu, &att), pair_free(gpu, &datt);
-}
-END_TEST
-
 /* The token and position embeddings of 256 tokens over GPT-2's 50,257 x
  * 768 table, both passes, the backward's sums exact (a sequence's 1,024
  * took 183 s under the simulator). The tokens repeat as text's do: a few
@@ -879,6 +831,369 @@ START_TEST(gpt2_dropout)
 }
 END_TEST
 
+/* ---- fused attention ----------------------------------------------------
+ * attention_forward and attention_backward against the unfused path on the
+ * CPU backend, as layer_attention.c ran it before the fused ops: per row,
+ * the heads' scores q k^T in one strided-batched product, the causal
+ * softmax (testutil's, in double), dropout_forward on the (rows, heads,
+ * t, t) weights, the weighted values; backward d att = d ctx v^T, d v =
+ * weights^T d ctx, dropout_backward, the softmax's backward, d q = d
+ * scores k, d k = d scores^T q; lse by
+ * plain loops in double. Queries, keys and values uniform in [-3, 3], so
+ * the scores (scale 1 / sqrt(hd)) spread over about +-9 and the online
+ * softmax's maximum moves from tile to tile. */
+typedef struct {
+    int rows, t, heads, hd;
+    float rate;
+    uint64_t first; /* the mask index of weight (0, 0, 0, 0) */
+} attn_case;
+
+static attn_args attn_args_of(attn_case k)
+{
+    return (attn_args){.rows = k.rows,
+                       .t = k.t,
+                       .c = k.heads * k.hd,
+                       .heads = k.heads,
+                       .q0 = 0,
+                       .nq = k.t,
+                       .scale = (float)(1.0 / sqrt((double)k.hd)),
+                       .rate = k.rate,
+                       .seed = 0x5eed1234abcdULL,
+                       .first = k.first,
+                       .layer = 3,
+                       .step = 11};
+}
+
+/* The forward's reference: ctx, and the weights before (att) and after
+ * (w, att itself without dropout) the dropout, for the backward. */
+static void attn_ref_forward(const attn_args *a, const float *qkv, float *ctx, float *att, float *w)
+{
+    int hd = a->c / a->heads, c3 = 3 * a->c, t = a->t;
+    long long tt = (long long)t * t, row = (long long)t * c3;
+    for (int r = 0; r < a->rows; r++)
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, false, true, t, t, hd, 1.0f, qkv + r * row,
+                                                   c3, hd, qkv + r * row + a->c, c3, hd, 0.0f,
+                                                   att + r * a->heads * tt, t, tt, a->heads),
+                         0);
+    size_t all = (size_t)a->rows * a->heads * tt;
+    tu_causal_softmax(att, a->rows * a->heads, t, a->scale);
+    if (w != att)
+        ck_assert_int_eq(
+            cpu->dropout_forward(cpu, w, att, all, a->rate, a->seed, a->layer, a->step, a->first),
+            0);
+    for (int r = 0; r < a->rows; r++)
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, false, false, t, hd, t, 1.0f,
+                                                   w + r * a->heads * tt, t, tt,
+                                                   qkv + r * row + 2 * a->c, c3, hd, 0.0f,
+                                                   ctx + (size_t)r * t * a->c, a->c, hd, a->heads),
+                         0);
+}
+
+/* lse[(r * heads + h) * t + i] = log sum_{j <= i} exp(scale q_i . k_j), in
+ * double. */
+static void attn_ref_lse(const attn_args *a, const float *qkv, float *lse)
+{
+    int hd = a->c / a->heads, c3 = 3 * a->c, t = a->t;
+    double *s = malloc(sizeof(double) * t);
+    for (int r = 0; r < a->rows; r++)
+        for (int h = 0; h < a->heads; h++)
+            for (int i = 0; i < t; i++) {
+                const float *q = qkv + ((size_t)r * t + i) * c3 + h * hd;
+                double mx = -INFINITY, sum = 0.0;
+                for (int j = 0; j <= i; j++) {
+                    const float *k = qkv + ((size_t)r * t + j) * c3 + a->c + h * hd;
+                    double d = 0.0;
+                    for (int e = 0; e < hd; e++)
+                        d += (double)q[e] * k[e];
+                    s[j] = d * a->scale;
+                    mx = s[j] > mx ? s[j] : mx;
+                }
+                for (int j = 0; j <= i; j++)
+                    sum += exp(s[j] - mx);
+                lse[((size_t)r * a->heads + h) * t + i] = (float)(mx + log(sum));
+            }
+    free(s);
+}
+
+/* The backward's reference into dqkv, from the forward's att and w
+ * (datt: scratch of their size). */
+static void attn_ref_backward(const attn_args *a, const float *qkv, const float *att,
+                              const float *w, const float *dctx, float *datt, float *dqkv)
+{
+    int hd = a->c / a->heads, c3 = 3 * a->c, t = a->t;
+    long long tt = (long long)t * t, row = (long long)t * c3, h_tt = a->heads * tt;
+    for (int r = 0; r < a->rows; r++) {
+        const float *dc = dctx + (size_t)r * t * a->c;
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, false, true, t, t, hd, 1.0f, dc, a->c, hd,
+                                                   qkv + r * row + 2 * a->c, c3, hd, 0.0f,
+                                                   datt + r * h_tt, t, tt, a->heads),
+                         0);
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, true, false, t, hd, t, 1.0f, w + r * h_tt,
+                                                   t, tt, dc, a->c, hd, 0.0f,
+                                                   dqkv + r * row + 2 * a->c, c3, hd, a->heads),
+                         0);
+    }
+    size_t all = (size_t)a->rows * h_tt;
+    if (a->rate > 0)
+        ck_assert_int_eq(cpu->dropout_backward(cpu, datt, datt, all, a->rate, a->seed, a->layer,
+                                               a->step, a->first),
+                         0);
+    tu_causal_softmax_backward(datt, att, a->rows * a->heads, t, a->scale);
+    for (int r = 0; r < a->rows; r++) {
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, false, false, t, hd, t, 1.0f,
+                                                   datt + r * h_tt, t, tt, qkv + r * row + a->c, c3,
+                                                   hd, 0.0f, dqkv + r * row, c3, hd, a->heads),
+                         0);
+        ck_assert_int_eq(cpu->gemm_strided_batched(cpu, true, false, t, hd, t, 1.0f,
+                                                   datt + r * h_tt, t, tt, qkv + r * row, c3, hd,
+                                                   0.0f, dqkv + r * row + a->c, c3, hd, a->heads),
+                         0);
+    }
+}
+
+/* max |gpu - cpu| / max |cpu| over part `part` (0 q, 1 k, 2 v) of rows
+ * of 3c, as rel_err over the whole. */
+static double rel_err_part(backend *gb, const pair *p, int c, int part)
+{
+    float *a = malloc(sizeof(float) * p->n), *b = malloc(sizeof(float) * p->n);
+    ck_assert_int_eq(gb->download(gb, a, p->g, sizeof(float) * p->n), 0);
+    ck_assert_int_eq(cpu->download(cpu, b, p->c, sizeof(float) * p->n), 0);
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < p->n; i++) {
+        if ((int)(i % (3 * (size_t)c)) / c != part)
+            continue;
+        double d = fabs((double)a[i] - b[i]);
+        worst = d > worst || isnan(d) ? d : worst;
+        scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+    }
+    free(a), free(b);
+    return scale > 0 ? worst / scale : worst;
+}
+
+/* The buffers of one case, on both backends, and the CPU's weights. */
+typedef struct {
+    attn_args a;
+    pair qkv, ctx, lse, dctx, dqkv;
+    float *att, *w, *datt;
+} attn_bufs;
+
+static attn_bufs attn_bufs_new(attn_case k)
+{
+    attn_bufs b = {.a = attn_args_of(k)};
+    size_t pos = (size_t)k.rows * k.t, c = (size_t)b.a.c;
+    size_t all = (size_t)k.rows * k.heads * k.t * k.t;
+    b.qkv = pair_new(gpu, pos * 3 * c, -3, 3, 300);
+    b.ctx = pair_new(gpu, pos * c, -7, 7, 301);       /* written over */
+    b.lse = pair_new(gpu, pos * k.heads, -7, 7, 302); /* written over */
+    b.dctx = pair_new(gpu, pos * c, -1, 1, 303);
+    b.dqkv = pair_new(gpu, pos * 3 * c, -7, 7, 304); /* written over */
+    ck_assert_int_eq(cpu->alloc(cpu, (void **)&b.att, sizeof(float) * all), 0);
+    ck_assert_int_eq(cpu->alloc(cpu, (void **)&b.datt, sizeof(float) * all), 0);
+    b.w = b.att;
+    if (k.rate > 0)
+        ck_assert_int_eq(cpu->alloc(cpu, (void **)&b.w, sizeof(float) * all), 0);
+    return b;
+}
+
+static void attn_bufs_free(attn_bufs *b)
+{
+    pair *all[] = {&b->qkv, &b->ctx, &b->lse, &b->dctx, &b->dqkv};
+    for (int i = 0; i < 5; i++)
+        pair_free(gpu, all[i]);
+    cpu->release(cpu, b->att);
+    cpu->release(cpu, b->datt);
+    if (b->w != b->att)
+        cpu->release(cpu, b->w);
+}
+
+/* Tolerances, max |gpu - cpu| / max |cpu|: the GPU sums each product in
+ * another order (tile by tile), takes e^x from exp2f (2 ulp) where the
+ * CPU has math_expf, and rescales by the running maximum; the CPU's
+ * gradients pass through the t x t weights rounded to float. Measured
+ * under the simulator at every shape here: ctx within 1.6e-6, lse 3e-7,
+ * dq, dk and dv 2.0e-6 (T = 1,024; 1.1e-6 up to T = 128); held to about
+ * 6 and 10 times that. */
+static const double ATTN_TOL_FWD = 1e-5, ATTN_TOL_BWD = 2e-5;
+
+static void attn_check_forward(attn_bufs *b, const char *what)
+{
+    attn_ref_forward(&b->a, b->qkv.c, b->ctx.c, b->att, b->w);
+    attn_ref_lse(&b->a, b->qkv.c, b->lse.c);
+    ck_assert_msg(gpu->attention_forward(gpu, b->qkv.g, b->ctx.g, b->lse.g, &b->a) == 0, "%s",
+                  err_msg());
+    double ec = rel_err(gpu, &b->ctx), el = rel_err(gpu, &b->lse);
+    ck_assert_msg(ec <= ATTN_TOL_FWD && el <= ATTN_TOL_FWD, "%s: forward: ctx %g, lse %g", what, ec,
+                  el);
+}
+
+/* The backward from the GPU's ctx and lse (the forward's, run first) or,
+ * when the forward was not run on the GPU, from the CPU's uploaded. */
+static void attn_check_backward(attn_bufs *b, const char *what, bool upload)
+{
+    if (upload) {
+        ck_assert_int_eq(gpu->upload(gpu, b->ctx.g, b->ctx.c, sizeof(float) * b->ctx.n), 0);
+        ck_assert_int_eq(gpu->upload(gpu, b->lse.g, b->lse.c, sizeof(float) * b->lse.n), 0);
+    }
+    attn_ref_backward(&b->a, b->qkv.c, b->att, b->w, b->dctx.c, b->datt, b->dqkv.c);
+    ck_assert_msg(gpu->attention_backward(gpu, b->qkv.g, b->ctx.g, b->lse.g, b->dctx.g, b->dqkv.g,
+                                          &b->a) == 0,
+                  "%s", err_msg());
+    double e[3];
+    for (int part = 0; part < 3; part++)
+        e[part] = rel_err_part(gpu, &b->dqkv, b->a.c, part);
+    ck_assert_msg(e[0] <= ATTN_TOL_BWD && e[1] <= ATTN_TOL_BWD && e[2] <= ATTN_TOL_BWD,
+                  "%s: backward: dq %g, dk %g, dv %g", what, e[0], e[1], e[2]);
+}
+
+/* Both passes; with `repeat`, both again into fresh buffers: the same
+ * bits. */
+static void attn_check_case(attn_case k, const char *what, bool repeat)
+{
+    attn_bufs b = attn_bufs_new(k);
+    attn_check_forward(&b, what);
+    attn_check_backward(&b, what, false);
+    if (!repeat) {
+        attn_bufs_free(&b);
+        return;
+    }
+    pair ctx2 = pair_new(gpu, b.ctx.n, 0, 0, 0), lse2 = pair_new(gpu, b.lse.n, 0, 0, 0);
+    pair dqkv2 = pair_new(gpu, b.dqkv.n, 0, 0, 0);
+    ck_assert_int_eq(gpu->attention_forward(gpu, b.qkv.g, ctx2.g, lse2.g, &b.a), 0);
+    ck_assert_int_eq(gpu->attention_backward(gpu, b.qkv.g, ctx2.g, lse2.g, b.dctx.g, dqkv2.g, &b.a),
+                     0);
+    ck_assert_msg(same_bits(gpu, b.ctx.g, ctx2.g, b.ctx.n), "%s: ctx not repeated", what);
+    ck_assert_msg(same_bits(gpu, b.lse.g, lse2.g, b.lse.n), "%s: lse not repeated", what);
+    ck_assert_msg(same_bits(gpu, b.dqkv.g, dqkv2.g, b.dqkv.n), "%s: dqkv not repeated", what);
+    pair_free(gpu, &ctx2), pair_free(gpu, &lse2), pair_free(gpu, &dqkv2);
+    attn_bufs_free(&b);
+}
+
+/* T = 128, heads of 64 (GPT-2's), two rows of two heads, without and with
+ * dropout: the forward's tiles of 64 queries and 32 keys and the
+ * backward's of 32 x 32, each several times over; bitwise repeated. */
+START_TEST(attention_t128)
+{
+    attn_check_case((attn_case){.rows = 2, .t = 128, .heads = 2, .hd = 64}, "t 128, rate 0", true);
+    attn_check_case(
+        (attn_case){.rows = 2, .t = 128, .heads = 2, .hd = 64, .rate = 0.1f, .first = 1000003},
+        "t 128, rate 0.1", true);
+}
+END_TEST
+
+/* Every head width the kernels take, 16, 32 and 128 (64 above), at T =
+ * 45 (no tile full at its end, the rows of 45 weights not in step with
+ * Philox's blocks of four) with dropout, the first index odd too; and
+ * sequences of one and two positions (three rows). */
+START_TEST(attention_head_widths)
+{
+    const int widths[] = {16, 32, 128};
+    for (int i = 0; i < 3; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "head width %d", widths[i]);
+        attn_check_case(
+            (attn_case){.rows = 2, .t = 45, .heads = 2, .hd = widths[i], .rate = 0.1f, .first = 77},
+            what, false);
+    }
+    for (int t = 1; t <= 2; t++)
+        attn_check_case((attn_case){.rows = 3, .t = t, .heads = 2, .hd = 16, .rate = 0.1f},
+                        t == 1 ? "t 1" : "t 2", false);
+}
+END_TEST
+
+/* Queries q0 .. q0 + nq - 1 alone into ctx and lse filled with 5: the
+ * same bits as those positions of the whole forward (whose extra keys
+ * past each query's diagonal add exactly 0 and rescale by exactly 1), and
+ * every other position left as it was; lse may be NULL. */
+static void attn_check_range(const attn_bufs *b, const float *full, const float *full_lse, int q0,
+                             int nq, bool with_lse)
+{
+    int c = b->a.c, t = b->a.t, heads = b->a.heads;
+    pair ctx = pair_new(gpu, b->ctx.n, 5, 5, 0), lse = pair_new(gpu, b->lse.n, 5, 5, 0);
+    float *got = malloc(sizeof(float) * b->ctx.n), *got_lse = malloc(sizeof(float) * b->lse.n);
+    attn_args a = b->a;
+    a.q0 = q0, a.nq = nq;
+    ck_assert_msg(gpu->attention_forward(gpu, b->qkv.g, ctx.g, with_lse ? lse.g : NULL, &a) == 0,
+                  "%s", err_msg());
+    ck_assert_int_eq(gpu->download(gpu, got, ctx.g, sizeof(float) * b->ctx.n), 0);
+    ck_assert_int_eq(gpu->download(gpu, got_lse, lse.g, sizeof(float) * b->lse.n), 0);
+    for (int i = 0; i < t; i++) {
+        bool in = i >= q0 && i < q0 + nq;
+        for (int e = 0; e < c; e++)
+            ck_assert_msg(got[i * c + e] == (in ? full[i * c + e] : 5.0f),
+                          "queries %d + %d: ctx[%d][%d] = %g", q0, nq, i, e, got[i * c + e]);
+        for (int h = 0; h < heads; h++)
+            ck_assert_msg(got_lse[h * t + i] == (in && with_lse ? full_lse[h * t + i] : 5.0f),
+                          "queries %d + %d: lse of head %d, position %d", q0, nq, h, i);
+    }
+    free(got), free(got_lse);
+    pair_free(gpu, &ctx), pair_free(gpu, &lse);
+}
+
+/* Generation's step (rows = 1, q0 = pos, nq = 1, as with a key and value
+ * cache) at the first, a middle and the last position; a range of 50
+ * queries from 37 (tiles not aligned with the whole forward's); lse NULL. */
+START_TEST(attention_step)
+{
+    attn_bufs b = attn_bufs_new((attn_case){.rows = 1, .t = 128, .heads = 2, .hd = 64});
+    attn_check_forward(&b, "step's whole forward");
+    float *full = malloc(sizeof(float) * b.ctx.n), *full_lse = malloc(sizeof(float) * b.lse.n);
+    ck_assert_int_eq(gpu->download(gpu, full, b.ctx.g, sizeof(float) * b.ctx.n), 0);
+    ck_assert_int_eq(gpu->download(gpu, full_lse, b.lse.g, sizeof(float) * b.lse.n), 0);
+    const int positions[] = {0, 77, 127};
+    for (int k = 0; k < 3; k++)
+        attn_check_range(&b, full, full_lse, positions[k], 1, true);
+    attn_check_range(&b, full, full_lse, 37, 50, true);
+    attn_check_range(&b, full, full_lse, 77, 1, false);
+    free(full), free(full_lse);
+    attn_bufs_free(&b);
+}
+END_TEST
+
+/* What the kernels cannot do is refused, naming it: a head width without
+ * a kernel, queries outside the positions, a backward of some queries. */
+START_TEST(attention_refuses)
+{
+    attn_args a = attn_args_of((attn_case){.rows = 1, .t = 8, .heads = 2, .hd = 24});
+    float *buf;
+    ck_assert_int_eq(gpu->alloc(gpu, (void **)&buf, sizeof(float) * 8 * 3 * 48), 0);
+    ck_assert_int_eq(gpu->attention_forward(gpu, buf, buf, NULL, &a), -1);
+    ck_assert_msg(strstr(err_msg(), "heads of 24 features") != NULL, "%s", err_msg());
+    a = attn_args_of((attn_case){.rows = 1, .t = 8, .heads = 2, .hd = 16});
+    a.q0 = 5, a.nq = 4;
+    ck_assert_int_eq(gpu->attention_forward(gpu, buf, buf, NULL, &a), -1);
+    ck_assert_msg(strstr(err_msg(), "queries 5 .. 8") != NULL, "%s", err_msg());
+    a.q0 = 0, a.nq = 1;
+    ck_assert_int_eq(gpu->attention_backward(gpu, buf, buf, buf, buf, buf, &a), -1);
+    ck_assert_msg(strstr(err_msg(), "all 8 queries") != NULL, "%s", err_msg());
+    gpu->release(gpu, buf);
+}
+END_TEST
+
+/* GPT-2's attention at T = 1,024, heads of 64, with its dropout of 0.1:
+ * one (row, head) of a micro-batch's 96, the forward and, on its own, the
+ * backward (from the CPU's ctx and lse), so each has its time under the
+ * simulator. */
+static const attn_case G2_ATTN = {
+    .rows = 1, .t = G2_T, .heads = 1, .hd = 64, .rate = 0.1f, .first = 5 * 1024 * 1024 + 2};
+
+START_TEST(gpt2_attention_forward)
+{
+    attn_bufs b = attn_bufs_new(G2_ATTN);
+    attn_check_forward(&b, "gpt2 forward");
+    attn_bufs_free(&b);
+}
+END_TEST
+
+START_TEST(gpt2_attention_backward)
+{
+    attn_bufs b = attn_bufs_new(G2_ATTN);
+    attn_ref_forward(&b.a, b.qkv.c, b.ctx.c, b.att, b.w);
+    attn_ref_lse(&b.a, b.qkv.c, b.lse.c);
+    attn_check_backward(&b, "gpt2 backward", true);
+    attn_bufs_free(&b);
+}
+END_TEST
+
 /* One test case a test, so that each can run alone (CK_RUN_CASE=<name>,
  * as the simulator tier runs them, one a ctest) and a failure or a time
  * is its own. Tagged by what it needs: "library" for cuBLAS or cuDNN,
@@ -904,17 +1219,21 @@ int main(int argc, char **argv)
         {"dropout_masks_identical", dropout_masks_identical, "kernel"},
         {"embedding_exact", embedding_exact, "kernel"},
         {"layernorm_rows", layernorm_rows, "kernel"},
-        {"causal_softmax_rows", causal_softmax_rows, "kernel"},
         {"adam_step", adam_step, "kernel"},
         {"staged_input_arrives", staged_input_arrives, "kernel"},
         {"sumsq_ranges", sumsq_ranges, "kernel"},
         {"embedding_wide", embedding_wide, "kernel"},
         {"gpt2_layernorm", gpt2_layernorm, "kernel"},
         {"gpt2_bias_grad", gpt2_bias_grad, "kernel"},
-        {"gpt2_causal_softmax", gpt2_causal_softmax, "kernel"},
         {"gpt2_embedding", gpt2_embedding, "kernel"},
         {"gpt2_adam", gpt2_adam, "kernel"},
         {"gpt2_dropout", gpt2_dropout, "kernel"},
+        {"attention_t128", attention_t128, "kernel"},
+        {"attention_head_widths", attention_head_widths, "kernel"},
+        {"attention_step", attention_step, "kernel"},
+        {"attention_refuses", attention_refuses, "kernel"},
+        {"gpt2_attention_forward", gpt2_attention_forward, "kernel"},
+        {"gpt2_attention_backward", gpt2_attention_backward, "kernel"},
     };
     const size_t n = sizeof cases / sizeof cases[0];
     if (argc == 2 && !strcmp(argv[1], "--list")) {

@@ -111,16 +111,6 @@ static void layernorm(backend *be, float *const *in, float *out, int rows, int c
                      0);
 }
 
-static void softmax(backend *be, float *const *in, float *out, int rows, int cols)
-{
-    /* rows / cols matrices of cols x cols */
-    size_t n = (size_t)rows * cols;
-    ck_assert_int_eq(be->causal_softmax(be, in[0], rows / cols, cols, 0.125f), 0);
-    ck_assert_int_eq(be->causal_softmax_backward(be, in[1], in[0], rows / cols, cols, 0.125f), 0);
-    memcpy(out, in[0], sizeof(float) * n);
-    memcpy(out + n, in[1], sizeof(float) * n);
-}
-
 static void dropout(backend *be, float *const *in, float *out, int rows, int cols)
 {
     size_t n = (size_t)rows * cols;
@@ -229,7 +219,6 @@ START_TEST(passes_are_the_same_on_any_number_of_threads)
         check_pass("bias + relu planes", relu_planes, 2, r, c, n);
         check_pass("activation backward, add", backward_each, 3, r, c, 2 * n);
         check_pass("layer norm", layernorm, 4, r, c, 2 * n + 2 * (size_t)r + 6 * (size_t)c);
-        check_pass("causal softmax", softmax, 2, r, c, 2 * n);
         check_pass("dropout", dropout, 2, r, c, 2 * n);
         check_pass("bias gradients", bias_grads, 1, r, c, (size_t)c + (size_t)c / 16);
         check_pass("adam", adam, 4, r, c, 3 * n);

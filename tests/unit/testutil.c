@@ -88,3 +88,32 @@ double tu_max_err(const float *a, const float *b, size_t n, double rtol)
     }
     return worst;
 }
+
+void tu_causal_softmax(float *att, int n, int t, float scale)
+{
+    for (size_t m = 0; m < (size_t)n * (size_t)t; m++) {
+        float *a = att + m * (size_t)t;
+        int last = (int)(m % (size_t)t);
+        double max = -INFINITY, sum = 0.0;
+        for (int j = 0; j <= last; j++)
+            max = fmax(max, (double)scale * a[j]);
+        for (int j = 0; j <= last; j++)
+            sum += exp((double)scale * a[j] - max);
+        for (int j = 0; j < t; j++)
+            a[j] = j <= last ? (float)(exp((double)scale * a[j] - max) / sum) : 0.0f;
+    }
+}
+
+void tu_causal_softmax_backward(float *datt, const float *att, int n, int t, float scale)
+{
+    for (size_t m = 0; m < (size_t)n * (size_t)t; m++) {
+        float *d = datt + m * (size_t)t;
+        const float *a = att + m * (size_t)t;
+        int last = (int)(m % (size_t)t);
+        double dot = 0.0;
+        for (int j = 0; j <= last; j++)
+            dot += (double)d[j] * a[j];
+        for (int j = 0; j < t; j++)
+            d[j] = j <= last ? (float)(scale * a[j] * (d[j] - dot)) : 0.0f;
+    }
+}

@@ -42,4 +42,14 @@ void tu_write_bytes(const char *path, const void *data, size_t len, int gzip);
  * |a[i] - b[i]| - rtol * |b[i]|. Passing means <= atol. */
 double tu_max_err(const float *a, const float *b, size_t n, double rtol);
 
+/* The unfused attention's causal softmax, the fused attention's reference
+ * (the backends keep no T x T pass): in place over n matrices of t x t
+ * scores, row i becomes the softmax of scale * its columns 0..i, the later
+ * columns 0. In double, then rounded. */
+void tu_causal_softmax(float *att, int n, int t, float scale);
+
+/* Its backward: datt (d loss / d probabilities) becomes d loss / d scores,
+ * given the probabilities att. */
+void tu_causal_softmax_backward(float *datt, const float *att, int n, int t, float scale);
+
 #endif
