@@ -8,7 +8,8 @@ prog=$1 src=$2 diff=$3
 source "$(dirname "$0")/lib.sh"
 cfg="$src/configs/fashion_mlp.ini"
 # about 15 ms a step on 2 cores: long enough to be interrupted mid-run
-common=(--set data.batch_size=1024 --set train.max_steps=300 --set data.test=
+# (each stop is asked for at step 40)
+common=(--set data.batch_size=1024 --set train.max_steps=150 --set data.test=
         --set checkpoint.every_steps=20 --set train.log_every=20 "${PIN[@]}")
 
 run "$cfg" "${common[@]}" --set run.dir=whole
@@ -34,11 +35,11 @@ status=$?
 grep -q "stopped by User defined signal 1 at step [0-9]*; continue with --resume auto" out.txt ||
     fail "SIGUSR1: no stop message"
 step=$(grep -o 'stopped by .* at step [0-9]*' out.txt | grep -o '[0-9]*$')
-[ "$step" -lt 300 ] || fail "SIGUSR1: the run was not stopped early (step $step)"
+[ "$step" -lt 150 ] || fail "SIGUSR1: the run was not stopped early (step $step)"
 [ -f usr1/checkpoints/ckpt-$step.h5 ] || fail "SIGUSR1: no checkpoint at step $step"
 run "$cfg" "${common[@]}" --set run.dir=usr1 --resume auto
 [ $rc -eq 0 ] || fail "resuming after SIGUSR1: exit $rc"
-ckpt_same whole/checkpoints/ckpt-300.h5 usr1/checkpoints/ckpt-300.h5 ||
+ckpt_same whole/checkpoints/ckpt-150.h5 usr1/checkpoints/ckpt-150.h5 ||
     fail "stopped at step $step and resumed: not the uninterrupted result"
 echo "ok: SIGUSR1 stopped step $step, the resumed run is exact"
 
@@ -53,8 +54,8 @@ rank_pid() {
 }
 
 # two ranks, SIGTERM to one of them: both stop at the same step. (The
-# reference is a 2-rank run: over 300 steps float rounding makes 1 and 2
-# ranks drift apart, while the same ranks repeat bit for bit.)
+# reference is a 2-rank run: float rounding makes 1 and 2 ranks drift
+# apart, while the same ranks repeat bit for bit.)
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=whole2 >out.txt 2>err.txt || fail "2 ranks: exit $?"
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term >out.txt 2>err.txt &
 job=$!
@@ -68,7 +69,7 @@ status=$?
 grep -q "stopped by Terminated at step" out.txt || fail "SIGTERM: no stop message"
 mpi 2 "$prog" "$cfg" "${common[@]}" --set run.dir=term --resume auto >out.txt 2>err.txt ||
     fail "resuming after SIGTERM: exit $?"
-ckpt_same whole2/checkpoints/ckpt-300.h5 term/checkpoints/ckpt-300.h5 ||
+ckpt_same whole2/checkpoints/ckpt-150.h5 term/checkpoints/ckpt-150.h5 ||
     fail "2 ranks stopped by SIGTERM and resumed: not the uninterrupted result"
 echo "ok: SIGTERM to one of 2 ranks stopped both"
 
