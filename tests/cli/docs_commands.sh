@@ -53,6 +53,7 @@ run|500 steps|^\./build/accel-train configs/fashion_mlp\.ini --set train\.max_st
 run+long|the rest of the 10 epochs, or none after the README's whole training|^\./build/accel-train configs/fashion_mlp\.ini --resume auto( +#.*)?$
 ckpt+long|the checkpoint of a step the default training does not keep|^\./build/accel-train configs/fashion_mlp\.ini --resume runs/fashion_mlp/checkpoints/ckpt-2000\.h5$
 ckpt|the 1,500-step checkpoint takes 7 minutes|^\./build/accel-train configs/fortunes_gpt\.ini --generate runs/fortunes_gpt/checkpoints/ckpt-1500\.h5 --prompt "Q: (What is)?" --tokens [0-9]+ --temperature 0\.8 --top_k 40 --seed 1$
+skip|needs the tokenizers package from PyPI, which tests/run.sh puts in .venv: cli.configs_run trains the BPE configs' tokenizers this way, cli.train_tokenizer tests the script|^python3 trainer/scripts/train_tokenizer\.py --vocab_size 4096 --config configs/fortunes_gpt\.ini fortunes_bpe\.json$
 run|2.5 MiB of text as shards|^python3 trainer/scripts/text_shards\.py --val_fraction 0\.1 --shard_tokens 1000000 --exclude
 dry|1,500 steps of a GPT: 7 minutes on 2 cores|^\./build/accel-train configs/fortunes_gpt\.ini( +#.*)?$
 dry|1,500 steps of a GPT on the shards: 7 minutes|^\./build/accel-train configs/fortunes_gpt\.ini --set data\.format=tokens
