@@ -60,11 +60,12 @@ seeds=${ACCEL_RECIPE_SEEDS:-}
 [ -n "$seeds" ] || seeds=default
 
 for recipe in "$@"; do
-    name=${recipe%%:*} sets=()
-    [ "$name" = "$recipe" ] || while IFS= read -r line; do sets+=("$line"); done < <(
-        IFS=, read -ra items <<<"${recipe#*:}"
-        for item in "${items[@]}"; do expand "$item" || exit 1; done
-    )
+    name=${recipe%%:*} sets=() items=()
+    [ "$name" = "$recipe" ] || IFS=, read -ra items <<<"${recipe#*:}"
+    for item in "${items[@]}"; do
+        out=$(expand "$item") || exit 1
+        while IFS= read -r line; do sets+=("$line"); done <<<"$out"
+    done
     for seed in $seeds; do
         [ "$seed" = default ] && seed=
         run "$name" "$seed" "${sets[@]}" &
