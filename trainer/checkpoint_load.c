@@ -10,6 +10,7 @@
 
 #include "trainer/checkpoint.h"
 #include "trainer/checkpoint_model.h"
+#include "trainer/checkpoint_open.h"
 #include "util/err.h"
 #include "util/h5probe.h"
 #include "util/h5util.h"
@@ -248,22 +249,31 @@ static int check_values(const model *m, const float *host, const char *path)
     return 0;
 }
 
-int ckpt_read(const char *path, const model *m, const ckpt_model_rules *rules, ckpt_state *st,
-              float *host)
+int ckpt_open_read(const char *path, hid_t *file)
 {
     int rc = ckpt_verify(path);
     if (rc < 0)
         return rc;
-    /* the padding between tensors, which the file does not hold, is zero */
-    memset(host, 0, sizeof(float) * ckpt_host_floats(m));
     char subject[64 + 4096];
     snprintf(subject, sizeof subject, "checkpoint %s", path);
     if (h5probe_file(path, NULL, subject) < 0)
         return CKPT_DAMAGED;
     h5util_quiet();
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file < 0)
         return h5util_fail("H5Fopen", "/", path);
+    return 0;
+}
+
+int ckpt_read(const char *path, const model *m, const ckpt_model_rules *rules, ckpt_state *st,
+              float *host)
+{
+    hid_t file;
+    int rc = ckpt_open_read(path, &file);
+    if (rc < 0)
+        return rc;
+    /* the padding between tensors, which the file does not hold, is zero */
+    memset(host, 0, sizeof(float) * ckpt_host_floats(m));
     size_t n = m->n_params;
     ckpt_state s;
     rc = read_state(file, &s, path);

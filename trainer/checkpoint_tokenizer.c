@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "trainer/checkpoint.h"
+#include "trainer/checkpoint_open.h"
 #include "util/err.h"
-#include "util/h5probe.h"
 #include "util/h5util.h"
 
 /* A tokenizer.json is at most this (data/tokenizer.h's loader's bound). */
@@ -53,17 +53,10 @@ int ckpt_read_tokenizer(const char *path, char **json, size_t *len)
 {
     *json = NULL;
     *len = 0;
-    int rc = ckpt_verify(path);
+    hid_t file;
+    int rc = ckpt_open_read(path, &file);
     if (rc < 0)
         return rc;
-    char subject[64 + 4096];
-    snprintf(subject, sizeof subject, "checkpoint %s", path);
-    if (h5probe_file(path, NULL, subject) < 0)
-        return CKPT_DAMAGED;
-    h5util_quiet();
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return h5util_fail("H5Fopen", "/", path);
     htri_t exists = H5Lexists(file, "/tokenizer", H5P_DEFAULT);
     if (exists < 0)
         rc = h5util_fail("H5Lexists", "/tokenizer", path);
