@@ -9,12 +9,8 @@
 # makes) and the fortunes; SKIPPED without them.
 prog=$1 src=$2 diff=$3 tokenize=$4
 source "$(dirname "$0")/lib.sh"
-py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
-"$py" -c "import tokenizers, numpy" 2>/dev/null ||
-    { echo "SKIPPED: no Python with tokenizers and numpy at $py (tests/run.sh makes one)"; exit 77; }
-FORTUNES=${FORTUNES_DIR:-/usr/share/games/fortunes}
-[ -f "$FORTUNES/art" ] && [ -f "$FORTUNES/song100" ] ||
-    { echo "SKIPPED: no fortunes in $FORTUNES (apt-get install fortunes fortunes-zh)"; exit 77; }
+need_python tokenizers numpy
+need_fortunes art song100
 scripts=$src/trainer/scripts
 
 # 85,327 bytes of English, then 28,533 of Chinese, whose last tenth is

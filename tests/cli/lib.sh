@@ -5,6 +5,26 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 FASHION=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 
+# need_python MODULE...: sets py, the tests' Python ($ACCEL_TEST_PYTHON,
+# else the .venv tests/run.sh makes), or says SKIPPED where it lacks one
+# of the modules
+need_python() {
+    py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
+    "$py" -c "import $(IFS=,; echo "$*")" 2>/dev/null ||
+        { echo "SKIPPED: no Python with $* at $py (tests/run.sh makes one)"; exit 77; }
+}
+
+# need_fortunes FILE...: sets FORTUNES, Debian's fortunes directory
+# ($FORTUNES_DIR overrides), or says SKIPPED where a file is not there
+need_fortunes() {
+    FORTUNES=${FORTUNES_DIR:-/usr/share/games/fortunes}
+    local f
+    for f; do
+        [ -f "$FORTUNES/$f" ] ||
+            { echo "SKIPPED: no fortunes in $FORTUNES (apt-get install fortunes fortunes-zh)"; exit 77; }
+    done
+}
+
 fail() {
     echo "FAIL: $*"
     for f in out.txt err.txt; do [ -s "$f" ] && { echo "--- $f:"; tail -20 "$f"; }; done

@@ -7,9 +7,7 @@
 # or the .venv that tests/run.sh makes; SKIPPED without one.
 prog=$1 src=$2 tokenize=$3
 source "$(dirname "$0")/lib.sh"
-py=${ACCEL_TEST_PYTHON:-$src/.venv/bin/python}
-"$py" -c "import tokenizers" 2>/dev/null ||
-    { echo "SKIPPED: no Python with the tokenizers package at $py (tests/run.sh makes one)"; exit 77; }
+need_python tokenizers
 train_tok=$src/trainer/scripts/train_tokenizer.py
 
 # words that say where the tokenizer learned: each is frequent in one place
